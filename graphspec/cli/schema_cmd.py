@@ -1,0 +1,27 @@
+"""`graphspec schema`: the JSON Schema of the spec language, for editors' YAML language servers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", metavar="FILE.json", help="write here instead of stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ["GRAPHSPEC_FIELD_DOCS"] = "1"  # field docstrings become schema descriptions
+    from graphspec.files import write_atomic
+    from graphspec.spec import Spec
+
+    schema = Spec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "graphspec spec"
+    text = json.dumps(schema, indent=2) + "\n"
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        print(text, end="")
+    return 0

@@ -1,0 +1,28 @@
+"""`graphspec validate SPEC...`: check each spec; one `ok:` line each, or all its errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("specs", nargs="+", metavar="SPEC")
+
+
+def run(args: argparse.Namespace) -> int:
+    from graphspec.compile import compile_file
+    from graphspec.errors import SpecError
+
+    failed = False
+    for path in args.specs:
+        try:
+            c = compile_file(path)
+        except SpecError as err:
+            failed = True
+            print("\n".join(p.format() for p in err.problems), file=sys.stderr)
+            continue
+        outs = ", ".join(str(t.out) for t in c.graph.outputs)
+        print(f"ok: {path}: {len(c.graph.nodes)} nodes, {c.graph.total_params:,} parameters, "
+              f"output {outs}")
+    return 2 if failed else 0

@@ -1,0 +1,80 @@
+"""Ops over several inputs: `add` (broadcasting) and `cat`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from graphspec.fields import Int
+from graphspec.ops.base import Op, ShapeError
+from graphspec.shapes import Dim, TensorType, normalize_dim
+
+
+def broadcast(shapes: list[TensorType], what: str) -> tuple[Dim, ...]:
+    """torch's broadcasting, right-aligned; symbolic sizes must match exactly."""
+    rank = max(t.rank for t in shapes)
+    out: list[Dim] = []
+    for axis in range(-rank, 0):
+        sizes = {t.shape[axis] for t in shapes if t.rank >= -axis} - {Dim(1)}
+        if len(sizes) > 1:
+            listed = " and ".join(str(t) for t in shapes)
+            raise ShapeError(f"{what}: shapes {listed} do not broadcast at dim {axis}")
+        out.append(sizes.pop() if sizes else Dim(1))
+    return tuple(out)
+
+
+def result_dtype(inputs: list[TensorType]) -> str:
+    """The wider dtype, as torch's type promotion would pick for these inputs."""
+    order = ("bool", "int32", "int64", "float16", "bfloat16", "float32", "float64")
+    return max((t.dtype for t in inputs), key=order.index)
+
+
+class add(Op):  # noqa: N801 - op names are torch's own
+    """torch.add, written `a + b + ...` for two or more inputs."""
+
+    op: Literal["add"]
+    arity = (2, None)
+    torch_name = "torch.add"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        return TensorType(broadcast(inputs, "add"), result_dtype(inputs))
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        return " + ".join(args)
+
+
+class cat(Op):  # noqa: N801
+    """torch.cat along `dim`: all other sizes must agree."""
+
+    op: Literal["cat"]
+    dim: Int = 0
+    arity = (1, None)
+    torch_name = "torch.cat"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        first = inputs[0]
+        axis = normalize_dim(self.dim, first.rank) if first.rank else None
+        if axis is None:
+            raise ShapeError(f"cat: dim {self.dim} out of range for rank {first.rank}", field="dim")
+        for other in inputs[1:]:
+            if other.rank != first.rank or any(
+                a != b for i, (a, b) in enumerate(zip(first.shape, other.shape)) if i != axis
+            ):
+                raise ShapeError(
+                    f"cat: sizes of {first} and {other} must match except in dim {self.dim}",
+                )
+        joined = _sum_dims([t.shape[axis] for t in inputs])
+        shape = list(first.shape)
+        shape[axis] = joined
+        return TensorType(tuple(shape), result_dtype(inputs))
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        items = ", ".join(args) + ("," if len(args) == 1 else "")
+        return f"torch.cat(({items}), dim={self.dim})"
+
+
+def _sum_dims(dims: list[Dim]) -> Dim:
+    if all(d.is_static for d in dims):
+        return Dim(sum(d.value for d in dims))
+    if len(set(dims)) == 1 and len(dims) > 0:
+        return dims[0] * len(dims)
+    raise ShapeError("cat: cannot add different symbolic sizes " + " + ".join(map(str, dims)))

@@ -1,0 +1,42 @@
+"""Affine maps: `nn.Linear`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from graphspec.fields import Size
+from graphspec.ops.base import Op, ShapeError, check_given, expect_float
+from graphspec.shapes import Dim, TensorType
+
+
+class Linear(Op):
+    """torch.nn.Linear: y = x W^T + b over the last dimension."""
+
+    op: Literal["Linear"]
+    in_features: Size | None = None
+    """Inferred from the input's last dimension when left out."""
+    out_features: Size
+    bias: bool = True
+    kind = "module"
+    torch_name = "nn.Linear"
+
+    def resolve(self, inputs: list[TensorType]) -> Linear:
+        (x,) = inputs
+        if x.rank == 0:
+            raise ShapeError("Linear expects at least one dimension, got a scalar")
+        last = x.shape[-1]
+        if not last.is_static:
+            raise ShapeError(f"Linear needs a concrete last dimension, got '{last}' in {x}")
+        check_given(self, "in_features", last.value, f"last dim of {x}")
+        return self.model_copy(update={"in_features": last.value})
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        (x,) = inputs
+        expect_float(x, "Linear")
+        return x.with_shape((*x.shape[:-1], Dim(self.out_features)))
+
+    def param_count(self) -> int:
+        return self.in_features * self.out_features + (self.out_features if self.bias else 0)
+
+    def emit_init(self) -> str:
+        return self.torch_call("nn.Linear", ("in_features", "out_features"))

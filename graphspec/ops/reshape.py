@@ -1,0 +1,143 @@
+"""Shape-only ops: `nn.Flatten`, `torch.flatten`, `Tensor.view`, `Tensor.reshape`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PrivateAttr
+
+from graphspec.fields import Int, Symbol
+from graphspec.ops.base import Op, ShapeError
+from graphspec.shapes import Dim, TensorType, dims_product, normalize_dim
+
+
+def flatten_shape(x: TensorType, start_dim: int, end_dim: int, what: str) -> TensorType:
+    if x.rank == 0:
+        return x.with_shape((Dim(1),))
+    start, end = normalize_dim(start_dim, x.rank), normalize_dim(end_dim, x.rank)
+    if start is None or end is None:
+        raise ShapeError(
+            f"{what}: dims ({start_dim}, {end_dim}) out of range for rank {x.rank} {x}",
+            field="start_dim" if start is None else "end_dim",
+        )
+    if start > end:
+        raise ShapeError(f"{what}: start_dim {start_dim} comes after end_dim {end_dim}", field="start_dim")
+    merged = dims_product(x.shape[start : end + 1])
+    return x.with_shape((*x.shape[:start], merged, *x.shape[end + 1 :]))
+
+
+class Flatten(Op):
+    """torch.nn.Flatten (flattens from dim 1 by default, keeping the batch)."""
+
+    op: Literal["Flatten"]
+    start_dim: Int = 1
+    end_dim: Int = -1
+    kind = "module"
+    torch_name = "nn.Flatten"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        return flatten_shape(inputs[0], self.start_dim, self.end_dim, "Flatten")
+
+    def emit_init(self) -> str:
+        return self.torch_call("nn.Flatten", ("start_dim", "end_dim"))
+
+
+class flatten(Op):  # noqa: N801 - op names are torch's own
+    """torch.flatten (flattens everything by default: write start_dim: 1 to keep the batch)."""
+
+    op: Literal["flatten"]
+    start_dim: Int = 0
+    end_dim: Int = -1
+    torch_name = "torch.flatten"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        return flatten_shape(inputs[0], self.start_dim, self.end_dim, "flatten")
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        return self.torch_call("torch.flatten", ("start_dim", "end_dim"), leading=(args[0],))
+
+
+SizeEntry = Int | Symbol
+
+
+class view(Op):  # noqa: N801
+    """Tensor.view: sizes may be integers, one -1, or symbols of the input (`N`)."""
+
+    op: Literal["view"]
+    size: list[SizeEntry] = Field(min_length=0, max_length=16)
+    """The new shape, as in `x.view(N, -1, 12, 64)`; `-1` is inferred."""
+    torch_name = "Tensor.view"
+    _axes: dict[str, int] = PrivateAttr(default_factory=dict)
+    """Where each symbol of `size` sits in the input, so the code can read it at run time."""
+
+    def resolve(self, inputs: list[TensorType]) -> view:
+        (x,) = inputs
+        axes = {}
+        for entry in self.size:
+            if isinstance(entry, str):
+                axes[entry] = _axis_of(entry, x, self.op)
+        resolved = self.model_copy()
+        resolved._axes = axes
+        return resolved
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        (x,) = inputs
+        dims = [self._dim(entry) for entry in self.size]
+        total = x.numel()
+        known = dims_product([d for d in dims if d is not None])
+        holes = [i for i, d in enumerate(dims) if d is None]
+        if len(holes) > 1:
+            raise ShapeError(f"{self.op}: only one -1 is allowed, got {len(holes)}", field="size")
+        if holes:
+            quotient = total.divide(known)
+            if quotient is None:
+                raise self._bad(x, dims)
+            dims[holes[0]] = quotient
+        elif known != total:
+            raise self._bad(x, dims)
+        return x.with_shape(tuple(dims))
+
+    def _dim(self, entry: int | str) -> Dim | None:
+        if isinstance(entry, str):
+            return Dim.of(entry)
+        if entry == -1:
+            return None
+        if entry < 0:
+            raise ShapeError(f"{self.op}: invalid size {entry}", field="size", code="E-RANGE")
+        return Dim(entry)
+
+    def _bad(self, x: TensorType, dims: list[Dim | None]) -> ShapeError:
+        want = ", ".join("-1" if d is None else str(d) for d in dims)
+        return ShapeError(
+            f"{self.op}: cannot view {x} ({x.numel()} elements) as ({want})",
+            field="size",
+            hint="the sizes must multiply to the input's element count",
+        )
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        sizes = ", ".join(self._size_code(entry, args[0]) for entry in self.size)
+        return f"{args[0]}.{self.op}({sizes})"
+
+    def _size_code(self, entry: int | str, arg: str) -> str:
+        # A symbol is read off the input at run time, where the builder recorded its axis.
+        if isinstance(entry, str):
+            return f"{arg}.size({self._axes[entry]})"
+        return str(entry)
+
+
+def _axis_of(symbol: str, x: TensorType, what: str) -> int:
+    for axis, dim in enumerate(x.shape):
+        if dim == Dim.of(symbol):
+            return axis
+    raise ShapeError(
+        f"{what}: symbol '{symbol}' is not a dimension of the input {x}",
+        field="size",
+        hint="use -1 for the one size to infer, or a symbol the input has",
+    )
+
+
+class reshape(view):  # noqa: N801
+    """Tensor.reshape: like view, copying when the memory layout requires it."""
+
+    op: Literal["reshape"]
+    torch_name = "Tensor.reshape"

@@ -1,0 +1,105 @@
+"""The spec language as pydantic models: what a YAML spec may say, strictly.
+
+`Spec` is the whole file. Node entries under `model.layers` are a discriminated union over the
+op registry (`graphspec.ops.OPS`), so every op's fields are checked by that op's own model, and
+`graphspec schema` is just this module's JSON Schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
+
+from graphspec.fields import Int, StrictModel, Symbol
+from graphspec.ops import OPS
+from graphspec.ops.base import NodeFields
+from graphspec.shapes import DTYPES
+from graphspec.spec_train import Data, Device, Evaluate, Loss, Optimizer, Scheduler, Train
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+RunName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+
+
+class Share(NodeFields):
+    """Call a module declared by another node again (the CIFAR net's one `pool`, used twice)."""
+
+    share: Identifier
+
+
+def _node_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "share" if "share" in value else value.get("op")
+    return getattr(value, "op", "share")
+
+
+def _shorthand(value: Any) -> Any:
+    """`act1: relu` means `act1: {op: relu}`."""
+    return {"op": value} if isinstance(value, str) else value
+
+
+_members = [Annotated[cls, Tag(name)] for name, cls in OPS.items()]
+Node = Annotated[
+    Annotated[Union[tuple(_members + [Annotated[Share, Tag("share")]])], Discriminator(_node_tag)],
+    BeforeValidator(_shorthand),
+]
+
+Shape = Annotated[list[Int | Symbol], Field(max_length=16)]
+
+
+class TensorInput(StrictModel):
+    """A model input: its shape (sizes or symbols such as `N`) and dtype."""
+
+    shape: Shape
+    dtype: Literal[DTYPES] = "float32"  # type: ignore[valid-type]
+
+
+def _input_shorthand(value: Any) -> Any:
+    """`x: [N, 1, 32, 32]` means `x: {shape: [N, 1, 32, 32]}`."""
+    return {"shape": value} if isinstance(value, list) else value
+
+
+Input = Annotated[TensorInput, BeforeValidator(_input_shorthand)]
+
+
+class Model(StrictModel):
+    """The network: inputs, layers in order, outputs."""
+
+    class_: Identifier = Field("Net", alias="class")
+    """Name of the emitted nn.Module class."""
+    inputs: dict[Identifier, Input] = Field(min_length=1)
+    layers: dict[Identifier, Node] = Field(min_length=1)
+    """Nodes in order; each reads the node before it unless it says `in:`."""
+    outputs: Identifier | list[Identifier] | None = None
+    """Default: the last layer."""
+
+    @property
+    def output_names(self) -> list[str]:
+        if self.outputs is None:
+            return [list(self.layers)[-1]]
+        return [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
+
+
+class Spec(StrictModel):
+    """A graphspec file."""
+
+    name: RunName
+    """Run name: runs are written under runs/<name>/."""
+    constants: dict[Identifier, int | float | str] = {}
+    """Numbers (or expressions over other constants) usable in any integer field."""
+    model: Model
+    data: Data | None = None
+    loss: Loss | None = None
+    optimizer: Optimizer | None = None
+    scheduler: Scheduler | None = None
+    train: Train = Train()
+    evaluate: Evaluate | None = None
+    device: Device = "auto"
+    seed: Int | None = None
+    """torch.manual_seed for weights and data order; None picks one and records it."""
+
+    @model_validator(mode="after")
+    def _trainable(self) -> Spec:
+        if self.data is not None and (self.loss is None or self.optimizer is None):
+            raise ValueError("a spec with data needs a loss and an optimizer")
+        return self
