@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from graphspec import codegen, exprs, load, report
+from graphspec import blocks, codegen, exprs, load, report
 from graphspec.errors import Pos, Problem, SpecError
 from graphspec.graph import build_graph
 from graphspec.infer import TypedGraph, infer
-from graphspec.spec import Spec
+from graphspec.spec import Block, Spec
 
 if TYPE_CHECKING:
     import torch
@@ -55,13 +55,39 @@ def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     """`data` replaces `doc.data` (after --set overrides); positions still come from `doc`."""
     data = doc.data if data is None else data
     constants = _constants(data, doc)
+    context = {"constants": constants, "names": _all_names(data)}
     try:
-        spec = Spec.model_validate(data, context={"constants": constants})
+        spec = Spec.model_validate(data, context=context)
     except ValidationError as err:
         raise SpecError(report.problems_from(err, doc)) from None
-    graph = build_graph(spec.model, _node_positions(spec, doc))
-    typed = infer(graph, spec.model.class_, _field_positions(spec, doc))
+    blocks = _type_blocks(spec, doc)
+    model = spec.model
+    graph = build_graph(model, _node_positions(("model",), model, doc), spec.blocks)
+    typed = infer(graph, model.class_, _field_positions(("model",), data, doc), blocks)
     return Compiled(spec, typed, doc)
+
+
+def _type_blocks(spec: Spec, doc: load.Document) -> dict[str, TypedGraph]:
+    """Type every block once, callees before callers."""
+    typed: dict[str, TypedGraph] = {}
+    for name in blocks.call_order(spec, doc):
+        body, path = spec.blocks[name], ("blocks", name)
+        graph = build_graph(body, _node_positions(path, body, doc), spec.blocks)
+        typed[name] = infer(graph, name, _field_positions(path, doc.data, doc), typed, f"{name}.")
+    return typed
+
+
+def _all_names(data: Any) -> set[str]:
+    """Every input, param and layer name in the file: what an `expr` may mention."""
+    bodies = [data.get("model")] if isinstance(data, dict) else []
+    if isinstance(data, dict) and isinstance(data.get("blocks"), dict):
+        bodies += list(data["blocks"].values())
+    names: set[str] = set()
+    for body in bodies:
+        for section in ("inputs", "params", "layers"):
+            part = body.get(section) if isinstance(body, dict) else None
+            names |= set(part) if isinstance(part, dict) else set()
+    return {n for n in names if isinstance(n, str)}
 
 
 def _constants(data: Any, doc: load.Document) -> dict[str, int | float]:
@@ -79,18 +105,23 @@ def _expr_problem(name: str, err: exprs.ExprError, doc: load.Document) -> Proble
     return Problem(err.code, err.message, Pos(pos.file, pos.line, pos.col + err.offset), hint=err.hint)
 
 
-def _node_positions(spec: Spec, doc: load.Document) -> dict[str, Pos]:
-    where = {name: doc.key_pos(("model", "inputs", name)) for name in spec.model.inputs}
-    where |= {name: doc.key_pos(("model", "layers", name)) for name in spec.model.layers}
-    where["__outputs__"] = doc.pos(("model", "outputs"))
+def _node_positions(path: tuple, body: Block, doc: load.Document) -> dict[str, Pos]:
+    where = {}
+    for section in ("inputs", "params", "layers"):
+        for name in getattr(body, section):
+            where[name] = doc.key_pos((*path, section, name))
+    where["__outputs__"] = doc.pos((*path, "outputs"))
     return where
 
 
-def _field_positions(spec: Spec, doc: load.Document) -> dict[tuple[str, str], Pos]:
+def _field_positions(path: tuple, data: Any, doc: load.Document) -> dict[tuple[str, str], Pos]:
     out: dict[tuple[str, str], Pos] = {}
-    layers = doc.data.get("model", {}).get("layers", {}) if isinstance(doc.data, dict) else {}
-    for name, raw in layers.items():
+    body = data
+    for key in path:
+        body = body.get(key, {}) if isinstance(body, dict) else {}
+    layers = body.get("layers", {}) if isinstance(body, dict) else {}
+    for name, raw in layers.items() if isinstance(layers, dict) else ():
         if isinstance(raw, dict):
             for key in raw:
-                out[(name, "in_" if key == "in" else key)] = doc.pos(("model", "layers", name, key))
+                out[(name, "in_" if key == "in" else key)] = doc.pos((*path, "layers", name, key))
     return out

@@ -46,6 +46,8 @@ class SpecError(Exception):
     """Raised with every problem found; the CLI prints one line each and exits 2."""
 
     problems: list[Problem] = field(default_factory=list)
+    partial: object = field(default=None, compare=False)
+    """What was typed before the failure (a TypedGraph), for drawing a graph up to an error."""
 
     def __str__(self) -> str:
         return "\n".join(p.format() for p in self.problems)

@@ -1,8 +1,9 @@
-"""The model as a networkx DiGraph of typed nodes, with its wiring checked.
+"""A model or block body as a networkx DiGraph of typed nodes, with its wiring checked.
 
-Nodes are `GraphNode` objects (never bare attribute dicts): inputs, and layers holding their op.
-Edges run from producer to consumer, labelled with the consumer's argument slot. Everything wrong
-with the wiring (dangling names, cycles, nodes that feed nothing) is collected, with positions.
+Nodes are `GraphNode` objects (never bare attribute dicts): inputs, params, and layers holding
+their op, `share:` or `block:` call. Edges run from producer to consumer. A reference is a node
+name or `node.output` for ops and blocks with several outputs. Everything wrong with the wiring
+(dangling names, cycles, nodes that feed nothing) is collected, with positions.
 """
 
 from __future__ import annotations
@@ -14,22 +15,32 @@ import networkx as nx
 
 from graphspec.errors import Pos, Problem, SpecError
 from graphspec.ops.base import Op
-from graphspec.spec import Model, Share, TensorInput
+from graphspec.spec import Block, Call, Param, Share, TensorInput
 
-RESERVED = frozenset({"self", "torch", "nn", "F", "math", "forward", "training"})
+RESERVED = frozenset({"self", "torch", "nn", "F", "math", "forward", "training", "layer"})
 
 
 @dataclass
 class GraphNode:
     name: str
     pos: Pos
-    spec: Op | Share | TensorInput
+    spec: Op | Share | Call | TensorInput | Param
     inputs: list[str]
-    """Producers in argument order."""
+    """References (`name` or `name.output`) in argument order."""
 
     @property
     def is_input(self) -> bool:
         return isinstance(self.spec, TensorInput)
+
+    @property
+    def is_param(self) -> bool:
+        return isinstance(self.spec, Param)
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """`attn.weights` -> ('attn', 'weights'); `attn` -> ('attn', None)."""
+    name, _, port = ref.partition(".")
+    return name, port or None
 
 
 @dataclass
@@ -44,60 +55,98 @@ class Graph:
         return [self.nodes[n] for n in nx.lexicographical_topological_sort(self.g, key=rank.get)]
 
 
-def build_graph(model: Model, where: dict[str, Pos]) -> Graph:
-    """`where` maps each node name to its position (layers by key, inputs by key)."""
+def build_graph(body: Block, where: dict[str, Pos], blocks: dict[str, Block]) -> Graph:
+    """`where` maps each node name to its position, and `"__outputs__"` to the outputs line."""
     problems: list[Problem] = []
-    nodes = _collect(model, where, problems)
+    nodes = _collect(body, where, blocks, problems)
     g = nx.DiGraph()
     g.add_nodes_from(nodes)
     for node in nodes.values():
-        for slot, src in enumerate(node.inputs):
+        for ref in node.inputs:
+            src, _ = split_ref(ref)
             if src not in nodes:
                 problems.append(_dangling(node, src, list(nodes)))
             else:
-                g.add_edge(src, node.name, slot=slot)
-    outputs = model.output_names
-    for out in outputs:
-        if out not in nodes:
-            problems.append(_dangling(None, out, list(nodes), where.get("__outputs__")))
+                g.add_edge(src, node.name)
+    outputs = body.output_names
+    for ref in outputs:
+        if split_ref(ref)[0] not in nodes:
+            problems.append(_dangling(None, split_ref(ref)[0], list(nodes), where["__outputs__"]))
     problems += _shares(nodes)
     if problems:
         raise SpecError(problems)
     _check_cycles(g, nodes)
-    _check_unused(g, nodes, outputs)
+    _check_unused(g, nodes, [split_ref(r)[0] for r in outputs])
     return Graph(g, nodes, outputs)
 
 
-def _collect(model: Model, where: dict[str, Pos], problems: list[Problem]) -> dict[str, GraphNode]:
+def _collect(
+    body: Block, where: dict[str, Pos], blocks: dict[str, Block], problems: list[Problem]
+) -> dict[str, GraphNode]:
     nodes: dict[str, GraphNode] = {}
-    for name, spec in model.inputs.items():
-        nodes[name] = GraphNode(name, where[name], spec, [])
-    previous = list(model.inputs)[-1] if len(model.inputs) == 1 else None
-    for name, spec in model.layers.items():
+    for name, spec in [*body.inputs.items(), *body.params.items()]:
         if name in nodes:
-            problems.append(
-                Problem("E-DUPNODE", f"layer '{name}' has the same name as an input "
-                        f"(line {nodes[name].pos.line})", where[name], name)
-            )
+            problems.append(_duplicate(name, where[name], nodes[name]))
+        nodes[name] = GraphNode(name, where[name], spec, [])
+    previous = list(body.inputs)[-1] if len(body.inputs) == 1 else None
+    for name, spec in body.layers.items():
+        if name in nodes:
+            problems.append(_duplicate(name, where[name], nodes[name]))
             continue
-        if name in RESERVED:
-            problems.append(Problem("E-NAME", f"'{name}' is reserved in generated code", where[name], name,
-                                    hint="pick another node name"))
-        nodes[name] = GraphNode(name, where[name], spec, _wiring(spec.in_, previous))
-        if not nodes[name].inputs:
-            problems.append(Problem("E-GRAPH", "node has no input: give it `in:`", where[name], name))
+        nodes[name] = node = GraphNode(name, where[name], spec, [])
+        node.inputs = _wiring(node, previous, blocks, problems)
         previous = name
+    problems += [
+        Problem("E-NAME", f"'{name}' is reserved in generated code", where[name], name,
+                hint="pick another node name")
+        for name in nodes if name in RESERVED
+    ]
     return nodes
 
 
-def _wiring(value: str | list | dict | None, previous: str | None) -> list[str]:
-    if value is None:
-        return [previous] if previous else []
-    if isinstance(value, str):
-        return [value]
+def _duplicate(name: str, pos: Pos, first: GraphNode) -> Problem:
+    return Problem("E-DUPNODE", f"the name '{name}' is already used (line {first.pos.line})",
+                   pos, name, hint="every input, param and layer needs its own name")
+
+
+def _wiring(node: GraphNode, previous: str | None, blocks: dict[str, Block],
+            problems: list[Problem]) -> list[str]:
+    spec = node.spec
+    if isinstance(spec, Op) and spec.op == "expr":
+        return spec.referenced_names()  # an expression names its own inputs
+    value = spec.in_
     if isinstance(value, dict):
+        return _call_wiring(node, value, blocks, problems)
+    if value is None:
+        if previous is None:
+            problems.append(Problem("E-GRAPH", "node has no input: give it `in:`", node.pos, node.name))
+        return [previous] if previous else []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _call_wiring(node: GraphNode, value: dict[str, str], blocks: dict[str, Block],
+                 problems: list[Problem]) -> list[str]:
+    """`in: {x: emb, mask: pad}` for a block call: ordered as the block declares its inputs."""
+    block = blocks.get(node.spec.block) if isinstance(node.spec, Call) else None
+    if block is None:
+        if not isinstance(node.spec, Call):
+            problems.append(Problem("E-GRAPH", "`in:` as a mapping is for block calls; use a list",
+                                    node.pos, node.name))
         return list(value.values())
-    return list(value)
+    declared = list(block.inputs)
+    for key in value:
+        if key not in declared:
+            close = difflib.get_close_matches(key, declared, n=1)
+            problems.append(Problem("E-REF", f"block '{node.spec.block}' has no input '{key}'",
+                                    node.pos, node.name,
+                                    hint=f"did you mean '{close[0]}'?" if close
+                                    else f"its inputs: {', '.join(declared)}"))
+    missing = [k for k in declared if k not in value]
+    if missing:
+        problems.append(Problem("E-GRAPH", f"block input(s) {', '.join(map(repr, missing))} of "
+                                f"'{node.spec.block}' not connected", node.pos, node.name,
+                                hint="connect every block input in `in:`"))
+    return [value[k] for k in declared if k in value]
 
 
 def _dangling(node: GraphNode | None, ref: str, known: list[str], pos: Pos | None = None) -> Problem:
@@ -143,7 +192,7 @@ def _check_unused(g: nx.DiGraph, nodes: dict[str, GraphNode], outputs: list[str]
         Problem("E-UNUSED", "node does not reach any output", node.pos, node.name,
                 hint="wire it with `in:` into a later node, or list it under outputs:")
         for node in nodes.values()
-        if node.name not in needed
+        if node.name not in needed and not node.is_input
     ]
     if problems:
         raise SpecError(problems)

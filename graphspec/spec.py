@@ -11,13 +11,14 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
 
-from graphspec.fields import Int, StrictModel, Symbol
+from graphspec.fields import Float, Int, PosFloat, Size, StrictModel, Symbol
 from graphspec.ops import OPS
 from graphspec.ops.base import NodeFields
 from graphspec.shapes import DTYPES
 from graphspec.spec_train import Data, Device, Evaluate, Loss, Optimizer, Scheduler, Train
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
+"""Node, block and constant names: they become Python identifiers in the generated code."""
 RunName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
 
@@ -27,10 +28,23 @@ class Share(NodeFields):
     share: Identifier
 
 
+class Call(NodeFields):
+    """Call a block declared under `blocks:`; `repeat: N` stacks N copies, each feeding the next."""
+
+    block: Identifier
+    repeat: Size = 1
+    """Copies in sequence: the block's first output feeds the next copy's first input."""
+
+
 def _node_tag(value: Any) -> str | None:
     if isinstance(value, dict):
-        return "share" if "share" in value else value.get("op")
-    return getattr(value, "op", "share")
+        for key in ("share", "block"):
+            if key in value and "op" not in value:
+                return key
+        return value.get("op")
+    if isinstance(value, (Share, Call)):
+        return "share" if isinstance(value, Share) else "block"
+    return getattr(value, "op", None)
 
 
 def _shorthand(value: Any) -> Any:
@@ -39,8 +53,9 @@ def _shorthand(value: Any) -> Any:
 
 
 _members = [Annotated[cls, Tag(name)] for name, cls in OPS.items()]
+_members += [Annotated[Share, Tag("share")], Annotated[Call, Tag("block")]]
 Node = Annotated[
-    Annotated[Union[tuple(_members + [Annotated[Share, Tag("share")]])], Discriminator(_node_tag)],
+    Annotated[Union[tuple(_members)], Discriminator(_node_tag)],
     BeforeValidator(_shorthand),
 ]
 
@@ -62,15 +77,46 @@ def _input_shorthand(value: Any) -> Any:
 Input = Annotated[TensorInput, BeforeValidator(_input_shorthand)]
 
 
-class Model(StrictModel):
-    """The network: inputs, layers in order, outputs."""
+class Init(StrictModel):
+    """How a learnable tensor starts: torch.randn/rand/zeros/ones, or uniform/normal with arguments."""
 
-    class_: Identifier = Field("Net", alias="class")
-    """Name of the emitted nn.Module class."""
+    fn: Literal["randn", "rand", "zeros", "ones", "uniform", "normal"] = "randn"
+    low: Float = 0.0
+    """uniform: lower bound."""
+    high: Float = 1.0
+    """uniform: upper bound."""
+    mean: Float = 0.0
+    """normal: mean."""
+    std: PosFloat = 1.0
+    """normal: standard deviation."""
+
+
+def _init_shorthand(value: Any) -> Any:
+    """`init: zeros` means `init: {fn: zeros}`."""
+    return {"fn": value} if isinstance(value, str) else value
+
+
+class Param(StrictModel):
+    """A learnable tensor owned by the model (the sin fit's a, b, c, d), usable in `expr` nodes."""
+
+    shape: Annotated[list[Size], Field(max_length=8)] = []
+    """[] for a scalar."""
+    init: Annotated[Init, BeforeValidator(_init_shorthand)] = Init()
+
+
+Ref = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")]
+"""A node, or one named output of it: `attn` or `attn.weights`."""
+
+
+class Block(StrictModel):
+    """A subgraph with named inputs and outputs, emitted as its own nn.Module class."""
+
     inputs: dict[Identifier, Input] = Field(min_length=1)
+    params: dict[Identifier, Param] = {}
+    """Learnable tensors, created in __init__ as nn.Parameter."""
     layers: dict[Identifier, Node] = Field(min_length=1)
     """Nodes in order; each reads the node before it unless it says `in:`."""
-    outputs: Identifier | list[Identifier] | None = None
+    outputs: Ref | list[Ref] | None = None
     """Default: the last layer."""
 
     @property
@@ -80,6 +126,13 @@ class Model(StrictModel):
         return [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
 
 
+class Model(Block):
+    """The network: inputs, params, layers in order, outputs."""
+
+    class_: Identifier = Field("Net", alias="class")
+    """Name of the emitted nn.Module class."""
+
+
 class Spec(StrictModel):
     """A graphspec file."""
 
@@ -87,6 +140,8 @@ class Spec(StrictModel):
     """Run name: runs are written under runs/<name>/."""
     constants: dict[Identifier, int | float | str] = {}
     """Numbers (or expressions over other constants) usable in any integer field."""
+    blocks: dict[Identifier, Block] = {}
+    """Reusable subgraphs, called from layers with `{block: Name}`."""
     model: Model
     data: Data | None = None
     loss: Loss | None = None

@@ -5,15 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from graphspec.infer import TypedGraph, TypedNode
-from graphspec.spec import Share
+from graphspec.spec import Call, Share
 
 
 def op_label(t: TypedNode) -> str:
+    spec = t.node.spec
     if t.node.is_input:
         return "input"
-    if isinstance(t.node.spec, Share):
-        return f"{t.op.op} (shares {t.node.spec.share})"
+    if t.node.is_param:
+        return "param"
+    if isinstance(spec, Call):
+        return f"block {spec.block}" + (f" ×{spec.repeat}" if spec.repeat > 1 else "")
+    if isinstance(spec, Share):
+        return f"{t.op.op} (shares {spec.share})"
     return t.op.op
+
+
+def _shapes(t: TypedNode) -> str:
+    return ", ".join(f"{o}" + ("" if o.dtype == "float32" else f" {o.dtype}") for o in t.outs.values())
 
 
 def as_dict(graph: TypedGraph, spec_name: str) -> dict[str, Any]:
@@ -22,15 +31,16 @@ def as_dict(graph: TypedGraph, spec_name: str) -> dict[str, Any]:
         "class": graph.class_name,
         "nodes": [
             {
-                "name": t.name,
+                "name": path,
                 "op": op_label(t),
                 "inputs": list(t.node.inputs),
                 "shape": [str(d) for d in t.out.shape],
                 "dtype": t.out.dtype,
+                "outputs": {k: [str(d) for d in o.shape] for k, o in t.outs.items()},
                 "params": t.params,
                 "line": t.node.pos.line,
             }
-            for t in graph.nodes.values()
+            for path, t, _ in graph.walk()
         ],
         "outputs": [t.name for t in graph.outputs],
         "total_params": graph.total_params,
@@ -44,10 +54,10 @@ def print_table(graph: TypedGraph, spec_name: str) -> None:
     table = Table(title=f"{spec_name}: class {graph.class_name}", title_justify="left")
     for column in ("node", "op", "input", "output shape", "params"):
         table.add_column(column, justify="right" if column == "params" else "left")
-    for t in graph.nodes.values():
+    for _, t, depth in graph.walk():
         params = f"{t.params:,}" if t.params else "-"
-        dtype = "" if t.out.dtype == "float32" else f" {t.out.dtype}"
-        table.add_row(t.name, op_label(t), ", ".join(t.node.inputs), f"{t.out}{dtype}", params)
+        name = "  " * depth + t.name
+        table.add_row(name, op_label(t), ", ".join(t.node.inputs), _shapes(t), params)
     console = Console()
     console.print(table)
     total = graph.total_params

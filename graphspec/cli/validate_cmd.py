@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(p.format() for p in err.problems), file=sys.stderr)
             continue
         outs = ", ".join(str(t.out) for t in c.graph.outputs)
-        print(f"ok: {path}: {len(c.graph.nodes)} nodes, {c.graph.total_params:,} parameters, "
+        nodes = sum(1 for _ in c.graph.walk())
+        print(f"ok: {path}: {nodes} nodes, {c.graph.total_params:,} parameters, "
               f"output {outs}")
     return 2 if failed else 0

@@ -5,7 +5,7 @@ Adding an op: write its class in the family module it belongs to, then add it to
 
 from __future__ import annotations
 
-from graphspec.ops import activations, combine, conv, linear, norm, pooling, reshape
+from graphspec.ops import activations, combine, conv, expr, linear, norm, pooling, reshape
 from graphspec.ops.base import Op, ShapeError
 
 _ALL: tuple[type[Op], ...] = (
@@ -29,6 +29,7 @@ _ALL: tuple[type[Op], ...] = (
     reshape.reshape,
     combine.add,
     combine.cat,
+    expr.expr,
 )
 
 

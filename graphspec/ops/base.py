@@ -52,6 +52,9 @@ class Op(NodeFields):
     kind: ClassVar[Literal["module", "function"]] = "function"
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
     """Minimum and maximum number of inputs (None: unbounded)."""
+    outputs: ClassVar[tuple[str, ...]] = ("out",)
+    """Names of the op's results; an op with several returns a tuple from `infer`, in this
+    order, and a later node reads one as `node.name` (`attn.weights`)."""
     torch_name: ClassVar[str] = ""
     """What the op is in torch (`nn.Conv2d`, `F.relu`, `torch.cat`), for messages and docs."""
 
@@ -60,7 +63,7 @@ class Op(NodeFields):
         """Fill in sizes the user left out, checking the ones given; default: nothing to fill."""
         return self
 
-    def infer(self, inputs: list[TensorType]) -> TensorType:
+    def infer(self, inputs: list[TensorType]) -> TensorType | tuple[TensorType, ...]:
         raise NotImplementedError
 
     def param_count(self) -> int:

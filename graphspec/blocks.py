@@ -1,0 +1,44 @@
+"""Which blocks call which: the order to type them in, and the errors in how they are called."""
+
+from __future__ import annotations
+
+import difflib
+
+import networkx as nx
+
+from graphspec.errors import Problem, SpecError
+from graphspec.load import Document
+from graphspec.spec import Block, Call, Spec
+
+
+def call_order(spec: Spec, doc: Document) -> list[str]:
+    """Block names, callees first; unknown blocks and recursive calls are errors."""
+    g = nx.DiGraph()
+    g.add_nodes_from(spec.blocks)
+    problems = []
+    bodies: list[tuple[tuple, Block]] = [(("model",), spec.model)]
+    bodies += [(("blocks", name), block) for name, block in spec.blocks.items()]
+    for path, body in bodies:
+        for layer, node in body.layers.items():
+            if not isinstance(node, Call):
+                continue
+            if node.block not in spec.blocks:
+                problems.append(_unknown(node.block, list(spec.blocks), doc, (*path, "layers", layer)))
+            elif path[0] == "blocks":
+                g.add_edge(path[1], node.block)
+    if problems:
+        raise SpecError(problems)
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return list(reversed(list(nx.topological_sort(g))))
+    names = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
+    raise SpecError([Problem("E-CYCLE", f"blocks call each other: {names}",
+                             doc.key_pos(("blocks", cycle[0][0])))])
+
+
+def _unknown(name: str, known: list[str], doc: Document, path: tuple) -> Problem:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else (
+        f"declared blocks: {', '.join(known)}" if known else "declare it under `blocks:`")
+    return Problem("E-REF", f"unknown block '{name}'", doc.pos((*path, "block")), path[-1], hint)
