@@ -20,7 +20,9 @@ COMMANDS = {
     "validate": "check specs and infer every shape (no torch import)",
     "summary": "a table of nodes, output shapes and parameter counts",
     "emit": "write the model as a plain PyTorch source file",
+    "render": "draw the graph with graphviz (svg, png, pdf or dot)",
     "schema": "print the JSON Schema of the spec language (for editors)",
+    "run": "train a spec; writes runs/<name>/<timestamp>/",
 }
 
 
