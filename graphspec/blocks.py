@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-import networkx as nx
-
+from graphspec.dag import Dag
 from graphspec.errors import Problem, SpecError
 from graphspec.load import Document
 from graphspec.spec import Block, Call, Spec
@@ -13,8 +12,7 @@ from graphspec.spec import Block, Call, Spec
 
 def call_order(spec: Spec, doc: Document) -> list[str]:
     """Block names, callees first; unknown blocks and recursive calls are errors."""
-    g = nx.DiGraph()
-    g.add_nodes_from(spec.blocks)
+    g = Dag(spec.blocks)
     problems = []
     bodies: list[tuple[tuple, Block]] = [(("model",), spec.model)]
     bodies += [(("blocks", name), block) for name, block in spec.blocks.items()]
@@ -28,10 +26,9 @@ def call_order(spec: Spec, doc: Document) -> list[str]:
                 g.add_edge(path[1], node.block)
     if problems:
         raise SpecError(problems)
-    try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        return list(reversed(list(nx.topological_sort(g))))
+    cycle = g.find_cycle()
+    if cycle is None:
+        return list(reversed(g.topological_sort()))
     names = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
     raise SpecError([Problem("E-CYCLE", f"blocks call each other: {names}",
                              doc.key_pos(("blocks", cycle[0][0])))])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from graphspec import blocks, codegen, exprs, load, report
+from graphspec import blocks, checks, codegen, exprs, load, report
 from graphspec.errors import Pos, Problem, SpecError
 from graphspec.graph import build_graph
 from graphspec.infer import TypedGraph, infer
@@ -64,6 +64,7 @@ def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     model = spec.model
     graph = build_graph(model, _node_positions(("model",), model, doc), spec.blocks)
     typed = infer(graph, model.class_, _field_positions(("model",), data, doc), blocks)
+    checks.check(spec, typed, doc)  # loss vs output vs data, loader sizes
     return Compiled(spec, typed, doc)
 
 
@@ -102,14 +103,15 @@ def _constants(data: Any, doc: load.Document) -> dict[str, int | float]:
 
 def _expr_problem(name: str, err: exprs.ExprError, doc: load.Document) -> Problem:
     pos = doc.pos(("constants", name))
-    return Problem(err.code, err.message, Pos(pos.file, pos.line, pos.col + err.offset), hint=err.hint)
+    col = pos.col + report.quote_width(doc, ("constants", name)) + err.offset
+    return Problem(err.code, err.message, Pos(pos.file, pos.line, col), hint=err.hint)
 
 
 def _node_positions(path: tuple, body: Block, doc: load.Document) -> dict[str, Pos]:
     where = {}
     for section in ("inputs", "params", "layers"):
         for name in getattr(body, section):
-            where[name] = doc.key_pos((*path, section, name))
+            where[name] = where[f"{section}.{name}"] = doc.key_pos((*path, section, name))
     where["__outputs__"] = doc.pos((*path, "outputs"))
     return where
 

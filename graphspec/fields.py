@@ -40,17 +40,17 @@ def _constants(info: ValidationInfo) -> dict[str, Any]:
 _NUMBER = re.compile(r"\s*[-+]?(\d[\d_]*\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?)\s*")
 
 
-def _refuse_quoted_number(value: str) -> None:
+def _refuse_quoted_number(value: str, want: str = "a number") -> None:
     """`"64"` is a string that looks like a number: strict types refuse it rather than guess."""
     if _NUMBER.fullmatch(value):
-        raise PydanticCustomError("quoted_number", "a number was given as a string")
+        raise PydanticCustomError("quoted_number", "a number was given as a string", {"want": want})
 
 
 def _eval_int(value: Any, info: ValidationInfo) -> Any:
     """Evaluate `"16 * 5 * 5"` to 400; leave everything else for the strict int check."""
     if not isinstance(value, str):
         return value
-    _refuse_quoted_number(value)
+    _refuse_quoted_number(value, "an integer")
     try:
         return exprs.evaluate_int(value, _constants(info))
     except exprs.ExprError as err:
@@ -77,18 +77,29 @@ def _eval_number(value: Any, info: ValidationInfo) -> Any:
 
 _EXPR_SCHEMA = {"type": ["integer", "string"], "description": "an integer or an expression"}
 
+_FLOAT_SCHEMA = {"type": ["number", "string"], "description": "a number or an expression"}
+
+# Bounds come before the BeforeValidator: they then constrain the evaluated number (same check),
+# and pydantic writes them as JSON Schema's minimum/exclusiveMinimum; after it, they would leak
+# into `graphspec schema` as pydantic's own `ge`/`gt` keys, which editors ignore.
 Int = Annotated[int, BeforeValidator(_eval_int), Field(json_schema_extra=_EXPR_SCHEMA)]
-Size = Annotated[int, BeforeValidator(_eval_int), Field(ge=1, json_schema_extra=_EXPR_SCHEMA)]
-NonNeg = Annotated[int, BeforeValidator(_eval_int), Field(ge=0, json_schema_extra=_EXPR_SCHEMA)]
+Size = Annotated[int, Field(ge=1, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)]
+NonNeg = Annotated[int, Field(ge=0, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)]
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 """A symbolic size such as `N` or `L`, bound when the model runs."""
 Pair = Annotated[list[Size], Field(min_length=2, max_length=2)]
 SizeOrPair = Size | Pair
 NonNegOrPair = NonNeg | Annotated[list[NonNeg], Field(min_length=2, max_length=2)]
-Float = Annotated[float, BeforeValidator(_eval_number)]
-PosFloat = Annotated[float, BeforeValidator(_eval_number), Field(gt=0)]
-NonNegFloat = Annotated[float, BeforeValidator(_eval_number), Field(ge=0)]
-Probability = Annotated[float, BeforeValidator(_eval_number), Field(ge=0, le=1)]
+Float = Annotated[float, Field(json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)]
+PosFloat = Annotated[
+    float, Field(gt=0, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+]
+NonNegFloat = Annotated[
+    float, Field(ge=0, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+]
+Probability = Annotated[
+    float, Field(ge=0, le=1, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+]
 
 
 def pair(value: int | list[int]) -> tuple[int, int]:

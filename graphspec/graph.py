@@ -11,8 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-import networkx as nx
-
+from graphspec.dag import Dag
 from graphspec.errors import Pos, Problem, SpecError
 from graphspec.ops.base import Op
 from graphspec.spec import Block, Call, Param, Share, TensorInput
@@ -45,30 +44,33 @@ def split_ref(ref: str) -> tuple[str, str | None]:
 
 @dataclass
 class Graph:
-    g: nx.DiGraph
+    g: Dag
     nodes: dict[str, GraphNode]
     outputs: list[str]
 
     def order(self) -> list[GraphNode]:
         """Topological order, ties broken by declaration order (so code reads like the spec)."""
         rank = {name: i for i, name in enumerate(self.nodes)}
-        return [self.nodes[n] for n in nx.lexicographical_topological_sort(self.g, key=rank.get)]
+        return [self.nodes[n] for n in self.g.lexicographical_topological_sort(rank.get)]
 
 
 def build_graph(body: Block, where: dict[str, Pos], blocks: dict[str, Block]) -> Graph:
     """`where` maps each node name to its position, and `"__outputs__"` to the outputs line."""
     problems: list[Problem] = []
     nodes = _collect(body, where, blocks, problems)
-    g = nx.DiGraph()
-    g.add_nodes_from(nodes)
+    g = Dag(nodes)
     for node in nodes.values():
         for ref in node.inputs:
             src, _ = split_ref(ref)
             if src not in nodes:
-                problems.append(_dangling(node, src, list(nodes)))
+                problems.append(_dangling(node, src, [n for n in nodes if n != node.name]))
             else:
                 g.add_edge(src, node.name)
     outputs = body.output_names
+    if not outputs:
+        hint = "name the node(s) to return, or drop `outputs:` to return the last layer"
+        problems.append(Problem("E-GRAPH", "no outputs: the list is empty", where["__outputs__"],
+                                hint=hint))
     for ref in outputs:
         if split_ref(ref)[0] not in nodes:
             problems.append(_dangling(None, split_ref(ref)[0], list(nodes), where["__outputs__"]))
@@ -84,10 +86,13 @@ def _collect(
     body: Block, where: dict[str, Pos], blocks: dict[str, Block], problems: list[Problem]
 ) -> dict[str, GraphNode]:
     nodes: dict[str, GraphNode] = {}
-    for name, spec in [*body.inputs.items(), *body.params.items()]:
+    declared = [("inputs", n, s) for n, s in body.inputs.items()]
+    declared += [("params", n, s) for n, s in body.params.items()]
+    for section, name, spec in declared:
+        pos = where.get(f"{section}.{name}", where[name])  # where[name] is the last declaration
         if name in nodes:
-            problems.append(_duplicate(name, where[name], nodes[name]))
-        nodes[name] = GraphNode(name, where[name], spec, [])
+            problems.append(_duplicate(name, pos, nodes[name]))
+        nodes[name] = GraphNode(name, pos, spec, [])
     previous = list(body.inputs)[-1] if len(body.inputs) == 1 else None
     for name, spec in body.layers.items():
         if name in nodes:
@@ -174,20 +179,19 @@ def _shares(nodes: dict[str, GraphNode]) -> list[Problem]:
     return problems
 
 
-def _check_cycles(g: nx.DiGraph, nodes: dict[str, GraphNode]) -> None:
-    try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
+def _check_cycles(g: Dag, nodes: dict[str, GraphNode]) -> None:
+    cycle = g.find_cycle()
+    if cycle is None:
         return
     path = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
     first = nodes[cycle[0][1]]
     raise SpecError([Problem("E-CYCLE", f"the graph has a cycle: {path}", first.pos, first.name)])
 
 
-def _check_unused(g: nx.DiGraph, nodes: dict[str, GraphNode], outputs: list[str]) -> None:
+def _check_unused(g: Dag, nodes: dict[str, GraphNode], outputs: list[str]) -> None:
     needed = set(outputs)
     for out in outputs:
-        needed |= nx.ancestors(g, out)
+        needed |= g.ancestors(out)
     problems = [
         Problem("E-UNUSED", "node does not reach any output", node.pos, node.name,
                 hint="wire it with `in:` into a later node, or list it under outputs:")

@@ -104,7 +104,8 @@ def infer(graph: Graph, class_name: str, field_pos: FieldPos,
             typed[node.name] = _infer_node(node, typed, blocks)
         except ShapeError as err:
             pos = field_pos.get((node.name, err.field or ""), node.pos)
-            problems.append(Problem(err.code, err.message, pos, label + node.name, err.hint))
+            message = err.message + _inputs_note(err, node, typed)
+            problems.append(Problem(err.code, message, pos, label + node.name, err.hint))
     result = TypedGraph(class_name, graph, typed, blocks)
     if not problems:
         problems += _check_outputs(result, graph) or _budget(result)
@@ -113,6 +114,18 @@ def infer(graph: Graph, class_name: str, field_pos: FieldPos,
         err.partial = result  # what could be typed: `render` draws it, the failure marked
         raise err
     return result
+
+
+def _inputs_note(err: ShapeError, node: GraphNode, typed: dict[str, TypedNode]) -> str:
+    """Name the producers and their types, so a mismatch shows both ends (BAD-INPUTS row 32)."""
+    if err.code not in ("E-SHAPE", "E-DTYPE") or not node.inputs:
+        return ""
+    parts = []
+    for ref in node.inputs:
+        name, port = split_ref(ref)
+        t = typed[name].outs.get(port or "") or typed[name].out
+        parts.append(f"'{ref}' {t}" + ("" if t.dtype == "float32" else f" {t.dtype}"))
+    return f"; input{'s' if len(parts) > 1 else ''}: {', '.join(parts)}"
 
 
 def _infer_node(node: GraphNode, typed: dict[str, TypedNode], blocks: dict) -> TypedNode:
@@ -251,9 +264,12 @@ def _budget(graph: TypedGraph) -> list[Problem]:
                     f"about {total * 4 / 1e9:.0f} GB in float32)", biggest.node.pos, biggest.name,
                     hint="check the sizes of the largest layer")
         )
+    over: set[str] = set()
     for t in graph.nodes.values():
         big = [d for d in t.out.shape if d.is_static and d.value > MAX_DIM]
         if big:
+            over.add(t.name)
+        if big and not any(split_ref(ref)[0] in over for ref in t.node.inputs):  # not a cascade
             problems.append(Problem("E-BUDGET", f"dimension {big[0]} exceeds {MAX_DIM:,}",
                                     t.node.pos, t.name))
     return problems

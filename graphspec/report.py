@@ -8,6 +8,7 @@ skipped while walking, which puts each error on the exact line and column of the
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,15 +26,17 @@ _TYPE_NAMES = {
 
 
 def problems_from(err: ValidationError, doc: Document) -> list[Problem]:
-    chosen: dict[tuple, dict] = {}
+    chosen: dict[tuple, tuple[tuple, dict]] = {}
     for e in err.errors(include_url=False):
         path = data_path(doc.data, e["loc"])
         if _key_error(e) and path:
             path = path + ("[key]",)
-        kept = chosen.get(path)
-        if kept is None or (_is_type_error(kept) and not _is_type_error(e)):
-            chosen[path] = e
-    return [_problem(e, path, doc) for path, e in chosen.items()]
+        # fields missing from one mapping all sit at its path: keep one problem per field
+        key = (*path, ("[missing]", e["loc"][-1])) if e["type"] == "missing" else path
+        kept = chosen.get(key)
+        if kept is None or (_is_type_error(kept[1]) and not _is_type_error(e)):
+            chosen[key] = (path, e)
+    return [_problem(e, path, doc) for path, e in chosen.values()]
 
 
 def data_path(data: Any, loc: tuple) -> tuple:
@@ -70,11 +73,11 @@ def _problem(e: dict, path: tuple, doc: Document) -> Problem:
     if e["type"] == "union_tag_invalid" and (*real, "op") in doc.positions:
         pos = doc.pos((*real, "op"))
     if e["type"] == "expr":
-        pos = type(pos)(pos.file, pos.line, pos.col + _quote(doc, real) + e["ctx"]["offset"])
+        pos = type(pos)(pos.file, pos.line, pos.col + quote_width(doc, real) + e["ctx"]["offset"])
     return Problem(code, message, pos, node, hint)
 
 
-def _quote(doc: Document, path: tuple) -> int:
+def quote_width(doc: Document, path: tuple) -> int:
     """A quoted scalar's text starts one column after its mark."""
     return 1 if doc.text_at(path)[:1] in ("'", '"') else 0
 
@@ -99,14 +102,17 @@ def _translate(e: dict, path: tuple, doc: Document) -> tuple[str, str, str | Non
     if kind in _RANGE:
         bound = next(iter(ctx.values()))
         return "E-RANGE", f"'{field}' must be {_RANGE[kind]} {bound}, got {value!r}", None
+    if kind == "too_short" and path[-1:] in (("inputs",), ("layers",)) and not value:
+        return "E-GRAPH", f"the model has no {field}", f"declare at least one entry under {field}:"
     if kind in ("too_short", "too_long"):
         return "E-RANGE", f"'{field}' has {ctx.get('actual_length')} items; {e['msg'].lower()}", None
-    if kind == "finite_number":
+    if kind == "finite_number" or (isinstance(value, float) and not math.isfinite(value)):
         return "E-FINITE", f"'{field}' must be a finite number, got {value!r}", None
     if kind == "expr":
         return ctx["code"], ctx["message"], ctx.get("hint")
     if kind == "quoted_number":
-        return ("E-TYPE", f"'{field}' must be a number, got the string {value!r}",
+        want = ctx.get("want", "a number")
+        return ("E-TYPE", f"'{field}' must be {want}, got the string {value!r}",
                 "write the number without quotes")
     if kind == "string_pattern_mismatch":
         return _pattern(field, value, path)
@@ -134,11 +140,22 @@ def _bad_tag(kind: str, ctx: dict, path: tuple) -> tuple[str, str, str | None]:
     if kind == "union_tag_not_found":
         return "E-MISSING", "missing 'op'", f"one of: {', '.join(tags[:12])}, ..."
     tag = str(ctx.get("tag"))
-    close = difflib.get_close_matches(tag, tags, n=3, cutoff=0.5)
+    close = _closest(tag, tags)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "run `graphspec schema` for the list"
     if "." in tag:
         hint = "ops are names from graphspec's registry (torch's own names), not import paths"
-    return "E-OP", f"unknown op '{tag}'", hint
+    what = path[0] if path and path[0] in ("loss", "optimizer", "scheduler") else "op"
+    return "E-OP", f"unknown {what} '{tag}'", hint
+
+
+def _closest(word: str, options: list[str], n: int = 3) -> list[str]:
+    """Like difflib.get_close_matches, but case-blind first (`adamw2` finds AdamW, then Adam)."""
+
+    def ratio(a: str, b: str) -> float:
+        return difflib.SequenceMatcher(None, a, b).ratio()
+
+    scored = [(ratio(word.lower(), o.lower()), ratio(word, o), o) for o in options]
+    return [o for blind, _, o in sorted(scored, reverse=True) if blind >= 0.6][:n]
 
 
 def _enum(value: Any, ctx: dict) -> tuple[str, str, str | None]:

@@ -59,7 +59,7 @@ Node = Annotated[
     BeforeValidator(_shorthand),
 ]
 
-Shape = Annotated[list[Int | Symbol], Field(max_length=16)]
+Shape = Annotated[list[Size | Symbol], Field(max_length=16)]
 
 
 class TensorInput(StrictModel):

@@ -1,8 +1,8 @@
 """The training half of a spec: data, loss, optimizer, scheduler, train, evaluate, device.
 
-Losses, optimizers and schedulers are closed tables of torch names with their typed arguments
-(built with `create_model`, one row per torch class), so a typo is an error with did-you-mean and
-nothing is imported by a dotted path.
+Losses, optimizers, schedulers and image transforms are closed tables of torch names with their
+typed arguments (built with `create_model`, one row per torch class), so a typo is an error with
+did-you-mean and nothing is imported by a dotted path. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -10,9 +10,30 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model
+from pydantic import (
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from graphspec.fields import Float, Int, NonNeg, NonNegFloat, PosFloat, Probability, Size, StrictModel
+from graphspec import exprs
+from graphspec.fields import (
+    Float,
+    Int,
+    NonNeg,
+    NonNegFloat,
+    PosFloat,
+    Probability,
+    Size,
+    SizeOrPair,
+    StrictModel,
+)
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -30,8 +51,11 @@ LOSSES: dict[str, dict[str, Any]] = {
     "BCELoss": {"reduction": (Reduction, "mean")},
     "BCEWithLogitsLoss": {"reduction": (Reduction, "mean")},
 }
+CLASSIFICATION_LOSSES = frozenset({"CrossEntropyLoss", "NLLLoss"})
+"""Losses whose target is a class index: these runs report accuracy."""
 
 Betas = Annotated[list[Probability], Field(min_length=2, max_length=2)]
+_ADAM = {"betas": (Betas, [0.9, 0.999]), "eps": (PosFloat, 1e-8)}
 OPTIMIZERS: dict[str, dict[str, Any]] = {
     "SGD": {
         "lr": (PosFloat, 0.001),
@@ -40,20 +64,13 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
         "weight_decay": (NonNegFloat, 0.0),
         "nesterov": (bool, False),
     },
-    "Adam": {
-        "lr": (PosFloat, 0.001),
-        "betas": (Betas, [0.9, 0.999]),
-        "eps": (PosFloat, 1e-8),
-        "weight_decay": (NonNegFloat, 0.0),
-        "amsgrad": (bool, False),
-    },
-    "AdamW": {
-        "lr": (PosFloat, 0.001),
-        "betas": (Betas, [0.9, 0.999]),
-        "eps": (PosFloat, 1e-8),
-        "weight_decay": (NonNegFloat, 0.01),
-        "amsgrad": (bool, False),
-    },
+    "Adam": {"lr": (PosFloat, 0.001), **_ADAM, "weight_decay": (NonNegFloat, 0.0),
+             "amsgrad": (bool, False)},
+    "AdamW": {"lr": (PosFloat, 0.001), **_ADAM, "weight_decay": (NonNegFloat, 0.01),
+              "amsgrad": (bool, False)},
+    "NAdam": {"lr": (PosFloat, 0.002), **_ADAM, "weight_decay": (NonNegFloat, 0.0)},
+    "RAdam": {"lr": (PosFloat, 0.001), **_ADAM, "weight_decay": (NonNegFloat, 0.0)},
+    "Adamax": {"lr": (PosFloat, 0.002), **_ADAM, "weight_decay": (NonNegFloat, 0.0)},
     "RMSprop": {
         "lr": (PosFloat, 0.01),
         "alpha": (Probability, 0.99),
@@ -62,6 +79,8 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
         "momentum": (NonNegFloat, 0.0),
     },
     "Adagrad": {"lr": (PosFloat, 0.01), "weight_decay": (NonNegFloat, 0.0)},
+    "Adadelta": {"lr": (PosFloat, 1.0), "rho": (Probability, 0.9), "eps": (PosFloat, 1e-6),
+                 "weight_decay": (NonNegFloat, 0.0)},
     "LBFGS": {
         "lr": (PosFloat, 1.0),
         "max_iter": (Size, 20),
@@ -71,17 +90,39 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
         "line_search_fn": (Literal["strong_wolfe"] | None, None),
     },
 }
+CLOSURE_OPTIMIZERS = frozenset({"LBFGS"})
+"""Optimizers whose step() re-evaluates the loss through a closure."""
 
+# `interval`: when the scheduler steps. Not a torch argument; the loop reads it.
+_EVERY = {"interval": (Literal["epoch", "step"], "epoch")}
 SCHEDULERS: dict[str, dict[str, Any]] = {
-    "StepLR": {"step_size": (Size, ...), "gamma": (PosFloat, 0.1)},
-    "ExponentialLR": {"gamma": (PosFloat, ...)},
-    "CosineAnnealingLR": {"T_max": (Size, ...), "eta_min": (NonNegFloat, 0.0)},
-    "MultiStepLR": {"milestones": (list[Size], ...), "gamma": (PosFloat, 0.1)},
+    "StepLR": {"step_size": (Size, ...), "gamma": (PosFloat, 0.1), **_EVERY},
+    "ExponentialLR": {"gamma": (PosFloat, ...), **_EVERY},
+    "CosineAnnealingLR": {"T_max": (Size, ...), "eta_min": (NonNegFloat, 0.0), **_EVERY},
+    "MultiStepLR": {"milestones": (list[Size], ...), "gamma": (PosFloat, 0.1), **_EVERY},
+    "LinearLR": {"start_factor": (PosFloat, 1 / 3), "end_factor": (PosFloat, 1.0),
+                 "total_iters": (Size, 5), **_EVERY},
+    "ConstantLR": {"factor": (PosFloat, 1 / 3), "total_iters": (Size, 5), **_EVERY},
+    "PolynomialLR": {"total_iters": (Size, 5), "power": (PosFloat, 1.0), **_EVERY},
+}
+
+# torchvision.transforms by name; arguments as torchvision names them.
+Floats = Annotated[list[Float], Field(min_length=1, max_length=4)]
+TRANSFORMS: dict[str, dict[str, Any]] = {
+    "ToTensor": {},
+    "PILToTensor": {},
+    "Normalize": {"mean": (Floats, ...), "std": (Floats, ...)},
+    "Resize": {"size": (SizeOrPair, ...)},
+    "CenterCrop": {"size": (SizeOrPair, ...)},
+    "RandomCrop": {"size": (SizeOrPair, ...), "padding": (NonNeg | None, None)},
+    "RandomHorizontalFlip": {"p": (Probability, 0.5)},
+    "Grayscale": {"num_output_channels": (Literal[1, 3], 1)},
+    "Pad": {"padding": (NonNeg, ...)},
 }
 
 
-def _table_union(table: dict[str, dict[str, Any]], what: str) -> Any:
-    """One strict model per torch class, discriminated by `op`; `MSELoss` alone means {op: MSELoss}."""
+def _table_union(table: dict[str, dict[str, Any]], shorthand: Any) -> Any:
+    """One strict model per torch class, discriminated by `op`."""
     members = [
         Annotated[
             create_model(name, __base__=StrictModel, op=(Literal[name], ...), **fields),
@@ -90,35 +131,68 @@ def _table_union(table: dict[str, dict[str, Any]], what: str) -> Any:
         for name, fields in table.items()
     ]
     union = Annotated[Union[tuple(members)], Discriminator(_op_tag)]
-    return Annotated[union, BeforeValidator(lambda v: {"op": v} if isinstance(v, str) else v)]
+    return Annotated[union, BeforeValidator(shorthand)]
 
 
 def _op_tag(value: Any) -> str | None:
     return value.get("op") if isinstance(value, dict) else getattr(value, "op", None)
 
 
-Loss = _table_union(LOSSES, "loss")
-Optimizer = _table_union(OPTIMIZERS, "optimizer")
-Scheduler = _table_union(SCHEDULERS, "scheduler")
+def _bare_name(value: Any) -> Any:
+    """`MSELoss` alone means {op: MSELoss}."""
+    return {"op": value} if isinstance(value, str) else value
+
+
+def _transform_form(value: Any) -> Any:
+    """`ToTensor` and `{Normalize: {mean: .., std: ..}}` (torchvision's spelling) mean {op: ..}."""
+    if isinstance(value, dict) and len(value) == 1 and "op" not in value:
+        ((name, args),) = value.items()
+        if isinstance(args, dict):
+            return {"op": name, **args}
+        fields = TRANSFORMS.get(name, {})
+        # `{Resize: 32}`: the one argument given bare; otherwise `value` is reported unknown
+        return {"op": name, next(iter(fields)) if len(fields) == 1 else "value": args}
+    return _bare_name(value)
+
+
+Loss = _table_union(LOSSES, _bare_name)
+Optimizer = _table_union(OPTIMIZERS, _bare_name)
+Scheduler = _table_union(SCHEDULERS, _bare_name)
+Transform = _table_union(TRANSFORMS, _transform_form)
 
 # -- data ------------------------------------------------------------------------------------
 
-ShapeList = Annotated[list[Size], Field(max_length=8)]
+ShapeList = Annotated[list[Size], Field(min_length=1, max_length=8)]
 
 
 class Loader(StrictModel):
     batch_size: Size = 1
+    test_batch_size: Size | None = None
+    """Batch size for evaluation; default: batch_size."""
     shuffle: bool = False
+    """Reshuffle the training set every epoch, in an order fixed by the spec's seed."""
     num_workers: NonNeg = 0
     drop_last: bool = False
 
 
 class RandomData(Loader):
-    """Random tensors: `randn` inputs and target, made once (the seed's LeNet example)."""
+    """Random tensors made once with `randn` (the seed's LeNet example). The first dimension of
+    each shape is the number of samples."""
 
     source: Literal["random"]
-    inputs: dict[str, ShapeList]
-    target: ShapeList
+    inputs: dict[str, ShapeList] = Field(min_length=1)
+    target: ShapeList | None = None
+    """Shape of a `randn` target (regression)."""
+    num_classes: Size | None = None
+    """Instead of `target`: integer labels in [0, num_classes) (classification)."""
+    batch_size: Size | None = None  # type: ignore[assignment]
+    """Default: the whole set as one batch."""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RandomData:
+        if (self.target is None) == (self.num_classes is None):
+            raise ValueError("random data needs exactly one of 'target' and 'num_classes'")
+        return self
 
 
 class LinspaceData(Loader):
@@ -135,18 +209,27 @@ class LinspaceData(Loader):
     batch_size: Size | None = None  # type: ignore[assignment]
     """Default: the whole set as one batch."""
 
-
-Transform = Union[str, dict[str, dict[str, Any]]]
+    @field_validator("target")
+    @classmethod
+    def _expression(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            exprs.parse_elementwise(value, {"x"})
+        except exprs.ExprError as err:
+            ctx = {"message": err.message, "code": err.code, "offset": err.offset, "hint": err.hint}
+            raise PydanticCustomError("expr", "{message}", ctx) from None
+        return value
 
 
 class VisionData(Loader):
-    """A torchvision dataset by name, downloaded on demand into `root`."""
+    """A torchvision dataset by name, downloaded on demand into `root`; evaluation uses its
+    test split."""
 
     source: Literal["CIFAR10", "MNIST", "FashionMNIST"]
     root: str = "data"
     download: bool = True
     transforms: list[Transform] = ["ToTensor"]
     classes: list[str] | None = None
+    """Short class names for the printed results; default: the dataset's own."""
 
 
 class FakeImages(Loader):
@@ -154,9 +237,11 @@ class FakeImages(Loader):
 
     source: Literal["FakeData"]
     size: Size = 1000
+    test_size: NonNeg = 200
     image_size: ShapeList = [3, 32, 32]
     num_classes: Size = 10
     transforms: list[Transform] = ["ToTensor"]
+    classes: list[str] | None = None
 
 
 class ImageFolderData(Loader):
@@ -164,14 +249,19 @@ class ImageFolderData(Loader):
 
     source: Literal["ImageFolder"]
     root: str
+    test_root: str | None = None
+    """A second folder of the same classes for evaluation."""
     transforms: list[Transform] = ["ToTensor"]
 
 
 class DigitsData(Loader):
-    """scikit-learn's 8x8 digits (1,797 images, ships with scikit-learn, works offline)."""
+    """scikit-learn's 8x8 digits (1,797 images, ships with scikit-learn, works offline), scaled
+    to [0, 1] and shaped (N, 1, 8, 8)."""
 
     source: Literal["digits"]
     test_fraction: Probability = 0.2
+    split_seed: Int = 0
+    """The train/test split is fixed by this, not by the run's seed, so runs compare."""
 
 
 Data = Annotated[
@@ -184,11 +274,16 @@ Data = Annotated[
 
 class Train(StrictModel):
     epochs: Size | None = None
+    """Passes over the training set (default 1 when `steps` is not given)."""
     steps: Size | None = None
-    """Stop after this many optimizer steps (overrides epochs)."""
+    """Stop after this many optimizer steps (a cap when `epochs` is also given)."""
     log_every: Size = 1
+    """With `epochs`: batches of an epoch between `[epoch, batch] loss:` lines (the tutorial's
+    rule); with `steps` alone: steps between lines. Each line shows the mean loss since the last."""
     checkpoint_every: NonNeg = 0
-    """Steps between checkpoints; 0: only at the end."""
+    """Steps between checkpoints; 0: only at the end (and on Ctrl-C)."""
+    keep_checkpoints: Size = 2
+    """How many of the newest checkpoints to keep."""
     compile: bool = False
     amp: bool = False
 
@@ -196,6 +291,8 @@ class Train(StrictModel):
 class Evaluate(StrictModel):
     accuracy: bool = True
     per_class: bool = False
+    examples: NonNeg = 4
+    """Test images whose ground truth and prediction are printed (the tutorial shows 4)."""
 
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")

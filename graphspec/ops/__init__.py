@@ -5,7 +5,20 @@ Adding an op: write its class in the family module it belongs to, then add it to
 
 from __future__ import annotations
 
-from graphspec.ops import activations, combine, conv, expr, linear, norm, pooling, reshape
+from graphspec.ops import (
+    activations,
+    arith,
+    attention,
+    combine,
+    conv,
+    embedding,
+    expr,
+    linear,
+    norm,
+    pooling,
+    reshape,
+    tensor,
+)
 from graphspec.ops.base import Op, ShapeError
 
 _ALL: tuple[type[Op], ...] = (
@@ -30,6 +43,30 @@ _ALL: tuple[type[Op], ...] = (
     combine.add,
     combine.cat,
     expr.expr,
+    embedding.Embedding,
+    embedding.positions,
+    norm.LayerNorm,
+    norm.dropout,
+    attention.MultiheadAttention,
+    attention.scaled_dot_product_attention,
+    attention.matmul,
+    activations.GELU,
+    activations.gelu,
+    activations.softmax,
+    arith.eq,
+    arith.ne,
+    arith.sub,
+    arith.mul,
+    arith.div,
+    arith.pow,
+    arith.sqrt,
+    tensor.unsqueeze,
+    tensor.expand,
+    tensor.repeat,
+    tensor.transpose,
+    tensor.permute,
+    tensor.contiguous,
+    tensor.masked_fill,
 )
 
 

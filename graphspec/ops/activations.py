@@ -1,17 +1,19 @@
-"""Elementwise activations, as modules (`nn.ReLU`) and functions (`F.relu`): shape unchanged."""
+"""Activations, as modules (`nn.ReLU`) and functions (`F.relu`, `F.softmax`): shape unchanged."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.ops.base import Op, expect_float
-from graphspec.shapes import TensorType
+from graphspec.fields import Int
+from graphspec.ops import layout
+from graphspec.ops.base import Op, ShapeError, expect_float
+from graphspec.shapes import TensorType, normalize_dim
 
 
 class _Activation(Op):
     def infer(self, inputs: list[TensorType]) -> TensorType:
         expect_float(inputs[0], self.op)
-        return inputs[0]
+        return layout.elementwise(inputs[0], inputs[0])
 
 
 class ReLU(_Activation):
@@ -76,3 +78,46 @@ class tanh(_Activation):  # noqa: N801
 
     def emit_call(self, node: str, args: list[str]) -> str:
         return f"torch.tanh({args[0]})"
+
+
+class GELU(_Activation):
+    """torch.nn.GELU"""
+
+    op: Literal["GELU"]
+    approximate: Literal["none", "tanh"] = "none"
+    kind = "module"
+    torch_name = "nn.GELU"
+
+    def emit_init(self) -> str:
+        return self.torch_call("nn.GELU")
+
+
+class gelu(_Activation):  # noqa: N801
+    """torch.nn.functional.gelu"""
+
+    op: Literal["gelu"]
+    approximate: Literal["none", "tanh"] = "none"
+    torch_name = "F.gelu"
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        return self.torch_call("F.gelu", leading=(args[0],))
+
+
+class softmax(_Activation):  # noqa: N801
+    """torch.nn.functional.softmax along `dim` (required, as torch asks for it)."""
+
+    op: Literal["softmax"]
+    dim: Int
+    torch_name = "F.softmax"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        x = layout.fresh(super().infer(inputs))  # softmax writes a contiguous result
+        if normalize_dim(self.dim, max(x.rank, 1)) is None:  # a 0-d tensor takes dim 0 or -1
+            raise ShapeError(
+                f"softmax: dim {self.dim} is out of range for the rank-{x.rank} input {x}",
+                field="dim",
+            )
+        return x
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        return f"F.softmax({args[0]}, dim={self.dim})"

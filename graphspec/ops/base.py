@@ -132,6 +132,17 @@ def expect_float(x: TensorType, what: str) -> None:
         )
 
 
+def expect_weights_dtype(x: TensorType, what: str) -> None:
+    """A module's weights are built float32, and torch will not mix them with another dtype."""
+    expect_float(x, what)
+    if x.dtype != "float32":
+        raise ShapeError(
+            f"{what} has float32 weights but its input is {x.dtype}",
+            code="E-DTYPE",
+            hint="declare the input float32 (train: {amp: true} gives mixed precision)",
+        )
+
+
 def check_given(op: Op, field: str, inferred: int, source: str) -> None:
     """A size the user wrote must equal the inferred one: show both and where each came from."""
     given = getattr(op, field)

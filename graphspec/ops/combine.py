@@ -6,7 +6,7 @@ from typing import Literal
 
 from graphspec.fields import Int
 from graphspec.ops.base import Op, ShapeError
-from graphspec.shapes import Dim, TensorType, normalize_dim
+from graphspec.shapes import FLOAT_DTYPES, Dim, TensorType, normalize_dim
 
 
 def broadcast(shapes: list[TensorType], what: str) -> tuple[Dim, ...]:
@@ -22,10 +22,37 @@ def broadcast(shapes: list[TensorType], what: str) -> tuple[Dim, ...]:
     return tuple(out)
 
 
-def result_dtype(inputs: list[TensorType]) -> str:
-    """The wider dtype, as torch's type promotion would pick for these inputs."""
-    order = ("bool", "int32", "int64", "float16", "bfloat16", "float32", "float64")
-    return max((t.dtype for t in inputs), key=order.index)
+_ORDER = ("bool", "int32", "int64", "float16", "bfloat16", "float32", "float64")
+
+
+def _category(dtype: str) -> int:
+    return 0 if dtype == "bool" else 2 if dtype in FLOAT_DTYPES else 1
+
+
+def _promote(dtypes: list[str]) -> str | None:
+    if not dtypes:
+        return None
+    if {"float16", "bfloat16"} <= set(dtypes) and max(dtypes, key=_ORDER.index) == "bfloat16":
+        return "float32"  # neither half type holds the other
+    return max(dtypes, key=_ORDER.index)
+
+
+def _combine(higher: str | None, lower: str | None) -> str | None:
+    """c10's combine_categories: a lower-priority group only counts from a higher category."""
+    if higher is None or lower is None:
+        return higher or lower
+    if _category(lower) > _category(higher) or higher == "bool":
+        return _promote([higher, lower])
+    return higher
+
+
+def result_dtype(inputs: list[TensorType], scalars: tuple[int | float, ...] = ()) -> str:
+    """torch's type promotion: tensors with dimensions first, then 0-d tensors, then Python
+    scalars (an int counts as int64, a float as the default float32)."""
+    dims = _promote([t.dtype for t in inputs if t.rank])
+    zero = _promote([t.dtype for t in inputs if not t.rank])
+    wrapped = _promote(["float32" if isinstance(s, float) else "int64" for s in scalars])
+    return _combine(dims, _combine(zero, wrapped))
 
 
 class add(Op):  # noqa: N801 - op names are torch's own
@@ -57,7 +84,9 @@ class cat(Op):  # noqa: N801
             raise ShapeError(f"cat: dim {self.dim} out of range for rank {first.rank}", field="dim")
         for other in inputs[1:]:
             if other.rank != first.rank or any(
-                a != b for i, (a, b) in enumerate(zip(first.shape, other.shape)) if i != axis
+                a != b
+                for i, (a, b) in enumerate(zip(first.shape, other.shape, strict=True))
+                if i != axis
             ):
                 raise ShapeError(
                     f"cat: sizes of {first} and {other} must match except in dim {self.dim}",

@@ -5,24 +5,28 @@ from __future__ import annotations
 from typing import Literal
 
 from graphspec.fields import NonNegOrPair, Size, SizeOrPair, pair
-from graphspec.ops.base import Op, ShapeError, check_given, expect_float, expect_rank
+from graphspec.ops.base import Op, ShapeError, check_given, expect_rank, expect_weights_dtype
 from graphspec.shapes import Dim, TensorType
 
 
-def window_out(size: Dim, kernel: int, stride: int, pad: int, dil: int, ceil: bool, what: str) -> Dim:
+def window_out(
+    size: Dim, kernel: int, stride: int, pad: int, dil: int, ceil: bool, what: str
+) -> Dim:
     """torch's output length for a sliding window (conv and pooling share it)."""
     if not size.is_static:
         raise ShapeError(f"{what} needs a concrete spatial size, got symbolic '{size}'")
     span = size.value + 2 * pad - dil * (kernel - 1) - 1
-    if span < 0:
+    # Floor division as torch's div_rtn: with ceil_mode a window may overhang the end, so a
+    # kernel larger than the input still gives one output when the overhang is under a stride.
+    out = (span + (stride - 1 if ceil else 0)) // stride + 1
+    if ceil and (out - 1) * stride >= size.value + pad:
+        out -= 1  # the last window must start inside the input (torch's rule)
+    if out < 1:
         raise ShapeError(
             f"{what}: kernel {kernel} (dilation {dil}) is larger than the padded input "
             f"{size.value} + 2*{pad}",
             hint="use a smaller kernel_size, add padding, or feed a larger input",
         )
-    out = -(-span // stride) + 1 if ceil else span // stride + 1
-    if ceil and (out - 1) * stride >= size.value + pad:
-        out -= 1  # the last window must start inside the input (torch's rule)
     return Dim(out)
 
 
@@ -54,11 +58,13 @@ class Conv2d(Op):
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
-        expect_float(x, "Conv2d")
+        expect_weights_dtype(x, "Conv2d")
         self._check_groups()
         if self.padding == "same" and pair(self.stride) != (1, 1):
             raise ShapeError("padding='same' needs stride 1", field="padding")
         spatial = [self._out(x.shape[i], i) for i in (-2, -1)]
+        for i in (-2, -1):
+            self._check_pad_mode(x.shape[i], i)
         return x.with_shape((*x.shape[:-3], Dim(self.out_channels), *spatial))
 
     def _out(self, size: Dim, axis: int) -> Dim:
@@ -67,6 +73,36 @@ class Conv2d(Op):
             return size
         p = 0 if self.padding == "valid" else pair(self.padding)[axis]
         return window_out(size, k, s, p, d, False, "Conv2d")
+
+    def _pads(self, axis: int) -> tuple[int, int]:
+        """(before, after) padding along an axis; 'same' puts the odd one after, as torch does."""
+        if self.padding == "valid":
+            return (0, 0)
+        if self.padding == "same":
+            total = pair(self.dilation)[axis] * (pair(self.kernel_size)[axis] - 1)
+            return (total // 2, total - total // 2)
+        p = pair(self.padding)[axis]
+        return (p, p)
+
+    def _check_pad_mode(self, size: Dim, axis: int) -> None:
+        # reflect mirrors without repeating the edge, so it needs more input than padding;
+        # circular may wrap the whole input around once, no more (F.pad's rules).
+        if self.padding_mode not in ("reflect", "circular"):
+            return
+        if not size.is_static:
+            raise ShapeError(
+                f"Conv2d with padding_mode '{self.padding_mode}' needs a concrete "
+                f"spatial size, got symbolic '{size}'"
+            )
+        pad = max(self._pads(axis))
+        need = pad + 1 if self.padding_mode == "reflect" else pad
+        if size.value < need:
+            raise ShapeError(
+                f"Conv2d: padding {pad} with padding_mode '{self.padding_mode}' needs an input "
+                f"of at least {need}, got {size.value}",
+                field="padding",
+                hint="use less padding, or padding_mode: zeros",
+            )
 
     def _check_groups(self) -> None:
         for field in ("in_channels", "out_channels"):

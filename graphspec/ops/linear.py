@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from graphspec.fields import Size
-from graphspec.ops.base import Op, ShapeError, check_given, expect_float
+from graphspec.ops.base import Op, ShapeError, check_given, expect_weights_dtype
 from graphspec.shapes import Dim, TensorType
 
 
@@ -32,7 +32,7 @@ class Linear(Op):
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
-        expect_float(x, "Linear")
+        expect_weights_dtype(x, "Linear")
         return x.with_shape((*x.shape[:-1], Dim(self.out_features)))
 
     def param_count(self) -> int:

@@ -1,10 +1,14 @@
-"""Normalisation and regularisation layers: `nn.BatchNorm2d`, `nn.Dropout`."""
+"""Normalisation and regularisation: `nn.BatchNorm2d`, `nn.LayerNorm`, `nn.Dropout`, `F.dropout`."""
 
 from __future__ import annotations
 
-from typing import Literal
+from math import prod
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from graphspec.fields import NonNegFloat, PosFloat, Probability, Size
+from graphspec.ops import layout
 from graphspec.ops.base import Op, ShapeError, check_given, expect_float, expect_rank
 from graphspec.shapes import TensorType
 
@@ -33,7 +37,14 @@ class BatchNorm2d(Op):
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         expect_float(inputs[0], "BatchNorm2d")
-        return inputs[0]
+        # torch runs float16/bfloat16 inputs against float32 weights and statistics, not float64.
+        if inputs[0].dtype == "float64" and (self.affine or self.track_running_stats):
+            raise ShapeError(
+                "BatchNorm2d has float32 weights and running statistics but its input is float64",
+                code="E-DTYPE",
+                hint="declare the input float32",
+            )
+        return layout.fresh(inputs[0])
 
     def param_count(self) -> int:
         return 2 * self.num_features if self.affine else 0
@@ -53,7 +64,80 @@ class Dropout(Op):
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         expect_float(inputs[0], "Dropout")
-        return inputs[0]
+        return layout.elementwise(inputs[0], inputs[0])
 
     def emit_init(self) -> str:
         return self.torch_call("nn.Dropout", ("p",))
+
+
+class dropout(Op):  # noqa: N801 - op names are torch's own
+    """torch.nn.functional.dropout, active only while training (`training=self.training`)."""
+
+    op: Literal["dropout"]
+    p: Probability = 0.5
+    torch_name = "F.dropout"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        expect_float(inputs[0], "dropout")
+        return layout.elementwise(inputs[0], inputs[0])
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        return f"F.dropout({args[0]}, p={self.p!r}, training=self.training)"
+
+
+class LayerNorm(Op):
+    """torch.nn.LayerNorm over the trailing `normalized_shape` dims (default: the last dim)."""
+
+    op: Literal["LayerNorm"]
+    normalized_shape: Size | Annotated[list[Size], Field(min_length=1, max_length=8)] | None = None
+    """Inferred as the input's last dim when left out."""
+    eps: PosFloat = 1e-5
+    elementwise_affine: bool = True
+    bias: bool = True
+    kind = "module"
+    torch_name = "nn.LayerNorm"
+
+    def resolve(self, inputs: list[TensorType]) -> LayerNorm:
+        (x,) = inputs
+        given = self.normalized_shape
+        want = [given] if isinstance(given, int) else given or [None]
+        if x.rank < len(want):
+            raise ShapeError(
+                f"LayerNorm over {len(want)} dim(s) needs an input of rank "
+                f"{len(want)} or more, got {x}",
+                field="normalized_shape",
+            )
+        trailing = x.shape[x.rank - len(want) :]
+        if not all(d.is_static for d in trailing):
+            raise ShapeError(f"LayerNorm needs concrete sizes in the dims it normalizes, got {x}")
+        have = [d.value for d in trailing]
+        if given is None:
+            return self.model_copy(update={"normalized_shape": have[0]})
+        if have != want:
+            raise ShapeError(
+                f"normalized_shape is {given} but the input's trailing dims are {have} (in {x})",
+                field="normalized_shape",
+                hint="leave normalized_shape out to normalize over the last dim",
+            )
+        return self
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        (x,) = inputs
+        expect_float(x, "LayerNorm")
+        if x.dtype == "float64" and self.elementwise_affine:
+            raise ShapeError(
+                "LayerNorm's weights are float32 and cannot take a float64 input",
+                code="E-DTYPE",
+                hint="feed it float32, or set elementwise_affine: false",
+            )
+        return layout.fresh(x)
+
+    def param_count(self) -> int:
+        if not self.elementwise_affine:
+            return 0
+        size = self.normalized_shape
+        numel = size if isinstance(size, int) else prod(size)
+        return numel * (2 if self.bias else 1)
+
+    def emit_init(self) -> str:
+        return self.torch_call("nn.LayerNorm", ("normalized_shape",))

@@ -7,21 +7,26 @@ from typing import Literal
 from pydantic import Field, PrivateAttr
 
 from graphspec.fields import Int, Symbol
+from graphspec.ops import layout
 from graphspec.ops.base import Op, ShapeError
 from graphspec.shapes import Dim, TensorType, dims_product, normalize_dim
 
 
 def flatten_shape(x: TensorType, start_dim: int, end_dim: int, what: str) -> TensorType:
-    if x.rank == 0:
-        return x.with_shape((Dim(1),))
-    start, end = normalize_dim(start_dim, x.rank), normalize_dim(end_dim, x.rank)
+    # torch wraps dims of a scalar as if it had rank 1: only 0 and -1 are in range.
+    rank = max(x.rank, 1)
+    start, end = normalize_dim(start_dim, rank), normalize_dim(end_dim, rank)
     if start is None or end is None:
         raise ShapeError(
             f"{what}: dims ({start_dim}, {end_dim}) out of range for rank {x.rank} {x}",
             field="start_dim" if start is None else "end_dim",
         )
     if start > end:
-        raise ShapeError(f"{what}: start_dim {start_dim} comes after end_dim {end_dim}", field="start_dim")
+        raise ShapeError(
+            f"{what}: start_dim {start_dim} comes after end_dim {end_dim}", field="start_dim"
+        )
+    if x.rank == 0:
+        return x.with_shape((Dim(1),))
     merged = dims_product(x.shape[start : end + 1])
     return x.with_shape((*x.shape[:start], merged, *x.shape[end + 1 :]))
 
@@ -75,7 +80,7 @@ class view(Op):  # noqa: N801
         axes = {}
         for entry in self.size:
             if isinstance(entry, str):
-                axes[entry] = _axis_of(entry, x, self.op)
+                axes[entry] = axis_of(entry, x, self.op)
         resolved = self.model_copy()
         resolved._axes = axes
         return resolved
@@ -95,7 +100,16 @@ class view(Op):  # noqa: N801
             dims[holes[0]] = quotient
         elif known != total:
             raise self._bad(x, dims)
-        return x.with_shape(tuple(dims))
+        out = x.with_shape(tuple(dims))
+        strides = layout.view_strides(x, out.shape)
+        if strides is None and self.op == "view":  # reshape copies instead
+            raise ShapeError(
+                f"view: {x} is laid out non-contiguously (by a transpose, permute or expand "
+                f"before it) and cannot be viewed as {out}",
+                field="size",
+                hint="add a contiguous node before the view, or use reshape (which copies)",
+            )
+        return layout.with_strides(out, strides) if strides else out
 
     def _dim(self, entry: int | str) -> Dim | None:
         if isinstance(entry, str):
@@ -116,7 +130,7 @@ class view(Op):  # noqa: N801
 
     def emit_call(self, node: str, args: list[str]) -> str:
         sizes = ", ".join(self._size_code(entry, args[0]) for entry in self.size)
-        return f"{args[0]}.{self.op}({sizes})"
+        return f"{args[0]}.{self.op}({sizes or '()'})"  # x.view() is an error, x.view(()) is not
 
     def _size_code(self, entry: int | str, arg: str) -> str:
         # A symbol is read off the input at run time, where the builder recorded its axis.
@@ -125,7 +139,7 @@ class view(Op):  # noqa: N801
         return str(entry)
 
 
-def _axis_of(symbol: str, x: TensorType, what: str) -> int:
+def axis_of(symbol: str, x: TensorType, what: str) -> int:
     for axis, dim in enumerate(x.shape):
         if dim == Dim.of(symbol):
             return axis

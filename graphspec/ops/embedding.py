@@ -1,0 +1,82 @@
+"""Lookups by integer id: `nn.Embedding`, and `positions` (the ids 0..L-1 of each sequence)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from graphspec.fields import Int, PosFloat, Size
+from graphspec.ops import layout
+from graphspec.ops.base import Op, ShapeError
+from graphspec.shapes import Dim, TensorType
+
+ID_DTYPES = ("int64", "int32")
+
+
+class Embedding(Op):
+    """torch.nn.Embedding: a table of `num_embeddings` rows; ids (..., ) -> (..., embedding_dim)."""
+
+    op: Literal["Embedding"]
+    num_embeddings: Size
+    """How many ids the table holds (the vocabulary size)."""
+    embedding_dim: Size
+    padding_idx: Int | None = None
+    """This id's row stays zero and gets no gradient."""
+    max_norm: PosFloat | None = None
+    norm_type: PosFloat = 2.0
+    scale_grad_by_freq: bool = False
+    sparse: bool = False
+    kind = "module"
+    torch_name = "nn.Embedding"
+
+    def resolve(self, inputs: list[TensorType]) -> Embedding:
+        n, idx = self.num_embeddings, self.padding_idx
+        if idx is not None and not -n <= idx < n:
+            raise ShapeError(
+                f"padding_idx {idx} is outside the table of num_embeddings {n}",
+                code="E-CONSTRAINT",
+                field="padding_idx",
+                hint=f"use an id from {-n} to {n - 1}",
+            )
+        return self
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        (ids,) = inputs
+        if ids.dtype not in ID_DTYPES:
+            raise ShapeError(
+                f"Embedding looks up integer ids, got a {ids.dtype} tensor {ids}",
+                code="E-DTYPE",
+                hint="declare the ids input with dtype: int64 (torch.long)"
+                if ids.dtype != "bool"
+                else "convert the mask to ids first",
+            )
+        return TensorType((*ids.shape, Dim(self.embedding_dim)), "float32")
+
+    def param_count(self) -> int:
+        return self.num_embeddings * self.embedding_dim
+
+    def emit_init(self) -> str:
+        return self.torch_call("nn.Embedding", ("num_embeddings", "embedding_dim"))
+
+
+class positions(Op):  # noqa: N801 - named like the torch functions it stands for
+    """The position of each id in its sequence, for a position embedding: (N, L) -> (N, L) int64.
+
+    Emits `torch.arange(ids.size(1), device=ids.device).unsqueeze(0).expand_as(ids)`.
+    """
+
+    op: Literal["positions"]
+    torch_name = "torch.arange"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        (ids,) = inputs
+        if ids.rank != 2:
+            raise ShapeError(
+                f"positions expects ids of shape (N, L), got rank {ids.rank} {ids}",
+                hint="feed it the (batch, sequence) ids tensor",
+            )
+        # arange(L).unsqueeze(0).expand_as(ids): one row of positions, repeated with stride 0
+        return layout.with_strides(TensorType(ids.shape, "int64"), (Dim(0), Dim(1)))
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        ids = args[0]
+        return f"torch.arange({ids}.size(1), device={ids}.device).unsqueeze(0).expand_as({ids})"

@@ -1,0 +1,400 @@
+"""Every registered op's static rule against torch, over many parameter sets.
+
+For each op in `graphspec.ops.OPS`, a generator below yields cases: a seeded random draw over its
+fields and input shapes, plus the edge cases where torch refuses (kernel larger than the input,
+groups that do not divide, a view that does not divide, ...). `op_oracle.check` runs each case
+through the static rule and through the emitted code on the meta device (and the CPU when small)
+and both must agree: same shapes, dtypes and parameter count, or both refuse.
+
+Adding an op: add a generator to CASES (an op without one fails `test_every_op_has_cases`).
+"""
+
+from __future__ import annotations
+
+from random import Random
+from typing import Any
+
+import pytest
+
+from graphspec.ops import OPS, activations, combine, conv, linear, reshape
+from graphspec.ops.base import ShapeError
+from graphspec.shapes import DTYPES, TensorType
+
+try:  # run as part of the tests package or with tests/ on sys.path
+    from tests import op_cases_bert
+    from tests.op_oracle import POLICIES, Case, check, check_all, tt
+except ImportError:  # pragma: no cover
+    import op_cases_bert
+    from op_oracle import POLICIES, Case, check, check_all, tt
+
+OMIT: Any = object()
+"""Leave the field out, so the op's default applies."""
+DRAWS = 200
+"""Random cases per op, on top of the hand-written edge cases."""
+
+
+def draw(seed: int, k: int = DRAWS, **axes: list) -> list[dict[str, Any]]:
+    """`k` combinations, each value drawn independently from its axis (seeded: reproducible)."""
+    rng = Random(seed)
+    return [{name: rng.choice(values) for name, values in axes.items()} for _ in range(k)]
+
+
+def fields(op: str, d: dict[str, Any]) -> dict[str, Any]:
+    """The op's own fields out of a drawn combination, OMIT ones left out."""
+    own = OPS[op].model_fields
+    return {"op": op, **{k: v for k, v in d.items() if k in own and v is not OMIT}}
+
+
+def dtype_cases(params: dict[str, Any], shape: tuple) -> list[Case]:
+    return [Case(params, (tt(*shape, dtype=dt),)) for dt in DTYPES]
+
+
+# -- conv, linear, norm --------------------------------------------------------------------------
+
+
+def conv2d_cases(op: str) -> list[Case]:
+    cases = []
+    for d in draw(
+        1,
+        400,
+        n=[2, "N"],
+        c=[1, 2, 4, 6, 3, 4, 6, "C"],
+        h=[1, 3, 5, 8, 9, "H"],
+        w=[2, 5, 7, 9],
+        batched=[1, 1, 0],
+        out_channels=[1, 2, 4, 6],
+        kernel_size=[1, 3, 5, [2, 3], 1, 3, 2, [3, 1], 3, 0],
+        stride=[OMIT, 1, 2, [1, 3]],
+        padding=[OMIT, OMIT, 1, 2, [2, 0], "same", "valid"],
+        dilation=[OMIT, OMIT, 2, [1, 2]],
+        groups=[OMIT, OMIT, 2, 3],
+        bias=[OMIT, False],
+        given=[OMIT, OMIT, "right", "wrong"],
+        padding_mode=[OMIT, OMIT, "reflect", "replicate", "circular"],
+    ):
+        if d["c"] == "C":
+            d["in_channels"] = 3  # torch needs a number where the rule refuses a symbol
+        elif d["given"] is not OMIT:
+            d["in_channels"] = d["c"] + (0 if d["given"] == "right" else 1)
+        shape = ([d["n"]] if d["batched"] else []) + [d["c"], d["h"], d["w"]]
+        cases.append(Case(fields(op, d), (tt(*shape),)))
+    base = {"op": op, "in_channels": 3, "out_channels": 4, "kernel_size": 3}
+    cases += [Case(base, (tt(*s),)) for s in [(8, 8), (8,), (2, 3, 4, 8, 8), (1, 3, 2, 8)]]
+    cases += [Case({**base, "in_channels": 2}, (tt(2, 3, 8, 8),))]
+    cases += [Case({**base, "groups": 2, "out_channels": 4}, (tt(2, 3, 8, 8),))]
+    cases += [Case({**base, "stride": 2, "padding": "same"}, (tt(2, 3, 8, 8),))]
+    cases += [Case({**base, "in_channels": 512, "out_channels": 512}, (tt("N", 512, 64, 64),))]
+    return cases + dtype_cases(base, (2, 3, 8, 8))
+
+
+def linear_cases(op: str) -> list[Case]:
+    shapes = [(3,), (2, 3), ("N", 8), (2, 4, 3), ("N", 2, 5, 8), (1,), (2, 1)]
+    cases = []
+    for d in draw(
+        2,
+        _shape=shapes,
+        out_features=[1, 5, 16, 0],
+        bias=[OMIT, False],
+        given=[OMIT, "right", "wrong"],
+    ):
+        last = d["_shape"][-1]
+        if d["given"] is not OMIT:
+            d["in_features"] = last if d["given"] == "right" else last + 1
+        cases.append(Case(fields(op, d), (tt(*d["_shape"]),)))
+    base = {"op": op, "in_features": 4, "out_features": 3}
+    cases += [Case(base, (tt(*s),)) for s in [(), (2, "L"), ("L",)]]
+    cases += [Case({"op": op, "out_features": 4096}, (tt("N", 4096),))]
+    return cases + dtype_cases({"op": op, "out_features": 3}, (2, 4))
+
+
+def batchnorm_cases(op: str) -> list[Case]:
+    cases = []
+    # N*H*W is kept above 1: torch refuses one value per channel while training, a runtime
+    # condition of the batch that a static rule over a symbolic N cannot see.
+    for d in draw(
+        3,
+        100,
+        n=[2, 3, "N"],
+        c=[1, 3, 8],
+        hw=[(2, 2), (1, 3), (5, 4)],
+        given=[OMIT, "right", "wrong"],
+        eps=[OMIT, 1e-3, 0.0],
+        momentum=[OMIT, None, 0.5],
+        affine=[OMIT, False],
+        track_running_stats=[OMIT, False],
+    ):
+        if d["given"] is not OMIT:
+            d["num_features"] = d["c"] + (0 if d["given"] == "right" else 1)
+        cases.append(Case(fields(op, d), (tt(d["n"], d["c"], *d["hw"]),)))
+    base = {"op": op, "num_features": 3}
+    cases += [Case(base, (tt(*s),)) for s in [(2, 3), (2, 3, 4), (3, 4, 4), (2, 3, 2, 2, 2)]]
+    cases += [Case(base, (tt(2, "C", 4, 4),))]
+    for affine, track in [(True, True), (False, False)]:
+        params = {**base, "affine": affine, "track_running_stats": track}
+        cases += dtype_cases(params, (2, 3, 4, 4))
+    return cases
+
+
+# -- pooling -------------------------------------------------------------------------------------
+
+
+def pool2d_cases(op: str) -> list[Case]:
+    cases = []
+    for d in draw(
+        4,
+        300,
+        n=[2, "N"],
+        h=[1, 2, 3, 5, 8, 9],
+        w=[1, 4, 7],
+        batched=[1, 1, 0],
+        kernel_size=[1, 2, 3, [2, 3], 4, [3, 1]],
+        stride=[OMIT, None, 1, 2, [1, 2], 3],
+        padding=[OMIT, OMIT, 1, 2, [1, 0], [0, 2]],
+        ceil_mode=[OMIT, True],
+        dilation=[OMIT, 2, [1, 3]],
+        count_include_pad=[OMIT, False],
+    ):
+        shape = ([d["n"]] if d["batched"] else []) + [3, d["h"], d["w"]]
+        cases.append(Case(fields(op, d), (tt(*shape),)))
+    base = {"op": op, "kernel_size": 2}
+    cases += [Case(base, (tt(*s),)) for s in [(8, 8), (2, 3, 4, 8, 8), (2, 3, "H", 8), (3, 1, 1)]]
+    cases += [Case({**base, "padding": 2}, (tt(2, 3, 8, 8),))]
+    cases += [Case({**base, "kernel_size": 0}, (tt(2, 3, 8, 8),))]
+    cases += [Case({**base, "stride": 0}, (tt(2, 3, 8, 8),))]
+    return cases + dtype_cases(base, (2, 3, 8, 8))
+
+
+# -- elementwise and regularisation --------------------------------------------------------------
+
+ANY_SHAPES = [(), (5,), (2, 3), ("N", 4), (2, 3, 4, 5), ("N", 3, "L")]
+
+
+def activation_cases(op: str) -> list[Case]:
+    cases = []
+    for d in draw(5, 60, _shape=ANY_SHAPES, inplace=[OMIT, True, False], dtype=list(DTYPES)):
+        cases.append(Case(fields(op, d), (tt(*d["_shape"], dtype=d["dtype"]),)))
+    return cases + dtype_cases({"op": op}, (2, 3))
+
+
+def dropout_cases(op: str) -> list[Case]:
+    cases = []
+    for d in draw(
+        6,
+        80,
+        _shape=ANY_SHAPES,
+        p=[OMIT, 0.0, 0.3, 1.0, 1.5, -0.1],
+        inplace=[OMIT, True],
+        dtype=["float32", "float32", "float16", "int64"],
+    ):
+        cases.append(Case(fields(op, d), (tt(*d["_shape"], dtype=d["dtype"]),)))
+    return cases + dtype_cases({"op": op}, (2, 3))
+
+
+# -- reshaping -----------------------------------------------------------------------------------
+
+DIMS = [OMIT, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4]
+
+
+def flatten_cases(op: str) -> list[Case]:
+    cases = []
+    for d in draw(7, _shape=ANY_SHAPES + [(1,), (2, 1, 3)], start_dim=DIMS, end_dim=DIMS):
+        cases.append(Case(fields(op, d), (tt(*d["_shape"]),)))
+    return cases + dtype_cases({"op": op}, (2, 3, 4))
+
+
+VIEW_INPUTS = [(2, 3, 4), ("N", 6), ("N", 3, 4), (), (1,), (12,), ("N", "L", 8)]
+VIEW_SIZES = [-1, -1, 1, 2, 3, 4, 6, 8, 12, 24, 0, -2, "N", "L"]
+
+
+def view_cases(op: str) -> list[Case]:
+    cases = []
+    rng = Random(8)
+    for _ in range(DRAWS):
+        shape = rng.choice(VIEW_INPUTS)
+        present = {d for d in shape if isinstance(d, str)}
+        # A symbol the input lacks has no run-time value to read: the rule refuses it and
+        # there is no code for torch to run, so the draw keeps to the input's own symbols.
+        entries = [e for e in VIEW_SIZES if not isinstance(e, str) or e in present]
+        size = [rng.choice(entries) for _ in range(rng.randrange(0, 5))]
+        cases.append(Case({"op": op, "size": size}, (tt(*shape),)))
+    valid = [
+        ((2, 3, 4), [6, 4]),
+        (("N", 6), ["N", 2, 3]),
+        (("N", 6), [-1]),
+        ((), []),
+        ((1,), []),
+        (("N", 3, 4), ["N", -1]),
+        (("N", "L", 8), ["L", "N", 2, 4]),
+    ]
+    cases += [Case({"op": op, "size": size}, (tt(*shape),)) for shape, size in valid]
+    return cases + dtype_cases({"op": op, "size": [-1]}, (2, 3))
+
+
+# -- several inputs ------------------------------------------------------------------------------
+
+MIXED_DTYPES = [
+    "float32",
+    "float32",
+    "float32",
+    "float16",
+    "bfloat16",
+    "float64",
+    "int64",
+    "int32",
+    "bool",
+]
+
+
+def random_shape(rng: Random, rank: int, sizes: list) -> tuple:
+    return tuple(rng.choice(sizes) for _ in range(rank))
+
+
+def add_cases(op: str) -> list[Case]:
+    rng = Random(9)
+    cases = []
+    for _ in range(DRAWS):
+        n = rng.choice([2, 2, 3])
+        ranks = [rng.randrange(0, 4) for _ in range(n)]
+        inputs = tuple(
+            tt(*random_shape(rng, r, [1, 1, 2, 3, "N"]), dtype=rng.choice(MIXED_DTYPES))
+            for r in ranks
+        )
+        cases.append(Case({"op": op}, inputs))
+    return cases
+
+
+def cat_cases(op: str) -> list[Case]:
+    rng = Random(10)
+    cases = []
+    for _ in range(DRAWS):
+        rank = rng.randrange(0, 4)
+        base = random_shape(rng, rank, [1, 2, 3, "N"])
+        dim = rng.randrange(-4, 4)
+        inputs = tuple(_cat_input(rng, base, dim) for _ in range(rng.choice([1, 2, 2, 3])))
+        cases.append(Case({"op": op, "dim": dim}, inputs))
+    return cases
+
+
+def _cat_input(rng: Random, base: tuple, dim: int) -> Any:
+    """Usually `base` with another size along `dim`; sometimes off in another dim or rank."""
+    shape = list(base)
+    roll = rng.random()
+    if shape and -len(shape) <= dim < len(shape) and roll < 0.6:
+        shape[dim] = rng.choice([1, 2, 4, "N", "L"])
+    elif shape and roll < 0.8:
+        shape[rng.randrange(len(shape))] = rng.choice([1, 5, "L"])
+    elif roll < 0.9:
+        shape.append(2)
+    dtype = rng.choice(MIXED_DTYPES) if rng.random() < 0.2 else "float32"
+    return tt(*shape, dtype=dtype)
+
+
+def expr_cases(op: str) -> list[Case]:
+    rng = Random(11)
+    texts = ["a*x + b*x**3", "sin(x) * a", "x + a", "exp(-x) + 2*a"]
+    cases = []
+    for _ in range(80):
+        x = tt(
+            *random_shape(rng, rng.randrange(0, 3), [1, 2, 3, "N"]), dtype=rng.choice(MIXED_DTYPES)
+        )
+        a = tt(*random_shape(rng, rng.randrange(0, 2), [1, 2, 3]), dtype=rng.choice(MIXED_DTYPES))
+        params = {"op": op, "expr": rng.choice(texts)}
+        names = ("a", "x")  # forward's arguments follow the expression's sorted names
+        if "b" in params["expr"]:
+            names, a = ("a", "b", "x"), (a, tt(dtype=a.dtype))
+        ins = (a if isinstance(a, tuple) else (a,)) + (x,)
+        cases.append(Case(params, ins, names, {"names": list(names)}))
+    return cases
+
+
+CASES = {
+    "Conv2d": conv2d_cases,
+    "Linear": linear_cases,
+    "MaxPool2d": pool2d_cases,
+    "AvgPool2d": pool2d_cases,
+    "max_pool2d": pool2d_cases,
+    "avg_pool2d": pool2d_cases,
+    "BatchNorm2d": batchnorm_cases,
+    "Dropout": dropout_cases,
+    "ReLU": activation_cases,
+    "Sigmoid": activation_cases,
+    "Tanh": activation_cases,
+    "relu": activation_cases,
+    "sigmoid": activation_cases,
+    "tanh": activation_cases,
+    "Flatten": flatten_cases,
+    "flatten": flatten_cases,
+    "view": view_cases,
+    "reshape": view_cases,
+    "add": add_cases,
+    "cat": cat_cases,
+    "expr": expr_cases,
+    **op_cases_bert.CASES,
+}
+
+
+def test_every_op_has_cases():
+    missing = sorted(set(OPS) - set(CASES))
+    assert not missing, f"add a case generator to CASES in {__file__} for: {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_op_rule_agrees_with_torch(name: str):
+    if name not in CASES:
+        pytest.fail(f"no cases for op '{name}': add a generator to CASES")
+    counts, mismatches = check_all(CASES[name](name))
+    shown = "\n".join(mismatches[:15])
+    assert not mismatches, f"{len(mismatches)} of {counts.total()} cases disagree:\n{shown}"
+    # The grid must reach both sides of the rule, or it tests less than it claims.
+    assert counts["accept"] >= 10, counts
+    refused = counts["refuse"] + sum(counts[f"policy:{p}"] for p in POLICIES)
+    assert refused >= 3, counts
+
+
+# -- the oracle itself: rules broken on purpose must be caught -----------------------------------
+
+
+class _ExtraParam(linear.Linear):
+    def param_count(self) -> int:
+        return super().param_count() + 1
+
+
+class _NoFlatten(reshape.Flatten):
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        return inputs[0]
+
+
+class _IgnoresGroups(conv.Conv2d):
+    def _check_groups(self) -> None:
+        pass
+
+
+class _RefusesAll(activations.ReLU):
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        raise ShapeError("refused for no reason")
+
+
+class _AlwaysFloat(combine.add):
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        return TensorType(super().infer(inputs).shape, "float32")
+
+
+BROKEN = [
+    (_ExtraParam, Case({"op": "Linear", "out_features": 3}, (tt(2, 4),))),
+    (_NoFlatten, Case({"op": "Flatten"}, (tt(2, 3, 4),))),
+    (
+        _IgnoresGroups,
+        Case({"op": "Conv2d", "out_channels": 4, "kernel_size": 1, "groups": 2}, (tt(2, 3, 5, 5),)),
+    ),
+    (_RefusesAll, Case({"op": "ReLU"}, (tt(2, 3),))),
+    (_AlwaysFloat, Case({"op": "add"}, (tt(2, dtype="int64"), tt(2, dtype="int64")))),
+]
+
+
+@pytest.mark.parametrize(("broken", "case"), BROKEN, ids=lambda v: getattr(v, "__name__", ""))
+def test_oracle_catches_a_broken_rule(monkeypatch, broken: type, case: Case):
+    name = case.params["op"]
+    assert check(case).outcome in ("accept", "refuse"), "the real rule must pass this case"
+    monkeypatch.setitem(OPS, name, broken)
+    verdict = check(case)
+    assert verdict.outcome == "mismatch", verdict
