@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from graphspec.infer import TypedGraph, TypedNode
@@ -42,7 +43,7 @@ def as_dict(graph: TypedGraph, spec_name: str) -> dict[str, Any]:
             }
             for path, t, _ in graph.walk()
         ],
-        "outputs": [t.name for t in graph.outputs],
+        "outputs": {ref: [str(d) for d in graph.ref_type(ref).shape] for ref in graph.graph.outputs},
         "total_params": graph.total_params,
     }
 
@@ -53,13 +54,16 @@ def print_table(graph: TypedGraph, spec_name: str) -> None:
 
     table = Table(title=f"{spec_name}: class {graph.class_name}", title_justify="left")
     for column in ("node", "op", "input", "output shape", "params"):
-        table.add_column(column, justify="right" if column == "params" else "left")
+        justify = "right" if column == "params" else "left"
+        table.add_column(column, justify=justify, no_wrap=column != "input")
     for _, t, depth in graph.walk():
         params = f"{t.params:,}" if t.params else "-"
         name = "  " * depth + t.name
         table.add_row(name, op_label(t), ", ".join(t.node.inputs), _shapes(t), params)
-    console = Console()
+    # Piped output (CI logs, files) gets a wide fixed width instead of rich's 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(table)
     total = graph.total_params
     console.print(f"Total params: {total:,} ({total * 4 / 1024**2:.2f} MiB in float32)")
-    console.print(f"Outputs: {', '.join(f'{t.name} {t.out}' for t in graph.outputs)}")
+    outs = ", ".join(f"{ref} {graph.ref_type(ref)}" for ref in graph.graph.outputs)
+    console.print(f"Outputs: {outs}")

@@ -93,7 +93,7 @@ def test_summary_json(capsys):
         ("act", "relu", ["N", "10"], 0),
         ("predict", "Linear", ["N", "1"], 11),
     ]
-    assert report["total_params"] == 31 and report["outputs"] == ["predict"]
+    assert report["total_params"] == 31 and report["outputs"] == {"predict": ["N", "1"]}
     assert report["nodes"][1]["line"] == 9  # hidden: on line 9 of specs/regression.yaml
 
 

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
             failed = True
             print("\n".join(p.format() for p in err.problems), file=sys.stderr)
             continue
-        outs = ", ".join(str(t.out) for t in c.graph.outputs)
+        outs = ", ".join(str(c.graph.ref_type(ref)) for ref in c.graph.graph.outputs)
         nodes = sum(1 for _ in c.graph.walk())
         print(f"ok: {path}: {nodes} nodes, {c.graph.total_params:,} parameters, "
               f"output {outs}")
