@@ -113,7 +113,7 @@ def test_lenet_summary_json_shows_seed_shapes(capsys):
     shapes = {node["name"]: node["shape"] for node in report["nodes"]}
     assert {name: shapes[name] for name in LENET_PRINTED} == LENET_PRINTED
     assert report["total_params"] == 61_706
-    assert report["outputs"] == ["fc3"]
+    assert report["outputs"] == {"fc3": ["N", "10"]}
 
 
 @pytest.mark.parametrize("name", list(CASES))

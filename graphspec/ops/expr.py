@@ -65,6 +65,6 @@ class expr(Op):  # noqa: N801 - op names are torch-style
         return TensorType(broadcast(inputs, "expr"), result_dtype(inputs))
 
     def emit_call(self, node: str, args: list[str]) -> str:
-        mapping: dict[str, str | int | float] = dict(zip(self.referenced_names(), args))
+        mapping: dict[str, str | int | float] = dict(zip(self.referenced_names(), args, strict=True))
         mapping.update(self._constants)
         return self._parsed.render(mapping)
