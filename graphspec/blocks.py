@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 
 from graphspec.dag import Dag
@@ -31,7 +32,32 @@ def call_order(spec: Spec, doc: Document) -> list[str]:
         return list(reversed(g.topological_sort()))
     names = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
     raise SpecError([Problem("E-CYCLE", f"blocks call each other: {names}",
-                             doc.key_pos(("blocks", cycle[0][0])))])
+                             doc.key_pos(("blocks", cycle[0][0])),
+                             hint="a block cannot call itself, directly or through other "
+                             "blocks; to stack copies, call it once with `repeat: N`")])
+
+
+def inside(problem: Problem, block: str, spec: Spec, doc: Document) -> Problem:
+    """An error found while typing `block`: name the node `Block.node` and say which nodes call
+    the block. Blocks are typed once, apart from their calls, so the error's position is inside
+    the block and the calling node would otherwise go unmentioned."""
+    node = problem.node
+    if node is not None and not node.startswith(f"{block}."):
+        node = f"{block}.{node}"
+    callers = [
+        f"'{prefix}{layer}' (line {doc.key_pos((*path, 'layers', layer)).line})"
+        for path, prefix, body in _bodies(spec)
+        for layer, call in body.layers.items()
+        if isinstance(call, Call) and call.block == block
+    ]
+    note = f"; in block '{block}', called by {', '.join(callers)}" if callers else ""
+    return dataclasses.replace(problem, message=problem.message + note, node=node)
+
+
+def _bodies(spec: Spec) -> list[tuple[tuple, str, Block]]:
+    """(document path, node-name prefix, body) for the model and each block."""
+    out: list[tuple[tuple, str, Block]] = [(("model",), "", spec.model)]
+    return out + [(("blocks", n), f"{n}.", b) for n, b in spec.blocks.items()]
 
 
 def _unknown(name: str, known: list[str], doc: Document, path: tuple) -> Problem:

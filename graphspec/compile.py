@@ -73,8 +73,13 @@ def _type_blocks(spec: Spec, doc: load.Document) -> dict[str, TypedGraph]:
     typed: dict[str, TypedGraph] = {}
     for name in blocks.call_order(spec, doc):
         body, path = spec.blocks[name], ("blocks", name)
-        graph = build_graph(body, _node_positions(path, body, doc), spec.blocks)
-        typed[name] = infer(graph, name, _field_positions(path, doc.data, doc), typed, f"{name}.")
+        try:
+            graph = build_graph(body, _node_positions(path, body, doc), spec.blocks)
+            typed[name] = infer(graph, name, _field_positions(path, doc.data, doc), typed,
+                                f"{name}.")
+        except SpecError as err:  # located inside the block: also name who calls it
+            err.problems = [blocks.inside(p, name, spec, doc) for p in err.problems]
+            raise
     return typed
 
 

@@ -418,8 +418,9 @@ class Elementwise:
     text: str
     names: frozenset[str]  # free names used, excluding functions and built-in constants
 
-    def render(self, mapping: Mapping[str, str]) -> str:
-        """Python source for the expression: names mapped (`a` -> `self.a`), torch functions."""
+    def render(self, mapping: Mapping[str, str | Number]) -> str:
+        """Python source for the expression: names mapped (`a` -> `self.a`, a constant to its
+        value), torch functions."""
         tree = _checked_elementwise(self.text, self.names)  # re-checked: the fields are public
         missing = sorted(self.names - mapping.keys())
         if missing:
@@ -470,13 +471,25 @@ def _dotted(path: str) -> ast.expr:
     return tree
 
 
-def _rebuild(node: ast.expr, mapping: Mapping[str, str], names: frozenset[str]) -> ast.expr:
+def _mapped(target: str | Number) -> ast.expr:
+    """A mapped name: a dotted path (`self.a`), or a constant's value, inlined as a number."""
+    if isinstance(target, str):
+        return _dotted(target)
+    if isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(target):
+        raise ValueError(f"not a dotted name or a finite number: {target!r}")
+    # A negative number as a unary minus, so unparse brackets it where precedence needs it.
+    return ast.UnaryOp(ast.USub(), ast.Constant(-target)) if target < 0 else ast.Constant(target)
+
+
+def _rebuild(
+    node: ast.expr, mapping: Mapping[str, str | Number], names: frozenset[str]
+) -> ast.expr:
     """A fresh tree of fresh nodes; ast.unparse then prints it with correct precedence."""
     if isinstance(node, ast.Constant):
         return ast.Constant(node.value)
     if isinstance(node, ast.Name):
         if node.id in names:
-            return _dotted(mapping[node.id])
+            return _mapped(mapping[node.id])
         return ast.Constant(BUILTIN_CONSTANTS[node.id])
     if isinstance(node, ast.UnaryOp):
         return ast.UnaryOp(type(node.op)(), _rebuild(node.operand, mapping, names))

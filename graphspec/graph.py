@@ -47,6 +47,8 @@ class Graph:
     g: Dag
     nodes: dict[str, GraphNode]
     outputs: list[str]
+    outputs_pos: Pos | None = None
+    """Where `outputs:` is written, for errors about a reference there (a missing port)."""
 
     def order(self) -> list[GraphNode]:
         """Topological order, ties broken by declaration order (so code reads like the spec)."""
@@ -79,7 +81,7 @@ def build_graph(body: Block, where: dict[str, Pos], blocks: dict[str, Block]) ->
         raise SpecError(problems)
     _check_cycles(g, nodes)
     _check_unused(g, nodes, [split_ref(r)[0] for r in outputs])
-    return Graph(g, nodes, outputs)
+    return Graph(g, nodes, outputs, where["__outputs__"])
 
 
 def _collect(

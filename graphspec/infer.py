@@ -11,6 +11,7 @@ a call unifies the declared inputs with the actual ones and substitutes into the
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -154,7 +155,7 @@ def _ref(ref: str, typed: dict[str, TypedNode]) -> TensorType:
         return next(iter(outs.values()))
     if port not in outs:
         raise ShapeError(f"'{name}' has no output '{port}'; it has {', '.join(outs)}",
-                         code="E-REF", field="in_")
+                         code="E-REF", field="in_", hint=_port_hint(port, list(outs)))
     return outs[port]
 
 
@@ -196,7 +197,9 @@ def _infer_call(node: GraphNode, spec: Call, args: list[TensorType], blocks: dic
         first = next(iter(outs.values()))
         if first != args[0]:
             raise ShapeError(f"repeat: the block's first output {first} must have the type of "
-                             f"its first input {args[0]} to feed the next copy", field="repeat")
+                             f"its first input {args[0]} to feed the next copy", field="repeat",
+                             hint="drop `repeat:`, or make the block's first output the shape "
+                             "and dtype of its first input")
     _check_annotation(spec, next(iter(outs.values())))
     return TypedNode(node, None, outs, inner.total_params * spec.repeat, inner)
 
@@ -204,12 +207,16 @@ def _infer_call(node: GraphNode, spec: Call, args: list[TensorType], blocks: dic
 def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: str) -> None:
     if want.rank != got.rank or want.dtype != got.dtype:
         raise ShapeError(f"{what} is declared {want} {want.dtype}, got {got} {got.dtype}",
-                         code="E-DTYPE" if want.rank == got.rank else "E-SHAPE", field="in_")
+                         code="E-DTYPE" if want.rank == got.rank else "E-SHAPE", field="in_",
+                         hint=f"connect a {want.rank}-d {want.dtype} tensor, or change the "
+                         "block's declared input")
     for w, g in zip(want.shape, got.shape):
         if len(w.syms) == 1 and w.coeff == 1 and w.syms[0] not in bindings:
             bindings[w.syms[0]] = g
         elif _substitute_dim(w, bindings) != g:
-            raise ShapeError(f"{what} is declared {want}, got {got}", field="in_")
+            raise ShapeError(f"{what} is declared {want}, got {got}", field="in_",
+                             hint=f"connect a tensor of shape {want}: a size named twice "
+                             "must be the same size in both places")
 
 
 def _substitute_dim(d: Dim, bindings: dict[str, Dim]) -> Dim:
@@ -250,8 +257,14 @@ def _check_outputs(graph: TypedGraph, g: Graph) -> list[Problem]:
         if port is not None and port not in graph.nodes[name].outs:
             node = graph.nodes[name]
             problems.append(Problem("E-REF", f"'{name}' has no output '{port}'; it has "
-                                    f"{', '.join(node.outs)}", node.node.pos, name))
+                                    f"{', '.join(node.outs)}", g.outputs_pos or node.node.pos,
+                                    name, _port_hint(port, list(node.outs))))
     return problems
+
+
+def _port_hint(port: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(port, known, n=1)
+    return f"did you mean '{close[0]}'?" if close else f"refer to one of: {', '.join(known)}"
 
 
 def _budget(graph: TypedGraph) -> list[Problem]:

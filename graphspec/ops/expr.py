@@ -22,6 +22,14 @@ def _context(info: ValidationInfo) -> tuple[dict[str, Any], set[str]]:
     return ctx.get("constants", {}), set(ctx.get("names", ()))
 
 
+def _default_hint(code: str) -> str:
+    """Every refusal gets a hint: say what an expr may contain."""
+    if code == "E-REF":
+        return "an expr may name its body's inputs, params and layers, constants, and pi"
+    return ("an expr is arithmetic (+ - * / // % **) on numbers, inputs, params and constants, "
+            f"calling only {', '.join(exprs.FUNCTIONS)}")
+
+
 class expr(Op):  # noqa: N801 - op names are torch-style
     """Elementwise expression; its inputs are the node and param names it mentions."""
 
@@ -42,7 +50,8 @@ class expr(Op):  # noqa: N801 - op names are torch-style
         except exprs.ExprError as err:
             raise PydanticCustomError(
                 "expr", "{message}",
-                {"message": err.message, "code": err.code, "offset": err.offset, "hint": err.hint},
+                {"message": err.message, "code": err.code, "offset": err.offset,
+                 "hint": err.hint or _default_hint(err.code)},
             ) from None
         return text
 
