@@ -150,3 +150,14 @@ def test_a_negative_constant_keeps_its_sign_under_power(tmp_path, monkeypatch):
 if __name__ == "__main__":  # regenerate the op table in docs/ops.md
     OPS_DOC.write_text(_with_table(OPS_DOC.read_text()))
     print(f"wrote {OPS_DOC.relative_to(ROOT)}", file=sys.stderr)
+
+
+def test_every_error_code_is_documented():
+    """docs/errors.md lists every code the package can raise (and none that it cannot)."""
+    source = "\n".join(p.read_text() for p in (ROOT / "graphspec").rglob("*.py"))
+    raised = set(re.findall(r'"(E-[A-Z]+)"', source))
+    table = (ROOT / "docs" / "errors.md").read_text()
+    documented = set(re.findall(r"^\| `(E-[A-Z]+)` \|", table, re.M))
+    assert raised, "no codes found: the pattern is wrong"
+    assert raised - documented == set(), "codes missing from docs/errors.md"
+    assert documented - raised == set(), "docs/errors.md lists codes nothing raises"
