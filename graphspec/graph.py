@@ -1,4 +1,4 @@
-"""A model or block body as a networkx DiGraph of typed nodes, with its wiring checked.
+"""A model or block body as a DiGraph (graphspec.dag) of typed nodes, with its wiring checked.
 
 Nodes are `GraphNode` objects (never bare attribute dicts): inputs, params, and layers holding
 their op, `share:` or `block:` call. Edges run from producer to consumer. A reference is a node
