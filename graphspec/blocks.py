@@ -22,7 +22,9 @@ def call_order(spec: Spec, doc: Document) -> list[str]:
             if not isinstance(node, Call):
                 continue
             if node.block not in spec.blocks:
-                problems.append(_unknown(node.block, list(spec.blocks), doc, (*path, "layers", layer)))
+                problems.append(
+                    _unknown(node.block, list(spec.blocks), doc, (*path, "layers", layer))
+                )
             elif path[0] == "blocks":
                 g.add_edge(path[1], node.block)
     if problems:
@@ -31,10 +33,17 @@ def call_order(spec: Spec, doc: Document) -> list[str]:
     if cycle is None:
         return list(reversed(g.topological_sort()))
     names = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
-    raise SpecError([Problem("E-CYCLE", f"blocks call each other: {names}",
-                             doc.key_pos(("blocks", cycle[0][0])),
-                             hint="a block cannot call itself, directly or through other "
-                             "blocks; to stack copies, call it once with `repeat: N`")])
+    raise SpecError(
+        [
+            Problem(
+                "E-CYCLE",
+                f"blocks call each other: {names}",
+                doc.key_pos(("blocks", cycle[0][0])),
+                hint="a block cannot call itself, directly or through other "
+                "blocks; to stack copies, call it once with `repeat: N`",
+            )
+        ]
+    )
 
 
 def inside(problem: Problem, block: str, spec: Spec, doc: Document) -> Problem:
@@ -62,6 +71,9 @@ def _bodies(spec: Spec) -> list[tuple[tuple, str, Block]]:
 
 def _unknown(name: str, known: list[str], doc: Document, path: tuple) -> Problem:
     close = difflib.get_close_matches(name, known, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else (
-        f"declared blocks: {', '.join(known)}" if known else "declare it under `blocks:`")
+    hint = (
+        f"did you mean '{close[0]}'?"
+        if close
+        else (f"declared blocks: {', '.join(known)}" if known else "declare it under `blocks:`")
+    )
     return Problem("E-REF", f"unknown block '{name}'", doc.pos((*path, "block")), path[-1], hint)

@@ -75,8 +75,9 @@ def _type_blocks(spec: Spec, doc: load.Document) -> dict[str, TypedGraph]:
         body, path = spec.blocks[name], ("blocks", name)
         try:
             graph = build_graph(body, _node_positions(path, body, doc), spec.blocks)
-            typed[name] = infer(graph, name, _field_positions(path, doc.data, doc), typed,
-                                f"{name}.")
+            typed[name] = infer(
+                graph, name, _field_positions(path, doc.data, doc), typed, f"{name}."
+            )
         except SpecError as err:  # located inside the block: also name who calls it
             err.problems = [blocks.inside(p, name, spec, doc) for p in err.problems]
             raise

@@ -71,8 +71,9 @@ def build_graph(body: Block, where: dict[str, Pos], blocks: dict[str, Block]) ->
     outputs = body.output_names
     if not outputs:
         hint = "name the node(s) to return, or drop `outputs:` to return the last layer"
-        problems.append(Problem("E-GRAPH", "no outputs: the list is empty", where["__outputs__"],
-                                hint=hint))
+        problems.append(
+            Problem("E-GRAPH", "no outputs: the list is empty", where["__outputs__"], hint=hint)
+        )
     for ref in outputs:
         if split_ref(ref)[0] not in nodes:
             problems.append(_dangling(None, split_ref(ref)[0], list(nodes), where["__outputs__"]))
@@ -104,20 +105,32 @@ def _collect(
         node.inputs = _wiring(node, previous, blocks, problems)
         previous = name
     problems += [
-        Problem("E-NAME", f"'{name}' is reserved in generated code", where[name], name,
-                hint="pick another node name")
-        for name in nodes if name in RESERVED
+        Problem(
+            "E-NAME",
+            f"'{name}' is reserved in generated code",
+            where[name],
+            name,
+            hint="pick another node name",
+        )
+        for name in nodes
+        if name in RESERVED
     ]
     return nodes
 
 
 def _duplicate(name: str, pos: Pos, first: GraphNode) -> Problem:
-    return Problem("E-DUPNODE", f"the name '{name}' is already used (line {first.pos.line})",
-                   pos, name, hint="every input, param and layer needs its own name")
+    return Problem(
+        "E-DUPNODE",
+        f"the name '{name}' is already used (line {first.pos.line})",
+        pos,
+        name,
+        hint="every input, param and layer needs its own name",
+    )
 
 
-def _wiring(node: GraphNode, previous: str | None, blocks: dict[str, Block],
-            problems: list[Problem]) -> list[str]:
+def _wiring(
+    node: GraphNode, previous: str | None, blocks: dict[str, Block], problems: list[Problem]
+) -> list[str]:
     spec = node.spec
     if isinstance(spec, Op) and spec.op == "expr":
         return spec.referenced_names()  # an expression names its own inputs
@@ -126,37 +139,62 @@ def _wiring(node: GraphNode, previous: str | None, blocks: dict[str, Block],
         return _call_wiring(node, value, blocks, problems)
     if value is None:
         if previous is None:
-            problems.append(Problem("E-GRAPH", "node has no input: give it `in:`", node.pos, node.name))
+            problems.append(
+                Problem("E-GRAPH", "node has no input: give it `in:`", node.pos, node.name)
+            )
         return [previous] if previous else []
     return [value] if isinstance(value, str) else list(value)
 
 
-def _call_wiring(node: GraphNode, value: dict[str, str], blocks: dict[str, Block],
-                 problems: list[Problem]) -> list[str]:
+def _call_wiring(
+    node: GraphNode, value: dict[str, str], blocks: dict[str, Block], problems: list[Problem]
+) -> list[str]:
     """`in: {x: emb, mask: pad}` for a block call: ordered as the block declares its inputs."""
     block = blocks.get(node.spec.block) if isinstance(node.spec, Call) else None
     if block is None:
         if not isinstance(node.spec, Call):
-            problems.append(Problem("E-GRAPH", "`in:` as a mapping is for block calls; use a list",
-                                    node.pos, node.name))
+            problems.append(
+                Problem(
+                    "E-GRAPH",
+                    "`in:` as a mapping is for block calls; use a list",
+                    node.pos,
+                    node.name,
+                )
+            )
         return list(value.values())
     declared = list(block.inputs)
     for key in value:
         if key not in declared:
             close = difflib.get_close_matches(key, declared, n=1)
-            problems.append(Problem("E-REF", f"block '{node.spec.block}' has no input '{key}'",
-                                    node.pos, node.name,
-                                    hint=f"did you mean '{close[0]}'?" if close
-                                    else f"its inputs: {', '.join(declared)}"))
+            problems.append(
+                Problem(
+                    "E-REF",
+                    f"block '{node.spec.block}' has no input '{key}'",
+                    node.pos,
+                    node.name,
+                    hint=f"did you mean '{close[0]}'?"
+                    if close
+                    else f"its inputs: {', '.join(declared)}",
+                )
+            )
     missing = [k for k in declared if k not in value]
     if missing:
-        problems.append(Problem("E-GRAPH", f"block input(s) {', '.join(map(repr, missing))} of "
-                                f"'{node.spec.block}' not connected", node.pos, node.name,
-                                hint="connect every block input in `in:`"))
+        problems.append(
+            Problem(
+                "E-GRAPH",
+                f"block input(s) {', '.join(map(repr, missing))} of "
+                f"'{node.spec.block}' not connected",
+                node.pos,
+                node.name,
+                hint="connect every block input in `in:`",
+            )
+        )
     return [value[k] for k in declared if k in value]
 
 
-def _dangling(node: GraphNode | None, ref: str, known: list[str], pos: Pos | None = None) -> Problem:
+def _dangling(
+    node: GraphNode | None, ref: str, known: list[str], pos: Pos | None = None
+) -> Problem:
     close = difflib.get_close_matches(ref, known, n=1)
     return Problem(
         "E-REF",
@@ -174,9 +212,13 @@ def _shares(nodes: dict[str, GraphNode]) -> list[Problem]:
             target = nodes.get(node.spec.share)
             if target is None or not isinstance(target.spec, Op) or target.spec.kind != "module":
                 problems.append(
-                    Problem("E-REF", f"share: '{node.spec.share}' is not a module layer declared "
-                            "in this model", node.pos, node.name,
-                            hint="share names a layer such as a MaxPool2d or Linear node")
+                    Problem(
+                        "E-REF",
+                        f"share: '{node.spec.share}' is not a module layer declared in this model",
+                        node.pos,
+                        node.name,
+                        hint="share names a layer such as a MaxPool2d or Linear node",
+                    )
                 )
     return problems
 
@@ -195,8 +237,13 @@ def _check_unused(g: Dag, nodes: dict[str, GraphNode], outputs: list[str]) -> No
     for out in outputs:
         needed |= g.ancestors(out)
     problems = [
-        Problem("E-UNUSED", "node does not reach any output", node.pos, node.name,
-                hint="wire it with `in:` into a later node, or list it under outputs:")
+        Problem(
+            "E-UNUSED",
+            "node does not reach any output",
+            node.pos,
+            node.name,
+            hint="wire it with `in:` into a later node, or list it under outputs:",
+        )
         for node in nodes.values()
         if node.name not in needed and not node.is_input
     ]

@@ -92,8 +92,13 @@ FieldPos = dict[tuple[str, str], Pos]
 """(node, field) -> position of that field's value, for errors about one argument."""
 
 
-def infer(graph: Graph, class_name: str, field_pos: FieldPos,
-          blocks: dict[str, TypedGraph] | None = None, label: str = "") -> TypedGraph:
+def infer(
+    graph: Graph,
+    class_name: str,
+    field_pos: FieldPos,
+    blocks: dict[str, TypedGraph] | None = None,
+    label: str = "",
+) -> TypedGraph:
     """Type every node; `label` prefixes node names in messages (`Attention.scores`)."""
     blocks = blocks or {}
     typed: dict[str, TypedNode] = {}
@@ -154,14 +159,18 @@ def _ref(ref: str, typed: dict[str, TypedNode]) -> TensorType:
     if port is None:
         return next(iter(outs.values()))
     if port not in outs:
-        raise ShapeError(f"'{name}' has no output '{port}'; it has {', '.join(outs)}",
-                         code="E-REF", field="in_", hint=_port_hint(port, list(outs)))
+        raise ShapeError(
+            f"'{name}' has no output '{port}'; it has {', '.join(outs)}",
+            code="E-REF",
+            field="in_",
+            hint=_port_hint(port, list(outs)),
+        )
     return outs[port]
 
 
 def _named(op: Op, result: TensorType | tuple[TensorType, ...]) -> dict[str, TensorType]:
     results = result if isinstance(result, tuple) else (result,)
-    return dict(zip(op.outputs, results))
+    return dict(zip(op.outputs, results, strict=True))
 
 
 def _infer_share(node: GraphNode, spec: Share, args: list[TensorType], typed: dict) -> TypedNode:
@@ -187,36 +196,48 @@ def _infer_call(node: GraphNode, spec: Call, args: list[TensorType], blocks: dic
         raise ShapeError(f"block '{spec.block}' could not be typed", code="E-REF")
     declared = [t.out for t in inner.inputs]
     if len(args) != len(declared):
-        raise ShapeError(f"block '{spec.block}' takes {len(declared)} input(s), got {len(args)}",
-                         code="E-ARITY", field="in_")
+        raise ShapeError(
+            f"block '{spec.block}' takes {len(declared)} input(s), got {len(args)}",
+            code="E-ARITY",
+            field="in_",
+        )
     bindings: dict[str, Dim] = {}
-    for name, want, got in zip([t.name for t in inner.inputs], declared, args):
+    for name, want, got in zip([t.name for t in inner.inputs], declared, args, strict=True):
         _unify(want, got, bindings, f"block '{spec.block}' input '{name}'")
     outs = {k: _substitute(t, bindings) for k, t in inner.output_types().items()}
     if spec.repeat > 1:
         first = next(iter(outs.values()))
         if first != args[0]:
-            raise ShapeError(f"repeat: the block's first output {first} must have the type of "
-                             f"its first input {args[0]} to feed the next copy", field="repeat",
-                             hint="drop `repeat:`, or make the block's first output the shape "
-                             "and dtype of its first input")
+            raise ShapeError(
+                f"repeat: the block's first output {first} must have the type of "
+                f"its first input {args[0]} to feed the next copy",
+                field="repeat",
+                hint="drop `repeat:`, or make the block's first output the shape "
+                "and dtype of its first input",
+            )
     _check_annotation(spec, next(iter(outs.values())))
     return TypedNode(node, None, outs, inner.total_params * spec.repeat, inner)
 
 
 def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: str) -> None:
     if want.rank != got.rank or want.dtype != got.dtype:
-        raise ShapeError(f"{what} is declared {want} {want.dtype}, got {got} {got.dtype}",
-                         code="E-DTYPE" if want.rank == got.rank else "E-SHAPE", field="in_",
-                         hint=f"connect a {want.rank}-d {want.dtype} tensor, or change the "
-                         "block's declared input")
-    for w, g in zip(want.shape, got.shape):
+        raise ShapeError(
+            f"{what} is declared {want} {want.dtype}, got {got} {got.dtype}",
+            code="E-DTYPE" if want.rank == got.rank else "E-SHAPE",
+            field="in_",
+            hint=f"connect a {want.rank}-d {want.dtype} tensor, or change the "
+            "block's declared input",
+        )
+    for w, g in zip(want.shape, got.shape, strict=True):
         if len(w.syms) == 1 and w.coeff == 1 and w.syms[0] not in bindings:
             bindings[w.syms[0]] = g
         elif _substitute_dim(w, bindings) != g:
-            raise ShapeError(f"{what} is declared {want}, got {got}", field="in_",
-                             hint=f"connect a tensor of shape {want}: a size named twice "
-                             "must be the same size in both places")
+            raise ShapeError(
+                f"{what} is declared {want}, got {got}",
+                field="in_",
+                hint=f"connect a tensor of shape {want}: a size named twice "
+                "must be the same size in both places",
+            )
 
 
 def _substitute_dim(d: Dim, bindings: dict[str, Dim]) -> Dim:
@@ -256,9 +277,15 @@ def _check_outputs(graph: TypedGraph, g: Graph) -> list[Problem]:
         name, port = split_ref(ref)
         if port is not None and port not in graph.nodes[name].outs:
             node = graph.nodes[name]
-            problems.append(Problem("E-REF", f"'{name}' has no output '{port}'; it has "
-                                    f"{', '.join(node.outs)}", g.outputs_pos or node.node.pos,
-                                    name, _port_hint(port, list(node.outs))))
+            problems.append(
+                Problem(
+                    "E-REF",
+                    f"'{name}' has no output '{port}'; it has {', '.join(node.outs)}",
+                    g.outputs_pos or node.node.pos,
+                    name,
+                    _port_hint(port, list(node.outs)),
+                )
+            )
     return problems
 
 
@@ -273,9 +300,14 @@ def _budget(graph: TypedGraph) -> list[Problem]:
     if total > MAX_PARAMS:
         biggest = max(graph.nodes.values(), key=lambda t: t.params)
         problems.append(
-            Problem("E-BUDGET", f"the model has {total:,} parameters (limit {MAX_PARAMS:,}; "
-                    f"about {total * 4 / 1e9:.0f} GB in float32)", biggest.node.pos, biggest.name,
-                    hint="check the sizes of the largest layer")
+            Problem(
+                "E-BUDGET",
+                f"the model has {total:,} parameters (limit {MAX_PARAMS:,}; "
+                f"about {total * 4 / 1e9:.0f} GB in float32)",
+                biggest.node.pos,
+                biggest.name,
+                hint="check the sizes of the largest layer",
+            )
         )
     over: set[str] = set()
     for t in graph.nodes.values():
@@ -283,6 +315,7 @@ def _budget(graph: TypedGraph) -> list[Problem]:
         if big:
             over.add(t.name)
         if big and not any(split_ref(ref)[0] in over for ref in t.node.inputs):  # not a cascade
-            problems.append(Problem("E-BUDGET", f"dimension {big[0]} exceeds {MAX_DIM:,}",
-                                    t.node.pos, t.name))
+            problems.append(
+                Problem("E-BUDGET", f"dimension {big[0]} exceeds {MAX_DIM:,}", t.node.pos, t.name)
+            )
     return problems

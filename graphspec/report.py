@@ -17,11 +17,22 @@ from graphspec.errors import Problem
 from graphspec.load import Document
 from graphspec.schema_walk import fields_at
 
-_RANGE = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+_RANGE = {
+    "greater_than_equal": ">=",
+    "greater_than": ">",
+    "less_than_equal": "<=",
+    "less_than": "<",
+}
 _TYPE_NAMES = {
-    "int_type": "an integer", "float_type": "a number", "bool_type": "true or false",
-    "string_type": "a string", "dict_type": "a mapping", "list_type": "a list",
-    "model_type": "a mapping", "model_attributes_type": "a mapping", "int_from_float": "an integer",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "int_from_float": "an integer",
 }
 
 
@@ -105,15 +116,22 @@ def _translate(e: dict, path: tuple, doc: Document) -> tuple[str, str, str | Non
     if kind == "too_short" and path[-1:] in (("inputs",), ("layers",)) and not value:
         return "E-GRAPH", f"the model has no {field}", f"declare at least one entry under {field}:"
     if kind in ("too_short", "too_long"):
-        return "E-RANGE", f"'{field}' has {ctx.get('actual_length')} items; {e['msg'].lower()}", None
+        return (
+            "E-RANGE",
+            f"'{field}' has {ctx.get('actual_length')} items; {e['msg'].lower()}",
+            None,
+        )
     if kind == "finite_number" or (isinstance(value, float) and not math.isfinite(value)):
         return "E-FINITE", f"'{field}' must be a finite number, got {value!r}", None
     if kind == "expr":
         return ctx["code"], ctx["message"], ctx.get("hint")
     if kind == "quoted_number":
         want = ctx.get("want", "a number")
-        return ("E-TYPE", f"'{field}' must be {want}, got the string {value!r}",
-                "write the number without quotes")
+        return (
+            "E-TYPE",
+            f"'{field}' must be {want}, got the string {value!r}",
+            "write the number without quotes",
+        )
     if kind == "string_pattern_mismatch":
         return _pattern(field, value, path)
     if kind in ("value_error", "assertion_error"):
@@ -130,8 +148,11 @@ def _field_name(loc: tuple) -> str:
 def _unknown(field: str, loc: tuple, doc: Document) -> tuple[str, str, str | None]:
     allowed = fields_at(loc[:-1], doc.data)
     close = difflib.get_close_matches(field, allowed, n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'?" if close else (
-        f"allowed: {', '.join(sorted(allowed))}" if allowed else None)
+    hint = (
+        f"did you mean '{close[0]}'?"
+        if close
+        else (f"allowed: {', '.join(sorted(allowed))}" if allowed else None)
+    )
     return "E-UNKNOWN", f"unknown field '{field}'", hint
 
 
@@ -141,7 +162,11 @@ def _bad_tag(kind: str, ctx: dict, path: tuple) -> tuple[str, str, str | None]:
         return "E-MISSING", "missing 'op'", f"one of: {', '.join(tags[:12])}, ..."
     tag = str(ctx.get("tag"))
     close = _closest(tag, tags)
-    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "run `graphspec schema` for the list"
+    hint = (
+        f"did you mean {' or '.join(repr(c) for c in close)}?"
+        if close
+        else "run `graphspec schema` for the list"
+    )
     if "." in tag:
         hint = "ops are names from graphspec's registry (torch's own names), not import paths"
     what = path[0] if path and path[0] in ("loss", "optimizer", "scheduler") else "op"
@@ -168,10 +193,16 @@ def _enum(value: Any, ctx: dict) -> tuple[str, str, str | None]:
 
 def _pattern(field: str, value: Any, path: tuple) -> tuple[str, str, str | None]:
     if path == ("name",):
-        return ("E-PATH", f"run name {value!r} is not a plain folder name",
-                "use letters, digits, '_', '-' and '.', starting with a letter or digit")
-    return ("E-NAME", f"{value!r} is not a valid name here",
-            "names are Python identifiers: letters, digits and _, not starting with a digit")
+        return (
+            "E-PATH",
+            f"run name {value!r} is not a plain folder name",
+            "use letters, digits, '_', '-' and '.', starting with a letter or digit",
+        )
+    return (
+        "E-NAME",
+        f"{value!r} is not a valid name here",
+        "names are Python identifiers: letters, digits and _, not starting with a digit",
+    )
 
 
 def _type_error(kind: str, field: str, value: Any, msg: str) -> tuple[str, str, str | None]:

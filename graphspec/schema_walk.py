@@ -77,6 +77,10 @@ def _step(tp: Any, seg: Any, data: Any) -> tuple[Any, Any]:
     if origin is dict:
         return typing.get_args(tp)[1], sub
     if origin is list:
-        item = data[seg] if isinstance(data, list) and isinstance(seg, int) and seg < len(data) else None
+        item = (
+            data[seg]
+            if isinstance(data, list) and isinstance(seg, int) and seg < len(data)
+            else None
+        )
         return typing.get_args(tp)[0], item
     return tp, data

@@ -78,7 +78,7 @@ Input = Annotated[TensorInput, BeforeValidator(_input_shorthand)]
 
 
 class Init(StrictModel):
-    """How a learnable tensor starts: torch.randn/rand/zeros/ones, or uniform/normal with arguments."""
+    """How a learnable tensor starts: torch.randn/rand/zeros/ones, or uniform/normal."""
 
     fn: Literal["randn", "rand", "zeros", "ones", "uniform", "normal"] = "randn"
     low: Float = 0.0

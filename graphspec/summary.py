@@ -23,7 +23,9 @@ def op_label(t: TypedNode) -> str:
 
 
 def _shapes(t: TypedNode) -> str:
-    return ", ".join(f"{o}" + ("" if o.dtype == "float32" else f" {o.dtype}") for o in t.outs.values())
+    return ", ".join(
+        f"{o}" + ("" if o.dtype == "float32" else f" {o.dtype}") for o in t.outs.values()
+    )
 
 
 def as_dict(graph: TypedGraph, spec_name: str) -> dict[str, Any]:
@@ -43,7 +45,9 @@ def as_dict(graph: TypedGraph, spec_name: str) -> dict[str, Any]:
             }
             for path, t, _ in graph.walk()
         ],
-        "outputs": {ref: [str(d) for d in graph.ref_type(ref).shape] for ref in graph.graph.outputs},
+        "outputs": {
+            ref: [str(d) for d in graph.ref_type(ref).shape] for ref in graph.graph.outputs
+        },
         "total_params": graph.total_params,
     }
 

@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _crash_log(argv: list[str]) -> str:
-    fd, path = tempfile.mkstemp(prefix=f"graphspec-crash-{time.strftime('%Y%m%d-%H%M%S')}-",
-                                suffix=".log")
+    fd, path = tempfile.mkstemp(
+        prefix=f"graphspec-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log"
+    )
     with os.fdopen(fd, "w") as f:
         f.write(f"graphspec {' '.join(argv)}\n\n{traceback.format_exc()}")
     return path

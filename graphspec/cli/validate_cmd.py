@@ -24,6 +24,5 @@ def run(args: argparse.Namespace) -> int:
             continue
         outs = ", ".join(str(c.graph.ref_type(ref)) for ref in c.graph.graph.outputs)
         nodes = sum(1 for _ in c.graph.walk())
-        print(f"ok: {path}: {nodes} nodes, {c.graph.total_params:,} parameters, "
-              f"output {outs}")
+        print(f"ok: {path}: {nodes} nodes, {c.graph.total_params:,} parameters, output {outs}")
     return 2 if failed else 0

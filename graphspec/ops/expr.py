@@ -26,8 +26,10 @@ def _default_hint(code: str) -> str:
     """Every refusal gets a hint: say what an expr may contain."""
     if code == "E-REF":
         return "an expr may name its body's inputs, params and layers, constants, and pi"
-    return ("an expr is arithmetic (+ - * / // % **) on numbers, inputs, params and constants, "
-            f"calling only {', '.join(exprs.FUNCTIONS)}")
+    return (
+        "an expr is arithmetic (+ - * / // % **) on numbers, inputs, params and constants, "
+        f"calling only {', '.join(exprs.FUNCTIONS)}"
+    )
 
 
 class expr(Op):  # noqa: N801 - op names are torch-style
@@ -49,9 +51,14 @@ class expr(Op):  # noqa: N801 - op names are torch-style
             exprs.parse_elementwise(text, names | set(constants))
         except exprs.ExprError as err:
             raise PydanticCustomError(
-                "expr", "{message}",
-                {"message": err.message, "code": err.code, "offset": err.offset,
-                 "hint": err.hint or _default_hint(err.code)},
+                "expr",
+                "{message}",
+                {
+                    "message": err.message,
+                    "code": err.code,
+                    "offset": err.offset,
+                    "hint": err.hint or _default_hint(err.code),
+                },
             ) from None
         return text
 
@@ -69,11 +76,16 @@ class expr(Op):  # noqa: N801 - op names are torch-style
     def infer(self, inputs: list[TensorType]) -> TensorType:
         for t in inputs:
             if t.dtype not in FLOAT_DTYPES:
-                raise ShapeError(f"expr works on floating-point tensors, got {t.dtype}",
-                                 code="E-DTYPE", field="expr")
+                raise ShapeError(
+                    f"expr works on floating-point tensors, got {t.dtype}",
+                    code="E-DTYPE",
+                    field="expr",
+                )
         return TensorType(broadcast(inputs, "expr"), result_dtype(inputs))
 
     def emit_call(self, node: str, args: list[str]) -> str:
-        mapping: dict[str, str | int | float] = dict(zip(self.referenced_names(), args, strict=True))
+        mapping: dict[str, str | int | float] = dict(
+            zip(self.referenced_names(), args, strict=True)
+        )
         mapping.update(self._constants)
         return self._parsed.render(mapping)

@@ -1,0 +1,85 @@
+"""`graphspec run SPEC [--set key=value ...] [--resume RUN_DIR]`: train a spec, write a run folder.
+
+Exit codes: 0 done; 2 invalid input (spec, data, checkpoint); 3 the loss became NaN or inf;
+130 (SIGINT) / 143 (SIGTERM) stopped after a checkpoint. docs/run.md shows a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+FAKE_DATA_DEFAULT = 1000
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "spec",
+        metavar="SPEC",
+        nargs="?",
+        help="the spec to train (optional with --resume: the run's own spec.yaml)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field, e.g. --set optimizer.lr=0.01 (repeatable)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run from its newest checkpoint (bit-exact on the CPU)",
+    )
+    p.add_argument(
+        "--fallback",
+        action="store_true",
+        help="with --resume: use the newest checkpoint that verifies",
+    )
+    p.add_argument(
+        "--fake-data",
+        nargs="?",
+        type=int,
+        const=FAKE_DATA_DEFAULT,
+        metavar="N",
+        help="train on N FakeData images shaped like the spec's dataset (default "
+        f"{FAKE_DATA_DEFAULT}; test N/5), when the real one is not at hand",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
+    p.add_argument(
+        "--runs-dir", default="runs", metavar="DIR", help="where run folders go (default: runs)"
+    )
+    p.add_argument("--out", metavar="DIR", help="write the run to exactly this folder")
+    p.add_argument(
+        "--overwrite", action="store_true", help="with --out: replace an existing run folder there"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from graphspec.runner import Options, run
+
+    opts = Options(
+        spec=args.spec,
+        overrides=args.overrides,
+        resume=args.resume,
+        fallback=args.fallback,
+        fake_data=args.fake_data,
+        quiet=args.quiet,
+        runs_dir=args.runs_dir,
+        out=args.out,
+        overwrite=args.overwrite,
+        argv=_command_line(args),
+    )
+    return run(opts)
+
+
+def _command_line(args: argparse.Namespace) -> list[str]:
+    """The command as a user would retype it (recorded in meta.json)."""
+    line = ["graphspec", "run"] + ([args.spec] if args.spec else [])
+    for item in args.overrides:
+        line += ["--set", item]
+    for flag in ("resume", "fake_data", "runs_dir", "out"):
+        value = getattr(args, flag)
+        if value is not None and not (flag == "runs_dir" and value == "runs"):
+            line += [f"--{flag.replace('_', '-')}", str(value)]
+    return line + [f"--{f}" for f in ("fallback", "quiet", "overwrite") if getattr(args, f)]
