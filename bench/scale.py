@@ -8,14 +8,12 @@ Each spec is a chain of groups of four layers, one flow-style line each:
     j7: {op: add, in: [r7, b7]}                   # joined again
 
 Timed: `compile_file` in-process (split into `load_file` and `compile_document`), generating the
-module source, and the whole `graphspec validate` process. Each round runs every size in turn
-(after one warm-up round that also pays pydantic's deferred schema build); tables show medians
-and growth ratios are medians of per-round ratios. Targets: 10,000 layers in at most 2 s, and
-growth close to linear (t(10k)/t(1k) and t(1k)/t(100) near 10).
-
-The loader caps a spec at 20,000 YAML nodes (every key and value counts); these specs need about
-six per layer, so the timed runs raise the cap in-process and say so. The unpatched
-`graphspec validate` is run once per size too, to show where the cap bites.
+module source, and the whole `graphspec validate` process; also `load_file` with the pure-Python
+YAML parser alone (what a PyYAML without libyaml gives, and what the loader falls back to for
+text with tabs, BOMs or '?'). Each round runs every size in turn (after one warm-up round that
+also pays pydantic's deferred schema build); tables show medians and growth ratios are medians of
+per-round ratios. Targets: 10,000 layers in at most 2 s, and growth close to linear
+(t(10k)/t(1k) and t(1k)/t(100) near 10).
 
     .venv/bin/python bench/scale.py [--sizes 100 1000 10000] [--rounds 5] [--no-record]
     .venv/bin/python bench/scale.py --profile 10000
@@ -36,15 +34,10 @@ from _common import ROOT, load_average, machine_lines, median, record, table
 
 sys.path.insert(0, str(ROOT))
 import graphspec.load  # noqa: E402
-from graphspec.compile import compile_document, compile_file  # noqa: E402
+from graphspec.compile import MAX_GRAPH_NODES, compile_document, compile_file  # noqa: E402
 from graphspec.errors import SpecError  # noqa: E402
 
 TARGET_10K = 2.0
-RAISED_CAP = 1_000_000
-PATCHED_VALIDATE = (
-    "import sys, graphspec.load as L; L.MAX_NODES = {cap}; "
-    "from graphspec.cli import main; sys.exit(main(['validate', sys.argv[1]]))"
-)
 
 
 def spec_text(layers: int) -> str:
@@ -81,31 +74,32 @@ def yaml_nodes(text: str) -> int:
 
 
 def cap_lines() -> list[str]:
-    """What the loader's YAML-node cap allows, for this spec shape and for the most compact one."""
-    cap = graphspec.load.MAX_NODES
-    lo, hi = 0, cap  # the largest spec_text(n) under the cap, by bisection
+    """How many layers of this shape each of the three caps admits."""
+    lo, hi = 0, 100_000  # the largest spec_text(n) within the 1 MiB byte cap, by bisection
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if yaml_nodes(spec_text(mid)) <= cap else (lo, mid - 1)
-    relu_chain = spec_text(0).replace(
-        "  layers:\n", "  layers:\n" + "".join(f"    r{i}: relu\n" for i in range(10_000))
-    )
+        fits = len(spec_text(mid).encode()) <= graphspec.load.MAX_BYTES
+        lo, hi = (mid, hi) if fits else (lo, mid - 1)
+    base, per_group = yaml_nodes(spec_text(0)), yaml_nodes(spec_text(4)) - yaml_nodes(spec_text(0))
+    by_nodes = (graphspec.load.MAX_NODES - base) // per_group * 4  # exact at multiples of 4
+    cap = graphspec.load.MAX_NODES
     return [
-        f"- YAML node cap {cap:,}: the largest spec of this shape that loads has {lo:,} layers; "
-        f"a 10,000-layer spec of this shape needs {yaml_nodes(spec_text(10_000)):,} YAML nodes, "
-        f"and even a bare chain of 10,000 `rK: relu` lines needs {yaml_nodes(relu_chain):,}",
+        f"- caps, in layers of this shape: 1 MiB of text admits {lo:,}; "
+        f"{cap:,} YAML nodes ({per_group / 4:.0f} a layer) about {by_nodes:,}; "
+        f"{MAX_GRAPH_NODES:,} graph nodes {MAX_GRAPH_NODES - 1:,} (one is the input), "
+        "so the graph-node cap is the one that bites",
     ]
 
 
-PHASES = ("load", "check", "compile", "codegen", "process")
+PHASES = ("load", "check", "compile", "codegen", "process", "pure")
 
 
 def time_once(path: str) -> tuple[dict[str, float], int]:
-    """Seconds per phase for one spec, and its node count (the YAML node cap must be raised).
+    """Seconds per phase for one spec, and its graph node count.
 
     `compile_file` is `load_file` (YAML to data) then `compile_document` (pydantic, graph,
     shape inference): the two are timed apart and summed; then the module source, then the
-    whole `graphspec validate` process.
+    whole `graphspec validate` process, then `load_file` with libyaml hidden.
     """
     t0 = time.perf_counter()
     doc = graphspec.load.load_file(path)
@@ -114,33 +108,35 @@ def time_once(path: str) -> tuple[dict[str, float], int]:
     t2 = time.perf_counter()
     _ = compiled.source
     t3 = time.perf_counter()
-    argv = [sys.executable, "-c", PATCHED_VALIDATE.format(cap=RAISED_CAP), path]
+    argv = [sys.executable, "-m", "graphspec", "validate", path]
     subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     t4 = time.perf_counter()
+    parser, graphspec.load._CParser = graphspec.load._CParser, None
+    try:
+        graphspec.load.load_file(path)
+    finally:
+        graphspec.load._CParser = parser
+    t5 = time.perf_counter()
     phases = {"load": t1 - t0, "check": t2 - t1, "compile": t2 - t0, "codegen": t3 - t2}
-    return phases | {"process": t4 - t3}, len(compiled.graph.nodes)
+    return phases | {"process": t4 - t3, "pure": t5 - t4}, len(compiled.graph.nodes)
 
 
 def time_rounds(paths: dict[int, Path], rounds: int) -> tuple[dict[int, dict], dict[int, int]]:
     """times[size][phase] lists, one entry per round; every round runs every size in turn, so
     load from other processes falls on all sizes alike and t(big)/t(small) is taken per round."""
-    old, graphspec.load.MAX_NODES = graphspec.load.MAX_NODES, RAISED_CAP
-    try:
-        nodes = {n: time_once(str(p))[1] for n, p in paths.items()}  # warm-up, not counted
-        times = {n: {phase: [] for phase in PHASES} for n in paths}
-        for _ in range(rounds):
-            for n, path in paths.items():
-                for phase, value in time_once(str(path))[0].items():
-                    times[n][phase].append(value)
-                print(".", end="", flush=True)
-        print()
-        return times, nodes
-    finally:
-        graphspec.load.MAX_NODES = old
+    nodes = {n: time_once(str(p))[1] for n, p in paths.items()}  # warm-up, not counted
+    times = {n: {phase: [] for phase in PHASES} for n in paths}
+    for _ in range(rounds):
+        for n, path in paths.items():
+            for phase, value in time_once(str(path))[0].items():
+                times[n][phase].append(value)
+            print(".", end="", flush=True)
+    print()
+    return times, nodes
 
 
-def unpatched(path: str) -> str:
-    """What a user gets from the plain loader: `ok`, or the first error line."""
+def validates(path: str) -> str:
+    """What a user gets: `ok`, or the first error's code."""
     try:
         compile_file(path)
     except SpecError as err:
@@ -149,7 +145,6 @@ def unpatched(path: str) -> str:
 
 
 def profile(path: str, top: int = 25) -> None:
-    graphspec.load.MAX_NODES = RAISED_CAP
     compile_file(path)
     prof = cProfile.Profile()
     prof.enable()
@@ -164,13 +159,14 @@ HEADER = [
     "graph nodes",
     "YAML nodes",
     "KiB",
-    "plain loader",
+    "validates",
     "load_file s",
     "compile_document s",
     "compile_file s",
     "us/layer",
     "codegen s",
     "validate process s",
+    "load_file, pure parser s",
 ]
 
 
@@ -182,13 +178,14 @@ def row(n: int, path: Path, times: dict[str, list[float]], nodes: int) -> list[s
         f"{nodes:,}",
         f"{yaml_nodes(text):,}",
         f"{len(text) / 1024:.0f}",
-        unpatched(str(path)),
+        validates(str(path)),
         f"{m['load']:.3f}",
         f"{m['check']:.3f}",
         f"{m['compile']:.3f}",
         f"{m['compile'] / n * 1e6:.0f}",
         f"{m['codegen']:.3f}",
         f"{m['process']:.3f}",
+        f"{m['pure']:.3f}",
     ]
 
 
@@ -220,9 +217,12 @@ def main() -> int:
 
 
 def _notes(rounds: int) -> list[str]:
+    import yaml
+
+    parser = "libyaml" if graphspec.load._CParser is not None else "the pure parser (no libyaml)"
     return [
-        f"{rounds} rounds after one warm-up, each round running every size in turn; medians. "
-        f"YAML node cap raised to {RAISED_CAP:,} for the timed runs",
+        f"{rounds} rounds after one warm-up, each round running every size in turn; medians",
+        f"PyYAML {yaml.__version__}; YAML events from {parser}",
         "layers: groups of Linear / relu / branch Linear (`in:`) / `add` join; width 8; "
         "the validate process includes about 0.6 s of start-up (bench/startup.py)",
     ]
@@ -237,12 +237,13 @@ def _growth(times: dict[int, dict[str, list[float]]]) -> list[str]:
             phase: median(
                 [b / a for a, b in zip(times[small][phase], times[big][phase], strict=True)]
             )
-            for phase in ("load", "check", "compile", "process")
+            for phase in ("load", "check", "compile", "process", "pure")
         }
         lines.append(
             f"- t({big:,}) / t({small:,}) (size {big / small:.0f}x): compile_file "
             f"{ratio['compile']:.1f}x (load_file {ratio['load']:.1f}x, compile_document "
-            f"{ratio['check']:.1f}x); validate process {ratio['process']:.1f}x"
+            f"{ratio['check']:.1f}x); validate process {ratio['process']:.1f}x; "
+            f"load_file with the pure parser {ratio['pure']:.1f}x"
         )
     if 10000 in times:
         t, p = median(times[10000]["compile"]), median(times[10000]["process"])

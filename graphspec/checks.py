@@ -50,7 +50,7 @@ def _loss_problems(spec: Spec, graph: TypedGraph, doc: Document) -> list[Problem
     classes, where = class_count(spec.data)
     if op in CLASSIFICATION_LOSSES and classes is not None:
         return _class_problems(op, out, outs[0].name, classes, where, pos)
-    if classes is not None or source == "ImageFolder":
+    if op not in CLASSIFICATION_LOSSES and (classes is not None or source == "ImageFolder"):
         return [
             Problem(
                 "E-LOSS",

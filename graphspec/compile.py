@@ -20,6 +20,8 @@ from graphspec.spec import Block, Spec
 if TYPE_CHECKING:
     import torch
 
+MAX_GRAPH_NODES = 20_000  # inputs + params + layers over the model and all blocks (BAD-INPUTS 13)
+
 
 @dataclass
 class Compiled:
@@ -47,13 +49,16 @@ class Compiled:
         return self.model_class()()
 
 
+@load.gc_paused()
 def compile_file(path: str) -> Compiled:
     return compile_document(load.load_file(path))
 
 
+@load.gc_paused()  # about a third faster at 10,000 layers, and linear (bench/scale.py)
 def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     """`data` replaces `doc.data` (after --set overrides); positions still come from `doc`."""
     data = doc.data if data is None else data
+    _check_graph_size(data, doc)
     constants = _constants(data, doc)
     context = {"constants": constants, "names": _all_names(data)}
     try:
@@ -82,6 +87,26 @@ def _type_blocks(spec: Spec, doc: load.Document) -> dict[str, TypedGraph]:
             err.problems = [blocks.inside(p, name, spec, doc) for p in err.problems]
             raise
     return typed
+
+
+def _check_graph_size(data: Any, doc: load.Document) -> None:
+    """E-LIMIT at the first node past MAX_GRAPH_NODES, before pydantic sees them all."""
+    data = data if isinstance(data, dict) else {}
+    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
+    bodies = [(("model",), data.get("model"))]
+    bodies += [(("blocks", name), body) for name, body in blocks.items()]
+    count = 0
+    for path, body in bodies:
+        for section in ("inputs", "params", "layers"):
+            part = body.get(section) if isinstance(body, dict) else None
+            names = list(part) if isinstance(part, dict) else []
+            if count + len(names) > MAX_GRAPH_NODES:
+                message = f"spec has more than {MAX_GRAPH_NODES:,} graph nodes (inputs, params "
+                message += "and layers in the model and all blocks)"
+                pos = doc.key_pos((*path, section, names[MAX_GRAPH_NODES - count]))
+                hint = "write repeated structure once as a block and call it with `repeat:`"
+                raise SpecError([Problem("E-LIMIT", message, pos, hint=hint)])
+            count += len(names)
 
 
 def _all_names(data: Any) -> set[str]:

@@ -30,27 +30,50 @@ class VisionSet:
     classes: tuple[str, ...]
 
 
-_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 VISION: dict[str, VisionSet] = {
     "CIFAR10": VisionSet(
         "cifar-10-batches-py",
         tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
         "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-        (3, 32, 32), 50_000, 10_000,
-        ("airplane", "automobile", "bird", "cat", "deer",
-         "dog", "frog", "horse", "ship", "truck"),
+        (3, 32, 32),
+        50_000,
+        10_000,
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
     ),
     "MNIST": VisionSet(
-        "MNIST/raw", _MNIST_FILES, "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        (1, 28, 28), 60_000, 10_000, tuple(str(i) for i in range(10)),
+        "MNIST/raw",
+        _MNIST_FILES,
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        (1, 28, 28),
+        60_000,
+        10_000,
+        tuple(str(i) for i in range(10)),
     ),
     "FashionMNIST": VisionSet(
-        "FashionMNIST/raw", _MNIST_FILES,
+        "FashionMNIST/raw",
+        _MNIST_FILES,
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        (1, 28, 28), 60_000, 10_000,
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        (1, 28, 28),
+        60_000,
+        10_000,
+        (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
     ),
 }
 
@@ -74,8 +97,7 @@ def missing_files(root: str, vision: VisionSet) -> list[str]:
 
 
 def _present(path: str) -> bool:
-    # torchvision accepts MNIST's raw files unpacked; a .gz beside them is unpacked on load
-    return os.path.isfile(path) or os.path.isfile(path + ".gz")
+    return os.path.isfile(path)  # torchvision looks for the unpacked files (MNIST's too)
 
 
 def _check_vision(data: object, vision: VisionSet, doc: Document) -> None:
@@ -92,8 +114,10 @@ def _check_vision(data: object, vision: VisionSet, doc: Document) -> None:
     else:
         reason += " and download is false"
     c, h, w = vision.image_size
-    hint = (f"place the dataset's files under {folder}/, or run with --fake-data to train on "
-            f"FakeData of the same shape ({c}x{h}x{w}, {len(vision.classes)} classes)")
+    hint = (
+        f"place the dataset's files under {folder}/, or run with --fake-data to train on "
+        f"FakeData of the same shape ({c}x{h}x{w}, {len(vision.classes)} classes)"
+    )
     raise fail("E-DATA", reason, doc.pos(("data", "source")), hint=hint)
 
 
@@ -110,15 +134,24 @@ def _unreachable(url: str) -> str | None:
 
 def _check_folder(root: str, pos: Pos) -> None:
     if not os.path.isdir(root):
-        raise fail("E-DATA", f"image folder '{root}' does not exist", pos,
-                   hint="ImageFolder wants root/<class name>/<image files>")
+        raise fail(
+            "E-DATA",
+            f"image folder '{root}' does not exist",
+            pos,
+            hint="ImageFolder wants root/<class name>/<image files>",
+        )
     classes = [e for e in os.scandir(root) if e.is_dir()]
     if not classes:
-        raise fail("E-DATA", f"image folder '{root}' has no class folders", pos,
-                   hint="ImageFolder wants root/<class name>/<image files>")
+        raise fail(
+            "E-DATA",
+            f"image folder '{root}' has no class folders",
+            pos,
+            hint="ImageFolder wants root/<class name>/<image files>",
+        )
 
 
-def data_error(message: str, doc: Document, path: tuple = ("data",), hint: str | None = None
-               ) -> SpecError:
+def data_error(
+    message: str, doc: Document, path: tuple = ("data",), hint: str | None = None
+) -> SpecError:
     """An E-DATA error located at the spec's `data:` section (or a field of it)."""
     return fail("E-DATA", message, doc.pos(path), hint=hint)

@@ -2,23 +2,27 @@
 
 Specs are written by hand and may be hostile, so loading is two phases:
 
-1. `_Composer` reads PyYAML parser events into a small node tree and refuses, before any value
+1. `_Composer` reads YAML parser events into a small node tree and refuses, before any value
    is built, everything that could run code or blow up: explicit tags, anchors, aliases, merge
    keys, deep nesting and too many nodes.
 2. `_build` walks that tree into dicts, lists and scalars, typing plain scalars by the YAML 1.2
-   core schema (`_resolve`), refusing non-string and duplicate keys, and recording the position
+   core schema (yaml_core.py), refusing non-string and duplicate keys, and recording the position
    of every value and key by path.
 
 PyYAML's constructors and resolver are never used: they follow YAML 1.1 (`no` -> False,
-`010` -> 8, `1e-3` -> str) and build whatever a tag asks for.
+`010` -> 8, `1e-3` -> str) and build whatever a tag asks for. The events come from libyaml when
+PyYAML has it (about 8x faster) and from PyYAML's pure-Python parser otherwise; `_compose` keeps
+the two indistinguishable (see there).
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
+import gc
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,12 +31,20 @@ from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.scanner import Scanner
 
+try:
+    from yaml._yaml import CParser as _CParser  # libyaml's parser, when PyYAML was built with it
+except ImportError:  # pragma: no cover - depends on how PyYAML was installed
+    _CParser = None
+
+from graphspec import yaml_core
 from graphspec.errors import Pos, SpecError, fail
 
-MAX_BYTES = 1 << 20  # a hand-written spec is a few kB; this bounds parse time to about a second
+MAX_BYTES = 1 << 20  # a hand-written spec is a few kB; with MAX_NODES this bounds parse time
 MAX_DEPTH = 32  # nested mappings/sequences; the composer recurses once per level
-MAX_NODES = 20_000
-MAX_INT_DIGITS = 100  # well past any real size, far below Python's int/str conversion limit
+# Every key and value counts. At the cap loading takes ~2 s with libyaml, ~10 s with the pure
+# parser alone. Sized to sit above any spec within compile.MAX_GRAPH_NODES (20,000 layers of
+# bench/scale.py's shape are 120,000 YAML nodes), so that cap is the one users meet.
+MAX_NODES = 250_000
 
 
 @dataclass
@@ -80,11 +92,36 @@ def load_text(text: str, file: str) -> Document:
     size = len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "surrogatepass"))
     _check_size(size, start)
     _check_printable(text, file)
+    with gc_paused():
+        return _load(text, file)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (also usable as a decorator; nests).
+
+    Loading and compiling make several objects per YAML node and hardly any reference cycles;
+    with the collector on, its repeated passes over the growing heap cost a third of the time at
+    10,000 layers and made it grow faster than linearly. What few cycles there are (the parser's
+    own) are collected once it is back on.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _load(text: str, file: str) -> Document:
+    start = Pos(file, 1, 1)
     root = _compose(text, file)
     if root is None or (isinstance(root, _Scalar) and root.plain and root.value == ""):
         raise fail("E-EMPTY", "spec is empty", start, hint="write the spec as 'key: value' lines")
     if not isinstance(root, _Map):
-        got = "a list" if isinstance(root, _Seq) else _type_name(_resolve(root))
+        got = "a list" if isinstance(root, _Seq) else yaml_core.type_name(_resolve(root))
         message = f"top level must be a mapping, got {got}"
         raise fail("E-SCHEMA", message, root.pos, hint="write the spec as 'key: value' lines")
     doc = Document(None, file, text=text)
@@ -185,11 +222,7 @@ class _Map:
 
 
 class _Events(Reader, Scanner, Parser):
-    """PyYAML's pure-Python parser alone: no resolver or constructor is attached.
-
-    Always the pure one, not libyaml: the two report different marks and messages for the same
-    bad input, and graphspec's error positions should not depend on how PyYAML was installed.
-    """
+    """PyYAML's pure-Python parser alone: no resolver or constructor is attached."""
 
     def __init__(self, text: str) -> None:
         Reader.__init__(self, text)
@@ -197,11 +230,22 @@ class _Events(Reader, Scanner, Parser):
         Parser.__init__(self)
 
 
+class _Unsure(Exception):
+    """libyaml read something the two parsers are known to place or accept differently."""
+
+
+_BLOCK_STYLES = ("|", ">")
+
+
 class _Composer:
-    def __init__(self, text: str, file: str) -> None:
-        self.events = _Events(text)
+    """Events to nodes. `events` is a pure `_Events` or a libyaml `CParser`; with `unsure` set,
+    an empty plain scalar or a block scalar raises `_Unsure` (see `_compose`)."""
+
+    def __init__(self, events: Any, file: str, unsure: bool = False) -> None:
+        self.events = events
         self.file = file
         self.count = 0
+        self.unsure = unsure
 
     def _pos(self, event: yaml.Event) -> Pos:
         return Pos(self.file, event.start_mark.line + 1, event.start_mark.column + 1)
@@ -225,33 +269,39 @@ class _Composer:
 
     def node(self, depth: int) -> _Scalar | _Seq | _Map:
         event = self.events.get_event()
-        self._refuse(event, depth)
-        pos = self._pos(event)
-        if isinstance(event, yaml.ScalarEvent):
-            return _Scalar(event.value, event.implicit[0], pos)
-        if isinstance(event, yaml.MappingStartEvent):
+        pos = self._refuse(event, depth)
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            plain = event.implicit[0]
+            if self.unsure and ((plain and not event.value) or event.style in _BLOCK_STYLES):
+                raise _Unsure
+            return _Scalar(event.value, plain, pos)
+        if kind is yaml.MappingStartEvent:
             return _Map(self._pairs(depth), pos)
         items = []
-        while not self.events.check_event(yaml.SequenceEndEvent):
-            items.append(self.node(depth + 1))
+        peek, end, node = self.events.peek_event, yaml.SequenceEndEvent, self.node
+        while type(peek()) is not end:
+            items.append(node(depth + 1))
         self.events.get_event()
         return _Seq(items, pos)
 
     def _pairs(self, depth: int) -> list:
         pairs = []
-        while not self.events.check_event(yaml.MappingEndEvent):
-            key = self.node(depth + 1)
-            if isinstance(key, _Scalar) and key.plain and key.value == "<<":
+        peek, end, node = self.events.peek_event, yaml.MappingEndEvent, self.node
+        while type(peek()) is not end:
+            key = node(depth + 1)
+            if type(key) is _Scalar and key.plain and key.value == "<<":
                 raise fail(
                     "E-ALIAS", "merge keys ('<<') are not allowed", key.pos, hint=_NO_ANCHORS
                 )
-            pairs.append((key, self.node(depth + 1)))
+            pairs.append((key, node(depth + 1)))
         self.events.get_event()
         return pairs
 
-    def _refuse(self, event: yaml.Event, depth: int) -> None:
+    def _refuse(self, event: yaml.Event, depth: int) -> Pos:
         """Stop at anything that would make later phases run code or do unbounded work."""
-        pos = self._pos(event)
+        mark = event.start_mark
+        pos = Pos(self.file, mark.line + 1, mark.column + 1)
         if event.anchor is not None:  # set on both anchored nodes and aliases
             sigil = "alias '*" if isinstance(event, yaml.AliasEvent) else "anchor '&"
             raise fail("E-ALIAS", f"{sigil}{event.anchor}' is not allowed", pos, hint=_NO_ANCHORS)
@@ -260,9 +310,10 @@ class _Composer:
             raise fail("E-TAG", message, pos, hint=_NO_TAGS)
         self.count += 1
         if self.count > MAX_NODES:
-            raise fail("E-LIMIT", f"spec has more than {MAX_NODES} YAML nodes", pos)
-        if isinstance(event, yaml.CollectionStartEvent) and depth > MAX_DEPTH:
+            raise fail("E-LIMIT", f"spec has more than {MAX_NODES:,} YAML nodes", pos)
+        if depth > MAX_DEPTH and isinstance(event, yaml.CollectionStartEvent):
             raise fail("E-LIMIT", f"spec is nested more than {MAX_DEPTH} levels deep", pos)
+        return pos
 
 
 _NO_ANCHORS = "graphspec does not expand anchors or aliases; write the values out in full"
@@ -274,12 +325,43 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
 
 
+# Text the two parsers are known to read differently, found by comparing their events on 80,000
+# randomly mutated specs: tabs and BOMs (libyaml accepts some the pure parser refuses, or counts
+# columns around them differently) and '?' (libyaml allows it inside flow collections). With
+# these and _compose's other fallbacks, 90,000 more gave identical documents and errors.
+_PURE_ONLY = re.compile("[\t\ufeff?]")
+
+
 def _compose(text: str, file: str) -> _Scalar | _Seq | _Map | None:
+    """The root node. Whatever parser produced it, the answer is the pure parser's.
+
+    libyaml reads the text first unless it holds `_PURE_ONLY` characters. If it raises anything,
+    or meets an empty value (placed a column apart in flow collections) or a block scalar
+    (header differences), the pure parser reads the text again: every message and position
+    stays the pure parser's. The one exception is E-LIMIT: refusing a huge text twice would
+    cost the pure parser's full time, and where libyaml's events agree so do the limits.
+    """
+    if _CParser is not None and not _PURE_ONLY.search(text):
+        try:
+            return _parse(_CParser(text), text, file, unsure=True)
+        except SpecError as err:
+            if err.problems[0].code == "E-LIMIT":
+                raise
+        except _Unsure:
+            pass
+    return _parse(_Events(text), text, file)
+
+
+def _parse(events: Any, text: str, file: str, unsure: bool = False) -> Any:
     try:
-        return _Composer(text, file).document()
+        return _Composer(events, file, unsure).document()
     except yaml.MarkedYAMLError as e:
+        if unsure:
+            raise _Unsure from None
         raise _yaml_error(e, text, file) from None
     except yaml.YAMLError as e:  # a ReaderError, which _check_printable should have prevented
+        if unsure:
+            raise _Unsure from None
         raise fail("E-ENCODING", str(e), Pos(file, 1, 1)) from None
 
 
@@ -312,9 +394,10 @@ def _tab_hint(text: str, line: int, col: int) -> str | None:
 
 def _build(node: _Scalar | _Seq | _Map, path: tuple, positions: dict, key_positions: dict) -> Any:
     positions[path] = node.pos
-    if isinstance(node, _Scalar):
+    kind = type(node)
+    if kind is _Scalar:
         return _resolve(node)
-    if isinstance(node, _Seq):
+    if kind is _Seq:
         return [_build(n, (*path, i), positions, key_positions) for i, n in enumerate(node.items)]
     data: dict[str, Any] = {}
     for key_node, value_node in node.pairs:
@@ -333,12 +416,16 @@ def _build(node: _Scalar | _Seq | _Map, path: tuple, positions: dict, key_positi
     return data
 
 
+def _resolve(node: _Scalar) -> Any:
+    return yaml_core.resolve(node.value, node.pos) if node.plain else node.value
+
+
 def _key(node: _Scalar | _Seq | _Map) -> str:
     if isinstance(node, _Scalar):
         value = _resolve(node)
         if isinstance(value, str):
             return value
-        what = f"{_type_name(value)} {node.value!r}" if node.value else "empty (null)"
+        what = f"{yaml_core.type_name(value)} {node.value!r}" if node.value else "empty (null)"
         hint = f"quote it: '{node.value}'" if node.value else "give the entry a name"
     else:
         what, hint = (
@@ -346,61 +433,3 @@ def _key(node: _Scalar | _Seq | _Map) -> str:
             "use a plain name",
         )
     raise fail("E-KEY", f"mapping keys must be strings, got {what}", node.pos, hint=hint)
-
-
-def _type_name(value: Any) -> str:
-    names = {type(None): "null", bool: "a boolean", int: "an integer", float: "a float"}
-    names |= {str: "a string", list: "a list", dict: "a mapping"}
-    return names.get(type(value), type(value).__name__)
-
-
-# --- YAML 1.2 core schema ----------------------------------------------------------------------
-# Only these plain scalars are typed; everything else (yes/no/on/off, 1:30, 2001-12-14, 1_000,
-# 0b1, 0X1F) stays a string for the strict schema to reject with a hint. Decimal integers with a
-# leading zero ("010") are deliberately left as strings too: YAML 1.1 reads them as octal 8,
-# YAML 1.2 as decimal 10, and a spec should not mean different things to different tools.
-
-_NULL = re.compile(r"null|Null|NULL|~|")
-_TRUE = re.compile(r"true|True|TRUE")
-_FALSE = re.compile(r"false|False|FALSE")
-_DEC = re.compile(r"[-+]?(0|[1-9][0-9]*)")
-_LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")  # would otherwise match _FLOAT
-_OCT = re.compile(r"0o([0-7]+)")
-_HEX = re.compile(r"0x([0-9a-fA-F]+)")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_INF = re.compile(r"([-+]?)\.(inf|Inf|INF)")
-_NAN = re.compile(r"\.(nan|NaN|NAN)")
-
-
-def _resolve(node: _Scalar) -> Any:
-    text = node.value
-    if not node.plain:
-        return text
-    if _NULL.fullmatch(text):
-        return None
-    if _TRUE.fullmatch(text) or _FALSE.fullmatch(text):
-        return text[0] in "tT"
-    for pattern, base in ((_DEC, 10), (_OCT, 8), (_HEX, 16)):
-        match = pattern.fullmatch(text)
-        if match:
-            digits = match.group(match.lastindex or 0)
-            _check_digits(digits, node)
-            return int(text if base == 10 else digits, base)
-    if _FLOAT.fullmatch(text) and not _LEADING_ZERO.fullmatch(text):
-        return float(text)  # no digit limit here; huge values become inf, rejected later
-    inf = _INF.fullmatch(text)
-    if inf:
-        return -math.inf if inf.group(1) == "-" else math.inf
-    if _NAN.fullmatch(text):
-        return math.nan
-    return text
-
-
-def _check_digits(digits: str, node: _Scalar) -> None:
-    # before int(): Python refuses > 4300 decimal digits with a bare ValueError
-    if len(digits) > MAX_INT_DIGITS:
-        raise fail(
-            "E-NUMBER",
-            f"integer literal too large ({len(digits)} digits; at most {MAX_INT_DIGITS})",
-            node.pos,
-        )

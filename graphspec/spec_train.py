@@ -64,10 +64,18 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
         "weight_decay": (NonNegFloat, 0.0),
         "nesterov": (bool, False),
     },
-    "Adam": {"lr": (PosFloat, 0.001), **_ADAM, "weight_decay": (NonNegFloat, 0.0),
-             "amsgrad": (bool, False)},
-    "AdamW": {"lr": (PosFloat, 0.001), **_ADAM, "weight_decay": (NonNegFloat, 0.01),
-              "amsgrad": (bool, False)},
+    "Adam": {
+        "lr": (PosFloat, 0.001),
+        **_ADAM,
+        "weight_decay": (NonNegFloat, 0.0),
+        "amsgrad": (bool, False),
+    },
+    "AdamW": {
+        "lr": (PosFloat, 0.001),
+        **_ADAM,
+        "weight_decay": (NonNegFloat, 0.01),
+        "amsgrad": (bool, False),
+    },
     "NAdam": {"lr": (PosFloat, 0.002), **_ADAM, "weight_decay": (NonNegFloat, 0.0)},
     "RAdam": {"lr": (PosFloat, 0.001), **_ADAM, "weight_decay": (NonNegFloat, 0.0)},
     "Adamax": {"lr": (PosFloat, 0.002), **_ADAM, "weight_decay": (NonNegFloat, 0.0)},
@@ -79,8 +87,12 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
         "momentum": (NonNegFloat, 0.0),
     },
     "Adagrad": {"lr": (PosFloat, 0.01), "weight_decay": (NonNegFloat, 0.0)},
-    "Adadelta": {"lr": (PosFloat, 1.0), "rho": (Probability, 0.9), "eps": (PosFloat, 1e-6),
-                 "weight_decay": (NonNegFloat, 0.0)},
+    "Adadelta": {
+        "lr": (PosFloat, 1.0),
+        "rho": (Probability, 0.9),
+        "eps": (PosFloat, 1e-6),
+        "weight_decay": (NonNegFloat, 0.0),
+    },
     "LBFGS": {
         "lr": (PosFloat, 1.0),
         "max_iter": (Size, 20),
@@ -100,8 +112,12 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
     "ExponentialLR": {"gamma": (PosFloat, ...), **_EVERY},
     "CosineAnnealingLR": {"T_max": (Size, ...), "eta_min": (NonNegFloat, 0.0), **_EVERY},
     "MultiStepLR": {"milestones": (list[Size], ...), "gamma": (PosFloat, 0.1), **_EVERY},
-    "LinearLR": {"start_factor": (PosFloat, 1 / 3), "end_factor": (PosFloat, 1.0),
-                 "total_iters": (Size, 5), **_EVERY},
+    "LinearLR": {
+        "start_factor": (PosFloat, 1 / 3),
+        "end_factor": (PosFloat, 1.0),
+        "total_iters": (Size, 5),
+        **_EVERY,
+    },
     "ConstantLR": {"factor": (PosFloat, 1 / 3), "total_iters": (Size, 5), **_EVERY},
     "PolynomialLR": {"total_iters": (Size, 5), "power": (PosFloat, 1.0), **_EVERY},
 }
@@ -130,7 +146,7 @@ def _table_union(table: dict[str, dict[str, Any]], shorthand: Any) -> Any:
         ]
         for name, fields in table.items()
     ]
-    union = Annotated[Union[tuple(members)], Discriminator(_op_tag)]
+    union = Annotated[Union[tuple(members)], Discriminator(_op_tag)]  # noqa: UP007
     return Annotated[union, BeforeValidator(shorthand)]
 
 
@@ -153,6 +169,18 @@ def _transform_form(value: Any) -> Any:
         # `{Resize: 32}`: the one argument given bare; otherwise `value` is reported unknown
         return {"op": name, next(iter(fields)) if len(fields) == 1 else "value": args}
     return _bare_name(value)
+
+
+def transform_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(torchvision name, keyword arguments) for each transform; defaults arrive as bare names."""
+    steps = []
+    for t in transforms:
+        if isinstance(t, str):
+            steps.append((t, {}))
+        else:
+            args = {k: tuple(v) if isinstance(v, list) else v for k, v in t.model_dump().items()}
+            steps.append((args.pop("op"), args))
+    return steps
 
 
 Loss = _table_union(LOSSES, _bare_name)
@@ -192,11 +220,17 @@ class RandomData(Loader):
     def _one_target(self) -> RandomData:
         if (self.target is None) == (self.num_classes is None):
             raise ValueError("random data needs exactly one of 'target' and 'num_classes'")
+        firsts = {name: shape[0] for name, shape in self.inputs.items()}
+        if self.target is not None:
+            firsts["target"] = self.target[0]
+        if len(set(firsts.values())) > 1:
+            shown = ", ".join(f"{k} {v}" for k, v in firsts.items())
+            raise ValueError(f"the first size of every shape is the number of samples: {shown}")
         return self
 
 
 class LinspaceData(Loader):
-    """x = linspace(start, end, steps) as a column, target an expression of x (the fitting tasks)."""
+    """x = linspace(start, end, steps) as a column, the target an expression of x (fitting)."""
 
     source: Literal["linspace"]
     start: Float
@@ -265,7 +299,7 @@ class DigitsData(Loader):
 
 
 Data = Annotated[
-    Union[RandomData, LinspaceData, VisionData, FakeImages, ImageFolderData, DigitsData],
+    RandomData | LinspaceData | VisionData | FakeImages | ImageFolderData | DigitsData,
     Field(discriminator="source"),
 ]
 

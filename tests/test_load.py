@@ -1,7 +1,13 @@
-"""Tests for graphspec.load: the safe, position-keeping YAML loader (BAD-INPUTS rows 1-16)."""
+"""Tests for graphspec.load: the safe, position-keeping YAML loader (BAD-INPUTS rows 1-16).
+
+Every test runs twice: with libyaml reading first (the default where PyYAML has it) and with the
+pure-Python parser alone, so each expected message and position holds for both. Cases the two
+parsers read differently, and random specs, are in test_load_libyaml.py.
+"""
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import subprocess
@@ -11,11 +17,21 @@ import threading
 import pytest
 import yaml
 
-from graphspec import load
+from graphspec import compile, load, yaml_core
 from graphspec.errors import Pos, Problem, SpecError
-from graphspec.load import MAX_BYTES, MAX_DEPTH, MAX_NODES, Document, load_file, load_text
+from graphspec.load import MAX_BYTES, MAX_DEPTH, Document, load_file, load_text
 
 FILE = "spec.yaml"
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "pure"])
+def parser(request, monkeypatch):
+    """Which parser reads first; "pure" hides libyaml the way a PyYAML built without it would."""
+    if request.param == "pure":
+        monkeypatch.setattr(load, "_CParser", None)
+    elif load._CParser is None:
+        pytest.skip("PyYAML was built without libyaml")
+    return request.param
 
 
 def problem_of(text: str) -> Problem:
@@ -152,16 +168,80 @@ def _flow_list(items: int) -> str:
     return "a: [" + ",".join(["1"] * items) + "]\n"
 
 
-def test_node_count_at_limit_loads():
+@pytest.fixture
+def small_cap(monkeypatch):
+    """The node cap lowered, so the pure parser reaches it quickly too."""
+    monkeypatch.setattr(load, "MAX_NODES", 1_000)
+    return 1_000
+
+
+def test_node_count_at_limit_loads(small_cap):
     # root mapping + key + list = 3 nodes
-    assert len(load_text(_flow_list(MAX_NODES - 3), FILE).data["a"]) == MAX_NODES - 3
+    assert len(load_text(_flow_list(small_cap - 3), FILE).data["a"]) == small_cap - 3
 
 
-def test_node_count_over_limit():
-    p = problem_of(_flow_list(MAX_NODES - 2))
-    last = MAX_NODES - 3  # index of the item that is node number MAX_NODES + 1
+def test_node_count_over_limit(small_cap):
+    p = problem_of(_flow_list(small_cap - 2))
+    last = small_cap - 3  # index of the item that is node number cap + 1
     assert where(p) == ("E-LIMIT", 1, 5 + 2 * last)
-    assert str(MAX_NODES) in p.message
+    assert p.message == "spec has more than 1,000 YAML nodes"
+
+
+def test_node_cap_over_limit_is_not_parsed_twice(small_cap, parser, monkeypatch):
+    """libyaml's E-LIMIT stands: the pure parser would take ~10 s to reach a 250,000 cap."""
+    if parser == "pure":
+        pytest.skip("only libyaml reads first")
+
+    def no_pure(text):
+        raise AssertionError("the pure parser read the text")
+
+    monkeypatch.setattr(load, "_Events", no_pure)
+    assert problem_of(_flow_list(small_cap)).code == "E-LIMIT"
+
+
+def _layers(count: int, blocks: str = "") -> str:
+    """A model of one input and `count` relu layers (the barest spec: two YAML nodes a layer)."""
+    lines = ["name: big", "model:", "  class: Big", "  inputs:", "    x: [N, 8]", "  layers:"]
+    lines += [f"    r{i}: relu" for i in range(count)]
+    return "\n".join(lines) + "\n" + blocks
+
+
+def test_the_yaml_cap_admits_ten_thousand_layers(parser):
+    """The 10,000-layer bench shape (bench/scale.py) needs 60,015 YAML nodes."""
+    if parser == "pure":
+        pytest.skip("takes seconds with the pure parser")
+    group = (
+        "    l{0}: {{op: Linear, out_features: 8}}\n"
+        "    r{0}: relu\n"
+        "    b{0}: {{op: Linear, out_features: 8, in: l{0}}}\n"
+        "    j{0}: {{op: add, in: [r{0}, b{0}]}}\n"
+    )
+    text = _layers(0) + "".join(group.format(i) for i in range(2_500))
+    assert len(load_text(text, FILE).data["model"]["layers"]) == 10_000
+    assert load.MAX_NODES == 250_000
+
+
+def test_graph_node_cap(parser):
+    """Row 13 in graph nodes: refused at the first node past the cap, before pydantic runs."""
+    if parser == "pure":
+        pytest.skip("takes seconds with the pure parser")
+    doc = load_text(_layers(compile.MAX_GRAPH_NODES), FILE)  # 1 input + 20,000 layers
+    with pytest.raises(SpecError) as info:
+        compile.compile_document(doc)
+    [p] = info.value.problems
+    assert where(p) == ("E-LIMIT", 7 + compile.MAX_GRAPH_NODES - 1, 5)  # layer r19999
+    assert "more than 20,000 graph nodes" in p.message and p.hint
+
+
+def test_graph_node_cap_counts_blocks(monkeypatch):
+    block = "blocks:\n  b:\n    inputs: {h: [N, 8]}\n    layers: {u: relu, v: relu}\n"
+    doc = load_text(_layers(3, block), FILE)  # 1 + 3 in the model, 1 + 2 in the block
+    monkeypatch.setattr(compile, "MAX_GRAPH_NODES", 7)
+    compile.compile_document(doc)
+    monkeypatch.setattr(compile, "MAX_GRAPH_NODES", 6)
+    with pytest.raises(SpecError) as info:
+        compile.compile_document(doc)
+    assert [where(p) for p in info.value.problems] == [("E-LIMIT", 13, 23)]  # the block's 'v'
 
 
 # --- row 2: E-ENCODING --------------------------------------------------------------------------
@@ -361,7 +441,8 @@ def test_quoted_merge_key_is_an_ordinary_string():
 
 
 @pytest.mark.parametrize(
-    "literal", ["9" * 5000, "-" + "9" * 5000, "1" * (load.MAX_INT_DIGITS + 1), "0x" + "f" * 5000]
+    "literal",
+    ["9" * 5000, "-" + "9" * 5000, "1" * (yaml_core.MAX_INT_DIGITS + 1), "0x" + "f" * 5000],
 )
 def test_huge_integer(literal):
     p = problem_of(f"a: 1\nn: {literal}\n")
@@ -369,7 +450,7 @@ def test_huge_integer(literal):
 
 
 def test_integer_at_digit_limit_loads():
-    assert load_text(f"n: {'9' * load.MAX_INT_DIGITS}\n", FILE).data["n"] == 10**100 - 1
+    assert load_text(f"n: {'9' * yaml_core.MAX_INT_DIGITS}\n", FILE).data["n"] == 10**100 - 1
 
 
 def test_huge_quoted_number_is_a_string():
@@ -583,6 +664,19 @@ def test_data_is_plain_python():
         return value is None or type(value) in (str, int, float, bool)
 
     assert plain(load_text(NESTED + "x: [1, 2.5, ~, yes, true]\n", FILE).data)
+
+
+def test_collector_is_paused_only_while_loading():
+    assert gc.isenabled()
+    with pytest.raises(SpecError):
+        load_text("a: [1, 2\n", FILE)
+    assert gc.isenabled()
+    gc.disable()  # a caller's choice stands
+    try:
+        load_text("a: 1\n", FILE)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_no_heavy_imports():
