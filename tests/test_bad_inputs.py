@@ -9,17 +9,19 @@ all again through `python -m graphspec validate` in a real subprocess.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from graphspec import cli
 
-LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E-[A-Z]+)\]: .+$")
+try:
+    from tests.badinput import column, listing, located
+except ImportError:  # pragma: no cover - run from inside tests/
+    from badinput import column, listing, located
+
 
 # Where: a column number, or the text the column points at on that line (first occurrence),
 # optionally with a character offset from it.
@@ -253,26 +255,8 @@ def expected(case: Case, file: str) -> list[tuple[str, str, int, int]]:
     lines = case.text.splitlines()
     out = []
     for code, line, col in case.errors:
-        if not isinstance(col, int):
-            needle, delta = (col, 0) if isinstance(col, str) else col
-            assert needle in lines[line - 1], f"{needle!r} not on line {line}: {lines[line - 1]!r}"
-            col = lines[line - 1].index(needle) + 1 + delta
-        out.append((file, code, line, col))
+        out.append((file, code, line, column(lines, line, col)))
     return out
-
-
-def located(stderr: str) -> list[tuple[str, str, int, int]]:
-    """Every line must be a located error; returns (file, code, line, col) for each."""
-    found = []
-    for text in stderr.splitlines():
-        m = LINE.match(text)
-        assert m, f"not a located error line: {text!r}"
-        found.append((m["file"], m["code"], int(m["line"]), int(m["col"])))
-    return found
-
-
-def listing(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

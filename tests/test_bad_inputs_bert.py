@@ -8,7 +8,6 @@ Several cases are one-line edits of specs/bert_attention.yaml, the mistakes a us
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -18,9 +17,13 @@ import pytest
 
 from graphspec import cli
 
+try:
+    from tests.badinput import column, listing, located
+except ImportError:  # pragma: no cover - run from inside tests/
+    from badinput import column, listing, located
+
 ROOT = Path(__file__).resolve().parents[1]
 BERT = (ROOT / "specs" / "bert_attention.yaml").read_text()
-LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E-[A-Z]+)\]: .+$")
 
 Col = int | str | tuple[str, int]
 """A column number, or the text the column points at (first occurrence on the line), + offset."""
@@ -200,26 +203,8 @@ def expected(case: Case, file: str) -> list[tuple[str, str, int, int]]:
     out = []
     for code, marker, col in case.errors:
         line = next(i for i, text in enumerate(lines, 1) if marker in text)
-        if not isinstance(col, int):
-            needle, delta = (col, 0) if isinstance(col, str) else col
-            assert needle in lines[line - 1], f"{needle!r} not on line {line}"
-            col = lines[line - 1].index(needle) + 1 + delta
-        out.append((file, code, line, col))
+        out.append((file, code, line, column(lines, line, col)))
     return out
-
-
-def located(stderr: str) -> list[tuple[str, str, int, int]]:
-    """Every line must be a located error; returns (file, code, line, col) for each."""
-    found = []
-    for text in stderr.splitlines():
-        m = LINE.match(text)
-        assert m, f"not a located error line: {text!r}"
-        found.append((m["file"], m["code"], int(m["line"]), int(m["col"])))
-    return found
-
-
-def listing(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

@@ -1,0 +1,31 @@
+"""Shared checks for the bad-input tests: every stderr line a located error, nothing written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E-[A-Z]+)\]: .+$")
+
+
+def column(lines: list[str], line: int, col: int | str | tuple[str, int]) -> int:
+    """A column given as a number, as text to find on the line, or as (text, offset)."""
+    if isinstance(col, int):
+        return col
+    needle, delta = (col, 0) if isinstance(col, str) else col
+    assert needle in lines[line - 1], f"{needle!r} not on line {line}: {lines[line - 1]!r}"
+    return lines[line - 1].index(needle) + 1 + delta
+
+
+def located(stderr: str) -> list[tuple[str, str, int, int]]:
+    """Every line must be a located error; returns (file, code, line, col) for each."""
+    found = []
+    for text in stderr.splitlines():
+        m = LINE.match(text)
+        assert m, f"not a located error line: {text!r}"
+        found.append((m["file"], m["code"], int(m["line"]), int(m["col"])))
+    return found
+
+
+def listing(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
