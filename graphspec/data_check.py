@@ -9,9 +9,7 @@ to train on FakeData of the same shape.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from graphspec.errors import Pos, SpecError, fail
 from graphspec.load import Document
@@ -123,6 +121,9 @@ def _check_vision(data: object, vision: VisionSet, doc: Document) -> None:
 
 def _unreachable(url: str) -> str | None:
     """Why the download host cannot be reached, or None if a connection opens."""
+    import socket  # only `run` probes the network: kept off validate's start-up
+    from urllib.parse import urlparse
+
     parts = urlparse(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:

@@ -10,9 +10,6 @@ import argparse
 import importlib
 import os
 import sys
-import tempfile
-import time
-import traceback
 
 from graphspec.errors import SpecError
 
@@ -68,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _crash_log(argv: list[str]) -> str:
+    import tempfile  # only a crash needs these: kept off every command's start-up
+    import time
+    import traceback
+
     fd, path = tempfile.mkstemp(
         prefix=f"graphspec-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log"
     )
