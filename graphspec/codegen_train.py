@@ -10,9 +10,10 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from graphspec import codegen
+from graphspec import codegen, polyfit
 from graphspec.codegen_data import TENSOR_SOURCES, batches_section, data_section, has_test
 from graphspec.compile import Compiled
 from graphspec.data_check import VISION
@@ -39,6 +40,7 @@ def generate(compiled: Compiled) -> str:
         data_section(spec),
         batches_section(spec, _n_inputs(compiled)),
         _main(compiled),
+        _compare_source(compiled),
         _evaluate(compiled),
         'if __name__ == "__main__":\n    main()',
     ]
@@ -284,12 +286,41 @@ def _evaluate(compiled: Compiled) -> str:
     else:
         lines = _final_loss(compiled)
     if compiled.spec.model.params:
-        lines += [
+        lines.append(
             "    learned = {name: p.item() for name, p in net.named_parameters(recurse=False)"
-            " if p.numel() == 1}",
-            '    print("learned: " + ", ".join(f"{k} = {v:.6g}" for k, v in learned.items()))',
-        ]
+            " if p.numel() == 1}"
+        )
+        lines += _learned(compiled)
     return "\n".join(["def evaluate(net, trainset, testset, criterion):", *lines])
+
+
+def _learned(compiled: Compiled) -> list[str]:
+    """The learned scalars; for a polynomial, the seed's Result line and `compare`'s table."""
+    poly = polyfit.detect(compiled.spec)
+    if poly is None:
+        return ['    print("learned: " + ", ".join(f"{k} = {v:.6g}" for k, v in learned.items()))']
+    taylor = poly.taylor()
+    return [
+        f"    terms = {list(poly.terms)!r}  # (param, power of {poly.variable})",
+        *(
+            ["    taylor = None  # no Taylor series known for this target"]
+            if taylor is None
+            else [
+                f"    taylor = [  # {poly.target}'s Taylor coefficients at 0",
+                *(f"        {item!r}," for item in taylor),
+                "    ]",
+            ]
+        ),
+        f"    for line in compare(x, y, learned, terms, taylor, {poly.target!r}):",
+        "        print(line)",
+    ]
+
+
+def _compare_source(compiled: Compiled) -> str:
+    """graphspec.polyfit.compare itself, so the script prints what `graphspec run` prints."""
+    if not compiled.spec.model.params or polyfit.detect(compiled.spec) is None:
+        return ""
+    return inspect.getsource(polyfit.compare)
 
 
 def _final_loss(compiled: Compiled) -> list[str]:

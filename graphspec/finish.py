@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from graphspec import checkpoint, plots, runs
+from graphspec import checkpoint, plots, polyfit, runs
 from graphspec import evaluate as evaluation
 from graphspec.errors import SpecError
 
@@ -63,12 +63,25 @@ def _evaluate(session: Session, job: Job, model: torch.nn.Module, step: int) -> 
     else:
         result = evaluation.final_loss(model, data.train, job.loss_fn, job.device)
         screen.say(f"final {spec.loss.op} on the training data: {result['loss']:.6g}")
-    params = evaluation.scalar_params(model)
+    params = _learned(session, job, model)
     if params:
-        screen.say("learned: " + ", ".join(f"{k} = {v:.6g}" for k, v in params.items()))
         result["params"] = params
     session.metrics.write({"step": step, **result})
     return result
+
+
+def _learned(session: Session, job: Job, model: torch.nn.Module) -> dict[str, float]:
+    """The model's learnable scalars, printed: for a polynomial fit, the seed's Result line and
+    the comparison with the Taylor and least-squares coefficients (graphspec.polyfit)."""
+    params = evaluation.scalar_params(model)
+    poly = polyfit.detect(session.spec)
+    if params and poly is not None and job.data.fit is not None:
+        (x,), y = job.data.fit.inputs, job.data.fit.target
+        for line in polyfit.compare(x, y, params, poly.terms, poly.taylor(), poly.target):
+            session.screen.say(line)
+    elif params:
+        session.screen.say("learned: " + ", ".join(f"{k} = {v:.6g}" for k, v in params.items()))
+    return params
 
 
 def _fit_pictures(session: Session, job: Job, model: torch.nn.Module) -> None:

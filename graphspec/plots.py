@@ -41,12 +41,17 @@ def loss_png(records: list[dict[str, Any]], path: Path, title: str) -> None:
     fig.savefig(path)
 
 
+def _loss_label(loss: float) -> str:
+    """The seed's `Loss=%.4f`, which reads 0.0000 for the sin fit's 2.5e-8: small ones as %.3g."""
+    return f"Loss={loss:.4f}" if abs(loss) >= 1e-3 else f"Loss={loss:.3g}"
+
+
 def _fit_axes(ax: Any, x: Any, y: Any, prediction: Any, loss: float, caption: str):
     """The seed's picture: data as dots, the prediction as a thick red line, `Loss=` in red."""
     ax.scatter(x, y, s=12)
     (line,) = ax.plot(x, prediction, "r-", lw=5)
     text = ax.text(
-        0.5, 0.05, f"Loss={loss:.4f}", transform=ax.transAxes, fontdict={"size": 20, "color": "red"}
+        0.5, 0.05, _loss_label(loss), transform=ax.transAxes, fontdict={"size": 20, "color": "red"}
     )
     title = ax.set_title(caption)
     return line, text, title
@@ -87,7 +92,7 @@ def fit_gif(x: Any, y: Any, frames: list[tuple[int, Any, float]], path: Path) ->
     for (step, _, loss), prediction in zip(frames, predictions, strict=True):
         fig.canvas.restore_region(background)
         line.set_ydata(prediction)
-        text.set_text(f"Loss={loss:.4f}")
+        text.set_text(_loss_label(loss))
         title.set_text(f"step {step}")
         for artist in moving:
             ax.draw_artist(artist)
