@@ -6,10 +6,10 @@ Timed, each a median after one warm-up:
 - graphviz's `dot -Tsvg` on that text;
 - the whole `graphspec render SPEC -o FILE.svg` process, start-up included.
 
-Specs: a generated chain of 1,000 layers (Linear, relu alternating, width 8); a block stack of an
-attention-shaped block (projections, residual and feed-forward) called with `repeat: 12`, drawn
-folded (one copy marked ×12) and with `--expand` (all twelve); and every shipped spec under
-`specs/` that has block calls. Target: each finishes in seconds.
+Specs: a generated chain of 1,000 layers (Linear, relu alternating, width 8); the 12-block BERT
+attention stack (bench/specs/bert_stack12.yaml, `repeat: 12`), drawn folded (one copy marked ×12)
+and with `--expand` (all twelve); and every shipped spec under `specs/` that has block calls.
+Target: each finishes in seconds.
 
     .venv/bin/python bench/render.py [--repeats 5] [--no-record]
 """
@@ -30,29 +30,8 @@ sys.path.insert(0, str(ROOT))
 from graphspec import render  # noqa: E402
 from graphspec.compile import compile_file  # noqa: E402
 
-STACK = """\
-name: stack12
-blocks:
-  Encoder:
-    inputs: {x: [N, L, 64]}
-    layers:
-      q: {op: Linear, out_features: 64}
-      k: {op: Linear, out_features: 64, in: x}
-      v: {op: Linear, out_features: 64, in: x}
-      mix: {op: add, in: [q, k, v]}
-      proj: {op: Linear, out_features: 64}
-      res1: {op: add, in: [x, proj]}
-      up: {op: Linear, out_features: 256}
-      act: relu
-      down: {op: Linear, out_features: 64}
-      res2: {op: add, in: [res1, down]}
-model:
-  inputs:
-    x: [N, L, 64]
-  layers:
-    enc: {block: Encoder, repeat: 12}
-    head: {op: Linear, out_features: 2}
-"""
+STACK = ROOT / "bench" / "specs" / "bert_stack12.yaml"
+"""Twelve BERT attention blocks (`repeat: 12`) over the blocks of specs/bert_attention.yaml."""
 
 
 def chain_text(layers: int) -> str:
@@ -112,9 +91,8 @@ def main() -> int:
         print("bench/render.py needs graphviz's `dot` (apt-get install graphviz)", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="graphspec-render-"))
-    chain, stack = tmp / "chain.yaml", tmp / "stack.yaml"
+    chain, stack = tmp / "chain.yaml", STACK
     chain.write_text(chain_text(1000))
-    stack.write_text(STACK)
     cases = [
         ("chain, 1,000 layers", chain, []),
         ("12-block stack, folded", stack, []),
