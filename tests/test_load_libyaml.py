@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from graphspec import load
+from graphspec import compile, load
 from graphspec.errors import SpecError
 from graphspec.load import load_text
 
@@ -148,3 +148,49 @@ def test_random_mutations_agree_with_the_pure_parser(monkeypatch):
         assert got == pure_outcome(text, monkeypatch), text
         pure_reads.clear()
     assert fast > 50  # libyaml's answer stood often enough for the comparison to mean something
+
+
+# Big inputs: with the pure parser alone these take seconds, so they run where libyaml reads first.
+
+
+def _layers(count: int, blocks: str = "") -> str:
+    """A model of one input and `count` relu layers (the barest spec: two YAML nodes a layer)."""
+    lines = ["name: big", "model:", "  class: Big", "  inputs:", "    x: [N, 8]", "  layers:"]
+    lines += [f"    r{i}: relu" for i in range(count)]
+    return "\n".join(lines) + "\n" + blocks
+
+
+def test_node_cap_over_limit_is_not_parsed_twice(monkeypatch):
+    """libyaml's E-LIMIT stands: the pure parser would take ~10 s to reach a 250,000 cap."""
+
+    def no_pure(text):
+        raise AssertionError("the pure parser read the text")
+
+    monkeypatch.setattr(load, "_Events", no_pure)
+    monkeypatch.setattr(load, "MAX_NODES", 1_000)
+    with pytest.raises(SpecError) as info:
+        load_text("a: [" + ",".join(["1"] * 1_000) + "]\n", FILE)
+    assert [p.code for p in info.value.problems] == ["E-LIMIT"]
+
+
+def test_the_yaml_cap_admits_ten_thousand_layers():
+    """The 10,000-layer bench shape (bench/scale.py) needs 60,015 YAML nodes."""
+    group = (
+        "    l{0}: {{op: Linear, out_features: 8}}\n"
+        "    r{0}: relu\n"
+        "    b{0}: {{op: Linear, out_features: 8, in: l{0}}}\n"
+        "    j{0}: {{op: add, in: [r{0}, b{0}]}}\n"
+    )
+    text = _layers(0) + "".join(group.format(i) for i in range(2_500))
+    assert len(load_text(text, FILE).data["model"]["layers"]) == 10_000
+    assert load.MAX_NODES == 250_000
+
+
+def test_graph_node_cap():
+    """Row 13 in graph nodes: refused at the first node past the cap, before pydantic runs."""
+    doc = load_text(_layers(compile.MAX_GRAPH_NODES), FILE)  # 1 input + 20,000 layers
+    with pytest.raises(SpecError) as info:
+        compile.compile_document(doc)
+    [p] = info.value.problems
+    assert (p.code, p.pos.line, p.pos.col) == ("E-LIMIT", 7 + compile.MAX_GRAPH_NODES - 1, 5)
+    assert "more than 20,000 graph nodes" in p.message and p.hint
