@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E-[A-Z]+)\]: .+$")
@@ -29,3 +31,25 @@ def located(stderr: str) -> list[tuple[str, str, int, int]]:
 
 def listing(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def validate_all_in_a_subprocess(tmp_path: Path, cases: list, expected) -> None:
+    """Every case as its own file through one real `graphspec validate`: all errors located."""
+    files = {f"{i:02d}-{case.id}.yaml": case for i, case in enumerate(cases)}
+    for name, case in files.items():
+        (tmp_path / name).write_text(case.text)
+    before = listing(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "graphspec", "validate", *files],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    found = located(proc.stderr)
+    for name, case in files.items():
+        assert [f for f in found if f[0] == name] == expected(case, name), name
+    assert len(found) == sum(len(c.errors) for c in cases)
+    assert listing(tmp_path) == before

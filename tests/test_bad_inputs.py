@@ -9,8 +9,6 @@ all again through `python -m graphspec validate` in a real subprocess.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass, field
 
 import pytest
@@ -18,9 +16,9 @@ import pytest
 from graphspec import cli
 
 try:
-    from tests.badinput import column, listing, located
+    from tests.badinput import column, listing, located, validate_all_in_a_subprocess
 except ImportError:  # pragma: no cover - run from inside tests/
-    from badinput import column, listing, located
+    from badinput import column, listing, located, validate_all_in_a_subprocess
 
 
 # Where: a column number, or the text the column points at on that line (first occurrence),
@@ -277,24 +275,7 @@ def test_bad_input(case, tmp_path, monkeypatch, capsys):
 
 
 def test_all_cases_through_a_real_subprocess(tmp_path):
-    files = {f"{i:02d}-{case.id}.yaml": case for i, case in enumerate(CASES)}
-    for name, case in files.items():
-        (tmp_path / name).write_text(case.text)
-    before = listing(tmp_path)
-    proc = subprocess.run(
-        [sys.executable, "-m", "graphspec", "validate", *files],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert "Traceback" not in proc.stderr
-    found = located(proc.stderr)
-    for name, case in files.items():
-        assert [f for f in found if f[0] == name] == expected(case, name), name
-    assert len(found) == sum(len(c.errors) for c in CASES)
-    assert listing(tmp_path) == before
+    validate_all_in_a_subprocess(tmp_path, CASES, expected)
 
 
 def test_injection_sentinel_stays_absent(tmp_path, monkeypatch, capsys):
