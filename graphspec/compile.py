@@ -158,3 +158,8 @@ def _field_positions(path: tuple, data: Any, doc: load.Document) -> dict[tuple[s
             for key in raw:
                 out[(name, "in_" if key == "in" else key)] = doc.pos((*path, "layers", name, key))
     return out
+
+
+def build_module(path: str) -> torch.nn.Module:
+    """The spec's model as a live nn.Module: `compile_file(path).build()`."""
+    return compile_file(path).build()
