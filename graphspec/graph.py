@@ -232,20 +232,29 @@ def _check_cycles(g: Dag, nodes: dict[str, GraphNode]) -> None:
     raise SpecError([Problem("E-CYCLE", f"the graph has a cycle: {path}", first.pos, first.name)])
 
 
+def _unused(node: GraphNode) -> Problem:
+    if node.is_input:
+        # An input nothing reads is usually a wiring slip (the seed's `wk(Q)` for `wk(K)`).
+        return Problem(
+            "E-UNUSED",
+            "input is never used on the way to an output",
+            node.pos,
+            node.name,
+            hint="read it with `in:` in the node that needs it, or drop it",
+        )
+    return Problem(
+        "E-UNUSED",
+        "node does not reach any output",
+        node.pos,
+        node.name,
+        hint="wire it with `in:` into a later node, or list it under outputs:",
+    )
+
+
 def _check_unused(g: Dag, nodes: dict[str, GraphNode], outputs: list[str]) -> None:
     needed = set(outputs)
     for out in outputs:
         needed |= g.ancestors(out)
-    problems = [
-        Problem(
-            "E-UNUSED",
-            "node does not reach any output",
-            node.pos,
-            node.name,
-            hint="wire it with `in:` into a later node, or list it under outputs:",
-        )
-        for node in nodes.values()
-        if node.name not in needed and not node.is_input
-    ]
+    problems = [_unused(node) for node in nodes.values() if node.name not in needed]
     if problems:
         raise SpecError(problems)

@@ -162,6 +162,9 @@ CASES = [
     Case("29-unused", spec("a: {op: Linear, out_features: 4}",
                            "b: {op: Linear, out_features: 4, in: x}"),
          [("E-UNUSED", 6, "a:")]),
+    Case("29-unused-input", spec("b: {op: Linear, out_features: 4, in: x}",
+                                 inputs="x: [N, 8]\n    y: [N, 8]"),
+         [("E-UNUSED", 5, "y:")], hint="read it with `in:`"),
     # 30 no input / no output / ambiguous output
     Case("30-no-outputs", spec(FC) + "  outputs: []\n", [("E-GRAPH", 7, "[]")]),
     Case("30-no-inputs", "name: t\nmodel:\n  inputs: {}\n  layers:\n    a: relu\n",

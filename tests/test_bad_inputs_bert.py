@@ -124,6 +124,12 @@ CASES = [
          [("E-GRAPH", "call:", "call")], "connect every block input", ["'mask'", "not connected"]),
     Case("bert-mask-unconnected", bert(", attn_mask: attn_mask}}", "}}"),
          [("E-GRAPH", "attention:", "attention")], "connect every block input", ["'attn_mask'"]),
+    # the seed's own typo: K projected from Q leaves the block's K input unread
+    Case("bert-seed-typo-wk-reads-q",
+         bert("wk: {op: Linear, out_features: d_k * n_heads, in: K}",
+              "wk: {op: Linear, out_features: d_k * n_heads, in: Q}"),
+         [("E-UNUSED", "      K: [N, L, d_model]", "K")], "read it with `in:`",
+         ["input is never used", "MultiHeadAttention.K"]),
     Case("block-input-unknown-key", mix("call: {block: Mix, in: {x: a, msk: m}}"),
          [("E-REF", "call:", "call"), ("E-GRAPH", "call:", "call")], "did you mean 'mask'?",
          ["has no input 'msk'"]),
