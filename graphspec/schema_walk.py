@@ -42,8 +42,12 @@ def _members(tp: Any) -> list[Any]:
 
 def _pick(tp: Any, data: Any) -> Any:
     """The one member of a union that the data selects (by tag), or the only candidate."""
+    from graphspec.spec import LazyNode, node_class
+
     members = [m for m in _members(tp) if m is not type(None)]
     models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+    if members == [LazyNode]:  # a layer entry: its own op's model
+        return node_class(data)
     if len(members) == 1:
         return members[0]
     if isinstance(data, dict):

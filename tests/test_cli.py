@@ -239,3 +239,13 @@ def test_user_errors_never_reach_the_crash_path(capsys, monkeypatch, tmp_path):
     code, _, err = run_main(capsys, "summary", str(tmp_path / "missing.yaml"))
     assert code == 2 and "error[E-IO]" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_schema_types_every_layer_as_the_op_union(capsys):
+    """Editors check layers too: `layers` values point at the union of every op's model."""
+    schema = json.loads(run_main(capsys, "schema")[1])
+    for body in ("Block", "Model"):
+        layers = schema["$defs"][body]["properties"]["layers"]["patternProperties"]
+        assert list(layers.values()) == [{"$ref": "#/$defs/Layer"}]
+    members = {m["$ref"].removeprefix("#/$defs/") for m in schema["$defs"]["Layer"]["oneOf"]}
+    assert set(OPS) | {"Share", "Call"} <= members

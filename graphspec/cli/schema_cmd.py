@@ -14,9 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     os.environ["GRAPHSPEC_FIELD_DOCS"] = "1"  # field docstrings become schema descriptions
     from graphspec.files import write_atomic
-    from graphspec.spec import Spec
+    from graphspec.spec import json_schema
 
-    schema = Spec.model_json_schema(by_alias=True)
+    schema = json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "graphspec spec"
     text = json.dumps(schema, indent=2) + "\n"
