@@ -53,3 +53,22 @@ def validate_all_in_a_subprocess(tmp_path: Path, cases: list, expected) -> None:
         assert [f for f in found if f[0] == name] == expected(case, name), name
     assert len(found) == sum(len(c.errors) for c in cases)
     assert listing(tmp_path) == before
+
+
+def validate_case(case, expected, tmp_path: Path, monkeypatch, capsys) -> str:
+    """One case through `cli.main(["validate", ...])`: exit 2, every expected located error, the
+    texts the case names, no traceback, nothing written. Returns stderr for further checks."""
+    from graphspec import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.yaml").write_text(case.text)
+    before = listing(tmp_path)
+    code = cli.main(["validate", "spec.yaml"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert "Traceback" not in err
+    assert located(err) == expected(case, "spec.yaml"), err
+    for text in case.says:
+        assert text in err, err
+    assert listing(tmp_path) == before  # nothing written: no runs/, no temp file, no sentinel
+    return err

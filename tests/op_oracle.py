@@ -311,3 +311,7 @@ def check_all(cases: list[Case]) -> tuple[Counter, list[str]]:
     finally:
         torch.set_num_threads(threads)
     return counts, mismatches
+
+
+MIXED_DTYPES = ["float32"] * 3 + ["float16", "bfloat16", "float64", "int64", "int32", "bool"]
+"""Input dtypes drawn by the case generators: float32 three times as often as each other one."""

@@ -51,6 +51,18 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def python_child(*args: str | Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python ARGS...` in a child that computes like this process (see `child_env`)."""
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=cwd,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def spawn(*args: str | Path, runs: Path) -> subprocess.Popen:
     """A real `graphspec run` process (for signals)."""
     argv = [sys.executable, "-m", "graphspec", "run", *map(str, args), "--runs-dir", str(runs)]

@@ -16,9 +16,9 @@ import pytest
 from graphspec import cli
 
 try:
-    from tests.badinput import column, listing, located, validate_all_in_a_subprocess
+    from tests.badinput import column, located, validate_all_in_a_subprocess, validate_case
 except ImportError:  # pragma: no cover - run from inside tests/
-    from badinput import column, listing, located, validate_all_in_a_subprocess
+    from badinput import column, located, validate_all_in_a_subprocess, validate_case
 
 
 # Where: a column number, or the text the column points at on that line (first occurrence),
@@ -262,19 +262,9 @@ def expected(case: Case, file: str) -> list[tuple[str, str, int, int]]:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_input(case, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "spec.yaml").write_text(case.text)
-    before = listing(tmp_path)
-    code = cli.main(["validate", "spec.yaml"])
-    out, err = capsys.readouterr()
-    assert code == 2 and out == ""
-    assert "Traceback" not in err
-    assert located(err) == expected(case, "spec.yaml"), err
-    for text in case.says:
-        assert text in err, err
+    err = validate_case(case, expected, tmp_path, monkeypatch, capsys)
     if case.hint:
         assert "; hint: " in err and case.hint in err.split("; hint: ", 1)[1], err
-    assert listing(tmp_path) == before  # nothing written: no runs/, no temp file, no sentinel
 
 
 def test_all_cases_through_a_real_subprocess(tmp_path):

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import seed_programs as sp
 import torch
-from runhelp import SPECS, child_env, losses, meta, run_cli
+from runhelp import SPECS, losses, meta, python_child, run_cli
 
 from graphspec import data as datasets
 from graphspec import polyfit
@@ -146,14 +144,7 @@ def test_emitted_script_prints_the_same_report(tmp_path):
     assert run.code == 0, run.err
     script = tmp_path / "train.py"
     assert main(["emit", str(run.run_dir / "spec.yaml"), "--train", "-o", str(script)]) == 0
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = python_child(str(script), cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     ours = run.out.splitlines()
     tail = ours[ours.index("Finished Training") : -2]  # up to "wrote:" and the folder

@@ -22,10 +22,10 @@ from graphspec.shapes import DTYPES, TensorType
 
 try:  # run as part of the tests package or with tests/ on sys.path
     from tests import op_cases_bert
-    from tests.op_oracle import POLICIES, Case, check, check_all, tt
+    from tests.op_oracle import MIXED_DTYPES, POLICIES, Case, check, check_all, tt
 except ImportError:  # pragma: no cover
     import op_cases_bert
-    from op_oracle import POLICIES, Case, check, check_all, tt
+    from op_oracle import MIXED_DTYPES, POLICIES, Case, check, check_all, tt
 
 OMIT: Any = object()
 """Leave the field out, so the op's default applies."""
@@ -231,18 +231,6 @@ def view_cases(op: str) -> list[Case]:
 
 
 # -- several inputs ------------------------------------------------------------------------------
-
-MIXED_DTYPES = [
-    "float32",
-    "float32",
-    "float32",
-    "float16",
-    "bfloat16",
-    "float64",
-    "int64",
-    "int32",
-    "bool",
-]
 
 
 def random_shape(rng: Random, rank: int, sizes: list) -> tuple:

@@ -8,14 +8,12 @@ loss curve; a fixed seed must repeat a run bit for bit.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import seed_programs as sp
 import torch
 import yaml
-from runhelp import ROOT, SPECS, child_env, losses, meta, run_cli, state_digest
+from runhelp import ROOT, SPECS, losses, meta, python_child, run_cli, state_digest
 
 from graphspec import data as datasets
 from graphspec.compile import compile_file
@@ -195,14 +193,7 @@ def test_cifar_missing_fails_fast_without_torch(tmp_path):
         f" '--runs-dir', '{tmp_path}'])\n"
         "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\nsys.exit(code)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = python_child("-c", script, cwd=ROOT, timeout=60)
     if "cannot be downloaded" not in proc.stderr:
         pytest.skip("this machine can reach the CIFAR-10 download host")
     assert proc.returncode == 2

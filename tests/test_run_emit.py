@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import subprocess
-import sys
 
 import pytest
 import torch
-from runhelp import ROOT, SPECS, child_env, run_cli
+from runhelp import ROOT, SPECS, python_child, run_cli
 
 from graphspec.cli import main
 
@@ -54,14 +52,7 @@ def test_script_prints_the_same_run(tmp_path, spec, sets):
     assert "graphspec" not in "".join(
         line for line in text.splitlines() if line.startswith(("import", "from"))
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", NO_GRAPHSPEC, str(script)],
-        cwd=tmp_path,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = python_child("-c", NO_GRAPHSPEC, str(script), cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     expected = [line for line in run.out.splitlines()[:-1] if not line.startswith(RUN_ONLY)]
     assert proc.stdout.splitlines() == expected
@@ -82,14 +73,7 @@ def test_emit_train_is_torch_free_and_refuses_untrainable_specs(tmp_path):
         f"bad = main(['emit', '{spec}', '--train'])\n"
         "print(ok, bad, 'torch' in sys.modules)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = python_child("-c", script, cwd=ROOT, timeout=60)
     assert proc.stdout.split() == ["0", "2", "False"], proc.stderr
     assert "error[E-DATA]: emit --train needs a spec with data:" in proc.stderr
 
