@@ -108,13 +108,14 @@ class LazyNode:
         return dict(_LAYER_PLACEHOLDER)  # made a $ref to the union by `json_schema()`
 
 
-_members = [Annotated[cls, Tag(name)] for name, cls in OPS.items()]
-_members += [Annotated[Share, Tag("share")], Annotated[Call, Tag("block")]]
-NodeUnion = Annotated[
-    Annotated[Union[tuple(_members)], Discriminator(_node_tag)],
-    BeforeValidator(_shorthand),
-]
-"""The full union: for the JSON Schema (validation goes through `LazyNode`)."""
+def node_union() -> Any:
+    """The full union over every op (importing them all): for the JSON Schema only."""
+    members = [Annotated[cls, Tag(name)] for name, cls in OPS.items()]
+    members += [Annotated[Share, Tag("share")], Annotated[Call, Tag("block")]]
+    union = Annotated[Union[tuple(members)], Discriminator(_node_tag)]  # noqa: UP007
+    return Annotated[union, BeforeValidator(_shorthand)]
+
+
 Node = LazyNode
 
 Shape = Annotated[list[Size | Symbol], Field(max_length=16)]
@@ -224,7 +225,7 @@ _LAYER_PLACEHOLDER = {"description": "a layer: one op, a share: or a block: call
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the spec language, layers as the discriminated union over every op."""
     schema = _swap(Spec.model_json_schema(by_alias=True))
-    layer = TypeAdapter(NodeUnion).json_schema(by_alias=True)
+    layer = TypeAdapter(node_union()).json_schema(by_alias=True)
     defs = layer.pop("$defs")
     assert not defs.keys() & schema["$defs"].keys(), "op and spec model names collide"
     schema["$defs"] |= defs | {"Layer": layer}

@@ -1,0 +1,89 @@
+"""The op registry (graphspec/ops/__init__.py): complete, named right, and lazy.
+
+Laziness is checked in a fresh interpreter, the only place where "not imported" means anything.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+from runhelp import ROOT
+
+import graphspec.ops
+from graphspec.ops import OPS, Op, Registry
+
+FAMILIES = sorted(
+    m.name for m in pkgutil.iter_modules(graphspec.ops.__path__) if m.name not in {"base", "layout"}
+)
+
+
+def test_every_name_resolves_to_the_op_of_that_name():
+    for name in OPS:
+        cls = OPS[name]
+        assert issubclass(cls, Op)
+        assert cls.model_fields["op"].annotation.__args__ == (name,)
+        assert cls.__name__ == name
+
+
+def test_every_op_class_in_a_family_module_is_registered():
+    defined = {}
+    for family in FAMILIES:
+        module = importlib.import_module(f"graphspec.ops.{family}")
+        for name, obj in vars(module).items():
+            public = not name.startswith("_")  # `_Pool2d` and the like are shared bases
+            own = inspect.isclass(obj) and obj.__module__ == module.__name__
+            if public and own and issubclass(obj, Op):
+                defined[name] = obj
+    assert defined and set(defined) == set(OPS)
+    assert all(OPS[name] is cls for name, cls in defined.items())
+
+
+def test_registry_is_a_mapping_that_tests_can_patch():
+    reg = Registry({"Linear": "linear", "relu": "activations"})
+    assert list(reg) == ["Linear", "relu"] and len(reg) == 2
+    assert "Linear" in reg and "Conv2d" not in reg and reg.get("Conv2d") is None
+    with pytest.raises(KeyError):
+        reg["Conv2d"]
+    original = reg["relu"]
+    reg["relu"] = OPS["tanh"]
+    assert reg["relu"] is OPS["tanh"]
+    reg["relu"] = original
+    del reg["relu"]
+    assert list(reg) == ["Linear"]
+
+
+PROBE = r"""
+import json, sys
+from graphspec.cli import main
+code = main(["validate", sys.argv[1]])
+print(json.dumps({"code": code,
+                  "ops": sorted(m.rsplit(".", 1)[1] for m in sys.modules
+                                if m.startswith("graphspec.ops."))}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "families"),
+    [
+        ("lenet", {"conv", "linear", "pooling", "reshape", "activations"}),
+        ("regression", {"linear", "activations"}),
+        ("fit_sin", {"expr", "combine"}),  # expr's dtype rules live in combine
+    ],
+)
+def test_validating_a_spec_imports_only_the_families_it_uses(spec, families):
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, f"specs/{spec}.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0, proc.stderr
+    assert set(result["ops"]) - {"base", "layout"} == families
