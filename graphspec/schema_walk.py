@@ -1,7 +1,7 @@
 """Which fields a spec model accepts at a given place: for "did you mean" on unknown keys.
 
-Walks pydantic's `loc` through the Spec's type annotations (models, dicts, lists, unions and
-discriminated unions), using the data itself to pick a union member by its `op`/`source` tag.
+Walks pydantic's `loc` through the Spec's type annotations (models, dicts, lists, unions,
+discriminated and lazy unions), using the data itself to pick a union member by its tag.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel
+
+from graphspec.lazy_union import LazyUnion, union_of
 
 
 def fields_at(loc: tuple, data: Any) -> list[str]:
@@ -34,6 +36,9 @@ def _unwrap(tp: Any) -> Any:
 
 
 def _members(tp: Any) -> list[Any]:
+    lazy = union_of(tp)
+    if lazy is not None:
+        return [lazy]
     tp = _unwrap(tp)
     if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         return [m for arg in typing.get_args(tp) for m in _members(arg)]
@@ -42,12 +47,10 @@ def _members(tp: Any) -> list[Any]:
 
 def _pick(tp: Any, data: Any) -> Any:
     """The one member of a union that the data selects (by tag), or the only candidate."""
-    from graphspec.spec import LazyNode, node_class
-
     members = [m for m in _members(tp) if m is not type(None)]
     models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
-    if members == [LazyNode]:  # a layer entry: its own op's model
-        return node_class(data)
+    if len(members) == 1 and isinstance(members[0], LazyUnion):  # a layer, an optimizer, ...
+        return members[0].member_for(data)
     if len(members) == 1:
         return members[0]
     if isinstance(data, dict):

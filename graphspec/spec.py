@@ -1,27 +1,23 @@
 """The spec language as pydantic models: what a YAML spec may say, strictly.
 
-`Spec` is the whole file. Node entries under `model.layers` are a discriminated union over the
-op registry (`graphspec.ops.OPS`), so every op's fields are checked by that op's own model, and
-`graphspec schema` is just this module's JSON Schema.
+`Spec` is the whole file. Node entries under `model.layers` are a tagged union over the op
+registry (`graphspec.ops.OPS`), so every op's fields are checked by that op's own model, and
+`graphspec schema` is this module's JSON Schema with each tagged union spelled out.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
-    Discriminator,
     Field,
-    Tag,
-    TypeAdapter,
-    ValidationInfo,
     model_validator,
 )
-from pydantic_core import PydanticCustomError, core_schema
 
+from graphspec import spec_train
 from graphspec.fields import Float, Int, PosFloat, Size, StrictModel, Symbol
+from graphspec.lazy_union import LazyUnion, add_unions
 from graphspec.ops import OPS
 from graphspec.ops.base import NodeFields
 from graphspec.shapes import DTYPES
@@ -62,61 +58,29 @@ def _shorthand(value: Any) -> Any:
     return {"op": value} if isinstance(value, str) else value
 
 
+def _node_member(tag: str) -> type[NodeFields] | None:
+    return {"share": Share, "block": Call}.get(tag) or OPS.get(tag)
+
+
+Layer = LazyUnion(
+    "Layer",
+    tags=lambda: [*OPS, "share", "block"],
+    member=_node_member,
+    tag_of=_node_tag,
+    shorthand=_shorthand,
+)
+"""A layer entry, validated by its own op's model only (the op's family imported on first use).
+
+The discriminated union over every op is what the spec language *is*, and what `graphspec
+schema` prints (`Layer.full()`); building pydantic's validator for all of it cost about 0.08 s
+of every `validate`."""
+Node = Annotated[Any, Layer]
+
+
 def node_class(value: Any) -> type[NodeFields] | None:
     """The model that validates one layer entry, chosen by its tag (`op`, `share` or `block`)."""
-    tag = _node_tag(_shorthand(value))
-    return {"share": Share, "block": Call}.get(tag) or OPS.get(tag)  # type: ignore[arg-type]
+    return Layer.member_for(value)
 
-
-@functools.cache
-def _adapter(cls: type[NodeFields]) -> TypeAdapter:
-    return TypeAdapter(cls)
-
-
-def _validate_node(value: Any, info: ValidationInfo) -> Any:
-    value = _shorthand(value)
-    if not isinstance(value, dict):
-        raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
-    cls = node_class(value)
-    if cls is None:
-        tags = ", ".join(f"'{t}'" for t in [*OPS, "share", "block"])
-        tag = _node_tag(value)
-        if tag is None:
-            raise PydanticCustomError(
-                "union_tag_not_found", "missing 'op'", {"expected_tags": tags}
-            )
-        raise PydanticCustomError(
-            "union_tag_invalid", "unknown op {tag}", {"tag": tag, "expected_tags": tags}
-        )
-    return _adapter(cls).validate_python(value, context=info.context)
-
-
-class LazyNode:
-    """A layer entry, validated by its own op's model only.
-
-    A discriminated union over every registered op is what the spec language *is* (and what
-    `graphspec schema` prints), but building pydantic's validator for the whole union costs about
-    0.08 s of every `validate`; each op's validator is built on first use instead.
-    """
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        return core_schema.with_info_plain_validator_function(_validate_node)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return dict(_LAYER_PLACEHOLDER)  # made a $ref to the union by `json_schema()`
-
-
-def node_union() -> Any:
-    """The full union over every op (importing them all): for the JSON Schema only."""
-    members = [Annotated[cls, Tag(name)] for name, cls in OPS.items()]
-    members += [Annotated[Share, Tag("share")], Annotated[Call, Tag("block")]]
-    union = Annotated[Union[tuple(members)], Discriminator(_node_tag)]  # noqa: UP007
-    return Annotated[union, BeforeValidator(_shorthand)]
-
-
-Node = LazyNode
 
 Shape = Annotated[list[Size | Symbol], Field(max_length=16)]
 
@@ -219,25 +183,7 @@ class Spec(StrictModel):
         return self
 
 
-_LAYER_PLACEHOLDER = {"description": "a layer: one op, a share: or a block: call"}
-
-
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the spec language, layers as the discriminated union over every op."""
-    schema = _swap(Spec.model_json_schema(by_alias=True))
-    layer = TypeAdapter(node_union()).json_schema(by_alias=True)
-    defs = layer.pop("$defs")
-    assert not defs.keys() & schema["$defs"].keys(), "op and spec model names collide"
-    schema["$defs"] |= defs | {"Layer": layer}
-    return schema
-
-
-def _swap(node: Any) -> Any:
-    """Every layer placeholder in the Spec's schema becomes a $ref to the union."""
-    if node == _LAYER_PLACEHOLDER:
-        return {"$ref": "#/$defs/Layer"}
-    if isinstance(node, dict):
-        return {k: _swap(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_swap(v) for v in node]
-    return node
+    """The JSON Schema of the spec language, each tagged union spelled out under `$defs`."""
+    unions = [Layer, *spec_train.UNIONS]
+    return add_unions(Spec.model_json_schema(by_alias=True), unions)

@@ -1,20 +1,19 @@
 """The training half of a spec: data, loss, optimizer, scheduler, train, evaluate, device.
 
 Losses, optimizers, schedulers and image transforms are closed tables of torch names with their
-typed arguments (built with `create_model`, one row per torch class), so a typo is an error with
-did-you-mean and nothing is imported by a dotted path. Nothing here imports torch.
+typed arguments (a `create_model` per torch class, built when a spec first names it), so a typo
+is an error with did-you-mean and nothing is imported by a dotted path. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
-    Discriminator,
     Field,
-    Tag,
     ValidationInfo,
     create_model,
     field_validator,
@@ -34,6 +33,7 @@ from graphspec.fields import (
     SizeOrPair,
     StrictModel,
 )
+from graphspec.lazy_union import LazyUnion, union_of
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -137,17 +137,17 @@ TRANSFORMS: dict[str, dict[str, Any]] = {
 }
 
 
-def _table_union(table: dict[str, dict[str, Any]], shorthand: Any) -> Any:
-    """One strict model per torch class, discriminated by `op`."""
-    members = [
-        Annotated[
-            create_model(name, __base__=StrictModel, op=(Literal[name], ...), **fields),
-            Tag(name),
-        ]
-        for name, fields in table.items()
-    ]
-    union = Annotated[Union[tuple(members)], Discriminator(_op_tag)]  # noqa: UP007
-    return Annotated[union, BeforeValidator(shorthand)]
+def _table_union(name: str, table: dict[str, dict[str, Any]], shorthand: Any) -> Any:
+    """One strict model per torch class, picked by `op`; each built the first time it is used."""
+
+    @functools.cache
+    def member(tag: str) -> type | None:
+        if tag not in table:
+            return None
+        return create_model(tag, __base__=StrictModel, op=(Literal[tag], ...), **table[tag])
+
+    union = LazyUnion(name, tags=table.keys, member=member, tag_of=_op_tag, shorthand=shorthand)
+    return Annotated[Any, union]
 
 
 def _op_tag(value: Any) -> str | None:
@@ -183,10 +183,12 @@ def transform_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]]:
     return steps
 
 
-Loss = _table_union(LOSSES, _bare_name)
-Optimizer = _table_union(OPTIMIZERS, _bare_name)
-Scheduler = _table_union(SCHEDULERS, _bare_name)
-Transform = _table_union(TRANSFORMS, _transform_form)
+Loss = _table_union("Loss", LOSSES, _bare_name)
+Optimizer = _table_union("Optimizer", OPTIMIZERS, _bare_name)
+Scheduler = _table_union("Scheduler", SCHEDULERS, _bare_name)
+Transform = _table_union("Transform", TRANSFORMS, _transform_form)
+UNIONS = tuple(union_of(t) for t in (Loss, Optimizer, Scheduler, Transform))
+"""For the JSON Schema, which spells each union out."""
 
 # -- data ------------------------------------------------------------------------------------
 

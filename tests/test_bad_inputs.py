@@ -115,6 +115,10 @@ CASES = [
     # 24 enums and the device's form (its presence is checked by `run`: see below)
     Case("24-optimizer-name", spec(FC, tail="optimizer: adamw2\n"), [("E-OP", 7, "adamw2")],
          hint="did you mean 'AdamW'", says=["unknown optimizer"]),
+    Case("24-loss-without-op", spec(FC, tail="loss: {reduction: mean}\n"),
+         [("E-MISSING", 7, "{reduction")], hint="one of: MSELoss, L1Loss"),
+    Case("24-loss-a-number", spec(FC, tail="loss: 5\n"), [("E-TYPE", 7, "5")],
+         says=["'loss' must be a mapping"]),
     Case("24-dtype", spec(FC, inputs="x: {shape: [N, 8], dtype: float128}"),
          [("E-ENUM", 4, "float128")], hint="did you mean 'float32'?"),
     Case("24-reduction", spec(FC, tail="loss: {op: MSELoss, reduction: avg}\n"),

@@ -1,4 +1,5 @@
-"""The op registry (graphspec/ops/__init__.py): complete, named right, and lazy.
+"""The op registry (graphspec/ops/__init__.py): complete, named right, and lazy; the torch
+name tables (spec_train.py) lazy too.
 
 Laziness is checked in a fresh interpreter, the only place where "not imported" means anything.
 """
@@ -13,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from runhelp import ROOT
 
 import graphspec.ops
@@ -61,10 +63,12 @@ def test_registry_is_a_mapping_that_tests_can_patch():
 PROBE = r"""
 import json, sys
 from graphspec.cli import main
+from graphspec.fields import StrictModel
 code = main(["validate", sys.argv[1]])
 print(json.dumps({"code": code,
                   "ops": sorted(m.rsplit(".", 1)[1] for m in sys.modules
-                                if m.startswith("graphspec.ops."))}))
+                                if m.startswith("graphspec.ops.")),
+                  "models": sorted(c.__name__ for c in StrictModel.__subclasses__())}))
 """
 
 
@@ -87,3 +91,8 @@ def test_validating_a_spec_imports_only_the_families_it_uses(spec, families):
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["code"] == 0, proc.stderr
     assert set(result["ops"]) - {"base", "layout"} == families
+    # the loss and optimizer tables build only the rows the spec names (LazyUnion)
+    data = yaml.safe_load((ROOT / "specs" / f"{spec}.yaml").read_text())
+    named = {data["loss"], data["optimizer"]["op"]}
+    tables = {"SGD", "Adam", "AdamW", "LBFGS", "MSELoss", "CrossEntropyLoss", "StepLR"}
+    assert len(named) == 2 and set(result["models"]) & tables == named

@@ -1,0 +1,121 @@
+"""Tagged unions whose members are validated one at a time, each built on first use.
+
+The spec language has several closed unions picked by a tag: layers by `op` (45 ops, plus
+`share:` and `block:`), and losses, optimizers, schedulers and transforms by torch's class name.
+As plain pydantic discriminated unions, every member's model and the union's validator are built
+before the first spec is checked, which was most of `graphspec validate`'s own start-up. Here a
+value is checked by the one member its tag names; the others are never built.
+
+The full union still exists, for the JSON Schema: `full()` builds it, and `swap_refs` turns each
+union's placeholder in a schema into a `$ref` to it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Union
+
+from pydantic import BeforeValidator, Discriminator, Tag, TypeAdapter, ValidationInfo
+from pydantic_core import PydanticCustomError, core_schema
+
+_MARK = "x-graphspec-union"
+
+
+class LazyUnion:
+    """Metadata for `Annotated[Any, LazyUnion(...)]`: validate a value by its tagged member.
+
+    `tag_of` reads the tag of a value (after `shorthand`), `member` maps a tag to its model (or
+    None), `tags` lists every tag in order. Errors keep pydantic's own types (`dict_type`,
+    `union_tag_not_found`, `union_tag_invalid`) so they are reported like any other union's.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        tags: Callable[[], Iterable[str]],
+        member: Callable[[str], type | None],
+        tag_of: Callable[[Any], str | None],
+        shorthand: Callable[[Any], Any],
+        tag_key: str = "op",
+    ) -> None:
+        self.name = name
+        self.tags = tags
+        self.tag_of = tag_of
+        self.shorthand = shorthand
+        self.tag_key = tag_key
+        self._member = member
+
+    def member_for(self, value: Any) -> type | None:
+        """The model that validates `value`, chosen by its tag; None when the tag is unknown."""
+        tag = self.tag_of(self.shorthand(value))
+        return None if tag is None else self._member(tag)
+
+    def validate(self, value: Any, info: ValidationInfo) -> Any:
+        value = self.shorthand(value)
+        if not isinstance(value, dict):
+            raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
+        tag = self.tag_of(value)
+        cls = None if tag is None else self._member(tag)
+        if cls is None:
+            expected = ", ".join(f"'{t}'" for t in self.tags())
+            if tag is None:
+                raise PydanticCustomError(
+                    "union_tag_not_found",
+                    f"missing '{self.tag_key}'",
+                    {"expected_tags": expected},
+                )
+            raise PydanticCustomError(
+                "union_tag_invalid",
+                "unknown {tag}",
+                {"tag": tag, "expected_tags": expected},
+            )
+        return _adapter(cls).validate_python(value, context=info.context)
+
+    def full(self) -> Any:
+        """The discriminated union over every member (building them all): for the schema."""
+        members = [Annotated[self._member(t), Tag(t)] for t in self.tags()]
+        union = Annotated[Union[tuple(members)], Discriminator(self.tag_of)]  # noqa: UP007
+        return Annotated[union, BeforeValidator(self.shorthand)]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        return core_schema.with_info_plain_validator_function(self.validate)
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        return {_MARK: self.name}  # a $ref to full() once `swap_refs` has run
+
+
+@functools.cache
+def _adapter(cls: type) -> TypeAdapter:
+    return TypeAdapter(cls)
+
+
+def union_of(tp: Any) -> LazyUnion | None:
+    """The LazyUnion that `tp` (an `Annotated[...]` type) carries, if any."""
+    for meta in getattr(tp, "__metadata__", ()):
+        if isinstance(meta, LazyUnion):
+            return meta
+    return None
+
+
+def add_unions(schema: dict[str, Any], unions: Iterable[LazyUnion]) -> dict[str, Any]:
+    """`schema` with each union's placeholder made a `$ref`, and the unions under `$defs`."""
+    schema = _swap(schema)
+    for union in unions:
+        full = TypeAdapter(union.full()).json_schema(by_alias=True)
+        defs = full.pop("$defs", {})
+        clash = defs.keys() & schema["$defs"].keys()
+        assert not clash or all(defs[k] == schema["$defs"][k] for k in clash), clash
+        schema["$defs"] |= defs | {union.name: full}
+    return schema
+
+
+def _swap(node: Any) -> Any:
+    if isinstance(node, dict):
+        if _MARK in node:
+            return {"$ref": f"#/$defs/{node[_MARK]}"}
+        return {k: _swap(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_swap(v) for v in node]
+    return node
