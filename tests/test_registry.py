@@ -96,3 +96,19 @@ def test_validating_a_spec_imports_only_the_families_it_uses(spec, families):
     named = {data["loss"], data["optimizer"]["op"]}
     tables = {"SGD", "Adam", "AdamW", "LBFGS", "MSELoss", "CrossEntropyLoss", "StepLR"}
     assert len(named) == 2 and set(result["models"]) & tables == named
+
+
+def test_a_validated_member_is_accepted_back():
+    """`FakeImages(transforms=spec.transforms)` passes models, not mappings (data.py does)."""
+    from graphspec.spec_train import FakeImages, VisionData
+
+    vision = VisionData.model_validate(
+        {
+            "source": "CIFAR10",
+            "transforms": ["ToTensor", {"Normalize": {"mean": [0.5], "std": [0.5]}}],
+        }
+    )
+    fake = FakeImages(source="FakeData", transforms=vision.transforms)
+    assert fake.transforms == vision.transforms
+    with pytest.raises(ValueError, match="valid dictionary"):
+        FakeImages(source="FakeData", transforms=[vision])
