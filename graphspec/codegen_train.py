@@ -10,7 +10,9 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import ast
 import inspect
+from pathlib import Path
 from typing import Any
 
 from graphspec import codegen, polyfit
@@ -18,7 +20,7 @@ from graphspec.codegen_data import TENSOR_SOURCES, batches_section, data_section
 from graphspec.compile import Compiled
 from graphspec.data_check import VISION
 from graphspec.errors import fail
-from graphspec.spec_train import CLASSIFICATION_LOSSES, CLOSURE_OPTIMIZERS
+from graphspec.spec_train import CLASSIFICATION_LOSSES, CLOSURE_OPTIMIZERS, OWN_OPTIMIZERS
 
 
 def generate(compiled: Compiled) -> str:
@@ -37,6 +39,7 @@ def generate(compiled: Compiled) -> str:
         _header(spec, file),
         _settings(compiled),
         classes,
+        _optimizer_source(spec),
         data_section(spec),
         batches_section(spec, _n_inputs(compiled)),
         _main(compiled),
@@ -138,7 +141,7 @@ def _main(compiled: Compiled) -> str:
         "    print(net)",
         "",
         f"    criterion = {_call('nn.', spec.loss)}",
-        f"    optimizer = {_call('torch.optim.', spec.optimizer, 'net.parameters()')}",
+        f"    optimizer = {_call(_optim_prefix(spec), spec.optimizer, 'net.parameters()')}",
     ]
     if spec.scheduler is not None:
         lines.append(
@@ -314,6 +317,22 @@ def _learned(compiled: Compiled) -> list[str]:
         f"    for line in compare(x, y, learned, terms, taylor, {poly.target!r}):",
         "        print(line)",
     ]
+
+
+def _optim_prefix(spec: Any) -> str:
+    return "" if spec.optimizer.op in OWN_OPTIMIZERS else "torch.optim."
+
+
+def _optimizer_source(spec: Any) -> str:
+    """graphspec's own optimizer class (graphspec/optim.py) copied verbatim, when the spec uses it.
+
+    Read from the file rather than imported, because that module imports torch."""
+    if spec.optimizer.op not in OWN_OPTIMIZERS:
+        return ""
+    text = (Path(__file__).parent / "optim.py").read_text()
+    tree = ast.parse(text)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == spec.optimizer.op)
+    return ast.get_source_segment(text, cls) or ""
 
 
 def _compare_source(compiled: Compiled) -> str:

@@ -13,9 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from graphspec import optim
 from graphspec.data import Data
 from graphspec.errors import Pos, fail
-from graphspec.spec_train import CLASSIFICATION_LOSSES, CLOSURE_OPTIMIZERS
+from graphspec.spec_train import CLASSIFICATION_LOSSES, CLOSURE_OPTIMIZERS, OWN_OPTIMIZERS
 
 
 @dataclass
@@ -100,7 +101,8 @@ def make_loss(entry: Any) -> nn.Module:
 
 
 def make_optimizer(entry: Any, params: Any) -> torch.optim.Optimizer:
-    return getattr(torch.optim, entry.op)(params, **_args(entry))  # one of OPTIMIZERS
+    home = optim if entry.op in OWN_OPTIMIZERS else torch.optim
+    return getattr(home, entry.op)(params, **_args(entry))  # one of OPTIMIZERS
 
 
 def make_scheduler(entry: Any, optimizer: torch.optim.Optimizer) -> Any:

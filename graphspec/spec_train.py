@@ -93,6 +93,7 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
         "eps": (PosFloat, 1e-6),
         "weight_decay": (NonNegFloat, 0.0),
     },
+    "GradientDescent": {"lr": (PosFloat, 0.001)},  # graphspec's own: see graphspec/optim.py
     "LBFGS": {
         "lr": (PosFloat, 1.0),
         "max_iter": (Size, 20),
@@ -104,6 +105,8 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
 }
 CLOSURE_OPTIMIZERS = frozenset({"LBFGS"})
 """Optimizers whose step() re-evaluates the loss through a closure."""
+OWN_OPTIMIZERS = frozenset({"GradientDescent"})
+"""Defined in graphspec/optim.py (a hand-written loop's `p -= lr * p.grad`), not in torch.optim."""
 
 # `interval`: when the scheduler steps. Not a torch argument; the loop reads it.
 _EVERY = {"interval": (Literal["epoch", "step"], "epoch")}

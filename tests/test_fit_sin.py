@@ -25,6 +25,7 @@ from graphspec.compile import compile_file
 
 SPEC = SPECS / "fit_sin.yaml"
 SEED_SGD = ("--set", "optimizer={op: SGD, lr: 1.0e-6}", "--set", "train.steps=4000")
+SEED_GD = ("--set", "optimizer={op: GradientDescent, lr: 1.0e-6}", "--set", "train.steps=4000")
 POWERS = (1, 3, 5, 7)
 RESULT = re.compile(r"^Result: y = (\S+) x \+ (\S+) x\^3 \+ (\S+) x\^5 \+ (\S+) x\^7$", re.M)
 
@@ -91,7 +92,27 @@ def _table(out: str) -> list[list[str]]:
     return [row[1:] if row[0] != "MSE" else row for row in rows]
 
 
-def test_seed_settings_reproduce_the_seed_loop(tmp_path):
+@pytest.fixture(scope="module")
+def seed_curve() -> list[float]:
+    """The hand-written seed loop's 4000 losses from torch seed 0's data and coefficients."""
+    torch.manual_seed(0)
+    x, y = sp.sin_data()
+    return sp.sin_fit_loop(sp.sin_init(), x, y, lr=1e-6, steps=4000)
+
+
+def test_the_seeds_update_reproduces_the_seed_loop_bit_for_bit(tmp_path, seed_curve):
+    """`GradientDescent` is the seed's `a -= learning_rate * a.grad` (graphspec/optim.py)."""
+    res = run_cli(SPEC, "--set", "seed=0", *SEED_GD, "--set", "train.log_every=1", runs=tmp_path)
+    assert res.code == 0, res.err
+    ours = losses(res.run_dir)
+    assert len(ours) == 4000
+    assert ours == seed_curve  # every step's loss, exactly; so within 1e-6 relative too
+    final = meta(res.run_dir)["result"]
+    assert final["loss"] == pytest.approx(31.36, rel=1e-3)  # BASELINES.md, torch seed 0
+    assert "GradientDescent(lr=1e-06)" in res.out
+
+
+def test_seed_settings_with_torch_sgd_stay_close_to_the_seed_loop(tmp_path, seed_curve):
     res = run_cli(SPEC, "--set", "seed=0", *SEED_SGD, "--set", "train.log_every=1", runs=tmp_path)
     assert res.code == 0, res.err
     # the run draws data, then a, b, c, d with randn, in the seed's order
@@ -109,12 +130,14 @@ def test_seed_settings_reproduce_the_seed_loop(tmp_path):
     reference = sp.sin_fit_loop(coeffs, x, y, lr=1e-6, steps=4000)
     ours = losses(res.run_dir)
     assert len(ours) == 4000
+    assert reference == seed_curve
     # torch.optim.SGD updates with one rounding, p + (-lr)*g fused; the seed's `a -= lr * a.grad`
     # rounds lr*g first. About 1 update in 60 differs by an ulp, and the ill-conditioned fit
     # carries that into the loss: 9.4e-7 relative at most over the first 2000 steps, 1.37e-6
-    # over all 4000 (first above 1e-6 at step 2117).
+    # over all 4000 (first above 1e-6 at step 2117). `GradientDescent` above is exact.
     assert ours[:2000] == pytest.approx(reference[:2000], rel=1e-6)
     assert ours == pytest.approx(reference, rel=1.5e-6)
+    assert ours != reference
     assert ours == _seed_loop_with_torch_sgd(start, x, y, steps=4000)  # bit for bit
     # like the seed, it does not converge: BASELINES.md lists 31.36 for torch seed 0
     final = meta(res.run_dir)["result"]
@@ -139,17 +162,25 @@ def _seed_loop_with_torch_sgd(coeffs, x, y, steps):
     return curve
 
 
-def test_emitted_script_prints_the_same_report(tmp_path):
-    run = run_cli(SPEC, "--set", "seed=2", runs=tmp_path / "runs")
+@pytest.mark.parametrize(
+    "settings",
+    [(), ("--set", "optimizer={op: GradientDescent, lr: 1.0e-6}", "--set", "train.steps=300")],
+    ids=["LBFGS", "GradientDescent"],
+)
+def test_emitted_script_prints_the_same_report(tmp_path, settings):
+    run = run_cli(SPEC, "--set", "seed=2", *settings, runs=tmp_path / "runs")
     assert run.code == 0, run.err
     script = tmp_path / "train.py"
     assert main(["emit", str(run.run_dir / "spec.yaml"), "--train", "-o", str(script)]) == 0
     proc = python_child(str(script), cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     ours = run.out.splitlines()
-    tail = ours[ours.index("Finished Training") : -2]  # up to "wrote:" and the folder
-    assert len(tail) == 10 and tail[2].startswith("Result: y = ")
+    first = next(i for i, line in enumerate(ours) if line.startswith("step "))
+    tail = ours[first:-2]  # the loss lines up to "wrote:" and the folder
+    assert tail[-8].startswith("Result: y = ")
     assert proc.stdout.splitlines()[-len(tail) :] == tail
+    # graphspec's own optimizer travels with the script, which imports only torch
+    assert ("class GradientDescent(torch.optim.Optimizer):" in script.read_text()) == bool(settings)
 
 
 @pytest.mark.parametrize(
