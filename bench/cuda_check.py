@@ -85,15 +85,7 @@ def bert() -> None:
     with torch.no_grad():
         out, attn = model(ids, segments)
         ref_out, ref_attn = sp.bert_attention(embedding, attention, ids, segments)
-        block = model.attention
-        mha = nn.MultiheadAttention(768, 12, batch_first=True).to(DEV).eval()
-        mha.in_proj_weight.copy_(torch.cat([block.wq.weight, block.wk.weight, block.wv.weight]))
-        mha.in_proj_bias.copy_(torch.cat([block.wq.bias, block.wk.bias, block.wv.bias]))
-        mha.out_proj.weight.copy_(block.fc.weight)
-        mha.out_proj.bias.copy_(block.fc.bias)
-        x = model.embed(ids, segments)
-        ctx, weights = mha(x, x, x, key_padding_mask=ids.eq(0), average_attn_weights=False)
-        mha_out = block.norm(ctx + x)
+    mha_out, weights = sp.torch_attention(model, ids, segments)
     check(
         "bert: emitted == hand-written",
         torch.equal(out, ref_out) and torch.equal(attn, ref_attn),

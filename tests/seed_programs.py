@@ -379,6 +379,24 @@ def bert_attention(
     return attention(x, x, x, mask)
 
 
+def torch_attention(model: nn.Module, ids: torch.Tensor, segments: torch.Tensor):
+    """The BERT spec's block computed by ``torch.nn.MultiheadAttention`` with its weights.
+
+    ``model`` is the built specs/bert_attention.yaml; returns ``(output, attn)`` like the model,
+    the attention weights per head, no grad.
+    """
+    block = model.attention
+    mha = nn.MultiheadAttention(768, 12, batch_first=True).to(ids.device).eval()
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.cat([block.wq.weight, block.wk.weight, block.wv.weight]))
+        mha.in_proj_bias.copy_(torch.cat([block.wq.bias, block.wk.bias, block.wv.bias]))
+        mha.out_proj.weight.copy_(block.fc.weight)
+        mha.out_proj.bias.copy_(block.fc.bias)
+        x = model.embed(ids, segments)
+        ctx, weights = mha(x, x, x, key_padding_mask=ids.eq(0), average_attn_weights=False)
+        return block.norm(ctx + x), weights
+
+
 # ------------------------------------------------------------------------------
 # 4 Fitting: sin polynomial and x^2 regression
 # ------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn as nn
 
 from graphspec.compile import compile_file
 
@@ -53,16 +52,8 @@ def test_output_and_attention_equal_the_hand_written_block(built):
 def test_equals_torch_multihead_attention(built):
     model, _, _ = built
     ids, segments = _ids(2)
-    block = model.attention
-    mha = nn.MultiheadAttention(768, 12, batch_first=True).eval()
+    ref_out, weights = seed.torch_attention(model, ids, segments)
     with torch.no_grad():
-        mha.in_proj_weight.copy_(torch.cat([block.wq.weight, block.wk.weight, block.wv.weight]))
-        mha.in_proj_bias.copy_(torch.cat([block.wq.bias, block.wk.bias, block.wv.bias]))
-        mha.out_proj.weight.copy_(block.fc.weight)
-        mha.out_proj.bias.copy_(block.fc.bias)
-        x = model.embed(ids, segments)
-        ctx, weights = mha(x, x, x, key_padding_mask=ids.eq(0), average_attn_weights=False)
-        ref_out = block.norm(ctx + x)
         out, attn = model(ids, segments)
     assert (out - ref_out).abs().max().item() <= 1e-5
     assert (attn - weights).abs().max().item() <= 1e-5
