@@ -23,9 +23,30 @@ DIGITS_CLASSES = 10
 
 
 def check(spec: Spec, graph: TypedGraph, doc: Document) -> None:
-    problems = _loss_problems(spec, graph, doc) + _loader_problems(spec, doc)
+    problems = _trainable(spec, doc) + _loss_problems(spec, graph, doc)
+    problems += _loader_problems(spec, doc)
     if problems:
         raise SpecError(problems)
+
+
+def _trainable(spec: Spec, doc: Document) -> list[Problem]:
+    """A spec with `data:` is one `graphspec run` trains: it needs a loss and an optimizer."""
+    if spec.data is None:
+        return []
+    missing = [key for key in ("loss", "optimizer") if getattr(spec, key) is None]
+    return [
+        Problem(
+            "E-MISSING",
+            f"missing '{key}': a spec with data: is trained, and training needs one",
+            doc.pos(("data",)),
+            hint=f"add a top-level {key}: line, e.g. {example}",
+        )
+        for key, example in _EXAMPLES.items()
+        if key in missing
+    ]
+
+
+_EXAMPLES = {"loss": "'loss: MSELoss'", "optimizer": "'optimizer: {op: SGD, lr: 0.01}'"}
 
 
 # -- loss against output and data -------------------------------------------------------------

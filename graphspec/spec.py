@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BeforeValidator,
     Field,
-    model_validator,
 )
 
 from graphspec import spec_train
@@ -175,12 +174,6 @@ class Spec(StrictModel):
     device: Device = "auto"
     seed: Int | None = None
     """torch.manual_seed for weights and data order; None picks one and records it."""
-
-    @model_validator(mode="after")
-    def _trainable(self) -> Spec:
-        if self.data is not None and (self.loss is None or self.optimizer is None):
-            raise ValueError("a spec with data needs a loss and an optimizer")
-        return self
 
 
 def json_schema() -> dict[str, Any]:

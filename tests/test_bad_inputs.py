@@ -139,7 +139,12 @@ CASES = [
              "drop_last: true}")),
          [("E-CONSTRAINT", 7, "16")], says=["batch_size 16", "10 samples", "drop_last"]),
     Case("25-data-without-loss", spec(FC, tail="data: {source: digits}\n"),
-         [("E-CONSTRAINT", 1, 1)], says=["loss and an optimizer"]),
+         [("E-MISSING", 7, "{source"), ("E-MISSING", 7, "{source")],
+         says=["missing 'loss'", "missing 'optimizer'"], hint="loss: MSELoss"),
+    Case("25-data-without-optimizer",
+         spec(FC, tail="data: {source: random, inputs: {x: [4, 8]}, target: [4, 4]}\n"
+                       "loss: MSELoss\n"),
+         [("E-MISSING", 7, "{source")], says=["missing 'optimizer'"]),
     Case("25-class-names",
          spec("fc: {op: Linear, out_features: 10}", inputs="x: [N, 3072]", tail=_data(
              "{source: CIFAR10, classes: [a, b, c, d, e, f, g, h, i]}", "CrossEntropyLoss")),
