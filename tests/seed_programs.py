@@ -238,9 +238,7 @@ def cifar_evaluate(
             _, predicted = torch.max(outputs, 1)
             total += labels.size(0)
             correct += (predicted == labels).sum().item()
-            for label, prediction in zip(
-                labels.tolist(), predicted.tolist(), strict=True
-            ):
+            for label, prediction in zip(labels.tolist(), predicted.tolist(), strict=True):
                 if label == prediction:
                     correct_pred[classes[label]] += 1
                 total_pred[classes[label]] += 1
@@ -354,9 +352,7 @@ class MultiHeadAttention(nn.Module):
         attn = torch.softmax(scores, dim=-1)
         # (8, 12, 30, 30) matmul (8, 12, 30, 64) => 8, 12, 30, 64
         context = torch.matmul(attn, vs)
-        context = (
-            context.transpose(1, 2).contiguous().view(batch_size, -1, n_heads * d_v)
-        )
+        context = context.transpose(1, 2).contiguous().view(batch_size, -1, n_heads * d_v)
         output = self.fc(context)
         return self.norm(output + residual), attn
 
@@ -418,9 +414,7 @@ def sin_init(
 ) -> list[torch.Tensor]:
     """The seed's a, b, c, d: four ``torch.randn(())`` scalars requiring grad."""
     return [
-        torch.randn(
-            (), generator=generator, device=device, dtype=dtype
-        ).requires_grad_()
+        torch.randn((), generator=generator, device=device, dtype=dtype).requires_grad_()
         for _ in range(4)
     ]
 
@@ -470,12 +464,8 @@ def regression_data(
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """x = linspace(-1, 1, 100) as (100, 1); y = x^2 + 0.2 * U(0, 1) noise."""
-    x = torch.unsqueeze(
-        torch.linspace(-1, 1, 100), dim=1
-    )  # x data (tensor), shape=(100, 1)
-    y = x.pow(2) + 0.2 * torch.rand(
-        x.size(), generator=generator
-    )  # noisy y data, (100, 1)
+    x = torch.unsqueeze(torch.linspace(-1, 1, 100), dim=1)  # x data (tensor), shape=(100, 1)
+    y = x.pow(2) + 0.2 * torch.rand(x.size(), generator=generator)  # noisy y data, (100, 1)
     return x, y
 
 

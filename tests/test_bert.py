@@ -73,13 +73,16 @@ def test_padded_keys_get_exactly_zero_attention(built):
 def test_summary_shows_the_score_shape():
     out = subprocess.run(
         [sys.executable, "-m", "graphspec", "summary", str(SPEC), "--json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     nodes = {n["name"]: n for n in json.loads(out.stdout)["nodes"]}
     assert nodes["attention.scores"]["shape"] == ["N", "12", "L", "L"]
     assert nodes["attention.attn"]["shape"] == ["N", "12", "L", "L"]
     assert nodes["attention"]["outputs"] == {
-        "norm": ["N", "L", "768"], "attn": ["N", "12", "L", "L"]
+        "norm": ["N", "L", "768"],
+        "attn": ["N", "12", "L", "L"],
     }
 
 

@@ -136,8 +136,7 @@ def test_cifar_net_print_and_forward():
     assert text.startswith("Net(\n")
     assert text.count("MaxPool2d") == 1
     assert (
-        "(pool): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, "
-        "ceil_mode=False)" in text
+        "(pool): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)" in text
     )
     assert "(conv1): Conv2d(3, 6, kernel_size=(5, 5), stride=(1, 1))" in text
     assert list(dict(net.named_children())) == [
@@ -155,9 +154,7 @@ def test_cifar_net_print_and_forward():
 
 def _tiny_cifar(n, seed=0):
     g = torch.Generator().manual_seed(seed)
-    images = (
-        torch.rand(n, 3, 32, 32, generator=g) * 2 - 1
-    )  # the tutorial's Normalize range
+    images = torch.rand(n, 3, 32, 32, generator=g) * 2 - 1  # the tutorial's Normalize range
     labels = torch.randint(0, 10, (n,), generator=g)
     return TensorDataset(images, labels)
 
@@ -166,9 +163,7 @@ def test_cifar_train_logs_running_loss():
     torch.manual_seed(0)
     net = sp.CifarNet()
     before = [p.detach().clone() for p in net.parameters()]
-    loader = DataLoader(
-        _tiny_cifar(20), batch_size=4, shuffle=False
-    )  # 5 batches per epoch
+    loader = DataLoader(_tiny_cifar(20), batch_size=4, shuffle=False)  # 5 batches per epoch
     lines = []
     logged = sp.cifar_train(net, loader, epochs=2, log_every=2, print_fn=lines.append)
     # i = 1 and i = 3 of each epoch; the fifth batch is never reported.
@@ -179,9 +174,7 @@ def test_cifar_train_logs_running_loss():
     assert lines[0] == f"[1,     2] loss: {logged[0]:.3f}"
     assert lines[-2] == f"[2,     4] loss: {logged[-1]:.3f}"
     assert lines[-1] == "Finished Training"
-    assert all(
-        not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True)
-    )
+    assert all(not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
 
 
 def test_cifar_train_running_loss_is_mean_of_batch_losses():
@@ -287,9 +280,7 @@ def test_bert_embedding():
     assert out.shape == (3, 7, 8)
     pos = torch.arange(7)
     expected = F.layer_norm(
-        emb.token_embed.weight[ids]
-        + emb.pos_embed.weight[pos][None]
-        + emb.seg_embed.weight[seg],
+        emb.token_embed.weight[ids] + emb.pos_embed.weight[pos][None] + emb.seg_embed.weight[seg],
         (8,),
         emb.norm.weight,
         emb.norm.bias,
@@ -317,17 +308,13 @@ def test_multi_head_attention_modules_built_in_init():
     x = torch.randn(2, 5, 768)
     mask = torch.zeros(2, 5, 5, dtype=torch.bool)
     with torch.no_grad():
-        torch.testing.assert_close(
-            mha(x, x, x, mask)[0], mha(x, x, x, mask)[0], rtol=0, atol=0
-        )
+        torch.testing.assert_close(mha(x, x, x, mask)[0], mha(x, x, x, mask)[0], rtol=0, atol=0)
 
 
 def _torch_reference(mha, x_q, x_kv, key_padding_mask):
     ref = nn.MultiheadAttention(768, 12, batch_first=True)
     with torch.no_grad():
-        ref.in_proj_weight.copy_(
-            torch.cat([mha.wq.weight, mha.wk.weight, mha.wv.weight])
-        )
+        ref.in_proj_weight.copy_(torch.cat([mha.wq.weight, mha.wk.weight, mha.wv.weight]))
         ref.in_proj_bias.copy_(torch.cat([mha.wq.bias, mha.wk.bias, mha.wv.bias]))
         ref.out_proj.weight.copy_(mha.fc.weight)
         ref.out_proj.bias.copy_(mha.fc.bias)
@@ -405,12 +392,8 @@ def test_multi_head_attention_float64_exact():
     key_pad[1, 7:] = True
     with torch.no_grad():
         out, attn = mha(x, x, x, key_pad[:, None, :].expand(3, 10, 10))
-        ref = nn.MultiheadAttention(
-            768, 12, batch_first=True, dtype=torch.float64
-        ).eval()
-        ref.in_proj_weight.copy_(
-            torch.cat([mha.wq.weight, mha.wk.weight, mha.wv.weight])
-        )
+        ref = nn.MultiheadAttention(768, 12, batch_first=True, dtype=torch.float64).eval()
+        ref.in_proj_weight.copy_(torch.cat([mha.wq.weight, mha.wk.weight, mha.wv.weight]))
         ref.in_proj_bias.copy_(torch.cat([mha.wq.bias, mha.wk.bias, mha.wv.bias]))
         ref.out_proj.weight.copy_(mha.fc.weight)
         ref.out_proj.bias.copy_(mha.fc.bias)
@@ -444,9 +427,7 @@ def _sin_mse(coeffs, x, y):
 def test_sin_data():
     x, y = sp.sin_data()
     assert x.shape == (2000,) and x.dtype == torch.float32
-    assert x[0].item() == pytest.approx(-math.pi) and x[-1].item() == pytest.approx(
-        math.pi
-    )
+    assert x[0].item() == pytest.approx(-math.pi) and x[-1].item() == pytest.approx(math.pi)
     torch.testing.assert_close(y, torch.sin(x))
 
 
@@ -466,17 +447,14 @@ def test_sin_fit_seed_settings_do_not_converge():
     assert final == pytest.approx(31.36, abs=0.01)  # BASELINES.md, torch seed 0
     assert final < losses[0]  # it does descend, just slowly
     assert final == pytest.approx(losses[-1], rel=1e-2)
-    assert all(
-        not torch.equal(c.detach(), s) for c, s in zip(coeffs, start, strict=True)
-    )
+    assert all(not torch.equal(c.detach(), s) for c, s in zip(coeffs, start, strict=True))
 
 
 def test_sin_fit_loop_is_gradient_descent():
     """A few steps against the closed-form gradient of the mean squared error."""
     x, y = sp.sin_data(dtype=torch.float64)
     coeffs = [
-        torch.tensor(v, dtype=torch.float64, requires_grad=True)
-        for v in (0.5, -0.1, 0.01, -0.001)
+        torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (0.5, -0.1, 0.01, -0.001)
     ]
     theta = torch.tensor([0.5, -0.1, 0.01, -0.001], dtype=torch.float64)
     basis = torch.stack([x, x**3, x**5, x**7], dim=1)
@@ -543,9 +521,7 @@ def test_regression_loop_seed0_converges():
         final = F.mse_loss(net(x), y).item()
     assert final < 0.02
     assert losses[-1] == pytest.approx(0.00474, abs=1e-4)  # BASELINES.md, torch seed 0
-    assert (
-        final > 0.0028
-    )  # cannot beat the noise floor by much (BASELINES: 0.04/12 = 0.0033)
+    assert final > 0.0028  # cannot beat the noise floor by much (BASELINES: 0.04/12 = 0.0033)
     # decreasing trend: each quarter's mean below the previous one
     quarters = [sum(losses[i : i + 50]) / 50 for i in range(0, 200, 50)]
     assert quarters == sorted(quarters, reverse=True)
