@@ -39,12 +39,15 @@ class LazyUnion:
         tag_of: Callable[[Any], str | None],
         shorthand: Callable[[Any], Any],
         tag_key: str = "op",
+        keyed: bool = False,
     ) -> None:
         self.name = name
         self.tags = tags
         self.tag_of = tag_of
         self.shorthand = shorthand
         self.tag_key = tag_key
+        self.keyed = keyed
+        """`shorthand` also reads `{Tag: {args}}` and `{Tag: arg}` (torchvision's spelling)."""
         self._member = member
 
     def member_for(self, value: Any) -> type | None:
@@ -103,15 +106,48 @@ def union_of(tp: Any) -> LazyUnion | None:
 
 
 def add_unions(schema: dict[str, Any], unions: Iterable[LazyUnion]) -> dict[str, Any]:
-    """`schema` with each union's placeholder made a `$ref`, and the unions under `$defs`."""
+    """`schema` with each union's placeholder made a `$ref`, and the unions under `$defs`.
+
+    A union's definition lists the shorthands its validator reads too, so that an editor
+    accepts what graphspec accepts: a bare name (`relu`, `MSELoss`) for a member whose fields
+    all have defaults, and for keyed unions `{Normalize: {mean: .., std: ..}}`."""
     schema = _swap(schema)
     for union in unions:
         full = TypeAdapter(union.full()).json_schema(by_alias=True)
         defs = full.pop("$defs", {})
         clash = defs.keys() & schema["$defs"].keys()
         assert not clash or all(defs[k] == schema["$defs"][k] for k in clash), clash
-        schema["$defs"] |= defs | {union.name: full}
+        schema["$defs"] |= defs | {union.name: _with_shorthands(union, full, defs)}
     return schema
+
+
+def _with_shorthands(union: LazyUnion, full: dict, defs: dict) -> dict:
+    bare = [tag for tag in union.tags() if _all_defaulted(union._member(tag), union.tag_key)]
+    forms = [{"enum": bare}, full] if bare else [full]
+    if union.keyed:
+        forms += [_keyed(tag, defs[tag], union.tag_key) for tag in union.tags()]
+    return {"anyOf": forms} if len(forms) > 1 else full
+
+
+def _all_defaulted(model: Any, tag_key: str) -> bool:
+    fields = model.model_fields.items()
+    return not any(f.is_required() for name, f in fields if name != tag_key)
+
+
+def _keyed(tag: str, member: dict, tag_key: str) -> dict:
+    """`{Tag: {args}}`, or `{Tag: arg}` for a member with one argument."""
+    props = {k: v for k, v in member.get("properties", {}).items() if k != tag_key}
+    args: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    required = [k for k in member.get("required", []) if k != tag_key]
+    if required:
+        args["required"] = required
+    value = {"anyOf": [args, *props.values()]} if len(props) == 1 else args
+    return {
+        "type": "object",
+        "properties": {tag: value},
+        "required": [tag],
+        "additionalProperties": False,
+    }
 
 
 def _swap(node: Any) -> Any:

@@ -96,13 +96,18 @@ def _input_shorthand(value: Any) -> Any:
     return {"shape": value} if isinstance(value, list) else value
 
 
-Input = Annotated[TensorInput, BeforeValidator(_input_shorthand)]
+Input = Annotated[
+    TensorInput, BeforeValidator(_input_shorthand, json_schema_input_type=Shape | TensorInput)
+]
+
+
+InitName = Literal["randn", "rand", "zeros", "ones", "uniform", "normal"]
 
 
 class Init(StrictModel):
     """How a learnable tensor starts: torch.randn/rand/zeros/ones, or uniform/normal."""
 
-    fn: Literal["randn", "rand", "zeros", "ones", "uniform", "normal"] = "randn"
+    fn: InitName = "randn"
     low: Float = 0.0
     """uniform: lower bound."""
     high: Float = 1.0
@@ -123,7 +128,9 @@ class Param(StrictModel):
 
     shape: Annotated[list[Size], Field(max_length=8)] = []
     """[] for a scalar."""
-    init: Annotated[Init, BeforeValidator(_init_shorthand)] = Init()
+    init: Annotated[
+        Init, BeforeValidator(_init_shorthand, json_schema_input_type=InitName | Init)
+    ] = Init()
 
 
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")]

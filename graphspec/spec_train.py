@@ -140,7 +140,9 @@ TRANSFORMS: dict[str, dict[str, Any]] = {
 }
 
 
-def _table_union(name: str, table: dict[str, dict[str, Any]], shorthand: Any) -> Any:
+def _table_union(
+    name: str, table: dict[str, dict[str, Any]], shorthand: Any, keyed: bool = False
+) -> Any:
     """One strict model per torch class, picked by `op`; each built the first time it is used."""
 
     @functools.cache
@@ -149,7 +151,9 @@ def _table_union(name: str, table: dict[str, dict[str, Any]], shorthand: Any) ->
             return None
         return create_model(tag, __base__=StrictModel, op=(Literal[tag], ...), **table[tag])
 
-    union = LazyUnion(name, tags=table.keys, member=member, tag_of=_op_tag, shorthand=shorthand)
+    union = LazyUnion(
+        name, tags=table.keys, member=member, tag_of=_op_tag, shorthand=shorthand, keyed=keyed
+    )
     return Annotated[Any, union]
 
 
@@ -189,7 +193,7 @@ def transform_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]]:
 Loss = _table_union("Loss", LOSSES, _bare_name)
 Optimizer = _table_union("Optimizer", OPTIMIZERS, _bare_name)
 Scheduler = _table_union("Scheduler", SCHEDULERS, _bare_name)
-Transform = _table_union("Transform", TRANSFORMS, _transform_form)
+Transform = _table_union("Transform", TRANSFORMS, _transform_form, keyed=True)
 UNIONS = tuple(union_of(t) for t in (Loss, Optimizer, Scheduler, Transform))
 """For the JSON Schema, which spells each union out."""
 

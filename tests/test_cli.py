@@ -14,13 +14,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 import graphspec
-from graphspec import cli
+from graphspec import cli, spec_train
 from graphspec.ops import OPS
 
 ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
 LENET = str(ROOT / "specs" / "lenet.yaml")
 CIFAR = str(ROOT / "specs" / "cifar.yaml")
 REGRESSION = str(ROOT / "specs" / "regression.yaml")
@@ -247,5 +250,58 @@ def test_schema_types_every_layer_as_the_op_union(capsys):
     for body in ("Block", "Model"):
         layers = schema["$defs"][body]["properties"]["layers"]["patternProperties"]
         assert list(layers.values()) == [{"$ref": "#/$defs/Layer"}]
-    members = {m["$ref"].removeprefix("#/$defs/") for m in schema["$defs"]["Layer"]["oneOf"]}
+    bare, union = schema["$defs"]["Layer"]["anyOf"]  # `act: relu`, or a mapping
+    members = {m["$ref"].removeprefix("#/$defs/") for m in union["oneOf"]}
     assert set(OPS) | {"Share", "Call"} <= members
+    assert {"relu", "Flatten", "contiguous"} <= set(bare["enum"])
+    assert not {"Linear", "Conv2d", "view", "share", "block"} & set(bare["enum"])  # need fields
+
+
+def test_schema_spells_out_every_table_union(capsys):
+    """Losses, optimizers, schedulers and transforms are validated lazily (`LazyUnion`); the
+    schema editors read still lists every row, and the spec's fields point at those unions."""
+    schema = json.loads(run_main(capsys, "schema")[1])
+    defs = schema["$defs"]
+    tables = {
+        "Loss": spec_train.LOSSES,
+        "Optimizer": spec_train.OPTIMIZERS,
+        "Scheduler": spec_train.SCHEDULERS,
+        "Transform": spec_train.TRANSFORMS,
+    }
+    for name, table in tables.items():
+        union = defs[name]
+        members = [m for m in union["anyOf"] if "oneOf" in m] or [union]
+        refs = {r["$ref"].removeprefix("#/$defs/") for r in members[0]["oneOf"]}
+        assert refs == set(table), name
+    assert {"$ref": "#/$defs/Optimizer"} in schema["properties"]["optimizer"]["anyOf"]
+    assert {"$ref": "#/$defs/Loss"} in schema["properties"]["loss"]["anyOf"]
+    assert "x-graphspec-union" not in json.dumps(schema)
+
+
+def _schema_errors(schema: dict, text: str) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    return [e.message for e in validator.iter_errors(yaml.safe_load(text))]
+
+
+def test_every_shipped_spec_is_valid_under_the_schema(capsys):
+    """What an editor's YAML language server checks, shorthands included (`relu`, `MSELoss`,
+    `x: [N, 1]`, `init: zeros`, `{Normalize: {...}}`); a typo is still an error there."""
+    schema = json.loads(run_main(capsys, "schema")[1])
+    jsonschema.Draft202012Validator.check_schema(schema)
+    specs = sorted(SPECS.glob("*.yaml")) + sorted((ROOT / "bench" / "specs").glob("*.yaml"))
+    assert len(specs) >= 7
+    for spec in specs:
+        assert _schema_errors(schema, spec.read_text()) == [], spec.name
+    lenet = (SPECS / "lenet.yaml").read_text()
+    for good, bad in [
+        ("act1: relu", "act1: rellu"),
+        ("loss: MSELoss", "loss: MSELos"),
+        ("op: SGD, lr:", "op: SGD, lrr:"),
+        ("x: [N, 1, 32, 32]", "x: {shape: [N, 1, 32, 32], dtype: float128}"),
+    ]:
+        assert good in lenet
+        assert _schema_errors(schema, lenet.replace(good, bad, 1)), bad
+    cifar = (SPECS / "cifar.yaml").read_text()
+    assert "Normalize: {mean:" in cifar
+    assert _schema_errors(schema, cifar.replace("Normalize: {mean:", "Normalize: {meen:"))
+    assert _schema_errors(schema, cifar.replace("Normalize: {mean:", "Normalise: {mean:"))
