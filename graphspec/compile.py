@@ -48,6 +48,12 @@ class Compiled:
     def build(self) -> torch.nn.Module:
         return self.model_class()()
 
+    def to_networkx(self) -> Any:
+        """The typed graph as a `networkx.DiGraph` (see `summary.as_networkx`)."""
+        from graphspec.summary import as_networkx
+
+        return as_networkx(self.graph)
+
 
 @load.gc_paused()
 def compile_file(path: str) -> Compiled:

@@ -1,10 +1,12 @@
-"""A Keras-style summary of a typed graph: as rows for people, as a dict for machines."""
+"""A Keras-style summary of a typed graph: as rows for people, as a dict or a networkx graph for
+machines."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
+from graphspec.graph import split_ref
 from graphspec.infer import TypedGraph, TypedNode
 from graphspec.spec import Call, Share
 
@@ -50,6 +52,38 @@ def as_dict(graph: TypedGraph, spec_name: str) -> dict[str, Any]:
         },
         "total_params": graph.total_params,
     }
+
+
+def as_networkx(graph: TypedGraph) -> Any:
+    """The typed graph as a `networkx.DiGraph`, for analysis with networkx's algorithms.
+
+    Each node carries `op` (as the summary names it), `outs` (port -> TensorType), `shape`,
+    `dtype`, `params`, `line` and `inputs` (the references it reads, in argument order); a block
+    call carries its body as `inner`, a DiGraph of the same kind. An edge carries the `port` it
+    reads (None for a node's first output). networkx is imported here only: checking a spec uses
+    graphspec/dag.py and never pays for it (bench/RESULTS.md).
+    """
+    import networkx as nx
+
+    g = nx.DiGraph(name=graph.class_name, outputs=list(graph.graph.outputs))
+    for t in graph.nodes.values():
+        inner = as_networkx(t.inner) if t.inner is not None else None
+        g.add_node(
+            t.name,
+            op=op_label(t),
+            outs=dict(t.outs),
+            shape=tuple(str(d) for d in t.out.shape),
+            dtype=t.out.dtype,
+            params=t.params,
+            line=t.node.pos.line,
+            inputs=list(t.node.inputs),
+            inner=inner,
+        )
+    for t in graph.nodes.values():
+        for ref in t.node.inputs:
+            src, port = split_ref(ref)
+            g.add_edge(src, t.name, port=port)
+    return g
 
 
 def print_table(graph: TypedGraph, spec_name: str) -> None:

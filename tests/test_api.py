@@ -38,3 +38,38 @@ def test_bad_spec_raises_spec_error(tmp_path):
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError):
         graphspec.no_such_thing  # noqa: B018
+
+
+def test_to_networkx_is_the_typed_graph():
+    import networkx as nx
+
+    compiled = graphspec.compile_file(LENET)
+    g = compiled.to_networkx()
+    assert isinstance(g, nx.DiGraph) and g.graph["name"] == "Net"
+    assert list(g.nodes) == list(compiled.graph.nodes)
+    assert nx.is_directed_acyclic_graph(g)
+    assert g.nodes["pool1"]["shape"] == ("N", "6", "14", "14")
+    assert g.nodes["conv1"]["op"] == "Conv2d" and g.nodes["conv1"]["params"] == 156
+    assert sum(params for _, params in g.nodes(data="params")) == 61_706
+    assert list(g.predecessors("conv1")) == ["x"] and g.edges["x", "conv1"]["port"] is None
+    # a networkx order of the graph is one the generated forward could run in
+    order = list(nx.topological_sort(g))
+    assert order.index("conv1") < order.index("pool1") < order.index("fc3")
+
+
+def nx_sorted(g) -> list[str]:
+    import networkx as nx
+
+    return list(nx.topological_sort(g))
+
+
+def test_to_networkx_nests_blocks():
+    bert = str(Path(LENET).with_name("bert_attention.yaml"))
+    g = graphspec.compile_file(bert).to_networkx()
+    calls = {n: d["inner"] for n, d in g.nodes(data=True) if d["inner"] is not None}
+    assert set(calls) == {"embed", "attention"}
+    assert g.nodes["attention"]["op"] == "block MultiHeadAttention"
+    assert g.graph["outputs"] == ["attention", "attention.attn"]  # the first port, and `attn`
+    inner = calls["attention"]
+    assert inner.nodes["scores"]["shape"] == ("N", "12", "L", "L")
+    assert nx_sorted(inner).index("scores") > 0
