@@ -6,7 +6,7 @@ As plain pydantic discriminated unions, every member's model and the union's val
 before the first spec is checked, which was most of `graphspec validate`'s own start-up. Here a
 value is checked by the one member its tag names; the others are never built.
 
-The full union still exists, for the JSON Schema: `full()` builds it, and `swap_refs` turns each
+The full union still exists, for the JSON Schema: `full()` builds it, and `add_unions` turns each
 union's placeholder in a schema into a `$ref` to it.
 """
 
@@ -48,12 +48,12 @@ class LazyUnion:
         self.tag_key = tag_key
         self.keyed = keyed
         """`shorthand` also reads `{Tag: {args}}` and `{Tag: arg}` (torchvision's spelling)."""
-        self._member = member
+        self.member = member
 
     def member_for(self, value: Any) -> type | None:
         """The model that validates `value`, chosen by its tag; None when the tag is unknown."""
         tag = self.tag_of(self.shorthand(value))
-        return None if tag is None else self._member(tag)
+        return None if tag is None else self.member(tag)
 
     def validate(self, value: Any, info: ValidationInfo) -> Any:
         value = self.shorthand(value)
@@ -63,7 +63,7 @@ class LazyUnion:
                 return value
             raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
         tag = self.tag_of(value)
-        cls = None if tag is None else self._member(tag)
+        cls = None if tag is None else self.member(tag)
         if cls is None:
             expected = ", ".join(f"'{t}'" for t in self.tags())
             if tag is None:
@@ -81,7 +81,7 @@ class LazyUnion:
 
     def full(self) -> Any:
         """The discriminated union over every member (building them all): for the schema."""
-        members = [Annotated[self._member(t), Tag(t)] for t in self.tags()]
+        members = [Annotated[self.member(t), Tag(t)] for t in self.tags()]
         union = Annotated[Union[tuple(members)], Discriminator(self.tag_of)]  # noqa: UP007
         return Annotated[union, BeforeValidator(self.shorthand)]
 
@@ -89,7 +89,7 @@ class LazyUnion:
         return core_schema.with_info_plain_validator_function(self.validate)
 
     def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
-        return {_MARK: self.name}  # a $ref to full() once `swap_refs` has run
+        return {_MARK: self.name}  # a $ref to full() once `add_unions` has run
 
 
 @functools.cache
@@ -122,7 +122,7 @@ def add_unions(schema: dict[str, Any], unions: Iterable[LazyUnion]) -> dict[str,
 
 
 def _with_shorthands(union: LazyUnion, full: dict, defs: dict) -> dict:
-    bare = [tag for tag in union.tags() if _all_defaulted(union._member(tag), union.tag_key)]
+    bare = [tag for tag in union.tags() if _all_defaulted(union.member(tag), union.tag_key)]
     forms = [{"enum": bare}, full] if bare else [full]
     if union.keyed:
         forms += [_keyed(tag, defs[tag], union.tag_key) for tag in union.tags()]
