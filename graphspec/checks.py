@@ -33,7 +33,6 @@ def _trainable(spec: Spec, doc: Document) -> list[Problem]:
     """A spec with `data:` is one `graphspec run` trains: it needs a loss and an optimizer."""
     if spec.data is None:
         return []
-    missing = [key for key in ("loss", "optimizer") if getattr(spec, key) is None]
     return [
         Problem(
             "E-MISSING",
@@ -42,7 +41,7 @@ def _trainable(spec: Spec, doc: Document) -> list[Problem]:
             hint=f"add a top-level {key}: line, e.g. {example}",
         )
         for key, example in _EXAMPLES.items()
-        if key in missing
+        if getattr(spec, key) is None
     ]
 
 

@@ -57,13 +57,12 @@ class LazyUnion:
 
     def validate(self, value: Any, info: ValidationInfo) -> Any:
         value = self.shorthand(value)
-        if not isinstance(value, dict):
-            cls = self.member_for(value)  # an already validated member, as in `Model(field=x)`
-            if cls is not None and isinstance(value, cls):
-                return value
-            raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
         tag = self.tag_of(value)
         cls = None if tag is None else self.member(tag)
+        if not isinstance(value, dict):
+            if cls is not None and isinstance(value, cls):  # already validated: `Model(field=x)`
+                return value
+            raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
         if cls is None:
             expected = ", ".join(f"'{t}'" for t in self.tags())
             if tag is None:

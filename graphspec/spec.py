@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BeforeValidator,
-    Field,
-)
+from pydantic import BeforeValidator, Field
 
 from graphspec import spec_train
 from graphspec.fields import Float, Int, PosFloat, Size, StrictModel, Symbol
@@ -74,11 +71,6 @@ The discriminated union over every op is what the spec language *is*, and what `
 schema` prints (`Layer.full()`); building pydantic's validator for all of it cost about 0.08 s
 of every `validate`."""
 Node = Annotated[Any, Layer]
-
-
-def node_class(value: Any) -> type[NodeFields] | None:
-    """The model that validates one layer entry, chosen by its tag (`op`, `share` or `block`)."""
-    return Layer.member_for(value)
 
 
 Shape = Annotated[list[Size | Symbol], Field(max_length=16)]

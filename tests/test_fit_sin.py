@@ -30,12 +30,7 @@ POWERS = (1, 3, 5, 7)
 RESULT = re.compile(r"^Result: y = (\S+) x \+ (\S+) x\^3 \+ (\S+) x\^5 \+ (\S+) x\^7$", re.M)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _optimum() -> tuple[list[float], float]:

@@ -18,14 +18,7 @@ from runhelp import ROOT, SPECS, losses, meta, python_child, run_cli, state_dige
 from graphspec import data as datasets
 from graphspec.compile import compile_file
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One thread: fast on a busy 2-core machine, and the same in every run compared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _initial(spec_file, seed: int):

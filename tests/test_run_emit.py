@@ -11,7 +11,6 @@ import contextlib
 import io
 
 import pytest
-import torch
 from runhelp import ROOT, SPECS, python_child, run_cli
 
 from graphspec.cli import main
@@ -23,12 +22,7 @@ NO_GRAPHSPEC = (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _emit(spec, out) -> str:

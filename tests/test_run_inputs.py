@@ -17,12 +17,7 @@ from graphspec import checkpoint, runs
 SENTINEL = Path("/tmp/graphspec-pickle-sentinel")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _error(res, code: str) -> str:
