@@ -13,8 +13,11 @@ from typing import Any
 
 def load_class(source: str, class_name: str, origin: str) -> type:
     """Execute the generated module text and return its model class."""
+    from graphspec.codetext import check_source, one_line
+
+    check_source(source)  # never execute text the generator did not write
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    filename = f"<graphspec {origin} {digest}>"
+    filename = f"<graphspec {one_line(origin)} {digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     namespace: dict[str, Any] = {"__name__": f"graphspec.generated.{class_name}"}
     # The text is produced by graphspec.codegen from a checked graph, never taken from the spec.

@@ -8,6 +8,7 @@ the model. No interpreter loops over the graph at run time.
 
 from __future__ import annotations
 
+from graphspec.codetext import check_source, one_line
 from graphspec.graph import split_ref
 from graphspec.infer import TypedGraph, TypedNode
 from graphspec.spec import Call, Param, Share
@@ -24,7 +25,14 @@ import torch.nn.functional as F
 def generate(graph: TypedGraph, source: str) -> str:
     """The whole file: imports, block classes (callees first), and the model class."""
     classes = [model_class(block) for block in _used_blocks(graph)] + [model_class(graph)]
-    return HEADER.format(source=source) + "\n\n" + "\n\n".join(classes)
+    text = header(source) + "\n\n" + "\n\n".join(classes)
+    check_source(text)
+    return text
+
+
+def header(source: str) -> str:
+    """The file's opening lines; the spec's path only ever passes through `one_line`."""
+    return HEADER.format(source=one_line(source))
 
 
 def _used_blocks(graph: TypedGraph) -> list[TypedGraph]:
@@ -135,4 +143,4 @@ def _statement(t: TypedNode, graph: TypedGraph) -> list[str]:
 
 
 def _where(t: TypedNode) -> str:
-    return f"{t.node.pos.file}:{t.node.pos.line}"
+    return f"{one_line(t.node.pos.file)}:{t.node.pos.line}"

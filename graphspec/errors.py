@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from graphspec.codetext import one_line
+
 
 @dataclass(frozen=True)
 class Pos:
@@ -38,7 +40,8 @@ class Problem:
             text += f" (node '{self.node}')"
         if self.hint:
             text += f"; hint: {self.hint}"
-        return text
+        # One problem, one line: a newline inside a value or a path is shown escaped.
+        return one_line(text)
 
 
 @dataclass

@@ -11,6 +11,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from graphspec.codetext import one_line
     from graphspec.compile import compile_file
     from graphspec.errors import SpecError
 
@@ -24,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
             continue
         outs = ", ".join(str(c.graph.ref_type(ref)) for ref in c.graph.graph.outputs)
         nodes = sum(1 for _ in c.graph.walk())
-        print(f"ok: {path}: {nodes} nodes, {c.graph.total_params:,} parameters, output {outs}")
+        print(f"ok: {one_line(path)}: {nodes} nodes, {c.graph.total_params:,} parameters, output {outs}")
     return 2 if failed else 0
