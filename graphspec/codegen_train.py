@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from graphspec import codegen, polyfit
-from graphspec.codetext import check_source, one_line
 from graphspec.codegen_data import TENSOR_SOURCES, batches_section, data_section, has_test
+from graphspec.codetext import check_source, one_line
 from graphspec.compile import Compiled
 from graphspec.data_check import VISION
 from graphspec.errors import fail

@@ -107,7 +107,7 @@ def test_a_newline_inside_a_value_stays_on_one_error_line(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text(
         'name: s\nmodel: {inputs: {x: [N, 4]}, layers: {fc: {op: "Lin\\near", out_features: 2}}}\n'
-        'data: {source: random, inputs: {x: [8, 4]}, target: [8, 2]}\n'
+        "data: {source: random, inputs: {x: [8, 4]}, target: [8, 2]}\n"
         'loss: "MSE\\nLoss"\noptimizer: {op: SGD, lr: 0.1}\ndevice: "cp\\nu"\n'
     )
     out = subprocess.run(

@@ -25,5 +25,6 @@ def run(args: argparse.Namespace) -> int:
             continue
         outs = ", ".join(str(c.graph.ref_type(ref)) for ref in c.graph.graph.outputs)
         nodes = sum(1 for _ in c.graph.walk())
-        print(f"ok: {one_line(path)}: {nodes} nodes, {c.graph.total_params:,} parameters, output {outs}")
+        params = c.graph.total_params
+        print(f"ok: {one_line(path)}: {nodes} nodes, {params:,} parameters, output {outs}")
     return 2 if failed else 0
