@@ -33,10 +33,10 @@ from _common import ROOT, load_average, machine_lines, median, record, spread, t
 from torch import nn
 
 sys.path.insert(0, str(ROOT))
-from graphspec import compile as gcompile  # noqa: E402
-from graphspec.graph import build_graph  # noqa: E402
-from graphspec.infer import infer  # noqa: E402
-from graphspec.load import load_file  # noqa: E402
+from graphspec.compiler import pipeline as gcompile  # noqa: E402
+from graphspec.compiler.graph import build_graph  # noqa: E402
+from graphspec.compiler.infer import infer  # noqa: E402
+from graphspec.language.load import load_file  # noqa: E402
 from tests import seed_programs as seed  # noqa: E402
 
 STACK = str(ROOT / "bench" / "specs" / "bert_stack12.yaml")

@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import seed_programs as sp  # noqa: E402
 
-from graphspec.compile import compile_file  # noqa: E402
+from graphspec.compiler.pipeline import compile_file  # noqa: E402
 
 DEV = torch.device(sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cuda")
 """`--device cpu` tries the script itself on a machine without a GPU (no timings then)."""

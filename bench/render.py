@@ -27,8 +27,8 @@ from pathlib import Path
 from _common import ROOT, load_average, machine_lines, median, record, table
 
 sys.path.insert(0, str(ROOT))
-from graphspec import render  # noqa: E402
-from graphspec.compile import compile_file  # noqa: E402
+from graphspec.compiler.pipeline import compile_file  # noqa: E402
+from graphspec.render import diagram as render  # noqa: E402
 
 STACK = ROOT / "bench" / "specs" / "bert_stack12.yaml"
 """Twelve BERT attention blocks (`repeat: 12`) over the blocks of specs/bert_attention.yaml."""

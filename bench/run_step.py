@@ -1,7 +1,7 @@
 """`graphspec run`'s training loop against the hand-written seed loops, per step; start-up apart.
 
-The graphspec side is the real loop (`graphspec.train.train`) with the real run hooks
-(`graphspec.session.Session`: progress bar, printed log lines, metrics.jsonl, fit frames), writing
+The graphspec side is the real loop (`graphspec.training.loop.train`) with the real run hooks
+(`training.session.Session`: progress bar, printed log lines, metrics.jsonl, fit frames), writing
 to a temporary folder and /dev/null. The seed side is `tests/seed_programs.py`'s
 `regression_loop` and `cifar_train`. Both get the same weights and the same batches (the CIFAR
 seed loop iterates the very batches graphspec's in-memory data path makes), so the ratio is the
@@ -34,13 +34,13 @@ import torch
 from _common import ROOT, load_average, machine_lines, median, record, spread, table
 
 sys.path.insert(0, str(ROOT))
-from graphspec import data as datasets  # noqa: E402
-from graphspec import runs  # noqa: E402
-from graphspec.compile import compile_file  # noqa: E402
-from graphspec.job import make_job  # noqa: E402
-from graphspec.progress import Screen  # noqa: E402
-from graphspec.session import Session  # noqa: E402
-from graphspec.train import TrainState, train  # noqa: E402
+from graphspec.compiler.pipeline import compile_file  # noqa: E402
+from graphspec.training import datasets  # noqa: E402
+from graphspec.training import run_folder as runs  # noqa: E402
+from graphspec.training.job import make_job  # noqa: E402
+from graphspec.training.loop import TrainState, train  # noqa: E402
+from graphspec.training.screen import Screen  # noqa: E402
+from graphspec.training.session import Session  # noqa: E402
 from tests import seed_programs as sp  # noqa: E402
 
 TARGET = 1.05

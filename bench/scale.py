@@ -33,9 +33,9 @@ from pathlib import Path
 from _common import ROOT, load_average, machine_lines, median, record, table
 
 sys.path.insert(0, str(ROOT))
-import graphspec.load  # noqa: E402
-from graphspec.compile import MAX_GRAPH_NODES, compile_document, compile_file  # noqa: E402
-from graphspec.errors import SpecError  # noqa: E402
+import graphspec.language.load  # noqa: E402
+from graphspec.compiler.pipeline import MAX_GRAPH_NODES, compile_document, compile_file  # noqa: E402
+from graphspec.core.errors import SpecError  # noqa: E402
 
 TARGET_10K = 2.0
 
@@ -78,11 +78,13 @@ def cap_lines() -> list[str]:
     lo, hi = 0, 100_000  # the largest spec_text(n) within the 1 MiB byte cap, by bisection
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        fits = len(spec_text(mid).encode()) <= graphspec.load.MAX_BYTES
+        fits = len(spec_text(mid).encode()) <= graphspec.language.load.MAX_BYTES
         lo, hi = (mid, hi) if fits else (lo, mid - 1)
     base, per_group = yaml_nodes(spec_text(0)), yaml_nodes(spec_text(4)) - yaml_nodes(spec_text(0))
-    by_nodes = (graphspec.load.MAX_NODES - base) // per_group * 4  # exact at multiples of 4
-    cap = graphspec.load.MAX_NODES
+    by_nodes = (
+        (graphspec.language.load.MAX_NODES - base) // per_group * 4
+    )  # exact at multiples of 4
+    cap = graphspec.language.load.MAX_NODES
     return [
         f"- caps, in layers of this shape: 1 MiB of text admits {lo:,}; "
         f"{cap:,} YAML nodes ({per_group / 4:.0f} a layer) about {by_nodes:,}; "
@@ -102,7 +104,7 @@ def time_once(path: str) -> tuple[dict[str, float], int]:
     whole `graphspec validate` process, then `load_file` with libyaml hidden.
     """
     t0 = time.perf_counter()
-    doc = graphspec.load.load_file(path)
+    doc = graphspec.language.load.load_file(path)
     t1 = time.perf_counter()
     compiled = compile_document(doc)
     t2 = time.perf_counter()
@@ -111,11 +113,11 @@ def time_once(path: str) -> tuple[dict[str, float], int]:
     argv = [sys.executable, "-m", "graphspec", "validate", path]
     subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     t4 = time.perf_counter()
-    parser, graphspec.load._CParser = graphspec.load._CParser, None
+    parser, graphspec.language.load._CParser = graphspec.language.load._CParser, None
     try:
-        graphspec.load.load_file(path)
+        graphspec.language.load.load_file(path)
     finally:
-        graphspec.load._CParser = parser
+        graphspec.language.load._CParser = parser
     t5 = time.perf_counter()
     phases = {"load": t1 - t0, "check": t2 - t1, "compile": t2 - t0, "codegen": t3 - t2}
     return phases | {"process": t4 - t3, "pure": t5 - t4}, len(compiled.graph.nodes)
@@ -219,7 +221,11 @@ def main() -> int:
 def _notes(rounds: int) -> list[str]:
     import yaml
 
-    parser = "libyaml" if graphspec.load._CParser is not None else "the pure parser (no libyaml)"
+    parser = (
+        "libyaml"
+        if graphspec.language.load._CParser is not None
+        else "the pure parser (no libyaml)"
+    )
     return [
         f"{rounds} rounds after one warm-up, each round running every size in turn; medians",
         f"PyYAML {yaml.__version__}; YAML events from {parser}",

@@ -22,7 +22,7 @@ from _common import ROOT, load_average, machine_lines, median, record, spread, t
 from torch import nn, optim
 
 sys.path.insert(0, str(ROOT))
-from graphspec.compile import compile_file  # noqa: E402
+from graphspec.compiler.pipeline import compile_file  # noqa: E402
 from tests.seed_programs import CifarNet, LeNet, RegressionNet  # noqa: E402
 
 TARGET = 1.02

@@ -14,7 +14,7 @@ def __getattr__(name: str):
     # Resolved on first use, so `import graphspec` (and every CLI command) stays cheap, and
     # `graphspec schema` can still configure the spec models before they are imported.
     if name in __all__:
-        from graphspec import compile as _compile
+        from graphspec.compiler import pipeline as _compile
 
         return getattr(_compile, name)
     raise AttributeError(f"module 'graphspec' has no attribute {name!r}")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from random import Random
 from typing import Any
 
+from graphspec.core.shapes import DTYPES, FLOAT_DTYPES, Dim
 from graphspec.ops import OPS
-from graphspec.shapes import DTYPES, FLOAT_DTYPES, Dim
 
 try:  # run as part of the tests package or with tests/ on sys.path
     from tests.op_oracle import MIXED_DTYPES, Case, tt

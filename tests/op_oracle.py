@@ -21,12 +21,12 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
-from graphspec import codegen
-from graphspec.build import load_class
-from graphspec.infer import _check_arity
+from graphspec.compiler import codegen
+from graphspec.compiler.build import load_class
+from graphspec.compiler.infer import _check_arity
+from graphspec.core.shapes import FLOAT_DTYPES, TensorType
 from graphspec.ops import OPS
 from graphspec.ops.base import Op, ShapeError
-from graphspec.shapes import FLOAT_DTYPES, TensorType
 
 POLICIES = {
     "schema": "field bounds stricter than torch (a size of 0 is refused)",

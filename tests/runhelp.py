@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from graphspec import checkpoint
 from graphspec.cli import main
+from graphspec.training import checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

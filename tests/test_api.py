@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import graphspec
-from graphspec.errors import SpecError
+from graphspec.core.errors import SpecError
 
 LENET = str(Path(__file__).resolve().parents[1] / "specs" / "lenet.yaml")
 

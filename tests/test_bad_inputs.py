@@ -312,8 +312,8 @@ def test_absent_device_passes_validate(tmp_path, monkeypatch, capsys):
 def test_absent_device_is_e_device_in_run():
     import torch
 
-    from graphspec.errors import Pos, SpecError
-    from graphspec.job import resolve_device
+    from graphspec.core.errors import Pos, SpecError
+    from graphspec.training.job import resolve_device
 
     absent = f"cuda:{torch.cuda.device_count()}"  # one past the last device, on any machine
     with pytest.raises(SpecError) as info:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from graphspec.compile import compile_file
+from graphspec.compiler.pipeline import compile_file
 
 try:
     from tests import seed_programs as seed

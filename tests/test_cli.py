@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 import graphspec
-from graphspec import cli, spec_train
+from graphspec import cli
+from graphspec.language import recipe as spec_train
 from graphspec.ops import OPS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,7 +217,7 @@ def test_internal_error_is_exit_1_with_a_crash_log(capsys, monkeypatch, tmp_path
 
     monkeypatch.delenv("GRAPHSPEC_DEBUG", raising=False)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # crash logs land here
-    monkeypatch.setattr("graphspec.compile.compile_file", broken)
+    monkeypatch.setattr("graphspec.compiler.pipeline.compile_file", broken)
     code, out, err = run_main(capsys, "validate", LENET)
     assert code == 1 and out == ""
     assert "Traceback" not in err
@@ -232,7 +233,7 @@ def test_internal_error_is_exit_1_with_a_crash_log(capsys, monkeypatch, tmp_path
 
 def test_debug_env_shows_the_traceback(monkeypatch):
     monkeypatch.setenv("GRAPHSPEC_DEBUG", "1")
-    monkeypatch.setattr("graphspec.compile.compile_file", lambda path: 1 / 0)
+    monkeypatch.setattr("graphspec.compiler.pipeline.compile_file", lambda path: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         cli.main(["validate", LENET])
 

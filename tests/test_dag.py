@@ -1,4 +1,4 @@
-"""graphspec.dag against networkx itself: the same orders, ancestors and cycles on random graphs.
+"""compiler.dag against networkx itself: the same orders, ancestors and cycles on random graphs.
 
 The emitted code's statement order and block order come from these sorts, so they must match
 networkx exactly, not merely be valid topological orders.
@@ -11,7 +11,7 @@ import random
 import networkx as nx
 import pytest
 
-from graphspec.dag import Dag
+from graphspec.compiler.dag import Dag
 
 
 def _random_graph(seed: int) -> tuple[list[str], list[tuple[str, str]]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from graphspec.compile import compile_file
+from graphspec.compiler.pipeline import compile_file
 from graphspec.ops import OPS, Op
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from torch.fx import symbolic_trace
 from torch.fx.passes.shape_prop import ShapeProp
 
 from graphspec import cli
-from graphspec.compile import compile_file
+from graphspec.compiler.pipeline import compile_file
 
 try:  # run as part of the tests package or with tests/ on sys.path
     from tests import seed_programs as sp

@@ -1,4 +1,4 @@
-"""graphspec.exprs: arithmetic, constants and elementwise expressions (BAD-INPUTS rows 35-39)."""
+"""core.exprs: arithmetic, constants and elementwise expressions (BAD-INPUTS rows 35-39)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from types import MappingProxyType, SimpleNamespace
 
 import pytest
 
-from graphspec import exprs
-from graphspec.exprs import (
+from graphspec.core import exprs
+from graphspec.core.exprs import (
     FUNCTIONS,
     Elementwise,
     ExprError,
@@ -192,7 +192,7 @@ DOS = [
 # signal interrupts, so the timeout is a hang guard, not a timing claim.
 DOS_CHILD = """
 import sys
-from graphspec.exprs import ExprError, evaluate, parse_elementwise
+from graphspec.core.exprs import ExprError, evaluate, parse_elementwise
 text = sys.stdin.read()
 for check in (lambda: evaluate(text, {}), lambda: parse_elementwise("x * " + text, ["x"])):
     try:

@@ -18,10 +18,10 @@ import seed_programs as sp
 import torch
 from runhelp import SPECS, losses, meta, python_child, run_cli
 
-from graphspec import data as datasets
-from graphspec import polyfit
 from graphspec.cli import main
-from graphspec.compile import compile_file
+from graphspec.compiler.pipeline import compile_file
+from graphspec.program import polyfit
+from graphspec.training import datasets
 
 SPEC = SPECS / "fit_sin.yaml"
 SEED_SGD = ("--set", "optimizer={op: SGD, lr: 1.0e-6}", "--set", "train.steps=4000")
@@ -96,7 +96,7 @@ def seed_curve() -> list[float]:
 
 
 def test_the_seeds_update_reproduces_the_seed_loop_bit_for_bit(tmp_path, seed_curve):
-    """`GradientDescent` is the seed's `a -= learning_rate * a.grad` (graphspec/optim.py)."""
+    """`GradientDescent` is the seed's `a -= learning_rate * a.grad` (training/optim.py)."""
     res = run_cli(SPEC, "--set", "seed=0", *SEED_GD, "--set", "train.log_every=1", runs=tmp_path)
     assert res.code == 0, res.err
     ours = losses(res.run_dir)

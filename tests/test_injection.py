@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from graphspec.codetext import UnsafeSource, check_source, literal, one_line
+from graphspec.core.codetext import UnsafeSource, check_source, literal, one_line
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 
@@ -55,7 +55,7 @@ def test_a_path_holding_python_never_runs(tmp_path, spec, monkeypatch):
     )
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) == 1 and "\\n" in out.stdout
-    from graphspec import codegen_train
+    from graphspec.program import script as codegen_train
 
     script = codegen_train.generate(compiled)
     compile(script, "<script>", "exec")  # parses: the path sits inside comments only
@@ -94,7 +94,7 @@ def test_check_source_refuses_what_the_generator_never_writes(source):
 
 def test_check_source_accepts_every_generated_file():
     import graphspec
-    from graphspec import codegen_train
+    from graphspec.program import script as codegen_train
 
     for spec in sorted(SPECS.glob("*.yaml")):
         compiled = graphspec.compile_file(str(spec))

@@ -18,8 +18,8 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812 - the emitted code's own name for it
 
+from graphspec.core.shapes import TensorType
 from graphspec.ops import OPS, ShapeError
-from graphspec.shapes import TensorType
 
 try:  # run as part of the tests package or with tests/ on sys.path
     from tests.op_oracle import tt

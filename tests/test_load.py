@@ -1,4 +1,4 @@
-"""Tests for graphspec.load: the safe, position-keeping YAML loader (BAD-INPUTS rows 1-16).
+"""Tests for graphspec.language.load: the safe, position-keeping YAML loader (BAD-INPUTS rows 1-16).
 
 Every test runs twice: with libyaml reading first (the default where PyYAML has it) and with the
 pure-Python parser alone, so each expected message and position holds for both. Cases the two
@@ -17,9 +17,10 @@ import threading
 import pytest
 import yaml
 
-from graphspec import compile, load, yaml_core
-from graphspec.errors import Pos, Problem, SpecError
-from graphspec.load import MAX_BYTES, MAX_DEPTH, Document, load_file, load_text
+from graphspec.compiler import pipeline as compile
+from graphspec.core.errors import Pos, Problem, SpecError
+from graphspec.language import load, yaml_core
+from graphspec.language.load import MAX_BYTES, MAX_DEPTH, Document, load_file, load_text
 
 FILE = "spec.yaml"
 
@@ -642,7 +643,7 @@ def test_collector_is_paused_only_while_loading():
 
 def test_no_heavy_imports():
     code = (
-        "import sys, graphspec.load; "
+        "import sys, graphspec.language.load; "
         "bad = {'torch', 'pydantic', 'networkx'} & set(sys.modules); "
         "assert not bad, bad"
     )

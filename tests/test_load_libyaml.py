@@ -1,4 +1,4 @@
-"""libyaml reads first and the pure-Python parser has the last word (graphspec.load._compose).
+"""libyaml reads first and the pure-Python parser has the last word (language.load._compose).
 
 libyaml parses about 8x faster, but on some text it accepts what the pure parser refuses or
 places a value a column apart. These tests pin each known case to the pure parser's answer (with
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from graphspec import compile, load
-from graphspec.errors import SpecError
-from graphspec.load import load_text
+from graphspec.compiler import pipeline as compile
+from graphspec.core.errors import SpecError
+from graphspec.language import load
+from graphspec.language.load import load_text
 
 pytestmark = pytest.mark.skipif(load._CParser is None, reason="PyYAML built without libyaml")
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import torch
 
-from graphspec.compile import compile_file
+from graphspec.compiler.pipeline import compile_file
+from graphspec.core.shapes import TensorType
 from graphspec.ops import OPS, Op, ShapeError
-from graphspec.shapes import TensorType
 
 try:  # run as part of the tests package or with tests/ on sys.path
     from tests import seed_programs as sp

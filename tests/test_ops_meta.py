@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from graphspec.core.shapes import DTYPES, TensorType
 from graphspec.ops import OPS, activations, combine, conv, linear, reshape
 from graphspec.ops.base import ShapeError
-from graphspec.shapes import DTYPES, TensorType
 
 try:  # run as part of the tests package or with tests/ on sys.path
     from tests import op_cases_bert

@@ -1,4 +1,4 @@
-"""graphspec's own optimizer (graphspec/optim.py): a hand-written loop's update, as an optimizer."""
+"""graphspec's own optimizer (training/optim.py): a hand-written loop's update, as an optimizer."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import inspect
 
 import torch
 
-from graphspec import optim
-from graphspec.spec_train import OPTIMIZERS, OWN_OPTIMIZERS
+from graphspec.language.recipe import OPTIMIZERS, OWN_OPTIMIZERS
+from graphspec.training import optim
 
 
 def test_own_optimizers_are_the_classes_in_optim_py():

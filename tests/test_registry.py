@@ -63,7 +63,7 @@ def test_registry_is_a_mapping_that_tests_can_patch():
 PROBE = r"""
 import json, sys
 from graphspec.cli import main
-from graphspec.fields import StrictModel
+from graphspec.core.fields import StrictModel
 code = main(["validate", sys.argv[1]])
 print(json.dumps({"code": code,
                   "ops": sorted(m.rsplit(".", 1)[1] for m in sys.modules
@@ -100,7 +100,7 @@ def test_validating_a_spec_imports_only_the_families_it_uses(spec, families):
 
 def test_a_validated_member_is_accepted_back():
     """`FakeImages(transforms=spec.transforms)` passes models, not mappings (data.py does)."""
-    from graphspec.spec_train import FakeImages, VisionData
+    from graphspec.language.recipe import FakeImages, VisionData
 
     vision = VisionData.model_validate(
         {

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from graphspec import render
 from graphspec.cli import main
-from graphspec.compile import compile_file
-from graphspec.dot import Cluster, DEdge, Diagram, DNode, cluster_params, node_label, to_dot
+from graphspec.compiler.pipeline import compile_file
+from graphspec.render import diagram as render
+from graphspec.render.dot import Cluster, DEdge, Diagram, DNode, cluster_params, node_label, to_dot
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))

@@ -15,8 +15,8 @@ import torch
 import yaml
 from runhelp import ROOT, SPECS, losses, meta, python_child, run_cli, state_digest
 
-from graphspec import data as datasets
-from graphspec.compile import compile_file
+from graphspec.compiler.pipeline import compile_file
+from graphspec.training import datasets
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

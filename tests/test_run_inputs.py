@@ -12,7 +12,8 @@ import torch
 import yaml
 from runhelp import SPECS, run_cli
 
-from graphspec import checkpoint, runs
+from graphspec.training import checkpoint
+from graphspec.training import run_folder as runs
 
 SENTINEL = Path("/tmp/graphspec-pickle-sentinel")
 

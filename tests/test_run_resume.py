@@ -16,7 +16,7 @@ import pytest
 import torch
 from runhelp import SPECS, losses, meta, run_cli, spawn, state_digest
 
-from graphspec import checkpoint, session
+from graphspec.training import checkpoint, session
 
 ARGS = (
     SPECS / "digits.yaml",

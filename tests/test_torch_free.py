@@ -17,8 +17,9 @@ SCRIPT = r"""
 import contextlib, io, json, sys
 from pathlib import Path
 
-from graphspec import cli, summary
-from graphspec.compile import compile_file
+from graphspec import cli
+from graphspec.compiler import summary
+from graphspec.compiler.pipeline import compile_file
 
 specs = sorted(str(p) for p in Path("specs").glob("*.yaml"))
 codes = []
@@ -40,7 +41,7 @@ def torch_modules():
 
 
 loaded = torch_modules()
-networkx = [m for m in sys.modules if m.split(".")[0] == "networkx"]  # graphspec/dag.py instead
+networkx = [m for m in sys.modules if m.split(".")[0] == "networkx"]  # compiler/dag.py instead
 compile_file(specs[0]).build()  # the negative control: building a module must import torch
 print(json.dumps({"specs": specs, "codes": codes, "torch": loaded, "networkx": networkx,
                   "stderr": err.getvalue(),

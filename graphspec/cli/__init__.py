@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from graphspec.errors import SpecError
+from graphspec.core.errors import SpecError
 
 COMMANDS = {
     "validate": "check specs and infer every shape (no torch import)",

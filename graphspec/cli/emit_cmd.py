@@ -18,12 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec.compile import compile_file
-    from graphspec.files import write_atomic
+    from graphspec.compiler.pipeline import compile_file
+    from graphspec.core.files import write_atomic
 
     compiled = compile_file(args.spec)
     if args.train:
-        from graphspec.codegen_train import generate
+        from graphspec.program.script import generate
 
         source = generate(compiled)
     else:

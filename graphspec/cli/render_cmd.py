@@ -51,8 +51,8 @@ def _depth(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec import render
-    from graphspec.errors import SpecError
+    from graphspec.core.errors import SpecError
+    from graphspec.render import diagram as render
 
     fmt = _format(args)
     typed, title, failure = _typed(args.spec)
@@ -77,8 +77,8 @@ def _typed(spec_path: str):
     """(typed graph, title, None), or the partial graph and the error when inference failed."""
     from pathlib import Path
 
-    from graphspec.compile import compile_file
-    from graphspec.errors import SpecError
+    from graphspec.compiler.pipeline import compile_file
+    from graphspec.core.errors import SpecError
 
     try:
         compiled = compile_file(spec_path)
@@ -90,8 +90,8 @@ def _typed(spec_path: str):
 
 
 def _format(args: argparse.Namespace) -> str:
-    from graphspec import render
-    from graphspec.errors import fail
+    from graphspec.core.errors import fail
+    from graphspec.render import diagram as render
 
     if args.output is None:
         return args.format or "dot"
@@ -112,8 +112,8 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def _write(text: str, output: str | None, fmt: str) -> None:
-    from graphspec import render
-    from graphspec.errors import fail
+    from graphspec.core.errors import fail
+    from graphspec.render import diagram as render
 
     if output:
         try:

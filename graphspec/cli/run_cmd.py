@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec.runner import Options, run
+    from graphspec.training.plan import Options, run
 
     opts = Options(
         spec=args.spec,

@@ -13,8 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ["GRAPHSPEC_FIELD_DOCS"] = "1"  # field docstrings become schema descriptions
-    from graphspec.files import write_atomic
-    from graphspec.spec import json_schema
+    from graphspec.core.files import write_atomic
+    from graphspec.language.spec import json_schema
 
     schema = json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

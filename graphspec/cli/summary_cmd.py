@@ -12,8 +12,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec import summary
-    from graphspec.compile import compile_file
+    from graphspec.compiler import summary
+    from graphspec.compiler.pipeline import compile_file
 
     c = compile_file(args.spec)
     if args.json:

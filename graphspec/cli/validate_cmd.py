@@ -11,9 +11,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec.codetext import one_line
-    from graphspec.compile import compile_file
-    from graphspec.errors import SpecError
+    from graphspec.compiler.pipeline import compile_file
+    from graphspec.core.codetext import one_line
+    from graphspec.core.errors import SpecError
 
     failed = False
     for path in args.specs:

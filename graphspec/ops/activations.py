@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.fields import Int
+from graphspec.core.fields import Int
+from graphspec.core.shapes import TensorType, normalize_dim
 from graphspec.ops import layout
 from graphspec.ops.base import Op, ShapeError, expect_float
-from graphspec.shapes import TensorType, normalize_dim
 
 
 class _Activation(Op):

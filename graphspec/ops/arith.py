@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from graphspec.fields import Float, Int
+from graphspec.core.fields import Float, Int
+from graphspec.core.shapes import FLOAT_DTYPES, TensorType
 from graphspec.ops import layout
 from graphspec.ops.base import Op, ShapeError
 from graphspec.ops.combine import broadcast, result_dtype
-from graphspec.shapes import FLOAT_DTYPES, TensorType
 
 Scalar = Int | Float
 """A Python number; an integer and a float promote differently (`x * 2` vs `x * 2.0`)."""

@@ -13,11 +13,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from graphspec.fields import Float, Probability, Size
+from graphspec.core.fields import Float, Probability, Size
+from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
 from graphspec.ops.base import Op, ShapeError, check_given, expect_float
 from graphspec.ops.combine import broadcast
-from graphspec.shapes import Dim, TensorType
 
 
 def matmul_shape(a: TensorType, b: TensorType, what: str = "matmul") -> tuple[Dim, ...]:

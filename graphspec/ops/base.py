@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from graphspec.fields import Int, StrictModel, Symbol
-from graphspec.shapes import FLOAT_DTYPES, TensorType
+from graphspec.core.fields import Int, StrictModel, Symbol
+from graphspec.core.shapes import FLOAT_DTYPES, TensorType
 
 
 class ShapeError(Exception):

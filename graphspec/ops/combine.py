@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.fields import Int
+from graphspec.core.fields import Int
+from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType, normalize_dim
 from graphspec.ops.base import Op, ShapeError
-from graphspec.shapes import FLOAT_DTYPES, Dim, TensorType, normalize_dim
 
 
 def broadcast(shapes: list[TensorType], what: str) -> tuple[Dim, ...]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.fields import NonNegOrPair, Size, SizeOrPair, pair
+from graphspec.core.fields import NonNegOrPair, Size, SizeOrPair, pair
+from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import Op, ShapeError, check_given, expect_rank, expect_weights_dtype
-from graphspec.shapes import Dim, TensorType
 
 
 def window_out(

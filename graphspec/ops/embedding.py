@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.fields import Int, PosFloat, Size
+from graphspec.core.fields import Int, PosFloat, Size
+from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
 from graphspec.ops.base import Op, ShapeError
-from graphspec.shapes import Dim, TensorType
 
 ID_DTYPES = ("int64", "int32")
 

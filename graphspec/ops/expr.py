@@ -1,6 +1,6 @@
 """`expr`: an elementwise expression over inputs, params and constants (`a*x + b*x**3`).
 
-The expression is parsed and checked by `graphspec.exprs` (a closed AST whitelist), and the code
+The expression is parsed and checked by `core.exprs` (a closed AST whitelist), and the code
 in `forward` is re-rendered from that checked tree, never pasted from the spec's string.
 """
 
@@ -11,10 +11,10 @@ from typing import Any, Literal
 from pydantic import PrivateAttr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from graphspec import exprs
+from graphspec.core import exprs
+from graphspec.core.shapes import FLOAT_DTYPES, TensorType
 from graphspec.ops.base import Op, ShapeError
 from graphspec.ops.combine import broadcast, result_dtype
-from graphspec.shapes import FLOAT_DTYPES, TensorType
 
 
 def _context(info: ValidationInfo) -> tuple[dict[str, Any], set[str]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from functools import cmp_to_key
 
-from graphspec.shapes import Dim, TensorType
+from graphspec.core.shapes import Dim, TensorType
 
 Strides = tuple[Dim, ...]
 

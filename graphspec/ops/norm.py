@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from graphspec.fields import NonNegFloat, PosFloat, Probability, Size
+from graphspec.core.fields import NonNegFloat, PosFloat, Probability, Size
+from graphspec.core.shapes import TensorType
 from graphspec.ops import layout
 from graphspec.ops.base import Op, ShapeError, check_given, expect_float, expect_rank
-from graphspec.shapes import TensorType
 
 
 class BatchNorm2d(Op):

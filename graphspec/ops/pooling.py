@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.fields import NonNegOrPair, SizeOrPair, pair
+from graphspec.core.fields import NonNegOrPair, SizeOrPair, pair
+from graphspec.core.shapes import TensorType
 from graphspec.ops.base import Op, ShapeError, expect_float, expect_rank
 from graphspec.ops.conv import window_out
-from graphspec.shapes import TensorType
 
 
 class _Pool2d(Op):

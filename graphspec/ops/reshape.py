@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr
 
-from graphspec.fields import Int, Symbol
+from graphspec.core.fields import Int, Symbol
+from graphspec.core.shapes import Dim, TensorType, dims_product, normalize_dim
 from graphspec.ops import layout
 from graphspec.ops.base import Op, ShapeError
-from graphspec.shapes import Dim, TensorType, dims_product, normalize_dim
 
 
 def flatten_shape(x: TensorType, start_dim: int, end_dim: int, what: str) -> TensorType:

@@ -11,13 +11,13 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr
 
-from graphspec.fields import Int, NonNeg, Symbol
+from graphspec.core.fields import Int, NonNeg, Symbol
+from graphspec.core.shapes import Dim, TensorType, normalize_dim
 from graphspec.ops import layout
 from graphspec.ops.arith import Scalar, scalar_code
 from graphspec.ops.base import Op, ShapeError
 from graphspec.ops.combine import broadcast
 from graphspec.ops.reshape import axis_of
-from graphspec.shapes import Dim, TensorType, normalize_dim
 
 
 def check_dim(dim: int, rank: int, x: TensorType, what: str, field: str = "dim") -> int:

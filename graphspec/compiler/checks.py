@@ -1,0 +1,201 @@
+"""Checks across sections, once every shape is known: the loss against the model's output and the
+data's targets, and loader sizes that would give no batch. Pure Python, no torch.
+
+Each check returns located problems; `check` raises them together. What needs torch or the
+machine (is `cuda:7` present? is the dataset on disk?) is checked by `run` before it writes
+anything: `job.resolve_device` and `data_check`. `validate` checks only the device's form, so it
+stays torch-free and gives the same answer on every machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphspec.compiler.infer import TypedGraph
+from graphspec.core.errors import Problem, SpecError
+from graphspec.core.shapes import Dim, TensorType
+from graphspec.language.load import Document
+from graphspec.language.recipe import CLASSIFICATION_LOSSES
+from graphspec.language.spec import Spec
+from graphspec.program.data_facts import VISION
+
+DIGITS_CLASSES = 10
+
+
+def check(spec: Spec, graph: TypedGraph, doc: Document) -> None:
+    problems = _trainable(spec, doc) + _loss_problems(spec, graph, doc)
+    problems += _loader_problems(spec, doc)
+    if problems:
+        raise SpecError(problems)
+
+
+def _trainable(spec: Spec, doc: Document) -> list[Problem]:
+    """A spec with `data:` is one `graphspec run` trains: it needs a loss and an optimizer."""
+    if spec.data is None:
+        return []
+    return [
+        Problem(
+            "E-MISSING",
+            f"missing '{key}': a spec with data: is trained, and training needs one",
+            doc.pos(("data",)),
+            hint=f"add a top-level {key}: line, e.g. {example}",
+        )
+        for key, example in _EXAMPLES.items()
+        if getattr(spec, key) is None
+    ]
+
+
+_EXAMPLES = {"loss": "'loss: MSELoss'", "optimizer": "'optimizer: {op: SGD, lr: 0.01}'"}
+
+
+# -- loss against output and data -------------------------------------------------------------
+
+
+def _loss_problems(spec: Spec, graph: TypedGraph, doc: Document) -> list[Problem]:
+    if spec.loss is None:
+        return []
+    pos = doc.pos(("loss",))
+    outs = graph.outputs
+    if len(outs) != 1:
+        names = ", ".join(f"'{t.name}'" for t in outs)
+        return [
+            Problem(
+                "E-GRAPH",
+                f"the loss needs one model output, the model has {len(outs)}: {names}",
+                pos,
+                hint="list one node under model.outputs",
+            )
+        ]
+    out, op, source = outs[0].out, spec.loss.op, spec.data and spec.data.source
+    classes, where = class_count(spec.data)
+    if op in CLASSIFICATION_LOSSES and classes is not None:
+        return _class_problems(op, out, outs[0].name, classes, where, pos)
+    if op not in CLASSIFICATION_LOSSES and (classes is not None or source == "ImageFolder"):
+        return [
+            Problem(
+                "E-LOSS",
+                f"{op} compares the output with a target of its shape, but "
+                f"{source} data gives class labels",
+                pos,
+                outs[0].name,
+                hint="use CrossEntropyLoss for class labels",
+            )
+        ]
+    target = target_shape(spec.data)
+    if target is not None and not _same_sample_shape(out, target):
+        shown = "(" + ", ".join(map(str, target)) + ")"
+        return [
+            Problem(
+                "E-LOSS",
+                f"{op}: the model output {out} does not match the target "
+                f"{shown} of the {source} data",
+                pos,
+                outs[0].name,
+                hint="make the output the target's shape (torch would broadcast "
+                "silently, or fail at the first batch)",
+            )
+        ]
+    return []
+
+
+def _class_problems(
+    op: str, out: TensorType, name: str, classes: int, where: str, pos: Any
+) -> list[Problem]:
+    if out.rank != 2:
+        return [
+            Problem(
+                "E-LOSS",
+                f"{op} with class labels needs a (N, C) output, got {out}",
+                pos,
+                name,
+                hint="flatten to (N, features) and end with a Linear layer",
+            )
+        ]
+    if out.shape[1] != Dim(classes):
+        return [
+            Problem(
+                "E-LOSS",
+                f"{op}: the output {out} has {out.shape[1]} classes, the data "
+                f"has {classes} ({where})",
+                pos,
+                name,
+                hint=f"make the last layer give {classes} values (out_features: {classes})",
+            )
+        ]
+    return []
+
+
+def class_count(data: Any) -> tuple[int | None, str]:
+    """How many classes the data's labels span, and what says so; None for regression targets."""
+    source = getattr(data, "source", None)
+    if source in VISION:  # the labels are the dataset's; `classes:` only names them
+        return len(VISION[source].classes), source
+    if source == "FakeData":
+        return data.num_classes, "data.num_classes"
+    if source == "digits":
+        return DIGITS_CLASSES, "digits"
+    if source == "random" and data.num_classes is not None:
+        return data.num_classes, "data.num_classes"
+    return None, ""
+
+
+def target_shape(data: Any) -> tuple[int, ...] | None:
+    """The whole regression target's shape (samples first), where the spec fixes it."""
+    source = getattr(data, "source", None)
+    if source == "random" and data.target is not None:
+        return tuple(data.target)
+    if source == "linspace":
+        return (data.steps, 1) if data.column else (data.steps,)
+    return None
+
+
+def _same_sample_shape(out: TensorType, target: tuple[int, ...]) -> bool:
+    """Equal rank and equal sizes after the batch dimension (symbolic sizes are not judged)."""
+    if out.rank != len(target):
+        return False
+    return all(
+        not d.is_static or d.value == t for d, t in zip(out.shape[1:], target[1:], strict=True)
+    )
+
+
+# -- loaders ---------------------------------------------------------------------------------
+
+
+def _loader_problems(spec: Spec, doc: Document) -> list[Problem]:
+    data = spec.data
+    problems = []
+    if getattr(data, "source", None) in VISION and data.classes:
+        known = len(VISION[data.source].classes)
+        if len(data.classes) != known:
+            problems.append(
+                Problem(
+                    "E-CONSTRAINT",
+                    f"data.classes names {len(data.classes)} classes, {data.source} has {known}",
+                    doc.pos(("data", "classes")),
+                )
+            )
+    n, what = sample_count(data)
+    batch = getattr(data, "batch_size", None)
+    if n is not None and batch is not None and data.drop_last and batch > n:
+        problems.append(
+            Problem(
+                "E-CONSTRAINT",
+                f"batch_size {batch} is larger than the {n} samples ({what}) and "
+                "drop_last drops the only, partial, batch: training would take no step",
+                doc.pos(("data", "batch_size")),
+                hint=f"use batch_size <= {n}, or drop_last: false",
+            )
+        )
+    return problems
+
+
+def sample_count(data: Any) -> tuple[int | None, str]:
+    """The training set's size where the spec states it, and the field that does."""
+    source = getattr(data, "source", None)
+    if source == "random":
+        return next(iter(data.inputs.values()))[0], "data.inputs"
+    if source == "linspace":
+        return data.steps, "data.steps"
+    if source == "FakeData":
+        return data.size, "data.size"
+    return None, ""

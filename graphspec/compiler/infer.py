@@ -1,0 +1,321 @@
+"""Static shape inference: one pass over a body's graph in topological order, no torch.
+
+Each op's own rule (`resolve` then `infer`) gives its output types; this module walks the graph,
+resolves references (`node` or `node.output`), types params and block calls, checks `shape:`
+annotations and budgets, and turns `ShapeError`s into located problems. A node whose input already
+failed is skipped, so one mistake gives one error, not a cascade.
+
+Blocks are typed once, over their own declared inputs (symbols such as `N`, `L` are the block's);
+a call unifies the declared inputs with the actual ones and substitutes into the outputs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from graphspec.compiler.graph import Graph, GraphNode, split_ref
+from graphspec.core.errors import Pos, Problem, SpecError
+from graphspec.core.shapes import Dim, TensorType, dims_product
+from graphspec.language.spec import Call, Param, Share, TensorInput
+from graphspec.ops.base import Op, ShapeError
+
+MAX_PARAMS = 2_000_000_000
+"""About 8 GB of float32 weights: beyond that, refuse before torch tries to allocate."""
+MAX_DIM = 2**31 - 1
+
+
+@dataclass
+class TypedNode:
+    node: GraphNode
+    op: Op | None
+    """The resolved op (inferred sizes filled in); for a `share:` node, the shared module's."""
+    outs: dict[str, TensorType]
+    """Named results, in order; most nodes have one, `out`."""
+    params: int
+    inner: TypedGraph | None = None
+    """For a block call: the block's typed graph (in the block's own symbols)."""
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def out(self) -> TensorType:
+        return next(iter(self.outs.values()))
+
+
+@dataclass
+class TypedGraph:
+    class_name: str
+    graph: Graph
+    nodes: dict[str, TypedNode]
+    """In topological order."""
+    blocks: dict[str, TypedGraph] = field(default_factory=dict)
+    """Typed blocks this body may call, by name."""
+
+    @property
+    def outputs(self) -> list[TypedNode]:
+        return [self.nodes[split_ref(ref)[0]] for ref in self.graph.outputs]
+
+    def output_types(self) -> dict[str, TensorType]:
+        """Each output by its port name: `norm` for `norm`, `weights` for `mha.weights`."""
+        return {_port_name(ref): self.ref_type(ref) for ref in self.graph.outputs}
+
+    def ref_type(self, ref: str) -> TensorType:
+        name, port = split_ref(ref)
+        return self.nodes[name].outs[port or next(iter(self.nodes[name].outs))]
+
+    @property
+    def inputs(self) -> list[TypedNode]:
+        return [t for t in self.nodes.values() if t.node.is_input]
+
+    @property
+    def total_params(self) -> int:
+        return sum(t.params for t in self.nodes.values())
+
+    def walk(self, prefix: str = "") -> Iterator[tuple[str, TypedNode, int]]:
+        """Every node with its dotted path and nesting depth, block internals included."""
+        for t in self.nodes.values():
+            yield prefix + t.name, t, prefix.count(".")
+            if t.inner is not None:
+                yield from t.inner.walk(f"{prefix}{t.name}.")
+
+
+def _port_name(ref: str) -> str:
+    name, port = split_ref(ref)
+    return port or name
+
+
+FieldPos = dict[tuple[str, str], Pos]
+"""(node, field) -> position of that field's value, for errors about one argument."""
+
+
+def infer(
+    graph: Graph,
+    class_name: str,
+    field_pos: FieldPos,
+    blocks: dict[str, TypedGraph] | None = None,
+    label: str = "",
+) -> TypedGraph:
+    """Type every node; `label` prefixes node names in messages (`Attention.scores`)."""
+    blocks = blocks or {}
+    typed: dict[str, TypedNode] = {}
+    problems: list[Problem] = []
+    for node in graph.order():
+        if any(split_ref(ref)[0] not in typed for ref in node.inputs):
+            continue  # an input failed already; its error is reported
+        try:
+            typed[node.name] = _infer_node(node, typed, blocks)
+        except ShapeError as err:
+            pos = field_pos.get((node.name, err.field or ""), node.pos)
+            message = err.message + _inputs_note(err, node, typed)
+            problems.append(Problem(err.code, message, pos, label + node.name, err.hint))
+    result = TypedGraph(class_name, graph, typed, blocks)
+    if not problems:
+        problems += _check_outputs(result, graph) or _budget(result)
+    if problems:
+        err = SpecError(problems)
+        err.partial = result  # what could be typed: `render` draws it, the failure marked
+        raise err
+    return result
+
+
+def _inputs_note(err: ShapeError, node: GraphNode, typed: dict[str, TypedNode]) -> str:
+    """Name the producers and their types, so a mismatch shows both ends (BAD-INPUTS row 32)."""
+    if err.code not in ("E-SHAPE", "E-DTYPE") or not node.inputs:
+        return ""
+    parts = []
+    for ref in node.inputs:
+        name, port = split_ref(ref)
+        t = typed[name].outs.get(port or "") or typed[name].out
+        parts.append(f"'{ref}' {t}" + ("" if t.dtype == "float32" else f" {t.dtype}"))
+    return f"; input{'s' if len(parts) > 1 else ''}: {', '.join(parts)}"
+
+
+def _infer_node(node: GraphNode, typed: dict[str, TypedNode], blocks: dict) -> TypedNode:
+    spec = node.spec
+    if isinstance(spec, TensorInput):
+        return TypedNode(node, None, {"out": TensorType.of(spec.shape, spec.dtype)}, 0)
+    if isinstance(spec, Param):
+        t = TensorType.of(spec.shape)
+        return TypedNode(node, None, {"out": t}, dims_product(t.shape).coeff)
+    args = [_ref(ref, typed) for ref in node.inputs]
+    if isinstance(spec, Share):
+        return _infer_share(node, spec, args, typed)
+    if isinstance(spec, Call):
+        return _infer_call(node, spec, args, blocks)
+    _check_arity(spec, len(args))
+    op = spec.resolve(args)
+    outs = _named(op, op.infer(args))
+    _check_annotation(spec, next(iter(outs.values())))
+    return TypedNode(node, op, outs, op.param_count())
+
+
+def _ref(ref: str, typed: dict[str, TypedNode]) -> TensorType:
+    name, port = split_ref(ref)
+    outs = typed[name].outs
+    if port is None:
+        return next(iter(outs.values()))
+    if port not in outs:
+        raise ShapeError(
+            f"'{name}' has no output '{port}'; it has {', '.join(outs)}",
+            code="E-REF",
+            field="in_",
+            hint=_port_hint(port, list(outs)),
+        )
+    return outs[port]
+
+
+def _named(op: Op, result: TensorType | tuple[TensorType, ...]) -> dict[str, TensorType]:
+    results = result if isinstance(result, tuple) else (result,)
+    return dict(zip(op.outputs, results, strict=True))
+
+
+def _infer_share(node: GraphNode, spec: Share, args: list[TensorType], typed: dict) -> TypedNode:
+    owner = typed.get(spec.share)
+    if owner is None or owner.op is None:
+        raise ShapeError(f"shared module '{spec.share}' could not be typed", code="E-REF")
+    op = owner.op
+    _check_arity(op, len(args))
+    if op.resolve(args) != op:
+        raise ShapeError(
+            f"'{spec.share}' was built for {typed[split_ref(owner.node.inputs[0])[0]].out} and "
+            f"cannot take {args[0]}",
+            hint="a shared module's inferred sizes must fit every call",
+        )
+    outs = _named(op, op.infer(args))
+    _check_annotation(spec, next(iter(outs.values())))
+    return TypedNode(node, op, outs, 0)  # its parameters are counted once, at the owner
+
+
+def _infer_call(node: GraphNode, spec: Call, args: list[TensorType], blocks: dict) -> TypedNode:
+    inner = blocks.get(spec.block)
+    if inner is None:
+        raise ShapeError(f"block '{spec.block}' could not be typed", code="E-REF")
+    declared = [t.out for t in inner.inputs]
+    if len(args) != len(declared):
+        raise ShapeError(
+            f"block '{spec.block}' takes {len(declared)} input(s), got {len(args)}",
+            code="E-ARITY",
+            field="in_",
+        )
+    bindings: dict[str, Dim] = {}
+    for name, want, got in zip([t.name for t in inner.inputs], declared, args, strict=True):
+        _unify(want, got, bindings, f"block '{spec.block}' input '{name}'")
+    outs = {k: _substitute(t, bindings) for k, t in inner.output_types().items()}
+    if spec.repeat > 1:
+        first = next(iter(outs.values()))
+        if first != args[0]:
+            raise ShapeError(
+                f"repeat: the block's first output {first} must have the type of "
+                f"its first input {args[0]} to feed the next copy",
+                field="repeat",
+                hint="drop `repeat:`, or make the block's first output the shape "
+                "and dtype of its first input",
+            )
+    _check_annotation(spec, next(iter(outs.values())))
+    return TypedNode(node, None, outs, inner.total_params * spec.repeat, inner)
+
+
+def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: str) -> None:
+    if want.rank != got.rank or want.dtype != got.dtype:
+        raise ShapeError(
+            f"{what} is declared {want} {want.dtype}, got {got} {got.dtype}",
+            code="E-DTYPE" if want.rank == got.rank else "E-SHAPE",
+            field="in_",
+            hint=f"connect a {want.rank}-d {want.dtype} tensor, or change the "
+            "block's declared input",
+        )
+    for w, g in zip(want.shape, got.shape, strict=True):
+        if len(w.syms) == 1 and w.coeff == 1 and w.syms[0] not in bindings:
+            bindings[w.syms[0]] = g
+        elif _substitute_dim(w, bindings) != g:
+            raise ShapeError(
+                f"{what} is declared {want}, got {got}",
+                field="in_",
+                hint=f"connect a tensor of shape {want}: a size named twice "
+                "must be the same size in both places",
+            )
+
+
+def _substitute_dim(d: Dim, bindings: dict[str, Dim]) -> Dim:
+    out = Dim(d.coeff)
+    for s in d.syms:
+        out = out * bindings.get(s, Dim.of(s))
+    return out
+
+
+def _substitute(t: TensorType, bindings: dict[str, Dim]) -> TensorType:
+    return t.with_shape(tuple(_substitute_dim(d, bindings) for d in t.shape))
+
+
+def _check_arity(op: Op, n: int) -> None:
+    low, high = op.arity
+    if n < low or (high is not None and n > high):
+        want = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
+        raise ShapeError(f"{op.op} takes {want} input(s), got {n}", code="E-ARITY", field="in_")
+
+
+def _check_annotation(spec: Op | Share | Call, out: TensorType) -> None:
+    if spec.shape is None:
+        return
+    want = tuple(Dim.of(d) for d in spec.shape)
+    if want != out.shape:
+        stated = "(" + ", ".join(map(str, want)) + ")"
+        raise ShapeError(
+            f"the stated shape {stated} differs from the inferred {out}",
+            field="shape",
+            hint=f"write shape: [{', '.join(map(str, out.shape))}], or fix the layers before it",
+        )
+
+
+def _check_outputs(graph: TypedGraph, g: Graph) -> list[Problem]:
+    problems = []
+    for ref in g.outputs:
+        name, port = split_ref(ref)
+        if port is not None and port not in graph.nodes[name].outs:
+            node = graph.nodes[name]
+            problems.append(
+                Problem(
+                    "E-REF",
+                    f"'{name}' has no output '{port}'; it has {', '.join(node.outs)}",
+                    g.outputs_pos or node.node.pos,
+                    name,
+                    _port_hint(port, list(node.outs)),
+                )
+            )
+    return problems
+
+
+def _port_hint(port: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(port, known, n=1)
+    return f"did you mean '{close[0]}'?" if close else f"refer to one of: {', '.join(known)}"
+
+
+def _budget(graph: TypedGraph) -> list[Problem]:
+    problems = []
+    total = graph.total_params
+    if total > MAX_PARAMS:
+        biggest = max(graph.nodes.values(), key=lambda t: t.params)
+        problems.append(
+            Problem(
+                "E-BUDGET",
+                f"the model has {total:,} parameters (limit {MAX_PARAMS:,}; "
+                f"about {total * 4 / 1e9:.0f} GB in float32)",
+                biggest.node.pos,
+                biggest.name,
+                hint="check the sizes of the largest layer",
+            )
+        )
+    over: set[str] = set()
+    for t in graph.nodes.values():
+        big = [d for d in t.out.shape if d.is_static and d.value > MAX_DIM]
+        if big:
+            over.add(t.name)
+        if big and not any(split_ref(ref)[0] in over for ref in t.node.inputs):  # not a cascade
+            problems.append(
+                Problem("E-BUDGET", f"dimension {big[0]} exceeds {MAX_DIM:,}", t.node.pos, t.name)
+            )
+    return problems

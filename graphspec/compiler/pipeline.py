@@ -1,0 +1,174 @@
+"""The pipeline up to generated source: load, resolve constants, validate, wire, infer, emit.
+
+Nothing here imports torch. `Compiled.build()` is the first step that does (through build.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from graphspec.compiler import blocks, checks, codegen
+from graphspec.compiler.graph import build_graph
+from graphspec.compiler.infer import TypedGraph, infer
+from graphspec.core import exprs
+from graphspec.core.errors import Pos, Problem, SpecError
+from graphspec.language import load
+from graphspec.language import locate as report
+from graphspec.language.spec import Block, Spec
+
+if TYPE_CHECKING:
+    import torch
+
+MAX_GRAPH_NODES = 20_000  # inputs + params + layers over the model and all blocks (BAD-INPUTS 13)
+
+
+@dataclass
+class Compiled:
+    """A checked spec: the validated models, the typed graph, and the document it came from."""
+
+    spec: Spec
+    graph: TypedGraph
+    doc: load.Document
+
+    @property
+    def file(self) -> str:
+        return self.doc.file
+
+    @cached_property
+    def source(self) -> str:
+        """The module's Python source: exactly what `graphspec emit` writes."""
+        return codegen.generate(self.graph, self.file)
+
+    def model_class(self) -> type[torch.nn.Module]:
+        from graphspec.compiler.build import load_class
+
+        return load_class(self.source, self.graph.class_name, self.file)
+
+    def build(self) -> torch.nn.Module:
+        return self.model_class()()
+
+    def to_networkx(self) -> Any:
+        """The typed graph as a `networkx.DiGraph` (see `summary.as_networkx`)."""
+        from graphspec.compiler.summary import as_networkx
+
+        return as_networkx(self.graph)
+
+
+@load.gc_paused()
+def compile_file(path: str) -> Compiled:
+    return compile_document(load.load_file(path))
+
+
+@load.gc_paused()  # about a third faster at 10,000 layers, and linear (bench/scale.py)
+def compile_document(doc: load.Document, data: Any = None) -> Compiled:
+    """`data` replaces `doc.data` (after --set overrides); positions still come from `doc`."""
+    data = doc.data if data is None else data
+    _check_graph_size(data, doc)
+    constants = _constants(data, doc)
+    context = {"constants": constants, "names": _all_names(data)}
+    try:
+        spec = Spec.model_validate(data, context=context)
+    except ValidationError as err:
+        raise SpecError(report.problems_from(err, doc)) from None
+    blocks = _type_blocks(spec, doc)
+    model = spec.model
+    graph = build_graph(model, _node_positions(("model",), model, doc), spec.blocks)
+    typed = infer(graph, model.class_, _field_positions(("model",), data, doc), blocks)
+    checks.check(spec, typed, doc)  # loss vs output vs data, loader sizes
+    return Compiled(spec, typed, doc)
+
+
+def _type_blocks(spec: Spec, doc: load.Document) -> dict[str, TypedGraph]:
+    """Type every block once, callees before callers."""
+    typed: dict[str, TypedGraph] = {}
+    for name in blocks.call_order(spec, doc):
+        body, path = spec.blocks[name], ("blocks", name)
+        try:
+            graph = build_graph(body, _node_positions(path, body, doc), spec.blocks)
+            typed[name] = infer(
+                graph, name, _field_positions(path, doc.data, doc), typed, f"{name}."
+            )
+        except SpecError as err:  # located inside the block: also name who calls it
+            err.problems = [blocks.inside(p, name, spec, doc) for p in err.problems]
+            raise
+    return typed
+
+
+def _check_graph_size(data: Any, doc: load.Document) -> None:
+    """E-LIMIT at the first node past MAX_GRAPH_NODES, before pydantic sees them all."""
+    data = data if isinstance(data, dict) else {}
+    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
+    bodies = [(("model",), data.get("model"))]
+    bodies += [(("blocks", name), body) for name, body in blocks.items()]
+    count = 0
+    for path, body in bodies:
+        for section in ("inputs", "params", "layers"):
+            part = body.get(section) if isinstance(body, dict) else None
+            names = list(part) if isinstance(part, dict) else []
+            if count + len(names) > MAX_GRAPH_NODES:
+                message = f"spec has more than {MAX_GRAPH_NODES:,} graph nodes (inputs, params "
+                message += "and layers in the model and all blocks)"
+                pos = doc.key_pos((*path, section, names[MAX_GRAPH_NODES - count]))
+                hint = "write repeated structure once as a block and call it with `repeat:`"
+                raise SpecError([Problem("E-LIMIT", message, pos, hint=hint)])
+            count += len(names)
+
+
+def _all_names(data: Any) -> set[str]:
+    """Every input, param and layer name in the file: what an `expr` may mention."""
+    bodies = [data.get("model")] if isinstance(data, dict) else []
+    if isinstance(data, dict) and isinstance(data.get("blocks"), dict):
+        bodies += list(data["blocks"].values())
+    names: set[str] = set()
+    for body in bodies:
+        for section in ("inputs", "params", "layers"):
+            part = body.get(section) if isinstance(body, dict) else None
+            names |= set(part) if isinstance(part, dict) else set()
+    return {n for n in names if isinstance(n, str)}
+
+
+def _constants(data: Any, doc: load.Document) -> dict[str, int | float]:
+    raw = data.get("constants") if isinstance(data, dict) else None
+    if not isinstance(raw, dict):
+        return {}  # pydantic reports a wrong type
+    values, errors = exprs.resolve_constants(raw)
+    if errors:
+        raise SpecError([_expr_problem(name, err, doc) for name, err in errors.items()])
+    return values
+
+
+def _expr_problem(name: str, err: exprs.ExprError, doc: load.Document) -> Problem:
+    pos = doc.pos(("constants", name))
+    col = pos.col + report.quote_width(doc, ("constants", name)) + err.offset
+    return Problem(err.code, err.message, Pos(pos.file, pos.line, col), hint=err.hint)
+
+
+def _node_positions(path: tuple, body: Block, doc: load.Document) -> dict[str, Pos]:
+    where = {}
+    for section in ("inputs", "params", "layers"):
+        for name in getattr(body, section):
+            where[name] = where[f"{section}.{name}"] = doc.key_pos((*path, section, name))
+    where["__outputs__"] = doc.pos((*path, "outputs"))
+    return where
+
+
+def _field_positions(path: tuple, data: Any, doc: load.Document) -> dict[tuple[str, str], Pos]:
+    out: dict[tuple[str, str], Pos] = {}
+    body = data
+    for key in path:
+        body = body.get(key, {}) if isinstance(body, dict) else {}
+    layers = body.get("layers", {}) if isinstance(body, dict) else {}
+    for name, raw in layers.items() if isinstance(layers, dict) else ():
+        if isinstance(raw, dict):
+            for key in raw:
+                out[(name, "in_" if key == "in" else key)] = doc.pos((*path, "layers", name, key))
+    return out
+
+
+def build_module(path: str) -> torch.nn.Module:
+    """The spec's model as a live nn.Module: `compile_file(path).build()`."""
+    return compile_file(path).build()

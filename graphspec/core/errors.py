@@ -1,0 +1,61 @@
+"""One error hierarchy for everything graphspec reports about the user's input.
+
+A `Problem` is one located message; a `SpecError` carries all the problems found in one spec so
+they are reported together. Anything else that escapes is a bug (see `cli.main`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphspec.core.codetext import one_line
+
+
+@dataclass(frozen=True)
+class Pos:
+    """A 1-based position in a source file."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error: a stable code, a message, where it is, and what to do about it."""
+
+    code: str
+    message: str
+    pos: Pos | None = None
+    node: str | None = None
+    hint: str | None = None
+
+    def format(self) -> str:
+        where = f"{self.pos}: " if self.pos else ""
+        text = f"{where}error[{self.code}]: {self.message}"
+        if self.node:
+            text += f" (node '{self.node}')"
+        if self.hint:
+            text += f"; hint: {self.hint}"
+        # One problem, one line: a newline inside a value or a path is shown escaped.
+        return one_line(text)
+
+
+@dataclass
+class SpecError(Exception):
+    """Raised with every problem found; the CLI prints one line each and exits 2."""
+
+    problems: list[Problem] = field(default_factory=list)
+    partial: object = field(default=None, compare=False)
+    """What was typed before the failure (a TypedGraph), for drawing a graph up to an error."""
+
+    def __str__(self) -> str:
+        return "\n".join(p.format() for p in self.problems)
+
+
+def fail(code: str, message: str, pos: Pos | None = None, **kw: str | None) -> SpecError:
+    """Shorthand for a SpecError holding a single problem."""
+    return SpecError([Problem(code, message, pos, **kw)])

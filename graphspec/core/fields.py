@@ -1,0 +1,109 @@
+"""Field types shared by every spec model: strict, finite, bounded, and expression-aware.
+
+Integer fields accept arithmetic over the spec's `constants:` (`16 * 5 * 5`, `d_k * n_heads`):
+a string in an integer position is evaluated by `exprs.evaluate_int` with the constants passed
+in pydantic's validation context. Nothing is ever handed to `eval`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+from graphspec.core import exprs
+
+
+class StrictModel(BaseModel):
+    """Base of every spec model: unknown keys are errors, types are not coerced."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        populate_by_name=True,
+        frozen=True,
+        # Reading field docstrings parses this package's source: about 0.7 s, so only the
+        # `schema` command (which documents fields) turns it on.
+        use_attribute_docstrings=bool(os.environ.get("GRAPHSPEC_FIELD_DOCS")),
+        defer_build=True,  # build validators once, for the whole Spec, not per class at import
+    )
+
+
+def _constants(info: ValidationInfo) -> dict[str, Any]:
+    return (info.context or {}).get("constants", {})
+
+
+_NUMBER = re.compile(r"\s*[-+]?(\d[\d_]*\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?)\s*")
+
+
+def _refuse_quoted_number(value: str, want: str = "a number") -> None:
+    """`"64"` is a string that looks like a number: strict types refuse it rather than guess."""
+    if _NUMBER.fullmatch(value):
+        raise PydanticCustomError("quoted_number", "a number was given as a string", {"want": want})
+
+
+def _eval_int(value: Any, info: ValidationInfo) -> Any:
+    """Evaluate `"16 * 5 * 5"` to 400; leave everything else for the strict int check."""
+    if not isinstance(value, str):
+        return value
+    _refuse_quoted_number(value, "an integer")
+    try:
+        return exprs.evaluate_int(value, _constants(info))
+    except exprs.ExprError as err:
+        raise PydanticCustomError(
+            "expr",
+            "{message}",
+            {"message": err.message, "code": err.code, "offset": err.offset, "hint": err.hint},
+        ) from None
+
+
+def _eval_number(value: Any, info: ValidationInfo) -> Any:
+    if not isinstance(value, str) or value.strip().lower() in ("nan", "inf", "-inf"):
+        return value
+    _refuse_quoted_number(value)
+    try:
+        return exprs.evaluate(value, _constants(info))
+    except exprs.ExprError as err:
+        raise PydanticCustomError(
+            "expr",
+            "{message}",
+            {"message": err.message, "code": err.code, "offset": err.offset, "hint": err.hint},
+        ) from None
+
+
+_EXPR_SCHEMA = {"type": ["integer", "string"], "description": "an integer or an expression"}
+
+_FLOAT_SCHEMA = {"type": ["number", "string"], "description": "a number or an expression"}
+
+# Bounds come before the BeforeValidator: they then constrain the evaluated number (same check),
+# and pydantic writes them as JSON Schema's minimum/exclusiveMinimum; after it, they would leak
+# into `graphspec schema` as pydantic's own `ge`/`gt` keys, which editors ignore.
+Int = Annotated[int, BeforeValidator(_eval_int), Field(json_schema_extra=_EXPR_SCHEMA)]
+Size = Annotated[int, Field(ge=1, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)]
+NonNeg = Annotated[int, Field(ge=0, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)]
+Symbol = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+"""A symbolic size such as `N` or `L`, bound when the model runs."""
+Pair = Annotated[list[Size], Field(min_length=2, max_length=2)]
+SizeOrPair = Size | Pair
+NonNegOrPair = NonNeg | Annotated[list[NonNeg], Field(min_length=2, max_length=2)]
+Float = Annotated[float, Field(json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)]
+PosFloat = Annotated[
+    float, Field(gt=0, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+]
+NonNegFloat = Annotated[
+    float, Field(ge=0, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+]
+Probability = Annotated[
+    float, Field(ge=0, le=1, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+]
+
+
+def pair(value: int | list[int]) -> tuple[int, int]:
+    """torch's `_pair`: 5 -> (5, 5), [3, 5] -> (3, 5)."""
+    if isinstance(value, int):
+        return (value, value)
+    return (value[0], value[1])

@@ -1,0 +1,1 @@
+"""Rendering: graphviz diagrams of the typed graph."""

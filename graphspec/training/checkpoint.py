@@ -1,0 +1,230 @@
+"""Checkpoints: written atomically, read back only with `torch.load(weights_only=True)`.
+
+A checkpoint holds what resuming bit-exactly needs: the model, optimizer and scheduler state, the
+global torch RNG and the data generator (now, and at the start of the epoch, whose order is
+redrawn), and where in the epoch the run was. A file that fails any check is refused with
+E-CKPT and the reason; nothing in it is ever unpickled as code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphspec.core.errors import SpecError, fail
+from graphspec.training.loop import TrainState
+
+FORMAT = 1
+FOLDER = "checkpoints"
+_NAME = re.compile(r"^step-(\d{8})\.pt$")
+_KEYS = {
+    "format",
+    "spec_hash",
+    "step",
+    "epoch",
+    "batch",
+    "running_loss",
+    "running_count",
+    "model",
+    "optimizer",
+    "scheduler",
+    "rng",
+}
+
+
+def path_for(run_dir: Path, step: int) -> Path:
+    return run_dir / FOLDER / f"step-{step:08d}.pt"
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """torch.save into a temporary file beside `path`, fsync, rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give it a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def capture(
+    state: TrainState,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    generator: torch.Generator,
+    spec_hash: str,
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "spec_hash": spec_hash,
+        "step": state.step,
+        "epoch": state.epoch,
+        "batch": state.batch,
+        "running_loss": state.running_loss,
+        "running_count": state.running_count,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": capture_rng(state, generator),
+    }
+
+
+def capture_rng(state: TrainState, generator: torch.Generator) -> dict[str, Any]:
+    rng = {
+        "torch": torch.get_rng_state(),
+        "data": generator.get_state(),
+        "epoch": state.epoch_rng if state.epoch_rng is not None else generator.get_state(),
+    }
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return rng
+
+
+def restore_rng(ckpt: dict[str, Any], state: TrainState, generator: torch.Generator) -> None:
+    """Put back every random stream: without this a resumed run draws a different order."""
+    rng = ckpt["rng"]
+    torch.set_rng_state(rng["torch"])
+    generator.set_state(rng["data"])
+    state.epoch_rng = rng["epoch"]
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def restore(
+    ckpt: dict[str, Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    generator: torch.Generator,
+    where: str,
+) -> TrainState:
+    """Load a verified checkpoint into the freshly built objects; return the loop state."""
+    try:
+        model.load_state_dict(ckpt["model"], strict=True)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None and ckpt["scheduler"] is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise fail("E-CKPT", f"{where}: does not fit this model: {first}") from None
+    state = TrainState(
+        step=ckpt["step"],
+        epoch=ckpt["epoch"],
+        batch=ckpt["batch"],
+        running_loss=ckpt["running_loss"],
+        running_count=ckpt["running_count"],
+    )
+    restore_rng(ckpt, state, generator)
+    return state
+
+
+def load(path: Path, spec_hash: str) -> dict[str, Any]:
+    """Read and verify one checkpoint; every failure is E-CKPT naming the reason."""
+    where = str(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise fail("E-CKPT", f"{where}: missing") from None
+    except Exception as err:  # truncated zip, a pickle that is not plain data, ...  # noqa: BLE001
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "weights_only" in str(err) or "Unsupported global" in str(err):
+            reason = "it holds Python objects, not plain tensors (refused, never unpickled)"
+        raise fail("E-CKPT", f"{where}: not a readable checkpoint: {reason}") from None
+    return _verify(ckpt, where, spec_hash)
+
+
+def _verify(ckpt: Any, where: str, spec_hash: str) -> dict[str, Any]:
+    if not isinstance(ckpt, dict) or not _KEYS <= ckpt.keys():
+        raise fail("E-CKPT", f"{where}: not a graphspec checkpoint (keys missing)")
+    if not isinstance(ckpt["format"], int) or ckpt["format"] > FORMAT:
+        raise fail(
+            "E-CKPT",
+            f"{where}: written in format {ckpt['format']}, newer than this "
+            f"graphspec reads ({FORMAT})",
+            hint="upgrade graphspec to resume it",
+        )
+    if ckpt["spec_hash"] != spec_hash:
+        raise fail(
+            "E-CKPT",
+            f"{where}: belongs to a different spec (hash "
+            f"{str(ckpt['spec_hash'])[:12]}, this run's is {spec_hash[:12]})",
+        )
+    for key in ("step", "epoch", "batch", "running_count"):
+        if not isinstance(ckpt[key], int) or ckpt[key] < 0:
+            raise fail("E-CKPT", f"{where}: '{key}' is not a count: {ckpt[key]!r}")
+    rng = ckpt["rng"]
+    if not isinstance(rng, dict) or not all(
+        isinstance(rng.get(k), torch.Tensor) for k in ("torch", "data", "epoch")
+    ):
+        raise fail("E-CKPT", f"{where}: RNG state missing or malformed")
+    return ckpt
+
+
+def listing(run_dir: Path) -> list[Path]:
+    """The run's checkpoints, newest first (by step in the name)."""
+    folder = run_dir / FOLDER
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def remove_strays(run_dir: Path) -> list[Path]:
+    """Temporary files a kill left behind mid-save; they were never renamed, so never valid."""
+    folder = run_dir / FOLDER
+    strays = [p for p in folder.glob(".*.tmp")] if folder.is_dir() else []
+    for p in strays:
+        p.unlink(missing_ok=True)
+    return strays
+
+
+def newest_valid(run_dir: Path, spec_hash: str, fallback: bool) -> tuple[dict[str, Any], Path]:
+    """The newest checkpoint that verifies. Without `fallback`, the newest must verify."""
+    paths = listing(run_dir)
+    if not paths:
+        raise fail(
+            "E-CKPT",
+            f"{run_dir}: no checkpoints to resume from",
+            hint=f"expected {FOLDER}/step-NNNNNNNN.pt in the run folder",
+        )
+    first_error: SpecError | None = None
+    for path in paths:
+        try:
+            return load(path, spec_hash), path
+        except SpecError as err:
+            if not fallback:
+                problem = err.problems[0]
+                hint = problem.hint
+                if len(paths) > 1:
+                    more = "pass --fallback to resume from the newest checkpoint that verifies"
+                    hint = f"{hint}; {more}" if hint else more
+                raise fail("E-CKPT", problem.message, hint=hint) from None
+            first_error = first_error or err
+    assert first_error is not None
+    raise first_error
+
+
+def prune(run_dir: Path, keep: int) -> None:
+    for old in listing(run_dir)[keep:]:
+        old.unlink(missing_ok=True)
+
+
+def params_finite(model: torch.nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())

@@ -1,0 +1,115 @@
+"""After training: the tutorial's test-set report for classifiers, the final fit for the fitting
+tasks. Each returns a plain dict (for metrics.jsonl and meta.json) and the lines to print.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from graphspec.training.datasets import Data, Split, TensorSet
+
+
+def classification(
+    model: torch.nn.Module,
+    split: Split,
+    data: Data,
+    loss_fn: torch.nn.Module,
+    device: torch.device,
+    examples: int = 4,
+) -> dict[str, Any]:
+    """Loss, accuracy, per-class accuracy and the first few predictions on `split`."""
+    named = list(data.classes or [])
+    classes = named + [str(i) for i in range(len(named), _num_classes(model, split, device))]
+    correct = total = 0
+    loss_sum = 0.0
+    right = [0] * len(classes)
+    seen = [0] * len(classes)
+    shown: list[tuple[int, int]] = []
+    model.eval()
+    with torch.no_grad():  # not training: no gradients needed
+        for inputs, labels in split.batches():
+            inputs = tuple(x.to(device) for x in inputs)
+            labels = labels.to(device)
+            outputs = model(*inputs)
+            loss_sum += loss_fn(outputs, labels).item() * labels.size(0)
+            _, predicted = torch.max(outputs, 1)  # the class with the highest energy
+            total += labels.size(0)
+            correct += (predicted == labels).sum().item()
+            for label, guess in zip(labels.tolist(), predicted.tolist(), strict=True):
+                seen[label] += 1
+                right[label] += int(label == guess)
+                if len(shown) < examples:
+                    shown.append((label, guess))
+    return {
+        "split": "test",
+        "samples": total,
+        "loss": loss_sum / total if total else float("nan"),
+        "accuracy": 100.0 * correct / total if total else float("nan"),
+        "per_class": {
+            name: 100.0 * right[i] / seen[i] for i, name in enumerate(classes) if seen[i]
+        },
+        "examples": [[classes[t], classes[p]] for t, p in shown],
+        "correct": correct,
+    }
+
+
+def _num_classes(model: torch.nn.Module, split: Split, device: torch.device) -> int:
+    inputs, _ = next(iter(split.batches()))
+    with torch.no_grad():
+        return model(*(x.to(device) for x in inputs)).shape[1]
+
+
+def classification_lines(
+    result: dict[str, Any], accuracy: bool, per_class: bool, fake: str | None
+) -> list[str]:
+    """The tutorial's prints, in its words (`accuracy: false` keeps only the examples)."""
+    lines = []
+    if result["examples"]:
+        truth = " ".join(f"{t:5s}" for t, _ in result["examples"])
+        guess = " ".join(f"{p:5s}" for _, p in result["examples"])
+        lines += [f"GroundTruth:  {truth}", f"Predicted:  {guess}"]
+    n = result["samples"]
+    percent = 100 * result["correct"] // n if n else 0
+    if accuracy:
+        lines.append(f"Accuracy of the network on the {n} test images: {percent} %")
+    if accuracy and per_class:
+        lines += [
+            f"Accuracy for class: {name:5s} is {acc:.1f} %"
+            for name, acc in result["per_class"].items()
+        ]
+    if fake:
+        lines.append("(FakeData: the labels are random, so about 10% is what to expect)")
+    return lines
+
+
+def fit(
+    model: torch.nn.Module, points: TensorSet, loss_fn: torch.nn.Module, device: torch.device
+) -> tuple[dict[str, Any], torch.Tensor]:
+    """The trained model over the whole fitting set: its loss and its prediction."""
+    model.eval()
+    with torch.no_grad():
+        inputs = tuple(x.to(device) for x in points.inputs)
+        prediction = model(*inputs)
+        loss = loss_fn(prediction, points.target.to(device)).item()
+    return {"split": "train", "samples": len(points), "loss": loss}, prediction.cpu()
+
+
+def scalar_params(model: torch.nn.Module) -> dict[str, float]:
+    """Learnable scalars owned by the model itself (the sin fit's a, b, c, d)."""
+    return {name: p.item() for name, p in model.named_parameters(recurse=False) if p.numel() == 1}
+
+
+def final_loss(
+    model: torch.nn.Module, split: Split, loss_fn: torch.nn.Module, device: torch.device
+) -> dict[str, Any]:
+    """Mean loss over the training set with the final weights (no test split to use)."""
+    total, n = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for inputs, target in split.batches():
+            out = model(*(x.to(device) for x in inputs))
+            total += loss_fn(out, target.to(device)).item() * target.shape[0]
+            n += target.shape[0]
+    return {"split": "train", "samples": n, "loss": total / n if n else float("nan")}

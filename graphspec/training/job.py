@@ -1,0 +1,151 @@
+"""Everything a training run needs, made from a checked spec: device, model, data, loss,
+optimizer and scheduler. The loop in train.py takes a `Job` and knows nothing of YAML.
+
+Torch classes are looked up by names from spec_train's closed tables (validated before this runs),
+never by a dotted path from the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from graphspec.core.errors import Pos, fail
+from graphspec.language.recipe import CLASSIFICATION_LOSSES, CLOSURE_OPTIMIZERS, OWN_OPTIMIZERS
+from graphspec.training import optim
+from graphspec.training.datasets import Data
+
+
+@dataclass
+class Job:
+    """A model and the means to train it, plus the spec's loop settings."""
+
+    model: nn.Module
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any  # torch.optim.lr_scheduler.LRScheduler | None
+    data: Data
+    device: torch.device
+    generator: torch.Generator
+    """Draws the data order; seeded from the spec's seed, saved in checkpoints."""
+    epochs: int | None
+    max_steps: int | None
+    log_every: int
+    checkpoint_every: int = 0
+    step_scheduler_every_step: bool = False
+    closure: bool = False
+    """The optimizer re-evaluates the loss (LBFGS): step() takes a closure."""
+    classification: bool = False
+    amp: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def steps_mode(self) -> bool:
+        """`train: {steps: N}` alone: log lines count steps, not batches of an epoch."""
+        return self.epochs is None
+
+    @property
+    def total_steps(self) -> int:
+        per_epoch = len(self.data.train)
+        if self.epochs is None:
+            return self.max_steps or 0
+        total = self.epochs * per_epoch
+        return min(total, self.max_steps) if self.max_steps else total
+
+
+def resolve_device(name: str, pos: Pos) -> torch.device:
+    """`auto` picks cuda, then mps, then cpu; asking for a device that is absent is E-DEVICE."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = device.index or 0
+        if index >= count:
+            have = f"{count} CUDA device(s)" if count else "no CUDA device"
+            raise fail(
+                "E-DEVICE",
+                f"device '{name}' is not available: this machine has {have}",
+                pos,
+                hint="use device: auto, or cpu",
+            )
+    if device.type == "mps" and not _mps_available():
+        raise fail(
+            "E-DEVICE", "device 'mps' is not available here", pos, hint="use device: auto, or cpu"
+        )
+    return device
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def _args(entry: Any, drop: tuple[str, ...] = ("op",)) -> dict[str, Any]:
+    """A table row's fields as torch keyword arguments (lists become tuples: betas, ...)."""
+    args = entry.model_dump(exclude=set(drop))
+    return {
+        k: tuple(v) if isinstance(v, list) and k != "milestones" else v for k, v in args.items()
+    }
+
+
+def make_loss(entry: Any) -> nn.Module:
+    return getattr(nn, entry.op)(**_args(entry))  # entry.op is one of spec_train.LOSSES
+
+
+def make_optimizer(entry: Any, params: Any) -> torch.optim.Optimizer:
+    home = optim if entry.op in OWN_OPTIMIZERS else torch.optim
+    return getattr(home, entry.op)(params, **_args(entry))  # one of OPTIMIZERS
+
+
+def make_scheduler(entry: Any, optimizer: torch.optim.Optimizer) -> Any:
+    if entry is None:
+        return None
+    scheduler = getattr(torch.optim.lr_scheduler, entry.op)  # one of SCHEDULERS
+    return scheduler(optimizer, **_args(entry, ("op", "interval")))
+
+
+def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed: int) -> Job:
+    """Assemble the job; the model is already built (its init drew from the seeded RNG)."""
+    model = model.to(device)
+    optimizer = make_optimizer(spec.optimizer, model.parameters())
+    epochs, steps = spec.train.epochs, spec.train.steps
+    if epochs is None and steps is None:
+        epochs = 1
+    job = Job(
+        model=torch.compile(model) if spec.train.compile else model,
+        loss_fn=make_loss(spec.loss).to(device),
+        optimizer=optimizer,
+        scheduler=make_scheduler(spec.scheduler, optimizer),
+        data=data,
+        device=device,
+        generator=torch.Generator().manual_seed(seed),
+        epochs=epochs,
+        max_steps=steps,
+        log_every=spec.train.log_every,
+        checkpoint_every=spec.train.checkpoint_every,
+        step_scheduler_every_step=bool(spec.scheduler and spec.scheduler.interval == "step"),
+        closure=spec.optimizer.op in CLOSURE_OPTIMIZERS,
+        classification=spec.loss.op in CLASSIFICATION_LOSSES,
+        amp=spec.train.amp,
+    )
+    return job
+
+
+def check_steps(job: Job, pos: Pos) -> None:
+    """A run that could not take a single step is an input error, not an empty success."""
+    if len(job.data.train) == 0:
+        n, b = len(job.data.train.items), job.data.train.batch_size
+        raise fail(
+            "E-DATA",
+            f"the training set gives no batch: {n} samples, batch_size {b} with drop_last",
+            pos,
+            hint="lower data.batch_size or set drop_last: false",
+        )

@@ -1,0 +1,115 @@
+"""The end of a finished run: final weights, the evaluation, the pictures.
+
+The evaluation uses a fresh model with the saved weights loaded back (`weights_only=True`), as
+the CIFAR tutorial does with its PATH: what is reported is what the file holds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from graphspec.core.errors import SpecError
+from graphspec.program import polyfit
+from graphspec.training import checkpoint, plots
+from graphspec.training import evaluate as evaluation
+from graphspec.training import run_folder as runs
+
+if TYPE_CHECKING:
+    from graphspec.training.job import Job
+    from graphspec.training.loop import TrainState
+    from graphspec.training.session import Session
+
+
+def finish(session: Session, job: Job, state: TrainState) -> dict[str, Any]:
+    run_dir, screen = session.run_dir, session.screen
+    weights = run_dir / "weights.pt"
+    checkpoint.save_atomic(session.model.state_dict(), weights)
+    model = session.plan.compiled.build().to(job.device)
+    model.load_state_dict(torch.load(weights, map_location=job.device, weights_only=True))
+    result = _evaluate(session, job, model, state.step)
+    records = runs.read_metrics(run_dir)
+    if any("split" not in r for r in records):
+        plots.loss_png(records, run_dir / "loss.png", f"{session.spec.name}: training loss")
+    if job.data.fit is not None:
+        _fit_pictures(session, job, model)
+    _graph(session)
+    made = sorted(
+        p.name + ("/" if p.is_dir() else "")
+        for p in run_dir.iterdir()
+        if not p.name.startswith(".")
+    )
+    screen.say(f"wrote: {', '.join(made)}")
+    return result
+
+
+def _evaluate(session: Session, job: Job, model: torch.nn.Module, step: int) -> dict[str, Any]:
+    spec, screen, data = session.spec, session.screen, job.data
+    want = spec.evaluate or type(spec).model_fields["evaluate"].default
+    per_class = bool(want and want.per_class)
+    examples = want.examples if want else 4
+    if job.classification and data.test is not None:
+        result = evaluation.classification(
+            model, data.test, data, job.loss_fn, job.device, examples
+        )
+        accuracy = want.accuracy if want else True
+        for line in evaluation.classification_lines(result, accuracy, per_class, data.fake):
+            screen.say(line)
+        screen.say(f"test loss: {result['loss']:.4f}")
+    elif data.fit is not None:
+        result, _ = evaluation.fit(model, data.fit, job.loss_fn, job.device)
+        screen.say(
+            f"final fit: {spec.loss.op} {result['loss']:.6g} over {result['samples']} points"
+        )
+    else:
+        result = evaluation.final_loss(model, data.train, job.loss_fn, job.device)
+        screen.say(f"final {spec.loss.op} on the training data: {result['loss']:.6g}")
+    params = _learned(session, job, model)
+    if params:
+        result["params"] = params
+    session.metrics.write({"step": step, **result})
+    return result
+
+
+def _learned(session: Session, job: Job, model: torch.nn.Module) -> dict[str, float]:
+    """The model's learnable scalars, printed: for a polynomial fit, the seed's Result line and
+    the comparison with the Taylor and least-squares coefficients (graphspec.program.polyfit)."""
+    params = evaluation.scalar_params(model)
+    poly = polyfit.detect(session.spec)
+    if params and poly is not None and job.data.fit is not None:
+        (x,), y = job.data.fit.inputs, job.data.fit.target
+        for line in polyfit.compare(x, y, params, poly.terms, poly.taylor(), poly.target):
+            session.screen.say(line)
+    elif params:
+        session.screen.say("learned: " + ", ".join(f"{k} = {v:.6g}" for k, v in params.items()))
+    return params
+
+
+def _fit_pictures(session: Session, job: Job, model: torch.nn.Module) -> None:
+    points = job.data.fit
+    result, prediction = evaluation.fit(model, points, job.loss_fn, job.device)
+    x, y = points.inputs[0], points.target
+    caption = f"{session.spec.name}: final fit"
+    plots.fit_png(x, y, prediction, result["loss"], session.run_dir / "fit.png", caption)
+    if session.frames:
+        plots.fit_gif(x, y, session.frames, session.run_dir / "fit.gif")
+
+
+def _graph(session: Session) -> None:
+    """graph.svg by graphspec.render; without graphviz, say so and go on."""
+    try:
+        from graphspec.render.diagram import render_to_file
+    except ImportError:
+        session.screen.note("graph.svg skipped: graphspec.render.diagram is not available")
+        return
+    from graphspec.render.dot import DotNotFoundError
+
+    try:
+        render_to_file(session.plan.compiled, session.run_dir / "graph.svg")
+    except DotNotFoundError:
+        session.screen.note(
+            "graph.svg skipped: Graphviz's `dot` is not installed (graph.dot written instead)"
+        )
+    except SpecError as err:
+        session.screen.note(f"graph.svg skipped: {err}")

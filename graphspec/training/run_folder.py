@@ -1,0 +1,199 @@
+"""The run folder: `runs/<spec name>/<timestamp>/`, made safely and locked while a run writes it.
+
+What a finished run leaves there (docs/run.md shows one):
+
+    spec.yaml        the spec as run: --set overrides applied, the seed filled in
+    meta.json        how it was run: command, overrides, seed, device, FakeData or not, result
+    metrics.jsonl    one line per logged step, then one per evaluation
+    checkpoints/     step-NNNNNNNN.pt, the newest few (atomic; weights_only=True loads them)
+    weights.pt       the final state_dict
+    model.py         the generated module the weights belong to (`graphspec emit`'s text)
+    loss.png, fit.png, fit.gif, graph.svg
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from graphspec.core.errors import fail
+from graphspec.core.files import write_atomic
+
+DEFAULT_ROOT = "runs"
+LOCK = ".lock"
+# Fields a resumed run may change: how long it trains and how often it reports, not what.
+RESUMABLE_CHANGES = ("epochs", "steps", "log_every", "checkpoint_every", "keep_checkpoints")
+
+
+def new_run_dir(root: str, name: str, out: str | None = None, overwrite: bool = False) -> Path:
+    """Create the folder for a new run: `out` if given, else root/name/<timestamp>."""
+    if out is not None:
+        return _explicit(Path(out), overwrite)
+    base = Path(root) / name
+    if base.is_symlink() or not _inside(base, Path(root)):
+        raise fail(
+            "E-PATH",
+            f"run folder '{base}' leads outside '{root}' (a symbolic link)",
+            hint=f"remove the link or choose another --runs-dir than '{root}'",
+        )
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 100):
+        path = base / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir()  # exclusive: two runs started in the same second get two folders
+            return path
+        except FileExistsError:
+            continue
+    raise fail("E-EXISTS", f"too many runs of '{name}' started at {stamp}")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _explicit(path: Path, overwrite: bool) -> Path:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if not overwrite:
+            raise fail(
+                "E-EXISTS",
+                f"run folder '{path}' already exists",
+                hint="pass --overwrite to replace it, or --resume to continue it",
+            )
+        if not (path / "meta.json").is_file():
+            raise fail(
+                "E-EXISTS",
+                f"'{path}' is not a graphspec run folder; not overwriting it",
+                hint="choose another --out",
+            )
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class Lock:
+    """An exclusive flock on run_dir/.lock; the kernel drops it when the process dies."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self.fd, 32).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise fail(
+                "E-LOCKED",
+                f"run folder '{run_dir}' is in use by another graphspec run (pid {holder})",
+                hint="wait for it to finish, or stop it",
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, str(os.getpid()).encode())
+
+    def release(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+class Metrics:
+    """metrics.jsonl: one JSON object per line, flushed as written (the run writes its lines
+    in batches; a killed run loses at most the last batch, which a resume redoes anyway)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "metrics.jsonl"
+        self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.write_lines([json.dumps(record)])
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Records already written as JSON text (the loop's, formatted cheaply)."""
+        self.file.write("".join(line + "\n" for line in lines))
+        self.file.flush()
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def truncate_metrics(run_dir: Path, after_step: int) -> None:
+    """Drop lines past the checkpoint a run resumes from: they are about to be redone."""
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return
+    kept = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if (step := _step_of(line)) is not None and step <= after_step and '"split"' not in line
+    ]  # an evaluation belongs to an end that is now redone
+    write_atomic(path, "".join(line + "\n" for line in kept))
+
+
+def _step_of(line: str) -> int | None:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:  # a line cut short by a kill
+        return None
+    step = record.get("step") if isinstance(record, dict) else None
+    return step if isinstance(step, int) else None
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def write_spec(
+    run_dir: Path, data: dict[str, Any], source: str, overrides: list[str], notes: list[str] = ()
+) -> None:
+    """spec.yaml: exactly what ran, so `graphspec run runs/.../spec.yaml` repeats it."""
+    head = [f"# The spec as run by graphspec, from {source}"]
+    head += [f"#   --set {item}" for item in overrides]
+    head += [f"# {note}" for note in notes]
+    text = (
+        "\n".join(head)
+        + "\n"
+        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    )
+    write_atomic(run_dir / "spec.yaml", text)
+
+
+def write_json(path: Path, record: dict[str, Any]) -> None:
+    write_atomic(path, json.dumps(record, indent=2) + "\n")
+
+
+def spec_hash(spec: Any) -> str:
+    """What a checkpoint must agree with: the spec minus how long and how loudly it trains."""
+    dumped = spec.model_dump(mode="json", by_alias=True)
+    dumped["train"] = {k: v for k, v in dumped["train"].items() if k not in RESUMABLE_CHANGES}
+    dumped.pop("device", None)  # a run may continue on another device (not bit-exact then)
+    text = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def spec_differences(a: Any, b: Any) -> list[str]:
+    """Top-level sections where two specs differ beyond RESUMABLE_CHANGES (for E-RESUME)."""
+    da, db = a.model_dump(mode="json", by_alias=True), b.model_dump(mode="json", by_alias=True)
+    for d in (da, db):
+        d["train"] = {k: v for k, v in d["train"].items() if k not in RESUMABLE_CHANGES}
+        d.pop("device", None)
+    return sorted(k for k in da.keys() | db.keys() if da.get(k) != db.get(k))

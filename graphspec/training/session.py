@@ -1,0 +1,318 @@
+"""One `graphspec run` with torch loaded: build, train, save, evaluate, draw.
+
+`Session` is also the loop's `Hooks`: it turns each logged step into a printed line and a
+metrics.jsonl record, keeps the fit animation's frames, and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphspec import __version__
+from graphspec.program import data_facts as data_check
+from graphspec.training import checkpoint, datasets
+from graphspec.training import run_folder as runs
+from graphspec.training.job import Job, check_steps, make_job, resolve_device
+from graphspec.training.loop import DivergedError, StoppedError, TrainState, train
+from graphspec.training.plan import Options, Plan, check_data_fits, error_line
+from graphspec.training.screen import Screen
+
+EXIT_DIVERGED = 3
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+MAX_KEPT_FRAMES = 240
+FLUSH_S = 0.1  # logged lines reach the screen and metrics.jsonl at most this late
+
+
+class Session:
+    """A run from built objects to exit code; also the hooks train() reports to."""
+
+    def __init__(self, plan: Plan, opts: Options, screen: Screen) -> None:
+        self.plan, self.opts, self.screen = plan, opts, screen
+        self.spec = plan.compiled.spec
+        self.stop_signal: int | None = None
+        self.frames: list[tuple[int, torch.Tensor, float]] = []
+        self.frame_stride = 1
+        self.logs = 0
+        self.last_value = float("nan")
+        self.last_checkpoint: Path | None = None
+        self.started = time.monotonic()
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        job, state = self._build()
+        self.use_job(job)
+        self._announce(job, state)
+        self.metrics = runs.Metrics(self.run_dir)
+        try:
+            return self._train(job, state)
+        finally:
+            self.metrics.close()
+
+    def _build(self) -> tuple[Job, TrainState]:
+        plan, spec = self.plan, self.spec
+        device = resolve_device(spec.device, plan.doc.pos(("device",)))
+        torch.manual_seed(plan.seed)  # data first, then weights: the regression seed's order
+        try:
+            data = datasets.build(spec.data, fake_data=self.opts.fake_data)
+        except datasets.DataError as err:
+            raise data_check.data_error(str(err), plan.doc, ("data", "source")) from None
+        self.model = plan.compiled.build()
+        job = make_job(spec, self.model, data, device, plan.seed)
+        check_data_fits(plan.compiled, data, plan.doc, job.classification)
+        check_steps(job, plan.doc.pos(("data",)))
+        self.spec_hash = runs.spec_hash(spec)
+        if plan.run_dir is not None:
+            return job, self._resume(job)
+        self.run_dir = runs.new_run_dir(
+            self.opts.runs_dir, spec.name, self.opts.out, self.opts.overwrite
+        )
+        plan.lock = runs.Lock(self.run_dir)
+        self._write_start()
+        return job, TrainState()
+
+    def _resume(self, job: Job) -> TrainState:
+        self.run_dir = self.plan.run_dir
+        strays = checkpoint.remove_strays(self.run_dir)
+        ckpt, path = checkpoint.newest_valid(self.run_dir, self.spec_hash, self.opts.fallback)
+        self.last_checkpoint = path
+        state = checkpoint.restore(
+            ckpt, self.model, job.optimizer, job.scheduler, job.generator, str(path)
+        )
+        runs.truncate_metrics(self.run_dir, state.step)
+        self._write_start(resumed_from=path.name)
+        if strays:
+            self.screen.note(f"removed {len(strays)} unfinished checkpoint file(s)")
+        self.screen.say(
+            f"resuming from {path} (step {state.step}, epoch {state.epoch + 1}, "
+            f"batch {state.batch})"
+        )
+        return state
+
+    def _write_start(self, resumed_from: str | None = None) -> None:
+        fake = self.opts.fake_data if self.spec.data.source in data_check.VISION else None
+        note = [f"trained on FakeData standing in for {self.spec.data.source}: --fake-data {fake}"]
+        runs.write_spec(
+            self.run_dir,
+            self.plan.resolved,
+            self.plan.source,
+            self.opts.overrides,
+            note if fake else [],
+        )
+        (self.run_dir / "model.py").write_text(self.plan.compiled.source, encoding="utf-8")
+        self.meta = {
+            "graphspec": __version__,
+            "torch": torch.__version__,
+            "spec": self.plan.source,
+            "argv": self.opts.argv,
+            "overrides": self.opts.overrides,
+            "seed": self.plan.seed,
+            "spec_hash": self.spec_hash,
+            "fake_data": self.opts.fake_data
+            if self.spec.data.source in data_check.VISION
+            else None,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "status": "running",
+            "resumed_from": resumed_from,
+        }
+        runs.write_json(self.run_dir / "meta.json", self.meta)
+
+    def _announce(self, job: Job, state: TrainState) -> None:
+        say = self.screen.say
+        say(str(self.model))
+        params = sum(p.numel() for p in self.model.parameters())
+        say(
+            f"model: {self.plan.compiled.graph.class_name}, {params:,} parameters · "
+            f"device: {job.device} · seed: {self.plan.seed}"
+        )
+        if job.data.fake:
+            say(f"data: {job.data.fake}")
+        else:
+            say(f"data: {job.data.description}")
+        split = job.data.train
+        order = "shuffled" if split.shuffle else "in order"
+        say(f"batches: {len(split):,} per epoch of {split.batch_size} ({order})")
+        length = (_count(job.epochs, "epoch") if job.epochs else _count(job.max_steps, "step")) + (
+            f", at most {job.max_steps} steps" if job.epochs and job.max_steps else ""
+        )
+        say(f"train: {length} · {self.spec.loss.op} · {_call(self.spec.optimizer)}")
+        if self.opts.fake_data and not job.data.fake:
+            self.screen.note(f"--fake-data ignored: the data source is {self.spec.data.source}")
+
+    def _train(self, job: Job, state: TrainState) -> int:
+        self.started = time.monotonic()
+        self.screen.start(job.total_steps, state.step, job.data.train.batch_size)
+        previous = {s: signal.signal(s, self._on_signal) for s in EXIT_SIGNAL}
+        try:
+            state = train(job, state, self)
+        except DivergedError as err:
+            return self._diverged(err)
+        except StoppedError as err:
+            return self._interrupted(err)
+        finally:
+            self.flush_logs()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            self.screen.close()
+        return self._finish(job, state)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.stop_signal = signum  # the loop finishes the step, checkpoints and stops
+        signal.signal(
+            signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        )  # a second one stops at once
+
+    # -- Hooks for train() -------------------------------------------------------------------
+
+    def use_job(self, job: Job) -> None:
+        """The job these hooks report on; what the per-step hooks need is settled here."""
+        self.job = job
+        self.logged: list[tuple] = []
+        self.flushed = time.monotonic()
+        self.total_steps = str(job.total_steps)
+        self.fit_size = len(job.data.fit) if job.data.fit is not None else 0
+
+    def on_step(self, state: TrainState, loss: float) -> None:
+        self.last_value = loss
+        now = time.monotonic()
+        self.screen.step(loss, now)
+        if self.logged and now - self.flushed > FLUSH_S:
+            self.flush_logs(now)
+
+    # on_log runs every few steps of loops whose step may be 350 µs, so it only notes the
+    # numbers; flush_logs formats, prints and writes them in batches, every FLUSH_S and before
+    # anything that must see them (a checkpoint, the end). bench/run_step.py checks the cost.
+
+    def on_log(self, state: TrainState, mean_loss: float, output: torch.Tensor) -> None:
+        lr = self.job.optimizer.param_groups[0]["lr"]
+        self.logged.append((state.step, state.epoch, state.batch, mean_loss, lr, time.monotonic()))
+        if self.fit_size:
+            self._keep_frame(state, output)
+
+    def flush_logs(self, now: float | None = None) -> None:
+        """Print and record the logged steps noted since the last flush."""
+        self.flushed = time.monotonic() if now is None else now
+        if not self.logged:
+            return
+        lines, records, total = [], [], self.total_steps
+        for step, epoch, batch, loss, lr, at in self.logged:
+            if self.job.steps_mode:
+                lines.append(f"step {step:{len(total)}d}/{total}  loss: {loss:.6g}")
+            else:
+                lines.append(f"[{epoch + 1}, {batch:5d}] loss: {loss:.3f}")
+            records.append(
+                f'{{"step": {step}, "epoch": {epoch + 1}, "batch": {batch}, '
+                f'"loss": {_number(loss)}, "lr": {_number(lr)}, "time_s": {at - self.started:.3f}}}'
+            )
+        self.logged.clear()
+        self.screen.say("\n".join(lines))
+        self.metrics.write_lines(records)
+
+    def _keep_frame(self, state: TrainState, output: torch.Tensor) -> None:
+        self.logs += 1
+        if self.logs % self.frame_stride:
+            return
+        fit = self.job.data.fit
+        if output.shape[0] != self.fit_size or self.job.data.train.shuffle:
+            with torch.no_grad():  # a mini-batch is not the whole curve: predict it all
+                output = self.model(*(x.to(self.job.device) for x in fit.inputs))
+        self.frames.append((state.step, output.detach().cpu(), self.last_value))
+        if len(self.frames) >= MAX_KEPT_FRAMES:  # long runs: keep every other frame
+            self.frames, self.frame_stride = self.frames[::2], self.frame_stride * 2
+
+    def on_checkpoint(self, state: TrainState) -> None:
+        if not checkpoint.params_finite(self.model):
+            self.screen.note(f"step {state.step}: weights are not finite; no checkpoint written")
+            return
+        job = self.job
+        self.flush_logs()
+        self.metrics.flush()  # every line up to the checkpoint is on disk before it is
+        ckpt = checkpoint.capture(
+            state, self.model, job.optimizer, job.scheduler, job.generator, self.spec_hash
+        )
+        path = checkpoint.path_for(self.run_dir, state.step)
+        checkpoint.save_atomic(ckpt, path)
+        checkpoint.prune(self.run_dir, self.spec.train.keep_checkpoints)
+        self.last_checkpoint = path
+
+    # -- endings ------------------------------------------------------------------------------
+
+    def _diverged(self, err: DivergedError) -> int:
+        state = err.state
+        self.on_checkpoint(state)  # the weights are still those of the last finite step
+        where = f"step {state.step + 1} (epoch {state.epoch + 1}, batch {state.batch + 1})"
+        kept = (
+            f"the last finite weights are in {self.last_checkpoint}"
+            if self.last_checkpoint
+            else "no finite checkpoint was written"
+        )
+        error_line(
+            "E-DIVERGED",
+            f"loss is {err.value} at {where}; {kept}",
+            hint="lower optimizer.lr, or check the data for inf/nan",
+        )
+        self._write_end("diverged", state)
+        self.screen.result(str(self.run_dir))
+        return EXIT_DIVERGED
+
+    def _interrupted(self, err: StoppedError) -> int:
+        name = signal.Signals(err.signum).name
+        error_line(
+            "E-INTERRUPTED",
+            f"{name} at step {err.state.step}: checkpoint {self.last_checkpoint} written",
+            hint=f"continue with: graphspec run --resume {self.run_dir}",
+        )
+        self._write_end("interrupted", err.state)
+        self.screen.result(str(self.run_dir))
+        return EXIT_SIGNAL.get(err.signum, 130)
+
+    def _write_end(self, status: str, state: TrainState, result: dict | None = None) -> None:
+        self.meta.update(
+            status=status,
+            steps=state.step,
+            epoch=state.epoch + 1,
+            batch=state.batch,
+            finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            result=result,
+        )
+        runs.write_json(self.run_dir / "meta.json", self.meta)
+
+    def _finish(self, job: Job, state: TrainState) -> int:
+        from graphspec.training.results import finish  # evaluation and drawings
+
+        elapsed = time.monotonic() - self.started
+        if self.last_checkpoint != checkpoint.path_for(self.run_dir, state.step):
+            self.on_checkpoint(state)
+        self.screen.say("Finished Training")
+        self.screen.note(f"trained {_count(state.step, 'step')} in {elapsed:.2f} s")
+        result = finish(self, job, state)
+        self._write_end("finished", state, result)
+        self.screen.result(str(self.run_dir))
+        return 0
+
+
+def _number(value: float) -> str:
+    """A float as JSON writes it (json.dumps spells non-finite values NaN and Infinity)."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(float(value))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _call(entry: Any) -> str:
+    args = ", ".join(
+        f"{k}={v}"
+        for k, v in entry.model_dump(exclude={"op"}).items()
+        if k == "lr" or v != type(entry).model_fields[k].default
+    )
+    return f"{entry.op}({args})"
