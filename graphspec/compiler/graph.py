@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from graphspec.compiler.dag import Dag
 from graphspec.core.errors import Pos, Problem, SpecError
+from graphspec.core.names import node_name_problem
 from graphspec.language.spec import Block, Call, Param, Share, TensorInput
 from graphspec.ops.base import Op
-
-RESERVED = frozenset({"self", "torch", "nn", "F", "math", "forward", "training", "layer"})
 
 
 @dataclass
@@ -105,15 +104,9 @@ def _collect(
         node.inputs = _wiring(node, previous, blocks, problems)
         previous = name
     problems += [
-        Problem(
-            "E-NAME",
-            f"'{name}' is reserved in generated code",
-            where[name],
-            name,
-            hint="pick another node name",
-        )
+        Problem("E-NAME", why, nodes[name].pos, name, hint="pick another node name")
         for name in nodes
-        if name in RESERVED
+        if (why := node_name_problem(name))
     ]
     return nodes
 

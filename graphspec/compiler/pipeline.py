@@ -16,6 +16,7 @@ from graphspec.compiler.graph import build_graph
 from graphspec.compiler.infer import TypedGraph, infer
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
+from graphspec.core.names import class_name_problem
 from graphspec.language import load
 from graphspec.language import locate as report
 from graphspec.language.spec import Block, Spec
@@ -74,12 +75,26 @@ def compile_document(doc: load.Document, data: Any = None) -> Compiled:
         spec = Spec.model_validate(data, context=context)
     except ValidationError as err:
         raise SpecError(report.problems_from(err, doc)) from None
+    _check_class_names(spec, doc)
     blocks = _type_blocks(spec, doc)
     model = spec.model
     graph = build_graph(model, _node_positions(("model",), model, doc), spec.blocks)
     typed = infer(graph, model.class_, _field_positions(("model",), data, doc), blocks)
     checks.check(spec, typed, doc)  # loss vs output vs data, loader sizes
     return Compiled(spec, typed, doc)
+
+
+def _check_class_names(spec: Spec, doc: load.Document) -> None:
+    """The model's and each block's class name must fit the generated file (E-NAME)."""
+    named = [(spec.model.class_, doc.pos(("model", "class")))]
+    named += [(name, doc.key_pos(("blocks", name))) for name in spec.blocks]
+    problems = [
+        Problem("E-NAME", why, pos, hint="pick another class name")
+        for name, pos in named
+        if (why := class_name_problem(name))
+    ]
+    if problems:
+        raise SpecError(problems)
 
 
 def _type_blocks(spec: Spec, doc: load.Document) -> dict[str, TypedGraph]:

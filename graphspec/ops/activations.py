@@ -7,7 +7,7 @@ from typing import Literal
 from graphspec.core.fields import Int
 from graphspec.core.shapes import TensorType, normalize_dim
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError, expect_float
+from graphspec.ops.base import Cost, Op, ShapeError, expect_float, numel
 
 
 class _Activation(Op):
@@ -24,6 +24,9 @@ class ReLU(_Activation):
     kind = "module"
     torch_name = "nn.ReLU"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
+
     def emit_init(self) -> str:
         return self.torch_call("nn.ReLU")
 
@@ -34,6 +37,9 @@ class Sigmoid(_Activation):
     op: Literal["Sigmoid"]
     kind = "module"
     torch_name = "nn.Sigmoid"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
 
     def emit_init(self) -> str:
         return "nn.Sigmoid()"
@@ -46,6 +52,9 @@ class Tanh(_Activation):
     kind = "module"
     torch_name = "nn.Tanh"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
+
     def emit_init(self) -> str:
         return "nn.Tanh()"
 
@@ -55,6 +64,9 @@ class relu(_Activation):  # noqa: N801 - op names are torch's own
 
     op: Literal["relu"]
     torch_name = "F.relu"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
 
     def emit_call(self, node: str, args: list[str]) -> str:
         return f"F.relu({args[0]})"
@@ -66,6 +78,9 @@ class sigmoid(_Activation):  # noqa: N801
     op: Literal["sigmoid"]
     torch_name = "torch.sigmoid"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
+
     def emit_call(self, node: str, args: list[str]) -> str:
         return f"torch.sigmoid({args[0]})"
 
@@ -75,6 +90,9 @@ class tanh(_Activation):  # noqa: N801
 
     op: Literal["tanh"]
     torch_name = "torch.tanh"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
 
     def emit_call(self, node: str, args: list[str]) -> str:
         return f"torch.tanh({args[0]})"
@@ -109,6 +127,9 @@ class softmax(_Activation):  # noqa: N801
     op: Literal["softmax"]
     dim: Int
     torch_name = "F.softmax"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         x = layout.fresh(super().infer(inputs))  # softmax writes a contiguous result

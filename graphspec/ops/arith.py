@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 from graphspec.core.fields import Float, Int
 from graphspec.core.shapes import FLOAT_DTYPES, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError, numel
 from graphspec.ops.combine import broadcast, result_dtype
 
 Scalar = Int | Float
@@ -80,6 +80,9 @@ class sub(_Binary):  # noqa: N801 - op names are torch's own
     symbol = "-"
     torch_name = "torch.sub"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]))  # backward needs nothing kept
+
     def dtype(self, inputs: list[TensorType], scalars: tuple[int | float, ...]) -> str:
         if any(t.dtype == "bool" for t in inputs):
             raise ShapeError(
@@ -97,6 +100,10 @@ class mul(_Binary):  # noqa: N801
     symbol = "*"
     torch_name = "torch.mul"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # each operand's gradient is the other operand: both tensors are kept
+        return Cost(flops=numel(outputs[0]), saved=("in0", "in1") if len(inputs) == 2 else ())
+
 
 class div(_Binary):  # noqa: N801
     """torch.div, written `a / b`: true division (integers give float32) unless `rounding_mode`."""
@@ -105,6 +112,10 @@ class div(_Binary):  # noqa: N801
     rounding_mode: Literal["trunc", "floor"] | None = None
     symbol = "/"
     torch_name = "torch.div"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # d/da = 1/b keeps b; d/db = -a/b^2 keeps a too
+        return Cost(flops=numel(outputs[0]), saved=("in0", "in1") if len(inputs) == 2 else ())
 
     def dtype(self, inputs: list[TensorType], scalars: tuple[int | float, ...]) -> str:
         promoted = result_dtype(inputs, scalars)
@@ -153,6 +164,9 @@ class sqrt(Op):  # noqa: N801
     op: Literal["sqrt"]
     torch_name = "torch.sqrt"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
         return layout.elementwise(
@@ -168,6 +182,9 @@ class eq(_Binary):  # noqa: N801
 
     op: Literal["eq"]
     torch_name = "torch.eq"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]))  # a bool result: no gradient, nothing kept
 
     def dtype(self, inputs: list[TensorType], scalars: tuple[int | float, ...]) -> str:
         return "bool"

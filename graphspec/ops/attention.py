@@ -16,7 +16,7 @@ from pydantic import Field
 from graphspec.core.fields import Float, Probability, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError, check_given, expect_float
+from graphspec.ops.base import Cost, Op, ShapeError, check_given, expect_float, numel
 from graphspec.ops.combine import broadcast
 
 
@@ -47,6 +47,10 @@ class matmul(Op):  # noqa: N801 - op names are torch's own
     op: Literal["matmul"]
     arity = (2, 2)
     torch_name = "torch.matmul"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        inner = inputs[0].shape[-1].value  # the contracted size
+        return Cost(macs=numel(outputs[0]) * inner, saved=("in0", "in1"))
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         a, b = inputs
@@ -87,6 +91,12 @@ class scaled_dot_product_attention(Op):  # noqa: N801
     """Default 1/sqrt(E)."""
     arity = (3, 4)
     torch_name = "F.scaled_dot_product_attention"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        q, k, v = inputs[:3]
+        scores = numel(outputs[0]) // v.shape[-1].value * k.shape[-2].value
+        macs = scores * (q.shape[-1].value + v.shape[-1].value)  # q k^T, then weights v
+        return Cost(macs=macs, flops=3 * scores, saved=("in0", "in1", "in2", "out0"))
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         q, k, v = inputs[:3]
@@ -188,6 +198,9 @@ class MultiheadAttention(Op):
     arity = (3, 5)
     outputs = ("out", "weights")
     torch_name = "nn.MultiheadAttention"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return attention_cost(self, inputs, outputs)
 
     def resolve(self, inputs: list[TensorType]) -> MultiheadAttention:
         q, k, v = inputs[:3]
@@ -315,6 +328,24 @@ class MultiheadAttention(Op):
         if not self.average_attn_weights:
             parts.append("average_attn_weights=False")
         return f"self.{node}({', '.join(parts)})"
+
+
+def attention_cost(
+    op: MultiheadAttention, inputs: list[TensorType], outputs: list[TensorType]
+) -> Cost:
+    """nn.MultiheadAttention's forward: three input projections, the scores, the weighted sum,
+    the output projection; kept for backward: every projection input and result, the weights."""
+    q, k, v = inputs[:3]
+    e = op.embed_dim
+    length, keys = numel(q) // e, numel(k) // k.shape[-1].value  # (N*L) query rows, (N*S) keys
+    per_batch = keys // (k.shape[-2].value if k.rank > 1 else keys) or 1
+    seq = keys // per_batch
+    macs = length * e * e + keys * k.shape[-1].value * e + keys * v.shape[-1].value * e
+    macs += 2 * length * seq * e  # scores and weighted values over all heads
+    macs += length * e * e  # out_proj
+    weights = length * seq * op.num_heads
+    saved = ("in0", "in1", "in2", (3 * length * e, "float32"), (2 * weights, "float32"))
+    return Cost(macs=macs, flops=4 * weights, saved=saved)
 
 
 def _last(t: TensorType, name: str) -> int:

@@ -6,7 +6,15 @@ from typing import Literal
 
 from graphspec.core.fields import NonNegOrPair, Size, SizeOrPair, pair
 from graphspec.core.shapes import Dim, TensorType
-from graphspec.ops.base import Op, ShapeError, check_given, expect_rank, expect_weights_dtype
+from graphspec.ops.base import (
+    Cost,
+    Op,
+    ShapeError,
+    check_given,
+    expect_rank,
+    expect_weights_dtype,
+    numel,
+)
 
 
 def window_out(
@@ -46,6 +54,12 @@ class Conv2d(Op):
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
     kind = "module"
     torch_name = "nn.Conv2d"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        kh, kw = pair(self.kernel_size)
+        per_out = (self.in_channels // self.groups) * kh * kw
+        out = numel(outputs[0])
+        return Cost(macs=out * per_out, flops=out if self.bias else 0, saved=("in0",))
 
     def resolve(self, inputs: list[TensorType]) -> Conv2d:
         (x,) = inputs

@@ -7,7 +7,7 @@ from typing import Literal
 from graphspec.core.fields import Int, PosFloat, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError
 
 ID_DTYPES = ("int64", "int32")
 
@@ -27,6 +27,9 @@ class Embedding(Op):
     sparse: bool = False
     kind = "module"
     torch_name = "nn.Embedding"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(saved=("in0",))  # a gather; backward scatters by the kept ids
 
     def resolve(self, inputs: list[TensorType]) -> Embedding:
         n, idx = self.num_embeddings, self.padding_idx
@@ -66,6 +69,9 @@ class positions(Op):  # noqa: N801 - named like the torch functions it stands fo
 
     op: Literal["positions"]
     torch_name = "torch.arange"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()  # a copy or a constant: no arithmetic, nothing kept
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (ids,) = inputs

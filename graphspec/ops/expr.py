@@ -6,6 +6,7 @@ in `forward` is re-rendered from that checked tree, never pasted from the spec's
 
 from __future__ import annotations
 
+import ast
 from typing import Any, Literal
 
 from pydantic import PrivateAttr, ValidationInfo, field_validator, model_validator
@@ -13,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from graphspec.core import exprs
 from graphspec.core.shapes import FLOAT_DTYPES, TensorType
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError, numel
 from graphspec.ops.combine import broadcast, result_dtype
 
 
@@ -83,9 +84,61 @@ class expr(Op):  # noqa: N801 - op names are torch-style
                 )
         return TensorType(broadcast(inputs, "expr"), result_dtype(inputs))
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        """One flop per operator or call per element; kept for backward: what each step's
+        gradient reads (see `_kept`), inputs once each, intermediates at the result's size."""
+        tree = ast.parse(self.expr, mode="eval").body
+        steps = sum(isinstance(n, (ast.BinOp, ast.UnaryOp, ast.Call)) for n in ast.walk(tree))
+        names, fresh = _kept(tree, set(self.referenced_names()))
+        order = self.referenced_names()
+        saved = tuple(f"in{order.index(n)}" for n in sorted(names) if n in order)
+        out = numel(outputs[0])
+        return Cost(flops=out * max(steps, 1), saved=(*saved, *[(out, outputs[0].dtype)] * fresh))
+
     def emit_call(self, node: str, args: list[str]) -> str:
         mapping: dict[str, str | int | float] = dict(
             zip(self.referenced_names(), args, strict=True)
         )
         mapping.update(self._constants)
         return self._parsed.render(mapping)
+
+
+_KEEPS_RESULT = {"exp", "tanh", "sqrt"}  # d/dx of these is written with their result
+
+
+def _kept(node: ast.AST, tensors: set[str]) -> tuple[set[str], int]:
+    """(input names kept, intermediate tensors kept) by autograd for one expression tree."""
+    names: set[str] = set()
+    fresh = 0
+
+    def is_tensor(n: ast.AST) -> bool:
+        return any(isinstance(m, ast.Name) and m.id in tensors for m in ast.walk(n))
+
+    def keep(n: ast.AST) -> None:
+        nonlocal fresh
+        if isinstance(n, ast.Name):
+            names.add(n.id)
+        elif is_tensor(n):
+            fresh += 1
+
+    for n in ast.walk(node):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div, ast.Pow)):
+            left, right = is_tensor(n.left), is_tensor(n.right)
+            if isinstance(n.op, ast.Pow):
+                if left:
+                    keep(n.left)
+                if right:
+                    keep(n.right)
+                    fresh += 1  # a tensor exponent's gradient needs the result too
+            elif left and right:
+                keep(n.left)
+                keep(n.right)
+            elif isinstance(n.op, ast.Div) and right:
+                keep(n.right)
+        elif isinstance(n, ast.Call) and n.args and is_tensor(n.args[0]):
+            name = getattr(n.func, "id", "")
+            if name in _KEEPS_RESULT:
+                fresh += 1
+            else:
+                keep(n.args[0])
+    return names, fresh

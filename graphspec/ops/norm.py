@@ -10,7 +10,7 @@ from pydantic import Field
 from graphspec.core.fields import NonNegFloat, PosFloat, Probability, Size
 from graphspec.core.shapes import TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError, check_given, expect_float, expect_rank
+from graphspec.ops.base import Cost, Op, ShapeError, check_given, expect_float, expect_rank, numel
 
 
 class BatchNorm2d(Op):
@@ -25,6 +25,13 @@ class BatchNorm2d(Op):
     track_running_stats: bool = True
     kind = "module"
     torch_name = "nn.BatchNorm2d"
+
+    def buffer_count(self) -> int:
+        return 2 * self.num_features + 1 if self.track_running_stats else 0
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        c = self.num_features  # kept: the input and each channel's mean and 1/std
+        return Cost(flops=4 * numel(outputs[0]), saved=("in0", (c, "float32"), (c, "float32")))
 
     def resolve(self, inputs: list[TensorType]) -> BatchNorm2d:
         (x,) = inputs
@@ -62,6 +69,10 @@ class Dropout(Op):
     kind = "module"
     torch_name = "nn.Dropout"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        out = numel(outputs[0])  # in training a bool mask of the input's shape is kept
+        return Cost(flops=out, saved=((out, "bool"),) if 0 < self.p < 1 else ())
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         expect_float(inputs[0], "Dropout")
         return layout.elementwise(inputs[0], inputs[0])
@@ -76,6 +87,10 @@ class dropout(Op):  # noqa: N801 - op names are torch's own
     op: Literal["dropout"]
     p: Probability = 0.5
     torch_name = "F.dropout"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        out = numel(outputs[0])  # in training a bool mask of the input's shape is kept
+        return Cost(flops=out, saved=((out, "bool"),) if 0 < self.p < 1 else ())
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         expect_float(inputs[0], "dropout")
@@ -96,6 +111,13 @@ class LayerNorm(Op):
     bias: bool = True
     kind = "module"
     torch_name = "nn.LayerNorm"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        out = numel(outputs[0])
+        shape = self.normalized_shape
+        # kept: the input, and each row's mean and 1/std
+        rows = out // prod([shape] if isinstance(shape, int) else shape)
+        return Cost(flops=5 * out, saved=("in0", (rows, "float32"), (rows, "float32")))
 
     def resolve(self, inputs: list[TensorType]) -> LayerNorm:
         (x,) = inputs

@@ -6,7 +6,7 @@ from typing import Literal
 
 from graphspec.core.fields import NonNegOrPair, SizeOrPair, pair
 from graphspec.core.shapes import TensorType
-from graphspec.ops.base import Op, ShapeError, expect_float, expect_rank
+from graphspec.ops.base import Cost, Op, ShapeError, expect_float, expect_rank, numel
 from graphspec.ops.conv import window_out
 
 
@@ -39,6 +39,10 @@ class _Pool2d(Op):
     def _dilation(self, axis: int) -> int:
         return 1
 
+    def window(self) -> int:
+        kh, kw = pair(self.kernel_size)
+        return kh * kw
+
 
 class MaxPool2d(_Pool2d):
     """torch.nn.MaxPool2d"""
@@ -47,6 +51,11 @@ class MaxPool2d(_Pool2d):
     dilation: SizeOrPair = 1
     kind = "module"
     torch_name = "nn.MaxPool2d"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        window = self.window()
+        out = numel(outputs[0])
+        return Cost(flops=out * window, saved=("in0", (out, "int64")))  # input and argmax ids
 
     def _dilation(self, axis: int) -> int:
         return pair(self.dilation)[axis]
@@ -62,6 +71,9 @@ class AvgPool2d(_Pool2d):
     count_include_pad: bool = True
     kind = "module"
     torch_name = "nn.AvgPool2d"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]) * self.window(), saved=("in0",))
 
     def emit_init(self) -> str:
         return self.torch_call("nn.AvgPool2d", ("kernel_size", "stride"))

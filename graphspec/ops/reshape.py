@@ -9,7 +9,7 @@ from pydantic import Field, PrivateAttr
 from graphspec.core.fields import Int, Symbol
 from graphspec.core.shapes import Dim, TensorType, dims_product, normalize_dim
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError
 
 
 def flatten_shape(x: TensorType, start_dim: int, end_dim: int, what: str) -> TensorType:
@@ -40,6 +40,11 @@ class Flatten(Op):
     kind = "module"
     torch_name = "nn.Flatten"
 
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         return flatten_shape(inputs[0], self.start_dim, self.end_dim, "Flatten")
 
@@ -54,6 +59,11 @@ class flatten(Op):  # noqa: N801 - op names are torch's own
     start_dim: Int = 0
     end_dim: Int = -1
     torch_name = "torch.flatten"
+
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         return flatten_shape(inputs[0], self.start_dim, self.end_dim, "flatten")
@@ -72,6 +82,12 @@ class view(Op):  # noqa: N801
     size: list[SizeEntry] = Field(min_length=0, max_length=16)
     """The new shape, as in `x.view(N, -1, 12, 64)`; `-1` is inferred."""
     torch_name = "Tensor.view"
+
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
+
     _axes: dict[str, int] = PrivateAttr(default_factory=dict)
     """Where each symbol of `size` sits in the input, so the code can read it at run time."""
 
@@ -155,3 +171,5 @@ class reshape(view):  # noqa: N801
 
     op: Literal["reshape"]
     torch_name = "Tensor.reshape"
+
+    aliases_input = True  # a view where the layout allows (the usual case)
