@@ -33,8 +33,10 @@ VALUES: list[Any] = [
     [], [1], [0, 0], ["N", -1], ["Linear"], [[1, 2]], {}, {"a": 1}, {"op": {"a": 1}},
     {"op": ["Linear"]}, {"op": "Linear"}, {"op": "relu"}, "cuda:7", "float128", "x" * 300,
 ]  # fmt: skip
-NAMES = ["def", "None", "nn", "F", "torch", "super", "self", "parameters", "to", "train",
-         "eval", "apply", "state_dict", "forward", "x", "a b", "1abc", "_private", "ok_name"]  # fmt: skip
+NAMES = [
+    "def", "None", "nn", "F", "torch", "super", "self", "parameters", "to", "train", "eval",
+    "apply", "state_dict", "forward", "x", "a b", "1abc", "_private", "ok_name", "main", "print",
+]  # fmt: skip
 
 
 def exercise(text: str, file: str = "spec.yaml") -> str | None:
