@@ -59,9 +59,25 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # a bug: keep the traceback out of the user's way, but keep it
         if os.environ.get("GRAPHSPEC_DEBUG"):
             raise
-        path = _crash_log(argv if argv is not None else sys.argv[1:])
-        print(f"graphspec: internal error (a bug); details in {path}", file=sys.stderr)
+        _report_bug(argv if argv is not None else sys.argv[1:])
         return 1
+
+
+def _report_bug(argv: list[str]) -> None:
+    """One line on stderr naming the crash log; when no log can be written (a full disk, a
+    read-only /tmp, ulimit -f), one line with the error itself. Never raises."""
+    bug = sys.exc_info()[1]
+    try:
+        line = f"details in {_crash_log(argv)}"
+    except Exception as err:  # noqa: BLE001 - the crash log must not become a second crash
+        from graphspec.core.codetext import one_line
+
+        why = getattr(err, "strerror", None) or type(err).__name__
+        line = one_line(f"{type(bug).__name__}: {bug}"[:300]) + f" (no crash log: {why})"
+    try:
+        print(f"graphspec: internal error (a bug); {line}", file=sys.stderr)
+    except Exception:  # noqa: BLE001 - stderr itself is gone: nothing left to tell
+        pass
 
 
 def _crash_log(argv: list[str]) -> str:
@@ -72,6 +88,10 @@ def _crash_log(argv: list[str]) -> str:
     fd, path = tempfile.mkstemp(
         prefix=f"graphspec-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log"
     )
-    with os.fdopen(fd, "w") as f:
-        f.write(f"graphspec {' '.join(argv)}\n\n{traceback.format_exc()}")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(f"graphspec {' '.join(argv)}\n\n{traceback.format_exc()}")
+    except BaseException:
+        os.unlink(path)  # a log cut short by a full disk helps nobody
+        raise
     return path

@@ -115,6 +115,7 @@ def _prepare_resume(opts: Options, items: list[overrides.Override]) -> Plan:
             f"'{run_dir}' is not a graphspec run folder (no spec.yaml and meta.json)",
             hint="pass the folder `graphspec run` printed last",
         )
+    runs.read_meta(run_dir)  # a damaged meta.json is an error, not a silent fresh start
     lock = runs.Lock(run_dir)
     try:
         if opts.fake_data is None:  # a run started on FakeData continues on the same

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from graphspec import __version__
+from graphspec.core.files import write_atomic
 from graphspec.program import data_facts as data_check
 from graphspec.training import checkpoint, datasets
 from graphspec.training import run_folder as runs
@@ -104,7 +105,7 @@ class Session:
             self.opts.overrides,
             note if fake else [],
         )
-        (self.run_dir / "model.py").write_text(self.plan.compiled.source, encoding="utf-8")
+        write_atomic(self.run_dir / "model.py", self.plan.compiled.source)
         self.meta = {
             "graphspec": __version__,
             "torch": torch.__version__,
