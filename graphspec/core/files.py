@@ -61,7 +61,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes | Writer) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             if callable(data):
-                data(f)
+                _write_with(data, f)
             else:
                 f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
@@ -73,6 +73,34 @@ def write_atomic(path: str | os.PathLike, data: str | bytes | Writer) -> None:
         raise io_error(target, err) from None
     except BaseException:
         _remove(tmp)
+        raise
+
+
+class _Recording:
+    """A file object that remembers the OS error of a failed write: torch.save's zip writer
+    turns it into a RuntimeError ("unexpected pos"), which would hide ENOSPC or EFBIG."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f, self.error = f, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+
+def _write_with(writer: Writer, f: IO[bytes]) -> None:
+    recording = _Recording(f)
+    try:
+        writer(recording)  # type: ignore[arg-type]
+    except Exception:
+        if recording.error is not None:
+            raise recording.error from None
         raise
 
 
