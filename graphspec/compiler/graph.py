@@ -3,9 +3,10 @@
 Each graph node is keyed by its name and carries a `GraphNode` as its `node` attribute (inputs,
 params, and layers holding their op, `share:` or `block:` call); inference adds the `TypedNode`
 as `typed`. Statement order is networkx's lexicographical topological sort, ties broken by
-declaration order, so the generated code reads like the spec. Edges run from producer to consumer. A reference is a node
-name or `node.output` for ops and blocks with several outputs. Everything wrong with the wiring
-(dangling names, cycles, nodes that feed nothing) is collected, with positions.
+declaration order, so the generated code reads like the spec. Edges run from producer to
+consumer. A reference is a node name or `node.output` for ops and blocks with several outputs.
+Everything wrong with the wiring (dangling names, cycles, nodes that feed nothing) is collected,
+with positions.
 """
 
 from __future__ import annotations
