@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
+from typing import Any
 
 from graphspec.compiler.graph import split_ref
 from graphspec.compiler.infer import TypedGraph, TypedNode
-from graphspec.core.shapes import Dim, TensorType
-from graphspec.language.spec import Call
+from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType
+from graphspec.language.spec import Call, Share
 
 BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "bool": 1}
 
@@ -75,8 +76,24 @@ def cost_of(graph: TypedGraph, sizes: dict[str, int] | None = None) -> GraphCost
     """The cost of one training step's forward pass with the symbols bound to `sizes`."""
     sizes = dict(sizes or {})
     result = GraphCost(sizes)
-    _walk(graph, _Binding(sizes, result.assumed), "", result, {}, set())
+    _walk(graph, _Binding(sizes, result.assumed), "", _State(result))
     return result
+
+
+@dataclass
+class _State:
+    """What the walk knows about tensors, each named `prefix.node:port`."""
+
+    result: GraphCost
+    roots: dict[str, str] = field(default_factory=dict)
+    """A tensor -> the tensor whose storage it shares (a view -> its base)."""
+    kept: set[str] = field(default_factory=set)
+    """Roots already saved for backward: each is counted once."""
+    grads: set[str] = field(default_factory=set)
+    """Tensors a gradient flows into (autograd keeps nothing for an op outside them)."""
+
+    def root(self, key: str) -> str:
+        return self.roots.get(key, key)
 
 
 class _Binding:
@@ -94,39 +111,37 @@ class _Binding:
             value *= self.sizes[s]
         return value
 
-    def concrete(self, t: TensorType) -> TensorType:
-        return TensorType(tuple(Dim(self.dim(d)) for d in t.shape), t.dtype)
+    def concrete(self, t: TensorType, grad: bool = False) -> TensorType:
+        return TensorType(tuple(Dim(self.dim(d)) for d in t.shape), t.dtype, {"grad": grad})
 
 
-def _walk(
-    graph: TypedGraph,
-    bind: _Binding,
-    prefix: str,
-    result: GraphCost,
-    roots: dict[str, str],
-    kept: set[str],
-) -> None:
-    """`roots` maps a tensor (`prefix.node:port`) to the tensor whose storage it shares;
-    `kept` holds the roots already saved for backward (each counted once)."""
+def _walk(graph: TypedGraph, bind: _Binding, prefix: str, st: _State) -> None:
     for t in graph.nodes.values():
         path = prefix + t.name
-        outs = {port: bind.concrete(o) for port, o in t.outs.items()}
-        keys = [f"{path}:{port}" for port in outs]
         ins = [_input_key(prefix, ref, graph) for ref in t.node.inputs]
+        args = [
+            bind.concrete(graph.ref_type(ref), key in st.grads)
+            for ref, key in zip(t.node.inputs, ins, strict=True)
+        ]
+        owns = t.node.is_param or (t.op is not None and t.op.param_count() > 0)
+        grad = owns or any(key in st.grads for key in ins)
+        outs = {port: bind.concrete(o, grad) for port, o in t.outs.items()}
+        keys = [f"{path}:{port}" for port in outs]
         cost = NodeCost(path, params=t.params if t.inner is None else 0)
         for key, o in zip(keys, outs.values(), strict=True):
-            roots.setdefault(key, key)
+            st.roots.setdefault(key, key)
+            if grad and o.dtype in FLOAT_DTYPES:
+                st.grads.add(key)
             cost.out_bytes += nbytes(o)
-            if nbytes(o) > result.largest[0]:
-                result.largest = (nbytes(o), path)
+            if nbytes(o) > st.result.largest[0]:
+                st.result.largest = (nbytes(o), path)
         if t.node.is_param:
-            kept.add(keys[0])  # a learnable tensor: its bytes are parameters, not activations
-        args = [bind.concrete(graph.ref_type(ref)) for ref in t.node.inputs]
+            st.kept.add(keys[0])  # a learnable tensor: its bytes are parameters, not activations
         if t.inner is not None:
-            _call(t, args, path, result, roots, kept, ins, keys)
+            _call(t, args, path, st, ins, keys)
         elif t.op is not None:
-            _op_cost(t, args, list(outs.values()), cost, roots, kept, ins, keys)
-        result.nodes.append(cost)
+            _op_cost(t, args, list(outs.values()), cost, st, ins, keys, grad)
+        st.result.nodes.append(cost)
 
 
 def _input_key(prefix: str, ref: str, graph: TypedGraph) -> str:
@@ -139,28 +154,33 @@ def _op_cost(
     args: list[TensorType],
     outs: list[TensorType],
     cost: NodeCost,
-    roots: dict[str, str],
-    kept: set[str],
+    st: _State,
     ins: list[str],
     keys: list[str],
+    grad: bool,
 ) -> None:
     op = t.op
-    if getattr(op, "aliases_input", False) and ins:  # a view: shares its input's storage
-        roots[keys[0]] = roots.get(ins[0], ins[0])
+    if op.aliases_input and ins:  # a view: shares its input's storage
+        st.roots[keys[0]] = st.root(ins[0])
     c = op.cost(args, outs)
     cost.macs, cost.flops = c.macs, 2 * c.macs + c.flops
-    if t.params or t.node.spec.__class__.__name__ == "Share":
-        cost.buffers = op.buffer_count() if t.params else 0
+    if not isinstance(t.node.spec, Share):  # a shared module's state is counted at its owner
+        cost.buffers = op.buffer_count()
+    if not grad:
+        return  # no gradient flows through this op: autograd records nothing
     for item in c.saved:
         if isinstance(item, tuple):  # a tensor only this op holds
-            numel, dtype = item
-            cost.saved_bytes += numel * BYTES.get(dtype, 4)
+            count, dtype = item
+            cost.saved_bytes += count * BYTES.get(dtype, 4)
             continue
-        kind, index = item[:-1], int(item[-1])
-        key, t_type = (ins[index], args[index]) if kind == "in" else (keys[index], outs[index])
-        root = roots.get(key, key)
-        if root not in kept:
-            kept.add(root)
+        if item.startswith("in"):
+            index = int(item[2:])
+            key, t_type = ins[index], args[index]
+        else:
+            index = int(item[3:])
+            key, t_type = keys[index], outs[index]
+        if st.root(key) not in st.kept:
+            st.kept.add(st.root(key))
             cost.saved_bytes += nbytes(t_type)
 
 
@@ -168,9 +188,7 @@ def _call(
     t: TypedNode,
     args: list[TensorType],
     path: str,
-    result: GraphCost,
-    roots: dict[str, str],
-    kept: set[str],
+    st: _State,
     ins: list[str],
     keys: list[str],
 ) -> None:
@@ -184,12 +202,68 @@ def _call(
             if len(d.syms) == 1 and d.syms[0] not in sizes and d.coeff:
                 sizes[d.syms[0]] = value.value // d.coeff
     repeat = t.node.spec.repeat if isinstance(t.node.spec, Call) else 1
+    outputs: list[str] = []
     for copy in range(repeat):
         here = f"{path}." if repeat == 1 else f"{path}[{copy}]."
         for node, key in zip(inner.inputs, ins, strict=True):
-            roots[f"{here}{node.name}:out"] = roots.get(key, key)
-        _walk(inner, _Binding(sizes, result.assumed), here, result, roots, kept)
+            st.roots[f"{here}{node.name}:out"] = st.root(key)
+            if key in st.grads:
+                st.grads.add(f"{here}{node.name}:out")
+        _walk(inner, _Binding(sizes, st.result.assumed), here, st)
         outputs = [_input_key(here, ref, inner) for ref in inner.graph.outputs]
         ins = [outputs[0], *ins[1:]]
     for key, out in zip(keys, outputs, strict=False):  # the call's results are its body's
-        roots[key] = roots.get(out, out)
+        st.roots[key] = st.root(out)
+        if out in st.grads:
+            st.grads.add(key)
+
+
+def default_sizes(spec: Any) -> dict[str, int]:
+    """`N` is the training batch size when the spec has data (the whole set when it is one
+    batch), else 1; other symbols get values only from the command line (`--size L=128`)."""
+    data = getattr(spec, "data", None)
+    batch = getattr(data, "batch_size", None)
+    if batch is None and data is not None:
+        inputs = getattr(data, "inputs", None)
+        if isinstance(inputs, dict) and inputs:
+            batch = next(iter(inputs.values()))[0]  # random data: samples first
+        batch = batch or getattr(data, "steps", None)  # linspace: one batch of all the steps
+    return {"N": batch if isinstance(batch, int) and batch > 0 else 1}
+
+
+def print_cost(cost: GraphCost, console: Any) -> None:
+    """The cost columns of `graphspec summary`: per node, then the totals."""
+    from rich.table import Table
+
+    sizes = ", ".join(f"{k}={v}" for k, v in cost.sizes.items())
+    table = Table(title=f"cost of a training step at {sizes}", title_justify="left")
+    for column in ("node", "MACs", "FLOPs", "saved for backward", "output"):
+        table.add_column(column, justify="left" if column == "node" else "right")
+    for n in cost.nodes:
+        if n.macs or n.flops or n.saved_bytes:
+            table.add_row(n.path, _count(n.macs), _count(n.flops), _bytes(n.saved_bytes),
+                          _bytes(n.out_bytes))  # fmt: skip
+    console.print(table)
+    trainable, frozen = cost.total("params"), cost.total("buffers")
+    console.print(
+        f"Params: {trainable:,} trainable, {frozen:,} not (buffers) · forward: "
+        f"{_count(cost.total('macs'))} MACs, {_count(cost.total('flops'))} FLOPs · activations "
+        f"kept for backward: {_bytes(cost.activation_bytes)} · largest tensor: "
+        f"{_bytes(cost.largest[0])} ({cost.largest[1]})"
+    )
+    if cost.assumed:
+        console.print(f"assumed {', '.join(sorted(set(cost.assumed)))} = 1 (give --size NAME=N)")
+
+
+def _count(n: int) -> str:
+    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(n) if n else "-"
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} B" if n else "-"

@@ -86,7 +86,8 @@ def as_networkx(graph: TypedGraph) -> Any:
     return g
 
 
-def print_table(graph: TypedGraph, spec_name: str) -> None:
+def print_table(graph: TypedGraph, spec_name: str) -> Any:
+    """Print the table and totals; returns the console, for the cost columns that follow."""
     from rich.console import Console
     from rich.table import Table
 
@@ -105,3 +106,4 @@ def print_table(graph: TypedGraph, spec_name: str) -> None:
     console.print(f"Total params: {total:,} ({total * 4 / 1024**2:.2f} MiB in float32)")
     outs = ", ".join(f"{ref} {graph.ref_type(ref)}" for ref in graph.graph.outputs)
     console.print(f"Outputs: {outs}")
+    return console

@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 from graphspec.core.fields import Float, Int
 from graphspec.core.shapes import FLOAT_DTYPES, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Cost, Op, ShapeError, numel
+from graphspec.ops.base import Cost, Op, ShapeError, needs_grad, numel
 from graphspec.ops.combine import broadcast, result_dtype
 
 Scalar = Int | Float
@@ -101,8 +101,12 @@ class mul(_Binary):  # noqa: N801
     torch_name = "torch.mul"
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
-        # each operand's gradient is the other operand: both tensors are kept
-        return Cost(flops=numel(outputs[0]), saved=("in0", "in1") if len(inputs) == 2 else ())
+        # each operand's gradient is the other operand: kept for the one that needs a gradient
+        if len(inputs) == 1:
+            return Cost(flops=numel(outputs[0]))
+        a, b = inputs
+        kept = (("in1",) if needs_grad(a) else ()) + (("in0",) if needs_grad(b) else ())
+        return Cost(flops=numel(outputs[0]), saved=kept)
 
 
 class div(_Binary):  # noqa: N801
@@ -115,7 +119,11 @@ class div(_Binary):  # noqa: N801
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         # d/da = 1/b keeps b; d/db = -a/b^2 keeps a too
-        return Cost(flops=numel(outputs[0]), saved=("in0", "in1") if len(inputs) == 2 else ())
+        if len(inputs) == 1:
+            return Cost(flops=numel(outputs[0]))
+        a, b = inputs
+        kept = ("in0", "in1") if needs_grad(b) else ("in1",) if needs_grad(a) else ()
+        return Cost(flops=numel(outputs[0]), saved=kept)
 
     def dtype(self, inputs: list[TensorType], scalars: tuple[int | float, ...]) -> str:
         promoted = result_dtype(inputs, scalars)

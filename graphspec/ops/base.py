@@ -56,6 +56,12 @@ class Cost:
     saved: tuple[str | tuple[int, str], ...] = ()
 
 
+def needs_grad(t: TensorType) -> bool:
+    """Whether a gradient flows into `t` (compiler/cost.py marks it in `meta["grad"]`; an op
+    costed alone takes every floating-point input as needing one)."""
+    return t.meta.get("grad", t.dtype in FLOAT_DTYPES)
+
+
 def numel(t: TensorType) -> int:
     """Elements of a concretely shaped tensor type (see compiler/cost.py: `concrete`)."""
     return prod(d.value for d in t.shape)

@@ -59,7 +59,16 @@ class Conv2d(Op):
         kh, kw = pair(self.kernel_size)
         per_out = (self.in_channels // self.groups) * kh * kw
         out = numel(outputs[0])
-        return Cost(macs=out * per_out, flops=out if self.bias else 0, saved=("in0",))
+        if self.padding_mode == "zeros":
+            saved: tuple = ("in0",)
+        else:  # F.pad makes a padded copy, which the convolution keeps
+            (x,) = inputs
+            (top, bottom), (left, right) = self._pads(0), self._pads(1)
+            h, w = x.shape[-2].value + top + bottom, x.shape[-1].value + left + right
+            padded = (numel(x) // (x.shape[-2].value * x.shape[-1].value) * h * w, x.dtype)
+            # replicate and reflect padding's backward reads the unpadded input as well
+            saved = (padded,) if self.padding_mode == "circular" else ("in0", padded)
+        return Cost(macs=out * per_out, flops=out if self.bias else 0, saved=saved)
 
     def resolve(self, inputs: list[TensorType]) -> Conv2d:
         (x,) = inputs

@@ -70,8 +70,8 @@ class Dropout(Op):
     torch_name = "nn.Dropout"
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
-        out = numel(outputs[0])  # in training a bool mask of the input's shape is kept
-        return Cost(flops=out, saved=((out, "bool"),) if 0 < self.p < 1 else ())
+        out = numel(outputs[0])  # in training the scaled mask (the input's dtype) is kept
+        return Cost(flops=out, saved=((out, inputs[0].dtype),) if 0 < self.p < 1 else ())
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         expect_float(inputs[0], "Dropout")
@@ -89,8 +89,8 @@ class dropout(Op):  # noqa: N801 - op names are torch's own
     torch_name = "F.dropout"
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
-        out = numel(outputs[0])  # in training a bool mask of the input's shape is kept
-        return Cost(flops=out, saved=((out, "bool"),) if 0 < self.p < 1 else ())
+        out = numel(outputs[0])  # in training the scaled mask (the input's dtype) is kept
+        return Cost(flops=out, saved=((out, inputs[0].dtype),) if 0 < self.p < 1 else ())
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         expect_float(inputs[0], "dropout")
