@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 
+from graphspec.core.codetext import one_line
 from graphspec.core.errors import SpecError
 
 COMMANDS = {
@@ -56,11 +57,30 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception:  # a bug: keep the traceback out of the user's way, but keep it
+    except Exception as err:  # a bug: keep the traceback out of the user's way, but keep it
         if os.environ.get("GRAPHSPEC_DEBUG"):
             raise
+        if _out_of_memory(err):  # not a bug: a budget raised past what the machine has
+            last = one_line(str(err).strip().splitlines()[-1][:200] if str(err).strip() else "")
+            print(
+                f"error[E-OOM]: out of memory: {last}; hint: the memory budget was raised past "
+                "what the machine has (--budget-mem, --no-budget); lower the batch size or "
+                "the model",
+                file=sys.stderr,
+            )
+            return 2
         _report_bug(argv if argv is not None else sys.argv[1:])
         return 1
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """An allocation the machine could not make (torch's CPU allocator, CUDA, Python)."""
+    text = str(err)
+    return (
+        isinstance(err, MemoryError)
+        or type(err).__name__ == "OutOfMemoryError"
+        or ("can't allocate memory" in text or "CUDA out of memory" in text)
+    )
 
 
 def _report_bug(argv: list[str]) -> None:

@@ -23,6 +23,7 @@ from graphspec.core.errors import SpecError, fail
 from graphspec.language import overrides
 from graphspec.language.load import Document, load_file
 from graphspec.program import data_facts as data_check
+from graphspec.training import budget
 from graphspec.training import run_folder as runs
 from graphspec.training.screen import Screen
 
@@ -41,6 +42,9 @@ class Options:
     out: str | None = None
     overwrite: bool = False
     argv: list[str] = field(default_factory=list)
+    budget_mem: str | None = None
+    """--budget-mem SIZE: the memory budget (default: a share of RAM; training/budget.py)."""
+    no_budget: bool = False
 
 
 @dataclass
@@ -81,6 +85,8 @@ def prepare(opts: Options) -> Plan:
         compiled = compile_document(doc)
         plan = _plan(compiled, doc, opts.spec)
     try:
+        limit = budget.limit_from(opts.budget_mem, not opts.no_budget)
+        budget.check(plan.compiled, plan.doc, limit)  # before anything is allocated
         data_check.check(plan.compiled.spec.data, plan.doc, fake_data=bool(opts.fake_data))
     except BaseException:
         if plan.lock is not None:

@@ -16,7 +16,7 @@ import torch
 from graphspec import __version__
 from graphspec.core.files import write_atomic
 from graphspec.program import data_facts as data_check
-from graphspec.training import checkpoint, datasets
+from graphspec.training import budget, checkpoint, datasets
 from graphspec.training import run_folder as runs
 from graphspec.training.job import Job, check_steps, make_job, resolve_device
 from graphspec.training.loop import DivergedError, StoppedError, TrainState, train
@@ -58,6 +58,8 @@ class Session:
     def _build(self) -> tuple[Job, TrainState]:
         plan, spec = self.plan, self.spec
         device = resolve_device(spec.device, plan.doc.pos(("device",)))
+        budget.check_device(plan.compiled, plan.doc, device, not self.opts.no_budget,
+                            self.opts.budget_mem is not None)  # fmt: skip
         torch.manual_seed(plan.seed)  # data first, then weights: the regression seed's order
         try:
             data = datasets.build(spec.data, fake_data=self.opts.fake_data)
