@@ -38,9 +38,11 @@ CASES = {
         + "data: {source: random, inputs: {x: [4, 1000000]}, target: [4, 1000000]}\n" + TAIL,
         None, None,
     ),
-    "activations": (  # one batch of 1,000 images through a 64-channel conv: each tensor 0.23 GB, 0.46 GB kept
+    # one batch of 1,000 images through two 64-channel convs: each tensor 0.23 GB, 0.46 GB kept
+    "activations": (
         HEAD.format(x="[N, 1, 32, 32]", layers="    c: {op: Conv2d, out_channels: 64, "
-                    "kernel_size: 3}\n    r: relu\n    c2: {op: Conv2d, out_channels: 64, kernel_size: 1}\n"
+                    "kernel_size: 3}\n    r: relu\n"
+                    "    c2: {op: Conv2d, out_channels: 64, kernel_size: 1}\n"
                     "    r2: relu\n    f: {op: flatten, start_dim: 1}\n"
                     "    fc: {op: Linear, out_features: 1}")
         + "data: {source: random, inputs: {x: [1000, 1, 32, 32]}, target: [1000, 1]}\n"

@@ -382,3 +382,25 @@ def test_sigkill_while_a_checkpoint_is_written(tmp_path):
     assert res.code == 0, res.err
     assert "removed 1 unfinished checkpoint file" in res.err + res.out
     assert strays(run) == []
+
+
+def test_an_allocation_failure_is_e_oom_not_a_bug(monkeypatch, capsys):
+    """Past a raised budget, torch's allocator may fail: exit 2 and one line, not a crash log."""
+    from graphspec import cli
+
+    class Broken:
+        @staticmethod
+        def add_arguments(p):
+            p.add_argument("spec")
+
+        @staticmethod
+        def run(args):
+            raise RuntimeError("[enforce fail]\nDefaultCPUAllocator: can't allocate memory: 1e12")
+
+    monkeypatch.setattr(cli, "_command", lambda name: Broken)
+    assert cli.main(["validate", "x"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error[E-OOM]: out of memory") and "--budget-mem" in line
+    # control: any other RuntimeError stays a bug (exit 1)
+    Broken.run = staticmethod(lambda args: (_ for _ in ()).throw(RuntimeError("other")))
+    assert cli.main(["validate", "x"]) == 1

@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if _out_of_memory(err):  # not a bug: a budget raised past what the machine has
             last = one_line(str(err).strip().splitlines()[-1][:200] if str(err).strip() else "")
+            code = "E-OOM"
             print(
-                f"error[E-OOM]: out of memory: {last}; hint: the memory budget was raised past "
+                f"error[{code}]: out of memory: {last}; hint: the memory budget was raised past "
                 "what the machine has (--budget-mem, --no-budget); lower the batch size or "
                 "the model",
                 file=sys.stderr,
