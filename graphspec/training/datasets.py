@@ -284,7 +284,7 @@ def _image_folder(spec: ImageFolderData) -> Data:
         train = tvd.ImageFolder(spec.root, transform=transform)
         test = tvd.ImageFolder(spec.test_root, transform=transform) if spec.test_root else None
     except (OSError, RuntimeError) as err:  # no images in a class folder, unreadable files
-        raise DataError(f"ImageFolder could not be read: {err}") from None
+        raise DataError(f"ImageFolder {spec.root} could not be read: {err}") from None
     text = f"ImageFolder {spec.root}: {len(train):,} images, {len(train.classes)} classes"
     return Data(
         Split(train, **_loader_args(spec)),
