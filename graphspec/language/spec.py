@@ -177,5 +177,7 @@ class Spec(StrictModel):
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the spec language, each tagged union spelled out under `$defs`."""
+    from graphspec.language.schema_docs import document
+
     unions = [Layer, *spec_train.UNIONS]
-    return add_unions(Spec.model_json_schema(by_alias=True), unions)
+    return document(add_unions(Spec.model_json_schema(by_alias=True), unions))

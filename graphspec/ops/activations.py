@@ -196,6 +196,7 @@ class Hardtanh(_InPlace):
 
     op: Literal["Hardtanh"]
     min_val: Float = -1.0
+    """The lower bound."""
     max_val: Float = 1.0
     """Must be above min_val."""
     torch_name = "nn.Hardtanh"
@@ -226,6 +227,7 @@ class Softplus(_Activation):
 
     op: Literal["Softplus"]
     beta: Float = 1.0
+    """Sharpness: larger is closer to relu."""
     threshold: Float = 20.0
     """Above beta * x > threshold, the result is x."""
     kind = "module"

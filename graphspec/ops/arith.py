@@ -103,6 +103,7 @@ class div(_Binary):  # noqa: N801
 
     op: Literal["div"]
     rounding_mode: Literal["trunc", "floor"] | None = None
+    """None: true division; 'trunc' or 'floor': integer division, rounded so."""
     symbol = "/"
     torch_name = "torch.div"
 
@@ -130,6 +131,7 @@ class pow(Op):  # noqa: A001, N801 - torch.pow, shadowing the builtin only in th
 
     op: Literal["pow"]
     exponent: Scalar
+    """The power each element is raised to."""
     torch_name = "torch.pow"
 
     def infer(self, inputs: list[TensorType]) -> TensorType:

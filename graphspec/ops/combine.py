@@ -74,6 +74,7 @@ class cat(Op):  # noqa: N801
 
     op: Literal["cat"]
     dim: Int = 0
+    """The dim the inputs are joined along; every other size must agree."""
     arity = (1, None)
     torch_name = "torch.cat"
 

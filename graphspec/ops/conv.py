@@ -50,12 +50,17 @@ class _Conv(Op):
     in_channels: Size | None = None
     """Inferred from the input's channel dim (dim 1) when left out."""
     out_channels: Size
+    """Channels of the output: the number of filters."""
     kernel_size: Sizes
+    """The window's size: one number for every spatial dim, or one per dim."""
     stride: Sizes = 1
+    """Step between windows, per spatial dim or one for all."""
     dilation: Sizes = 1
+    """Spacing between the kernel's elements (1: adjacent)."""
     groups: Size = 1
     """Channels split into this many groups, each convolved on its own."""
     bias: bool = True
+    """Add a learned bias per output channel."""
     kind = "module"
     dims: ClassVar[int] = 2
     """Spatial dims: 1 (N, C, L), 2 (N, C, H, W) or 3 (N, C, D, H, W)."""
@@ -109,6 +114,7 @@ class _ConvNd(_Conv):
     padding: NonNegs | Literal["same", "valid"] = 0
     """Zeros (or `padding_mode`) added on both sides; 'same' keeps the size at stride 1."""
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+    """What the padding holds: zeros, a mirror of the edge, the edge repeated, or a wrap-around."""
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         if self.padding == "same" and set(per_axis(self, "stride", self.dims)) != {1}:

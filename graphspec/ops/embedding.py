@@ -19,12 +19,17 @@ class Embedding(Op):
     num_embeddings: Size
     """How many ids the table holds (the vocabulary size)."""
     embedding_dim: Size
+    """Size of each row: the vector an id becomes."""
     padding_idx: Int | None = None
     """This id's row stays zero and gets no gradient."""
     max_norm: PosFloat | None = None
+    """Rows looked up are rescaled to at most this norm."""
     norm_type: PosFloat = 2.0
+    """The p of the p-norm for max_norm."""
     scale_grad_by_freq: bool = False
+    """Scale gradients by the inverse frequency of each id in the batch."""
     sparse: bool = False
+    """Sparse gradients for the table (for optimizers that take them)."""
     kind = "module"
     torch_name = "nn.Embedding"
 

@@ -103,6 +103,7 @@ class chunk(_Pieces):  # noqa: N801
 
     op: Literal["chunk"]
     chunks: Size
+    """How many pieces to cut (fewer when the size does not allow them)."""
     torch_name = "torch.chunk"
     positional = ("chunks",)
 
@@ -123,8 +124,11 @@ class narrow(Op):  # noqa: N801
 
     op: Literal["narrow"]
     dim: Int
+    """The dim to take the entries from."""
     start: Int
+    """The first entry kept (negative: from the end)."""
     length: NonNeg
+    """How many entries are kept."""
     torch_name = "Tensor.narrow"
     positional = ("dim", "start", "length")
 

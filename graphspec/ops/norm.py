@@ -41,6 +41,7 @@ class _BatchNorm(Op):
     num_features: Size | None = None
     """Inferred from the channel dimension (dim 1) when left out."""
     eps: PosFloat = 1e-5
+    """Added to the variance, for numerical stability."""
     momentum: NonNegFloat | None = 0.1
     """Weight of each batch in the running statistics; None: a cumulative average."""
     affine: bool = True
@@ -148,9 +149,11 @@ class GroupNorm(Op):
 
     op: Literal["GroupNorm"]
     num_groups: Size
+    """Groups the channels are split into; must divide the channel count."""
     num_channels: Size | None = None
     """Inferred from the channel dimension (dim 1) when left out."""
     eps: PosFloat = 1e-5
+    """Added to the variance, for numerical stability."""
     affine: bool = True
     """Learn a scale and shift per channel."""
     kind = "module"
@@ -198,6 +201,7 @@ class Dropout(Op):
     p: Probability = 0.5
     """The probability of zeroing each element."""
     inplace: bool = False
+    """Overwrite the input instead of writing a new tensor."""
     kind = "module"
     torch_name = "nn.Dropout"
     positional = ("p",)
@@ -276,8 +280,11 @@ class LayerNorm(Op):
     normalized_shape: Size | Annotated[list[Size], Field(min_length=1, max_length=8)] | None = None
     """Inferred as the input's last dim when left out."""
     eps: PosFloat = 1e-5
+    """Added to the variance, for numerical stability."""
     elementwise_affine: bool = True
+    """Learn a scale (and a shift, with bias) per normalized element."""
     bias: bool = True
+    """With elementwise_affine: learn a shift too."""
     kind = "module"
     torch_name = "nn.LayerNorm"
 

@@ -27,6 +27,7 @@ from graphspec.ops.conv import window_out
 
 class _Pool(Op):
     kernel_size: Sizes
+    """The window's size: one number for every spatial dim, or one per dim."""
     stride: Sizes | None = None
     """Defaults to kernel_size, as in torch."""
     padding: NonNegs = 0

@@ -111,6 +111,7 @@ class PixelShuffle(Op):
 
     op: Literal["PixelShuffle"]
     upscale_factor: Size
+    """r: each spatial size is multiplied by r, the channels divided by r^2."""
     kind = "module"
     torch_name = "nn.PixelShuffle"
     positional = ("upscale_factor",)

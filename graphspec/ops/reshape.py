@@ -36,7 +36,9 @@ class Flatten(Op):
 
     op: Literal["Flatten"]
     start_dim: Int = 1
+    """The first dim merged."""
     end_dim: Int = -1
+    """The last dim merged (-1: the last one)."""
     kind = "module"
     torch_name = "nn.Flatten"
 
@@ -52,7 +54,9 @@ class flatten(Op):  # noqa: N801 - op names are torch's own
 
     op: Literal["flatten"]
     start_dim: Int = 0
+    """The first dim merged."""
     end_dim: Int = -1
+    """The last dim merged (-1: the last one)."""
     torch_name = "torch.flatten"
 
     def infer(self, inputs: list[TensorType]) -> TensorType:

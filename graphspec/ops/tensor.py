@@ -42,6 +42,7 @@ class unsqueeze(Op):  # noqa: N801 - op names are torch's own
 
     op: Literal["unsqueeze"]
     dim: Int
+    """Where the new dim goes, from -(rank + 1) to rank."""
     torch_name = "Tensor.unsqueeze"
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
@@ -61,6 +62,7 @@ class expand(Op):  # noqa: N801
 
     op: Literal["expand"]
     size: list[Int | Symbol] = Field(max_length=16)
+    """The new shape: sizes, -1 to keep a dim, or symbols of the input."""
     torch_name = "Tensor.expand"
     _axes: dict[str, int] = PrivateAttr(default_factory=dict)
     _keep: set[int] = PrivateAttr(default_factory=set)
@@ -133,6 +135,7 @@ class repeat(Op):  # noqa: N801
 
     op: Literal["repeat"]
     repeats: list[NonNeg] = Field(max_length=16)
+    """Copies along each dim (new leading dims first)."""
     torch_name = "Tensor.repeat"
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
@@ -161,7 +164,9 @@ class transpose(Op):  # noqa: N801
 
     op: Literal["transpose"]
     dim0: Int
+    """The first of the two dims swapped."""
     dim1: Int
+    """The second of the two dims swapped."""
     torch_name = "Tensor.transpose"
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
@@ -184,6 +189,7 @@ class permute(Op):  # noqa: N801
 
     op: Literal["permute"]
     dims: list[Int] = Field(max_length=16)
+    """The input's dims in their new order."""
     torch_name = "Tensor.permute"
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
@@ -238,6 +244,7 @@ class masked_fill(Op):  # noqa: N801
 
     op: Literal["masked_fill"]
     value: Scalar
+    """What the masked positions become (e.g. -1e9 before a softmax)."""
     arity = (2, 2)
     torch_name = "Tensor.masked_fill"
 
