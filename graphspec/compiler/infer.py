@@ -140,7 +140,7 @@ def _infer_node(node: GraphNode, typed: dict[str, TypedNode], blocks: dict) -> T
         return TypedNode(node, None, {"out": TensorType.of(spec.shape, spec.dtype)}, 0)
     if isinstance(spec, Param):
         t = TensorType.of(spec.shape)
-        return TypedNode(node, None, {"out": t}, dims_product(t.shape).coeff)
+        return TypedNode(node, None, {"out": t}, dims_product(t.shape).value)
     args = [_ref(ref, typed) for ref in node.inputs]
     if isinstance(spec, Share):
         return _infer_share(node, spec, args, typed)
@@ -229,9 +229,9 @@ def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: st
             "block's declared input",
         )
     for w, g in zip(want.shape, got.shape, strict=True):
-        if len(w.syms) == 1 and w.coeff == 1 and w.syms[0] not in bindings:
-            bindings[w.syms[0]] = g
-        elif _substitute_dim(w, bindings) != g:
+        if w.symbol is not None and w.symbol not in bindings:
+            bindings[w.symbol] = g
+        elif w.subs(bindings) != g:
             raise ShapeError(
                 f"{what} is declared {want}, got {got}",
                 field="in_",
@@ -240,15 +240,8 @@ def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: st
             )
 
 
-def _substitute_dim(d: Dim, bindings: dict[str, Dim]) -> Dim:
-    out = Dim(d.coeff)
-    for s in d.syms:
-        out = out * bindings.get(s, Dim.of(s))
-    return out
-
-
 def _substitute(t: TensorType, bindings: dict[str, Dim]) -> TensorType:
-    return t.with_shape(tuple(_substitute_dim(d, bindings) for d in t.shape))
+    return t.subs(bindings)
 
 
 def _check_arity(op: Op, n: int) -> None:

@@ -12,13 +12,21 @@ from graphspec.ops.base import Op, ShapeError, check_given, expect_rank, expect_
 def window_out(
     size: Dim, kernel: int, stride: int, pad: int, dil: int, ceil: bool, what: str
 ) -> Dim:
-    """torch's output length for a sliding window (conv and pooling share it)."""
+    """torch's output length for a sliding window (conv and pooling share it), symbolic too:
+    stride 1 with `padding = dilation*(kernel-1)/2` keeps `H`; stride 2 gives `(H + 1)//2`."""
+    span = size + 2 * pad - dil * (kernel - 1) - 1
     if not size.is_static:
-        raise ShapeError(f"{what} needs a concrete spatial size, got symbolic '{size}'")
-    span = size.value + 2 * pad - dil * (kernel - 1) - 1
+        if ceil and pad + stride > kernel:
+            # Whether the last window starts inside the input depends on the size itself.
+            raise ShapeError(
+                f"{what} with ceil_mode needs a concrete spatial size when padding + stride "
+                f"exceeds the kernel, got symbolic '{size}'",
+                hint="give the input a concrete size, or use ceil_mode: false",
+            )
+        return (span + (stride - 1 if ceil else 0)) // stride + 1
     # Floor division as torch's div_rtn: with ceil_mode a window may overhang the end, so a
     # kernel larger than the input still gives one output when the overhang is under a stride.
-    out = (span + (stride - 1 if ceil else 0)) // stride + 1
+    out = (span.value + (stride - 1 if ceil else 0)) // stride + 1
     if ceil and (out - 1) * stride >= size.value + pad:
         out -= 1  # the last window must start inside the input (torch's rule)
     if out < 1:
