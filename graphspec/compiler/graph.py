@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from graphspec.compiler.dag import Dag
 from graphspec.core.errors import Pos, Problem, SpecError
-from graphspec.language.spec import Block, Call, Param, Share, TensorInput
+from graphspec.language.spec import Body, Call, Group, Param, Share, TensorInput
 from graphspec.ops.base import Op
 
 RESERVED = frozenset({"self", "torch", "nn", "F", "math", "forward", "training", "layer"})
@@ -23,7 +23,7 @@ RESERVED = frozenset({"self", "torch", "nn", "F", "math", "forward", "training",
 class GraphNode:
     name: str
     pos: Pos
-    spec: Op | Share | Call | TensorInput | Param
+    spec: Op | Share | Call | Group | TensorInput | Param
     inputs: list[str]
     """References (`name` or `name.output`) in argument order."""
 
@@ -56,8 +56,9 @@ class Graph:
         return [self.nodes[n] for n in self.g.lexicographical_topological_sort(rank.get)]
 
 
-def build_graph(body: Block, where: dict[str, Pos], blocks: dict[str, Block]) -> Graph:
-    """`where` maps each node name to its position, and `"__outputs__"` to the outputs line."""
+def build_graph(body: Body, where: dict[str, Pos], blocks: dict[str, list[str]]) -> Graph:
+    """`where` maps each node name to its position, and `"__outputs__"` to the outputs line;
+    `blocks` holds each block's declared input names."""
     problems: list[Problem] = []
     nodes = _collect(body, where, blocks, problems)
     g = Dag(nodes)
@@ -86,7 +87,7 @@ def build_graph(body: Block, where: dict[str, Pos], blocks: dict[str, Block]) ->
 
 
 def _collect(
-    body: Block, where: dict[str, Pos], blocks: dict[str, Block], problems: list[Problem]
+    body: Body, where: dict[str, Pos], blocks: dict[str, list[str]], problems: list[Problem]
 ) -> dict[str, GraphNode]:
     nodes: dict[str, GraphNode] = {}
     declared = [("inputs", n, s) for n, s in body.inputs.items()]
@@ -129,7 +130,7 @@ def _duplicate(name: str, pos: Pos, first: GraphNode) -> Problem:
 
 
 def _wiring(
-    node: GraphNode, previous: str | None, blocks: dict[str, Block], problems: list[Problem]
+    node: GraphNode, previous: str | None, blocks: dict[str, list[str]], problems: list[Problem]
 ) -> list[str]:
     spec = node.spec
     if isinstance(spec, Op) and spec.op == "expr":
@@ -147,11 +148,11 @@ def _wiring(
 
 
 def _call_wiring(
-    node: GraphNode, value: dict[str, str], blocks: dict[str, Block], problems: list[Problem]
+    node: GraphNode, value: dict[str, str], blocks: dict[str, list[str]], problems: list[Problem]
 ) -> list[str]:
     """`in: {x: emb, mask: pad}` for a block call: ordered as the block declares its inputs."""
-    block = blocks.get(node.spec.block) if isinstance(node.spec, Call) else None
-    if block is None:
+    declared = blocks.get(node.spec.block) if isinstance(node.spec, Call) else None
+    if declared is None:
         if not isinstance(node.spec, Call):
             problems.append(
                 Problem(
@@ -162,7 +163,6 @@ def _call_wiring(
                 )
             )
         return list(value.values())
-    declared = list(block.inputs)
     for key in value:
         if key not in declared:
             close = difflib.get_close_matches(key, declared, n=1)
