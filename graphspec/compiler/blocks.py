@@ -19,9 +19,10 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import networkx as nx
 from pydantic import ConfigDict, ValidationError
 
-from graphspec.compiler.dag import Dag
+from graphspec.compiler.graph import find_cycle
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.fields import StrictModel
@@ -232,7 +233,8 @@ class Blocks:
     # -- checks over the raw document ------------------------------------------------------
     def check_calls(self) -> list[Problem]:
         """Unknown block names and blocks that call each other in a cycle."""
-        g = Dag(list(self.raw))
+        g = nx.DiGraph()
+        g.add_nodes_from(self.raw)
         problems = []
         bodies = [(("model",), self.model_raw)] + [(("blocks", n), b) for n, b in self.raw.items()]
         for path, body in bodies:
@@ -245,7 +247,7 @@ class Blocks:
                     )
                 elif path[0] == "blocks" and called in self.raw:
                     g.add_edge(path[1], called)
-        cycle = g.find_cycle() if not problems else None
+        cycle = find_cycle(g) if not problems else None
         if cycle is not None:
             names = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
             hint = "a block cannot call itself, directly or through other blocks; to stack "

@@ -83,6 +83,11 @@ class TypedGraph:
     def total_params(self) -> int:
         return sum(t.params for t in self.nodes.values())
 
+    @property
+    def digraph(self) -> Any:
+        """The `networkx.DiGraph` that was walked; each node carries `node` and `typed`."""
+        return self.graph.g
+
     def walk(self, prefix: str = "") -> Iterator[tuple[str, TypedNode, int]]:
         """Every node with its dotted path and nesting depth, block internals included."""
         for t in self.nodes.values():
@@ -123,6 +128,7 @@ def infer(
             continue  # an input failed already; its error is reported
         try:
             typed[node.name] = _infer_node(node, typed, blocks)
+            graph.g.nodes[node.name]["typed"] = typed[node.name]
         except BlockFailed:
             failed = True  # the block's own errors are reported, located inside it
         except ShapeError as err:
