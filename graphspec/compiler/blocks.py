@@ -102,6 +102,7 @@ def _decide(node: Any, names: dict, where: tuple, doc: Document, problems: list)
     if not isinstance(node, dict):
         return True, node
     keep = True
+    layer = str(where[where.index("layers") + 1])
     if "if" in node:
         try:
             keep = exprs.evaluate_condition(node["if"], names)
@@ -109,7 +110,7 @@ def _decide(node: Any, names: dict, where: tuple, doc: Document, problems: list)
             pos = doc.pos((*where, "if"))
             col = pos.col + locate.quote_width(doc, (*where, "if")) + err.offset
             problems.append(
-                Problem(err.code, err.message, Pos(pos.file, pos.line, col), None, err.hint)
+                Problem(err.code, err.message, Pos(pos.file, pos.line, col), layer, err.hint)
             )
         node = {k: v for k, v in node.items() if k != "if"}
     if isinstance(node.get("group"), list):
