@@ -266,15 +266,15 @@ def _infer_group(node: GraphNode, spec: Group, args: list[TensorType], blocks: A
     if len(args) != 1:
         raise ShapeError(f"a group takes 1 input, got {len(args)}", code="E-ARITY", field="in_")
     children: list[TypedNode] = []
-    x = args[0]
+    x, source = args[0], node.inputs[0]
     for i, child in enumerate(spec.group):
         if child is None:
             continue  # left out by its `if:`
         for one in _expanded(child, i):
             name = str(len(children))
-            t = _infer_child(GraphNode(name, node.pos, one, ["x"]), x, blocks, i)
+            t = _infer_child(GraphNode(name, node.pos, one, [source]), x, blocks, i)
             children.append(t)
-            x = t.out
+            x, source = t.out, name
     if not children:
         raise ShapeError("every child of the group is left out by its `if:`", field="group")
     _check_annotation(spec, x)
@@ -314,7 +314,8 @@ def _infer_child(node: GraphNode, x: TensorType, blocks: Any, index: int) -> Typ
                 field="group",
             )
         return typed
-    return _infer_node(node, {"x": TypedNode(node, None, {"out": x}, 0)}, blocks)
+    name, port = split_ref(node.inputs[0])
+    return _infer_node(node, {name: TypedNode(node, None, {port or "out": x}, 0)}, blocks)
 
 
 def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: str) -> None:
