@@ -37,6 +37,7 @@ _FAMILY: dict[str, str] = {
     "cat": "combine",
     "expr": "expr",
     "Embedding": "embedding",
+    "embedding": "embedding",
     "positions": "embedding",
     "LayerNorm": "norm",
     "dropout": "norm",
