@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 Number = int | float
 
@@ -532,3 +533,50 @@ def _bounded(name: str, args: list[ast.expr], tensors: list[bool]) -> ast.expr:
     tensor, number = (args[0], args[1]) if tensors[0] else (args[1], args[0])
     bound = "max" if name == "min" else "min"  # min(x, 1) caps x from above
     return ast.Call(_dotted("torch.clamp"), [tensor], [ast.keyword(bound, number)])
+
+
+# ---- conditions --------------------------------------------------------------------------------
+
+_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt}
+_COMPARE |= {ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
+
+
+def evaluate_condition(text: str, names: Mapping[str, Number | bool]) -> bool:
+    """An `if:` condition over numbers: arithmetic, comparisons, `and`, `or`, `not`, `true`,
+    `false` (`stride != 1 or C != planes`). The same caps and the same names as `evaluate`."""
+    if isinstance(text, bool):
+        return text
+    tree = _parse(text)
+    names = {"true": True, "false": False, "True": True, "False": False, **names}
+    value = _eval_condition(text, tree, names, 1)
+    if not isinstance(value, bool):
+        hint = "compare sizes: stride != 1, or C == planes"
+        raise ExprError("E-EXPR", f"condition '{text}' is a number, not true or false", 0, hint)
+    return value
+
+
+def _eval_condition(text: str, node: ast.AST, names: Mapping[str, Any], depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise _error(text, node, f"expression is nested too deeply (max {MAX_DEPTH} levels)")
+    if isinstance(node, ast.BoolOp):
+        values = [_eval_condition(text, v, names, depth + 1) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return not _eval_condition(text, node.operand, names, depth + 1)
+    if isinstance(node, ast.Compare):
+        left = _eval_condition(text, node.left, names, depth + 1)
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            if type(op) not in _COMPARE:
+                raise _error(text, node, "only ==, !=, <, <=, >, >= compare here")
+            right = _eval_condition(text, right_node, names, depth + 1)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.Name) and isinstance(names.get(node.id), bool):
+        return names[node.id]
+    _check(text, node, calls=False, depth=depth)
+    for name, use in _names_in(node).items():  # type: ignore[arg-type]
+        if name not in names and name not in BUILTIN_CONSTANTS:
+            raise _unknown_name(text, use, [n for n in names if n not in ("True", "False")])
+    return _eval(text, node, names)

@@ -106,6 +106,7 @@ _FAMILY: dict[str, str] = {
     "stack": "combine",
     "expr": "expr",
     "Embedding": "embedding",
+    "embedding": "embedding",
     "positions": "embedding",
     "MultiheadAttention": "attention",
     "scaled_dot_product_attention": "attention",

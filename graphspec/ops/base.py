@@ -68,6 +68,9 @@ class NodeFields(StrictModel):
     """The node(s) this one reads; default: the node declared just before it."""
     shape: list[Int | Symbol] | None = None
     """The output shape this node must have, checked like a type annotation."""
+    if_: str | bool | None = Field(None, alias="if")
+    """Keep this node only when the condition holds (`stride != 1 or C != planes`); a node left
+    out passes its first input on to the nodes that read it."""
 
 
 class Op(NodeFields):
@@ -138,7 +141,7 @@ class Op(NodeFields):
         }
 
 
-_NODE_KEYS = frozenset({"op", "in_", "shape"})
+_NODE_KEYS = frozenset({"op", "in_", "shape", "if_"})
 
 
 class Functional:

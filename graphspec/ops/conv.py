@@ -26,13 +26,21 @@ from graphspec.ops.base import (
 def window_out(
     size: Dim, kernel: int, stride: int, pad: int, dil: int, ceil: bool, what: str
 ) -> Dim:
-    """torch's output length for a sliding window (conv and pooling share it)."""
+    """torch's output length for a sliding window (conv and pooling share it), symbolic too:
+    stride 1 with `padding = dilation*(kernel-1)/2` keeps `H`; stride 2 gives `(H + 1)//2`."""
+    span = size + 2 * pad - dil * (kernel - 1) - 1
     if not size.is_static:
-        raise ShapeError(f"{what} needs a concrete spatial size, got symbolic '{size}'")
-    span = size.value + 2 * pad - dil * (kernel - 1) - 1
+        if ceil and pad + stride > kernel:
+            # Whether the last window starts inside the input depends on the size itself.
+            raise ShapeError(
+                f"{what} with ceil_mode needs a concrete spatial size when padding + stride "
+                f"exceeds the kernel, got symbolic '{size}'",
+                hint="give the input a concrete size, or use ceil_mode: false",
+            )
+        return (span + (stride - 1 if ceil else 0)) // stride + 1
     # Floor division as torch's div_rtn: with ceil_mode a window may overhang the end, so a
     # kernel larger than the input still gives one output when the overhang is under a stride.
-    out = (span + (stride - 1 if ceil else 0)) // stride + 1
+    out = (span.value + (stride - 1 if ceil else 0)) // stride + 1
     if ceil and (out - 1) * stride >= size.value + pad:
         out -= 1  # the last window must start inside the input (torch's rule)
     if out < 1:
@@ -209,16 +217,14 @@ class _ConvTransposeNd(_Conv):
                 f"dilation {d}",
                 field="output_padding",
             )
-        if not size.is_static:
-            raise ShapeError(f"{self.op} needs a concrete spatial size, got symbolic '{size}'")
-        out = (size.value - 1) * s - 2 * p + d * (k - 1) + extra + 1
-        if out < 0:  # torch gives an empty output for 0
+        out = (size - 1) * s - 2 * p + d * (k - 1) + extra + 1  # symbolic sizes too
+        if out.is_static and out.value < 0:  # torch gives an empty output for 0
             raise ShapeError(
-                f"{self.op}: input size {size.value} gives output size {out}",
+                f"{self.op}: input size {size} gives output size {out}",
                 field="padding",
                 hint="use less padding, or a larger kernel or stride",
             )
-        return Dim(out)
+        return out
 
     def weight_channels(self) -> int:
         return self.in_channels * (self.out_channels // self.groups)

@@ -7,6 +7,7 @@ ranks torch implements it for (`linear` 1-D, `bilinear`/`bicubic` 2-D, `trilinea
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -81,15 +82,19 @@ class Upsample(Op):
             )
 
     def _scaled(self, size: Dim, scale: float) -> Dim:
-        if scale.is_integer():
-            out = size * int(scale)
-        elif size.is_static:
+        # torch floors size * scale in double precision; for a scale n / 2^k (2.0, 0.5, 1.5)
+        # that product is exact, so it is (n * size) // 2^k for every size, symbolic ones too.
+        ratio = Fraction(scale)
+        if size.is_static:
             out = Dim(math.floor(size.value * scale))
+        elif ratio.denominator & (ratio.denominator - 1) == 0 and ratio.denominator <= 1 << 20:
+            out = (size * ratio.numerator) // ratio.denominator
         else:
             raise ShapeError(
-                f"{self.op}: a fractional scale_factor {scale} needs a concrete size, got "
-                f"symbolic '{size}'",
+                f"{self.op}: scale_factor {scale} is not exact in binary, so the size it gives "
+                f"needs a concrete input size, got symbolic '{size}'",
                 field="scale_factor",
+                hint="give the output size instead, or a scale such as 2.0 or 0.5",
             )
         if out.is_static and out.value < (0 if self.mode == "area" else 1):  # area: adaptive pool
             raise ShapeError(
