@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 from graphspec.core.fields import Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import (
+    Cost,
     NonNegs,
     Op,
     ShapeError,
@@ -19,6 +20,7 @@ from graphspec.ops.base import (
     check_given,
     expect_batched,
     expect_weights_dtype,
+    numel,
     per_axis,
 )
 
@@ -112,6 +114,22 @@ class _Conv(Op):
         """in_channels/groups * out_channels: the weight's two channel dims, either order."""
         return self.out_channels * (self.in_channels // self.groups)
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # torch's flop counter: batch * spatial * kernel * both channel dims of the weight, the
+        # spatial size of the output (of the input for a transposed convolution)
+        kernel = prod(per_axis(self, "kernel_size", self.dims, single=False))
+        swept = self.swept(inputs[0], outputs[0])
+        positions = numel(swept) // swept.shape[1].value  # batch * spatial
+        macs = positions * self.weight_channels() * kernel
+        out = numel(outputs[0])
+        return Cost(macs=macs, flops=out if self.bias else 0, saved=self.saved(inputs[0]))
+
+    def swept(self, x: TensorType, out: TensorType) -> TensorType:
+        return out
+
+    def saved(self, x: TensorType) -> tuple:
+        return ("in0",)
+
     def param_count(self) -> int:
         kernel = per_axis(self, "kernel_size", self.dims, single=False)
         weight = self.weight_channels() * prod(kernel)
@@ -138,6 +156,21 @@ class _ConvNd(_Conv):
             return size
         p = 0 if self.padding == "valid" else self.axis("padding", axis)
         return window_out(size, k, s, p, d, False, self.op)
+
+    def saved(self, x: TensorType) -> tuple:
+        uneven = self.padding == "same" and any(
+            len(set(self._pads(i))) > 1 for i in range(self.dims)
+        )
+        if self.padding_mode == "zeros" and not uneven:
+            return ("in0",)
+        # F.pad (or 'same' padding with an odd total) makes a padded copy, which is kept
+        padded = x.shape[0].value * x.shape[1].value
+        for i in range(self.dims):
+            padded *= x.shape[2 + i].value + sum(self._pads(i))
+        # replicate and reflect padding's backward reads the unpadded input as well; zeros
+        # (uneven 'same' padding) and circular need only the copy
+        alone = self.padding_mode in ("zeros", "circular")
+        return ((padded, x.dtype),) if alone else ("in0", (padded, x.dtype))
 
     def _pads(self, axis: int) -> tuple[int, int]:
         """(before, after) padding along an axis; 'same' puts the odd one after, as torch does."""
@@ -228,6 +261,9 @@ class _ConvTransposeNd(_Conv):
 
     def weight_channels(self) -> int:
         return self.in_channels * (self.out_channels // self.groups)
+
+    def swept(self, x: TensorType, out: TensorType) -> TensorType:
+        return x  # each input position is scattered over a kernel's worth of outputs
 
 
 class ConvTranspose1d(_ConvTransposeNd):

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from graphspec.core.fields import PosFloat, Size
 from graphspec.core.shapes import Dim, TensorType
-from graphspec.ops.base import Functional, Op, ShapeError, expect_float
+from graphspec.ops.base import Cost, Functional, Op, ShapeError, View, expect_float, numel
 
 Mode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"]
 _SPATIAL = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
@@ -62,6 +62,12 @@ class Upsample(Op):
         else:
             out = [self._scaled(x.shape[2 + i], v) for i, v in enumerate(values)]
         return x.with_shape((*x.shape[:2], *out))
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # backward needs only the sizes, except area's (adaptive average pooling, but for a
+        # size-1 output, which is a mean)
+        area = self.mode == "area" and any(d != Dim(1) for d in outputs[0].shape[2:])
+        return Cost(flops=numel(outputs[0]), saved=("in0",) if area else ())
 
     def _check_mode(self, x: TensorType, spatial: int) -> None:
         allowed = _SPATIAL.get(self.mode, (1, 2, 3))
@@ -111,7 +117,7 @@ class interpolate(Functional, Upsample):  # noqa: N801 - op names are torch's ow
     torch_name = "F.interpolate"
 
 
-class PixelShuffle(Op):
+class PixelShuffle(View, Op):
     """torch.nn.PixelShuffle: (*, C * r^2, H, W) -> (*, C, H * r, W * r), r = upscale_factor."""
 
     op: Literal["PixelShuffle"]

@@ -15,7 +15,7 @@ from graphspec.core.fields import Int, NonNeg, Symbol
 from graphspec.core.shapes import Dim, TensorType, normalize_dim
 from graphspec.ops import layout
 from graphspec.ops.arith import Scalar, scalar_code
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError, numel
 from graphspec.ops.combine import broadcast
 from graphspec.ops.reshape import axis_of
 
@@ -45,6 +45,11 @@ class unsqueeze(Op):  # noqa: N801 - op names are torch's own
     """Where the new dim goes, from -(rank + 1) to rank."""
     torch_name = "Tensor.unsqueeze"
 
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
         axis = check_dim(self.dim, x.rank + 1, x, "unsqueeze")
@@ -64,6 +69,12 @@ class expand(Op):  # noqa: N801
     size: list[Int | Symbol] = Field(max_length=16)
     """The new shape: sizes, -1 to keep a dim, or symbols of the input."""
     torch_name = "Tensor.expand"
+
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
+
     _axes: dict[str, int] = PrivateAttr(default_factory=dict)
     _keep: set[int] = PrivateAttr(default_factory=set)
 
@@ -138,6 +149,9 @@ class repeat(Op):  # noqa: N801
     """Copies along each dim (new leading dims first)."""
     torch_name = "Tensor.repeat"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()  # a copy or a constant: no arithmetic, nothing kept
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
         lead = len(self.repeats) - x.rank
@@ -169,6 +183,11 @@ class transpose(Op):  # noqa: N801
     """The second of the two dims swapped."""
     torch_name = "Tensor.transpose"
 
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
         rank = max(x.rank, 1)  # torch lets a 0-d tensor name dim 0 or -1
@@ -191,6 +210,11 @@ class permute(Op):  # noqa: N801
     dims: list[Int] = Field(max_length=16)
     """The input's dims in their new order."""
     torch_name = "Tensor.permute"
+
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
@@ -218,6 +242,9 @@ class contiguous(Op):  # noqa: N801
 
     op: Literal["contiguous"]
     torch_name = "Tensor.contiguous"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()  # a copy or a constant: no arithmetic, nothing kept
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         return TensorType(inputs[0].shape, inputs[0].dtype)  # no strides recorded: contiguous
@@ -247,6 +274,9 @@ class masked_fill(Op):  # noqa: N801
     """What the masked positions become (e.g. -1e9 before a softmax)."""
     arity = (2, 2)
     torch_name = "Tensor.masked_fill"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("in1",))  # backward masks by the kept mask
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         x, mask = inputs
