@@ -158,6 +158,8 @@ KEYWORDS = {
     "format", "anyOf", "oneOf", "allOf", "not", "discriminator", "propertyNames",
     "minProperties", "maxProperties", "deprecated", "readOnly", "writeOnly", "patternProperties",
 }  # fmt: skip
+KEYWORDS |= {"enumDescriptions", "errorMessage"}
+"""VS Code's schema annotations, which yaml-language-server shows (schema_docs.py)."""
 
 
 def _walk_schema(node, defs: dict, seen: set) -> None:

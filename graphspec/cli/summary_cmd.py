@@ -1,5 +1,6 @@
-"""`graphspec summary SPEC [--json] [--batch-size N] [--size NAME=VALUE ...]`: nodes, output
-shapes, parameter counts, and the static cost of a training step (compiler/cost.py)."""
+"""`graphspec summary SPEC [--json] [--input x=1,3,224,224] [--batch-size N] [--size NAME=N]`:
+nodes, output shapes (symbolic, or concrete for the input sizes given), parameter counts, and the
+static cost of a training step (compiler/cost.py) at those sizes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ import re
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=SIZES",
+        help="concrete input sizes, e.g. x=1,3,224,224 (NAME= may be left out for a model "
+        "with one input); repeat for several inputs",
+    )
     p.add_argument(
         "--batch-size",
         type=_positive,
@@ -40,20 +49,39 @@ def _binding(text: str) -> tuple[str, int]:
     return m[1], int(m[2])
 
 
+def _parse_inputs(values: list[str]) -> dict[str, tuple[int, ...]]:
+    from graphspec.core.errors import Pos, Problem, SpecError
+
+    out = {}
+    for value in values:
+        name, _, sizes = value.rpartition("=")
+        try:
+            shape = tuple(int(s) for s in sizes.replace("x", ",").split(","))
+        except ValueError:
+            shape = ()
+        if not shape or any(n < 1 for n in shape):
+            message = f"--input {value!r}: sizes must be positive integers, e.g. x=1,3,224,224"
+            raise SpecError([Problem("E-USAGE", message, Pos("<command line>", 1, 1))])
+        out[name.strip()] = shape
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from graphspec.compiler import cost, summary
     from graphspec.compiler.pipeline import compile_file
 
+    given = _parse_inputs(args.input)
     c = compile_file(args.spec)
-    sizes = cost.default_sizes(c.spec) | dict(args.size)
+    sizes = summary.bind_inputs(c.graph, given) if given else {}
+    summary.check_sizes(c.graph, sizes)
+    at = cost.default_sizes(c.spec) | sizes | dict(args.size)
     if args.batch_size:
-        sizes["N"] = args.batch_size
-    costs = cost.cost_of(c.graph, sizes)
+        at["N"] = args.batch_size
+    costs = cost.cost_of(c.graph, at)
     if args.json:
-        print(
-            json.dumps({**summary.as_dict(c.graph, c.spec.name), "cost": costs.as_dict()}, indent=2)
-        )
+        shown = summary.as_dict(c.graph, c.spec.name, sizes)
+        print(json.dumps({**shown, "cost": costs.as_dict()}, indent=2))
     else:
-        console = summary.print_table(c.graph, c.spec.name)
+        console = summary.print_table(c.graph, c.spec.name, sizes)
         cost.print_cost(costs, console)
     return 0

@@ -90,6 +90,7 @@ class scaled_dot_product_attention(Op):  # noqa: N801
     dropout_p: Probability = 0.0
     """Applied only while training: the code passes 0.0 in eval mode."""
     is_causal: bool = False
+    """Mask future positions: each query attends to keys up to its own."""
     scale: Float | None = None
     """Default 1/sqrt(E)."""
     arity = (3, 4)
@@ -189,10 +190,15 @@ class MultiheadAttention(Op):
     embed_dim: Size | None = None
     """Inferred from the query's last dim when left out."""
     num_heads: Size
+    """Parallel heads; each takes embed_dim / num_heads of the features."""
     dropout: Probability = 0.0
+    """Dropout on the attention weights while training."""
     bias: bool = True
+    """Learned biases in the input and output projections."""
     add_bias_kv: bool = False
+    """Append a learned bias to the keys and values (one more key)."""
     add_zero_attn: bool = False
+    """Append a zero key and value (one more key)."""
     kdim: Size | None = None
     """The key's last dim when it differs from embed_dim (inferred)."""
     vdim: Size | None = None

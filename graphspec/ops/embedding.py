@@ -1,4 +1,5 @@
-"""Lookups by integer id: `nn.Embedding`, and `positions` (the ids 0..L-1 of each sequence)."""
+"""Lookups by integer id: `nn.Embedding`, `embedding` (F.embedding over a table the spec holds,
+for weight tying), and `positions` (the ids 0..L-1 of each sequence)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,17 @@ class Embedding(Op):
     num_embeddings: Size
     """How many ids the table holds (the vocabulary size)."""
     embedding_dim: Size
+    """Size of each row: the vector an id becomes."""
     padding_idx: Int | None = None
     """This id's row stays zero and gets no gradient."""
     max_norm: PosFloat | None = None
+    """Rows looked up are rescaled to at most this norm."""
     norm_type: PosFloat = 2.0
+    """The p of the p-norm for max_norm."""
     scale_grad_by_freq: bool = False
+    """Scale gradients by the inverse frequency of each id in the batch."""
     sparse: bool = False
+    """Sparse gradients for the table (for optimizers that take them)."""
     kind = "module"
     torch_name = "nn.Embedding"
 
@@ -59,6 +65,56 @@ class Embedding(Op):
 
     def emit_init(self) -> str:
         return self.torch_call("nn.Embedding", ("num_embeddings", "embedding_dim"))
+
+
+class embedding(Op):  # noqa: N801 - op names are torch's own
+    """torch.nn.functional.embedding(ids, weight): rows of a (num, dim) table the spec declares
+    under `params:`, so the same table can also be the output head (GPT's tied weights)."""
+
+    op: Literal["embedding"]
+    padding_idx: Int | None = None
+    """The row for padding ids: its gradient is zero (negative counts from the end)."""
+    arity = (2, 2)
+    torch_name = "F.embedding"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(saved=("in0",))  # a gather; backward scatters by the kept ids
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        ids, weight = inputs
+        if ids.dtype not in ID_DTYPES:
+            raise ShapeError(
+                f"embedding looks up integer ids, got a {ids.dtype} tensor {ids}",
+                code="E-DTYPE",
+                hint="declare the ids input with dtype: int64 (torch.long)",
+            )
+        if weight.rank != 2:
+            raise ShapeError(
+                f"embedding's table must be 2-d (num_embeddings, embedding_dim), got {weight}",
+                hint="declare the table as a param with shape [num_embeddings, embedding_dim]",
+            )
+        if weight.dtype not in ("float32", "float64", "float16", "bfloat16"):
+            raise ShapeError(
+                f"embedding's table must be floating point, got {weight.dtype}", code="E-DTYPE"
+            )
+        rows = weight.shape[0]
+        if self.padding_idx is not None and not rows.is_static:
+            raise ShapeError(
+                f"padding_idx needs a concrete table size, got symbolic '{rows}'",
+                field="padding_idx",
+            )
+        if self.padding_idx is not None:
+            n = rows.value
+            if not -n <= self.padding_idx < n:
+                raise ShapeError(
+                    f"padding_idx {self.padding_idx} is outside the table of {n} rows",
+                    code="E-CONSTRAINT",
+                    field="padding_idx",
+                )
+        return TensorType((*ids.shape, weight.shape[1]), weight.dtype)
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        return self.torch_call("F.embedding", leading=tuple(args))
 
 
 class positions(Op):  # noqa: N801 - named like the torch functions it stands for

@@ -39,7 +39,8 @@ class expr(Op):  # noqa: N801 - op names are torch-style
 
     op: Literal["expr"]
     expr: str
-    """e.g. `a*x + b*x**3 + c*x**5 + d*x**7`; functions: sin, cos, exp, log, tanh, ..."""
+    """e.g. `a*x + b*x**3 + c*x**5 + d*x**7`; functions: sin, cos, tan, exp, log, sqrt, tanh,
+    sigmoid, abs, relu, min(a, b), max(a, b), clamp(x, low, high)."""
     arity = (1, None)
     torch_name = "torch (elementwise)"
     _parsed: exprs.Elementwise = PrivateAttr()
@@ -146,6 +147,14 @@ def _kept(node: ast.AST, shapes: dict[str, list[int]]) -> tuple[set[str], list[i
                 keep(n.right)
             elif isinstance(n.op, ast.Div) and right:
                 keep(n.right)
+        elif isinstance(n, ast.Call) and getattr(n.func, "id", "") in exprs.ARITY:
+            # torch.maximum keeps both tensors, torch.clamp the one it bounds; a tensor bound
+            # of clamp goes through torch.maximum, whose result clamp then keeps
+            tensors = [a for a in n.args if leaves(a)]
+            for arg in tensors:
+                keep(arg)
+            if getattr(n.func, "id", "") == "clamp" and len(tensors) > 1:
+                fresh.append(size(n))
         elif isinstance(n, ast.Call) and n.args and leaves(n.args[0]):
             if getattr(n.func, "id", "") in _KEEPS_RESULT:
                 fresh.append(size(n))

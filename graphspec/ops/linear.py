@@ -16,7 +16,9 @@ class Linear(Op):
     in_features: Size | None = None
     """Inferred from the input's last dimension when left out."""
     out_features: Size
+    """Size of each output vector (the last dim)."""
     bias: bool = True
+    """Add a learned bias."""
     kind = "module"
     torch_name = "nn.Linear"
 

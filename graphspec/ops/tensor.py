@@ -42,6 +42,7 @@ class unsqueeze(Op):  # noqa: N801 - op names are torch's own
 
     op: Literal["unsqueeze"]
     dim: Int
+    """Where the new dim goes, from -(rank + 1) to rank."""
     torch_name = "Tensor.unsqueeze"
 
     aliases_input = True  # a view of its input: no copy
@@ -66,6 +67,7 @@ class expand(Op):  # noqa: N801
 
     op: Literal["expand"]
     size: list[Int | Symbol] = Field(max_length=16)
+    """The new shape: sizes, -1 to keep a dim, or symbols of the input."""
     torch_name = "Tensor.expand"
 
     aliases_input = True  # a view of its input: no copy
@@ -144,6 +146,7 @@ class repeat(Op):  # noqa: N801
 
     op: Literal["repeat"]
     repeats: list[NonNeg] = Field(max_length=16)
+    """Copies along each dim (new leading dims first)."""
     torch_name = "Tensor.repeat"
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
@@ -175,7 +178,9 @@ class transpose(Op):  # noqa: N801
 
     op: Literal["transpose"]
     dim0: Int
+    """The first of the two dims swapped."""
     dim1: Int
+    """The second of the two dims swapped."""
     torch_name = "Tensor.transpose"
 
     aliases_input = True  # a view of its input: no copy
@@ -203,6 +208,7 @@ class permute(Op):  # noqa: N801
 
     op: Literal["permute"]
     dims: list[Int] = Field(max_length=16)
+    """The input's dims in their new order."""
     torch_name = "Tensor.permute"
 
     aliases_input = True  # a view of its input: no copy
@@ -265,6 +271,7 @@ class masked_fill(Op):  # noqa: N801
 
     op: Literal["masked_fill"]
     value: Scalar
+    """What the masked positions become (e.g. -1e9 before a softmax)."""
     arity = (2, 2)
     torch_name = "Tensor.masked_fill"
 
