@@ -34,6 +34,8 @@ POLICIES = {
     "dtype": "float-only ops refuse integer and bool inputs that torch would take",
     "symbolic": "a rule that needs a concrete size refuses a symbol torch would take",
     "given": "a size the user wrote must match the input, even where torch ignores it",
+    "batched": "conv, pool, norm and dropout ops take exactly (N, C, *spatial), where torch also "
+    "reads one rank less as an unbatched sample (and adaptive pooling any leading dims)",
 }
 CPU_NUMEL = 1 << 15
 """Run on the CPU too only below this many input elements and parameters: fast and small."""
@@ -108,7 +110,7 @@ def run_static(case: Case) -> Static:
 def _resolved_or(op: Op, inputs: list[TensorType]) -> Op:
     try:
         return op.resolve(inputs)
-    except (ShapeError, TypeError, AttributeError):
+    except (ShapeError, TypeError, AttributeError, ArithmeticError):  # unvalidated fields
         return op
 
 
@@ -117,6 +119,8 @@ def _policy(err: ShapeError, case: Case) -> str | None:
         return "dtype"
     if " but the input has " in err.message:  # check_given's wording
         return "given"
+    if "takes a batched rank-" in err.message:  # base.expect_batched's wording
+        return "batched"
     symbolic = any(not d.is_static for t in case.inputs for d in t.shape)
     if symbolic and ("symbolic" in err.message or "concrete" in err.message):
         return "symbolic"
@@ -184,10 +188,12 @@ _REFUSALS = (
     NotImplementedError,
     AssertionError,
     OverflowError,
+    ZeroDivisionError,
 )
 """How torch refuses. Its Python layers refuse some arguments with `assert` (nn.Embedding's
 padding_idx, MultiheadAttention's masks), so AssertionError counts, and on meta a fill value too
-big for the dtype is an OverflowError (masked_fill); the oracle's own checks run
+big for the dtype is an OverflowError (masked_fill), and a factor of 0 a ZeroDivisionError
+(pixel_shuffle's meta kernel); the oracle's own checks run
 outside the `try` so that a failure of theirs is never mistaken for a refusal."""
 
 
