@@ -150,10 +150,15 @@ def sized_walk(graph: TypedGraph, sizes: dict[str, int], prefix: str = "") -> It
     for t in graph.nodes.values():
         outs[t.name] = {k: o.subs(sizes) for k, o in t.outs.items()}
         yield prefix + t.name, t, prefix.count("."), outs[t.name]
-        if t.inner is not None:
-            actual = [_ref_out(outs, ref) for ref in t.node.inputs]
-            inner_sizes = _bind(t.inner, actual)
-            yield from sized_walk(t.inner, inner_sizes, f"{prefix}{t.name}.")
+        actual = [_ref_out(outs, ref) for ref in t.node.inputs]
+        for i, inner in enumerate(t.copies):
+            # Copies are numbered as state_dict numbers them (`layer1.0.conv1`); each reads
+            # the one before it.
+            inner_sizes = _bind(inner, actual)
+            label = f"{prefix}{t.name}." + (f"{i}." if len(t.copies) > 1 else "")
+            yield from sized_walk(inner, inner_sizes, label)
+            first = next(iter(inner.output_types().values())).subs(inner_sizes)
+            actual = [first, *actual[1:]]
         if t.children is not None:
             yield from _sized_children(t, sizes, f"{prefix}{t.name}.")
 
