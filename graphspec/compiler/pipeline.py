@@ -19,7 +19,7 @@ from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.language import load
 from graphspec.language import locate as report
-from graphspec.language.spec import Block, Spec
+from graphspec.language.spec import Body, Spec
 
 if TYPE_CHECKING:
     import torch
@@ -77,33 +77,50 @@ def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     data = doc.data if data is None else data
     _check_graph_size(data, doc)
     constants = _constants(data, doc)
-    context = {"constants": constants, "names": _all_names(data)}
+    typer = blocks.Blocks(data, doc, constants, _all_names(data))
+    problems = typer.check_calls()
+    model_data, conditions = _model_data(data, constants, doc)
+    context = {"constants": constants, "names": typer.names}
     try:
-        spec = Spec.model_validate(data, context=context)
+        spec = Spec.model_validate(model_data, context=context)
     except ValidationError as err:
-        raise SpecError(report.problems_from(err, doc)) from None
-    blocks = _type_blocks(spec, doc)
+        raise SpecError(conditions + typer.problems + report.problems_from(err, doc)) from None
+    if problems or conditions or typer.problems:
+        raise SpecError(conditions + typer.problems + problems)
     model = spec.model
-    graph = build_graph(model, _node_positions(("model",), model, doc), spec.blocks)
-    typed = infer(graph, model.class_, _field_positions(("model",), data, doc), blocks)
+    graph = build_graph(model, _node_positions(("model",), model, doc), typer.input_names())
+    try:
+        typed = infer(graph, model.class_, _field_positions(("model",), data, doc), typer)
+    except SpecError as err:  # every block's errors beside the model's (README: all at once)
+        typer.type_uncalled()
+        err.problems = typer.problems + err.problems
+        err.partial = typer.partial or err.partial
+        raise
+    typer.type_uncalled()
+    if typer.problems:
+        err = SpecError(list(typer.problems))
+        err.partial = typer.partial or typed
+        raise err
+    typer.name_classes()
     checks.check(spec, typed, doc)  # loss vs output vs data, loader sizes
     return Compiled(spec, typed, doc)
 
 
-def _type_blocks(spec: Spec, doc: load.Document) -> dict[str, TypedGraph]:
-    """Type every block once, callees before callers."""
-    typed: dict[str, TypedGraph] = {}
-    for name in blocks.call_order(spec, doc):
-        body, path = spec.blocks[name], ("blocks", name)
-        try:
-            graph = build_graph(body, _node_positions(path, body, doc), spec.blocks)
-            typed[name] = infer(
-                graph, name, _field_positions(path, doc.data, doc), typed, f"{name}."
-            )
-        except SpecError as err:  # located inside the block: also name who calls it
-            err.problems = [blocks.inside(p, name, spec, doc) for p in err.problems]
-            raise
-    return typed
+def _model_data(data: Any, constants: dict, doc: load.Document) -> tuple[Any, list[Problem]]:
+    """The data the Spec model validates: the model's `if:`s decided over the constants, and
+    block bodies left to `blocks.Blocks`, which validates each per call (their fields may use
+    arguments and input sizes that only a call gives). A `blocks:` that is not a mapping of
+    mappings stays, for the Spec's own error."""
+    if not isinstance(data, dict):
+        return data, []
+    out = dict(data)
+    model, problems = blocks.prepare_body(data.get("model"), constants, ("model",), doc)
+    if "model" in data:
+        out["model"] = model
+    raw = data.get("blocks")
+    if isinstance(raw, dict) and all(isinstance(b, dict) for b in raw.values()):
+        out["blocks"] = {}
+    return out, problems
 
 
 def _check_graph_size(data: Any, doc: load.Document) -> None:
@@ -155,7 +172,7 @@ def _expr_problem(name: str, err: exprs.ExprError, doc: load.Document) -> Proble
     return Problem(err.code, err.message, Pos(pos.file, pos.line, col), hint=err.hint)
 
 
-def _node_positions(path: tuple, body: Block, doc: load.Document) -> dict[str, Pos]:
+def _node_positions(path: tuple, body: Body, doc: load.Document) -> dict[str, Pos]:
     where = {}
     for section in ("inputs", "params", "layers"):
         for name in getattr(body, section):

@@ -121,7 +121,8 @@ def add_unions(schema: dict[str, Any], unions: Iterable[LazyUnion]) -> dict[str,
     all have defaults, and for keyed unions `{Normalize: {mean: .., std: ..}}`."""
     schema = _swap(schema)
     for union in unions:
-        full = TypeAdapter(union.full()).json_schema(by_alias=True)
+        # _swap again: a member may hold a union itself (a group's children are layers).
+        full = _swap(TypeAdapter(union.full()).json_schema(by_alias=True))
         defs = full.pop("$defs", {})
         clash = defs.keys() & schema["$defs"].keys()
         assert not clash or all(defs[k] == schema["$defs"][k] for k in clash), clash

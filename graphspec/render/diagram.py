@@ -101,13 +101,15 @@ class _Builder:
 
     def add_call(self, gnode: GraphNode, t: TypedNode, nid: str, path: tuple) -> None:
         spec, inner = gnode.spec, t.inner
-        copies = spec.repeat if self.expand else 1
+        total = len(t.copies) or 1
+        copies = total if self.expand else 1
         entries: list[list[str]] = [[] for _ in inner.inputs]
         last = ""
         for i in range(copies):
             cid = f"{nid}.{i}" if copies > 1 else nid
             name = f"{gnode.name} {i + 1}/{copies}" if copies > 1 else gnode.name
-            self.d.clusters[(*path, cid)] = Cluster(name, spec.block, spec.repeat // copies)
+            self.d.clusters[(*path, cid)] = Cluster(name, spec.block, total // copies)
+            inner = t.copies[i] if t.copies else inner  # copies may be different classes
             self.add_graph(inner, cid + ".", (*path, cid))
             inputs = [f"{cid}.{x.name}" for x in inner.inputs]
             ports = {_port(r): self.source(inner, cid + ".", r)[0] for r in inner.graph.outputs}
@@ -117,8 +119,8 @@ class _Builder:
                 else:
                     entries[slot].append(dst)
             last = next(iter(ports.values()))
-        if copies < spec.repeat:
-            self.d.edges.append(DEdge(last, inputs[0], f"×{spec.repeat}", "repeat"))
+        if copies < total:
+            self.d.edges.append(DEdge(last, inputs[0], f"×{total}", "repeat"))
         self.ports[nid], self.entries[nid] = ports, entries
 
     def source(self, tg: TypedGraph, prefix: str, ref: str) -> tuple[str, str]:
@@ -147,6 +149,9 @@ def _dnode(gnode: GraphNode, t: TypedNode | None, error: str | None, nid: str, p
             node.kind, node.op = "param", "param"
             shape = "×".join(map(str, spec.shape)) or "scalar"
             node.details = f"{shape} · init {spec.init.fn}"
+        case "group":  # an nn.Sequential, drawn as one module
+            node.kind, node.op = "module", "group"
+            node.details = f"{len(t.children or ())} modules" if t else ""
         case "call":  # drawn as a node only when it failed
             node.kind, node.op = "block", f"block {spec.block}"
             node.details = f"×{spec.repeat}" if spec.repeat > 1 else ""
