@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphspec.compiler.blocks import BlockFailed
 from graphspec.compiler.graph import Graph, GraphNode, split_ref
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType, dims_product
@@ -108,6 +107,15 @@ def _port_name(ref: str) -> str:
 
 
 FieldPos = dict[tuple[str, str], Pos]
+
+
+class BlockFailed(ShapeError):
+    """A call whose block has errors of its own (reported there): the call is not typed."""
+
+    def __init__(self) -> None:
+        super().__init__("block has errors")  # never reported: the block reports its own
+
+
 """(node, field) -> position of that field's value, for errors about one argument."""
 
 
