@@ -193,10 +193,10 @@ _REFUSALS = (
     ZeroDivisionError,
 )
 """How torch refuses arguments. Its Python layers refuse some with `assert` (nn.Embedding's
-padding_idx, MultiheadAttention's masks), and on meta a fill value too big for the dtype is an
-OverflowError (masked_fill), and
-a factor of 0 a ZeroDivisionError (pixel_shuffle's meta kernel). `_refusal` counts one only when torch raised it for the arguments:
-not NotImplementedError (a kernel missing on this device: no verdict on the arguments), and not
+padding_idx, MultiheadAttention's masks), on meta a fill value too big for the dtype is an
+OverflowError (masked_fill), and a factor of 0 a ZeroDivisionError (pixel_shuffle's meta
+kernel). `_refusal` counts one only when torch raised it for the arguments: not
+NotImplementedError (a kernel missing on this device: no verdict on the arguments), and not
 an error raised in graphspec's or the harness's own code; the oracle's own checks run outside
 the `try` so that a failure of theirs is never mistaken for a refusal."""
 

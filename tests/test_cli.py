@@ -17,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from graphspec.data import transforms
 
 import graphspec
 from graphspec import cli
@@ -269,7 +270,7 @@ def test_schema_spells_out_every_table_union(capsys):
         "Loss": spec_train.LOSSES,
         "Optimizer": spec_train.OPTIMIZERS,
         "Scheduler": spec_train.SCHEDULERS,
-        "Transform": spec_train.TRANSFORMS,
+        "Transform": transforms.TRANSFORMS,
     }
     for name, table in tables.items():
         union = defs[name]
