@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from graphspec.core.fields import Float, Int, PosFloat, Size, StrictModel, Symbol
+from graphspec.core.fields import Float, Int, PosFloat, Size, StrictModel, Symbol, SymbolicSize
 from graphspec.core.shapes import DTYPES
 from graphspec.language import recipe as spec_train
 from graphspec.language.recipe import Data, Device, Evaluate, Loss, Optimizer, Scheduler, Train
@@ -110,7 +110,7 @@ class Group(NodeFields):
     count one each) and nested groups; a child whose `if:` is false is left out of the count."""
 
 
-Shape = Annotated[list[Size | Symbol], Field(max_length=16)]
+Shape = Annotated[list[Size | Symbol | SymbolicSize], Field(max_length=16)]
 
 
 class TensorInput(StrictModel):

@@ -211,8 +211,8 @@ class _ConvTransposeNd(_Conv):
                 f"dilation {d}",
                 field="output_padding",
             )
-        if not size.is_static:
-            raise ShapeError(f"{self.op} needs a concrete spatial size, got symbolic '{size}'")
+        if not size.is_static:  # torch's formula over the symbol: 2*H at kernel 2, stride 2
+            return (size - 1) * s - 2 * p + d * (k - 1) + extra + 1
         out = (size.value - 1) * s - 2 * p + d * (k - 1) + extra + 1
         if out < 0:  # torch gives an empty output for 0
             raise ShapeError(
