@@ -5,6 +5,7 @@ Nothing here imports torch. `Compiled.build()` is the first step that does (thro
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -59,8 +60,15 @@ class Compiled:
 
 
 @load.gc_paused()
-def compile_file(path: str) -> Compiled:
+def compile_file(path: str | os.PathLike) -> Compiled:
+    """Load, validate and type the spec at `path`; errors are a SpecError with positions."""
     return compile_document(load.load_file(path))
+
+
+@load.gc_paused()
+def compile_text(text: str, file: str = "<spec>") -> Compiled:
+    """The same for YAML held in a string (a notebook cell); `file` names it in errors."""
+    return compile_document(load.load_text(text, file))
 
 
 @load.gc_paused()  # about a third faster at 10,000 layers, and linear (bench/scale.py)
@@ -186,6 +194,6 @@ def _field_positions(path: tuple, data: Any, doc: load.Document) -> dict[tuple[s
     return out
 
 
-def build_module(path: str) -> torch.nn.Module:
-    """The spec's model as a live nn.Module: `compile_file(path).build()`."""
-    return compile_file(path).build()
+def build_module(spec: str | os.PathLike | Compiled) -> torch.nn.Module:
+    """The spec's model as a live nn.Module, from a path or a `Compiled` spec."""
+    return (spec if isinstance(spec, Compiled) else compile_file(spec)).build()

@@ -11,22 +11,19 @@ from graphspec.compiler.graph import split_ref
 from graphspec.compiler.infer import TypedGraph, TypedNode
 from graphspec.core.errors import Problem, SpecError
 from graphspec.core.shapes import TensorType
-from graphspec.language.spec import Call, Group, Share
 
 
 def op_label(t: TypedNode) -> str:
     spec = t.node.spec
-    if t.node.is_input:
-        return "input"
-    if t.node.is_param:
-        return "param"
-    if isinstance(spec, Call):
-        count = len(t.copies)
-        return f"block {spec.block}" + (f" ×{count}" if count > 1 else "")
-    if isinstance(spec, Group):
-        return "group"
-    if isinstance(spec, Share):
-        return f"{t.op.op} (shares {spec.share})"
+    match t.node.kind:
+        case "input" | "param":
+            return t.node.kind
+        case "call":
+            return f"block {spec.block}" + (f" ×{spec.repeat}" if spec.repeat > 1 else "")
+        case "group":
+            return "group"
+        case "share":
+            return f"{t.op.op} (shares {spec.share})"
     return t.op.op
 
 
