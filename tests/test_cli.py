@@ -17,10 +17,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from graphspec.data import transforms
 
 import graphspec
 from graphspec import cli
-from graphspec.data import transforms
 from graphspec.language import recipe as spec_train
 from graphspec.ops import OPS
 

@@ -17,12 +17,13 @@ import dataclasses
 import difflib
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 from pydantic import ConfigDict, ValidationError
 
-from graphspec.compiler.graph import find_cycle
+from graphspec.compiler.graph import build_graph, field_positions, find_cycle, node_positions
+from graphspec.compiler.infer import BlockFailed, TypedGraph, infer
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.fields import StrictModel
@@ -31,16 +32,6 @@ from graphspec.language import locate
 from graphspec.language.load import Document
 from graphspec.language.spec import ArgDecl, Block, Call, Identifier
 from graphspec.ops.base import ShapeError
-
-if TYPE_CHECKING:
-    from graphspec.compiler.infer import TypedGraph
-
-
-class BlockFailed(ShapeError):
-    """A call whose block has errors of its own (reported there): the call is not typed."""
-
-    def __init__(self) -> None:
-        super().__init__("block has errors")  # never reported: the block reports its own
 
 
 class _Holder(StrictModel):
@@ -312,9 +303,6 @@ class Blocks:
         return None  # never used: this key is in needs_sizes
 
     def _specialize(self, template: Template, names: dict[str, Any], key: tuple) -> Any:
-        from graphspec.compiler.graph import build_graph
-        from graphspec.compiler.infer import infer
-        from graphspec.compiler.pipeline import _field_positions, _node_positions
 
         path = ("blocks", template.name)
         raw, problems = prepare_body(template.raw, names, path, self.doc)
@@ -328,8 +316,8 @@ class Blocks:
                 raise SpecError(locate.problems_from(err, self.doc)) from None
             body = holder.blocks[template.name]
             inputs = self.input_names()
-            graph = build_graph(body, _node_positions(path, body, self.doc), inputs)
-            field_pos = _field_positions(path, self.doc.data, self.doc)
+            graph = build_graph(body, node_positions(path, body, self.doc), inputs)
+            field_pos = field_positions(path, self.doc.data, self.doc)
             typed = infer(graph, template.name, field_pos, self, f"{template.name}.")
         except SpecError as err:
             self._add([self.inside(p, template.name) for p in err.problems])

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from graphspec.compiler import blocks, checks, codegen
-from graphspec.compiler.graph import build_graph
+from graphspec.compiler.graph import build_graph, field_positions, node_positions
 from graphspec.compiler.infer import TypedGraph, infer
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.language import load
 from graphspec.language import locate as report
-from graphspec.language.spec import Body, Spec
+from graphspec.language.spec import Spec
 
 if TYPE_CHECKING:
     import torch
@@ -88,9 +88,9 @@ def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     if problems or conditions or typer.problems:
         raise SpecError(conditions + typer.problems + problems)
     model = spec.model
-    graph = build_graph(model, _node_positions(("model",), model, doc), typer.input_names())
+    graph = build_graph(model, node_positions(("model",), model, doc), typer.input_names())
     try:
-        typed = infer(graph, model.class_, _field_positions(("model",), data, doc), typer)
+        typed = infer(graph, model.class_, field_positions(("model",), data, doc), typer)
     except SpecError as err:  # every block's errors beside the model's (README: all at once)
         typer.type_uncalled()
         err.problems = typer.problems + err.problems
@@ -170,28 +170,6 @@ def _expr_problem(name: str, err: exprs.ExprError, doc: load.Document) -> Proble
     pos = doc.pos(("constants", name))
     col = pos.col + report.quote_width(doc, ("constants", name)) + err.offset
     return Problem(err.code, err.message, Pos(pos.file, pos.line, col), hint=err.hint)
-
-
-def _node_positions(path: tuple, body: Body, doc: load.Document) -> dict[str, Pos]:
-    where = {}
-    for section in ("inputs", "params", "layers"):
-        for name in getattr(body, section):
-            where[name] = where[f"{section}.{name}"] = doc.key_pos((*path, section, name))
-    where["__outputs__"] = doc.pos((*path, "outputs"))
-    return where
-
-
-def _field_positions(path: tuple, data: Any, doc: load.Document) -> dict[tuple[str, str], Pos]:
-    out: dict[tuple[str, str], Pos] = {}
-    body = data
-    for key in path:
-        body = body.get(key, {}) if isinstance(body, dict) else {}
-    layers = body.get("layers", {}) if isinstance(body, dict) else {}
-    for name, raw in layers.items() if isinstance(layers, dict) else ():
-        if isinstance(raw, dict):
-            for key in raw:
-                out[(name, "in_" if key == "in" else key)] = doc.pos((*path, "layers", name, key))
-    return out
 
 
 def build_module(spec: str | os.PathLike | Compiled) -> torch.nn.Module:
