@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec.training.plan import Options, run
+    from graphspec.training.plan import Options
 
     opts = Options(
         spec=args.spec,
@@ -70,7 +70,22 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         argv=_command_line(args),
     )
-    return run(opts)
+    return train(opts)
+
+
+def train(opts) -> int:
+    """Check everything torch-free (plan), then train (session); SpecError means exit 2."""
+    from graphspec.training.plan import prepare
+    from graphspec.training.screen import Screen
+
+    plan = prepare(opts)
+    try:
+        from graphspec.training.session import Session  # imports torch
+
+        return Session(plan, opts, Screen(quiet=opts.quiet)).run()
+    finally:
+        if plan.lock is not None:
+            plan.lock.release()
 
 
 def _command_line(args: argparse.Namespace) -> list[str]:

@@ -36,13 +36,6 @@ if TYPE_CHECKING:
     from graphspec.compiler.infer import TypedGraph
 
 
-class BlockFailed(ShapeError):
-    """A call whose block has errors of its own (reported there): the call is not typed."""
-
-    def __init__(self) -> None:
-        super().__init__("block has errors")  # never reported: the block reports its own
-
-
 class _Holder(StrictModel):
     """Validates one block body at its place in the document, so errors keep their positions."""
 
@@ -280,13 +273,15 @@ class Blocks:
             self.typed[key] = self._specialize(template, {**names, **concrete}, key)
         typed = self.typed[key]
         if typed is None:
+            from graphspec.compiler.infer import BlockFailed
+
             raise BlockFailed()
         return typed
 
     def _specialize(self, template: Template, names: dict[str, Any], key: tuple) -> Any:
         from graphspec.compiler.graph import build_graph
         from graphspec.compiler.infer import infer
-        from graphspec.compiler.pipeline import _field_positions, _node_positions
+        from graphspec.compiler.positions import field_positions, node_positions
 
         path = ("blocks", template.name)
         raw, problems = prepare_body(template.raw, names, path, self.doc)
@@ -300,8 +295,8 @@ class Blocks:
                 raise SpecError(locate.problems_from(err, self.doc)) from None
             body = holder.blocks[template.name]
             inputs = self.input_names()
-            graph = build_graph(body, _node_positions(path, body, self.doc), inputs)
-            field_pos = _field_positions(path, self.doc.data, self.doc)
+            graph = build_graph(body, node_positions(path, body, self.doc), inputs)
+            field_pos = field_positions(path, self.doc.data, self.doc)
             typed = infer(graph, template.name, field_pos, self, f"{template.name}.")
         except SpecError as err:
             self._add([self.inside(p, template.name) for p in err.problems])

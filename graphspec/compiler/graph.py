@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import Literal
 
 import networkx as nx
 
@@ -23,8 +24,29 @@ from graphspec.ops.base import Op
 RESERVED = frozenset({"self", "torch", "nn", "F", "math", "forward", "training", "layer"})
 
 
+NodeKind = Literal["input", "param", "op", "share", "call", "group"]
+
+
 @dataclass
 class GraphNode:
+    """One node of a model or block body. Its `kind` says which of six things it is:
+
+    - ``input``: a tensor the body receives (`inputs:`, a `TensorInput`): a `forward`
+      argument; its type is its declared shape and dtype.
+    - ``param``: a learnable tensor (`params:`, a `Param`): an `nn.Parameter` built in
+      `__init__`, read as `self.name`; its parameters are its elements.
+    - ``op``: a layer whose spec is an `Op` (ops/): a module op is built in `__init__` and called
+      in `forward`, a function op is one expression in `forward`; the op's own rule types it.
+    - ``share``: `{share: other}` calls the module of an earlier op node again (weight tying,
+      the CIFAR net's one MaxPool2d used twice); typed by that op's rule, no new parameters.
+    - ``call``: `{block: Name}` calls a block (its own nn.Module class), `repeat:` times; typed
+      once over the block's symbols and unified with the arguments at each call.
+    - ``group``: `{group: [...]}` numbers its children as `nn.Sequential` does
+      (`features.0.weight`), so a spec can mirror a torchvision module tree.
+
+    `kind` is the one place these are told apart; stages dispatch on it (`match node.kind`).
+    """
+
     name: str
     pos: Pos
     spec: Op | Share | Call | Group | TensorInput | Param
@@ -32,12 +54,27 @@ class GraphNode:
     """References (`name` or `name.output`) in argument order."""
 
     @property
+    def kind(self) -> NodeKind:
+        spec = self.spec
+        if isinstance(spec, TensorInput):
+            return "input"
+        if isinstance(spec, Param):
+            return "param"
+        if isinstance(spec, Share):
+            return "share"
+        if isinstance(spec, Call):
+            return "call"
+        if isinstance(spec, Group):
+            return "group"
+        return "op"
+
+    @property
     def is_input(self) -> bool:
-        return isinstance(self.spec, TensorInput)
+        return self.kind == "input"
 
     @property
     def is_param(self) -> bool:
-        return isinstance(self.spec, Param)
+        return self.kind == "param"
 
 
 def split_ref(ref: str) -> tuple[str, str | None]:

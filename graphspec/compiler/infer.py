@@ -16,11 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphspec.compiler.blocks import BlockFailed
 from graphspec.compiler.graph import Graph, GraphNode, split_ref
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType, dims_product
-from graphspec.language.spec import Call, Group, Param, Share, TensorInput
+from graphspec.language.spec import Call, Group, Share
 from graphspec.ops.base import Op, ShapeError
 
 MAX_PARAMS = 2_000_000_000
@@ -108,6 +107,15 @@ def _port_name(ref: str) -> str:
 
 
 FieldPos = dict[tuple[str, str], Pos]
+
+
+class BlockFailed(ShapeError):
+    """A call whose block has errors of its own (reported there): the call is not typed."""
+
+    def __init__(self) -> None:
+        super().__init__("block has errors")  # never reported: the block reports its own
+
+
 """(node, field) -> position of that field's value, for errors about one argument."""
 
 
@@ -159,18 +167,19 @@ def _inputs_note(err: ShapeError, node: GraphNode, typed: dict[str, TypedNode]) 
 
 def _infer_node(node: GraphNode, typed: dict[str, TypedNode], blocks: dict) -> TypedNode:
     spec = node.spec
-    if isinstance(spec, TensorInput):
-        return TypedNode(node, None, {"out": TensorType.of(spec.shape, spec.dtype)}, 0)
-    if isinstance(spec, Param):
-        t = TensorType.of(spec.shape)
-        return TypedNode(node, None, {"out": t}, dims_product(t.shape).value)
     args = [_ref(ref, typed) for ref in node.inputs]
-    if isinstance(spec, Share):
-        return _infer_share(node, spec, args, typed)
-    if isinstance(spec, Call):
-        return _infer_call(node, spec, args, blocks)
-    if isinstance(spec, Group):
-        return _infer_group(node, spec, args, blocks)
+    match node.kind:  # the node kinds: GraphNode's docstring
+        case "input":
+            return TypedNode(node, None, {"out": TensorType.of(spec.shape, spec.dtype)}, 0)
+        case "param":
+            t = TensorType.of(spec.shape)
+            return TypedNode(node, None, {"out": t}, dims_product(t.shape).value)
+        case "share":
+            return _infer_share(node, spec, args, typed)
+        case "call":
+            return _infer_call(node, spec, args, blocks)
+        case "group":
+            return _infer_group(node, spec, args, blocks)
     _check_arity(spec, len(args))
     op = spec.resolve(args)
     outs = _named(op, op.infer(args))

@@ -11,22 +11,19 @@ from graphspec.compiler.graph import split_ref
 from graphspec.compiler.infer import TypedGraph, TypedNode
 from graphspec.core.errors import Problem, SpecError
 from graphspec.core.shapes import TensorType
-from graphspec.language.spec import Call, Group, Share
 
 
 def op_label(t: TypedNode) -> str:
     spec = t.node.spec
-    if t.node.is_input:
-        return "input"
-    if t.node.is_param:
-        return "param"
-    if isinstance(spec, Call):
-        count = len(t.copies)
-        return f"block {spec.block}" + (f" ×{count}" if count > 1 else "")
-    if isinstance(spec, Group):
-        return "group"
-    if isinstance(spec, Share):
-        return f"{t.op.op} (shares {spec.share})"
+    match t.node.kind:
+        case "input" | "param":
+            return t.node.kind
+        case "call":
+            return f"block {spec.block}" + (f" ×{spec.repeat}" if spec.repeat > 1 else "")
+        case "group":
+            return "group"
+        case "share":
+            return f"{t.op.op} (shares {spec.share})"
     return t.op.op
 
 
@@ -150,10 +147,15 @@ def sized_walk(graph: TypedGraph, sizes: dict[str, int], prefix: str = "") -> It
     for t in graph.nodes.values():
         outs[t.name] = {k: o.subs(sizes) for k, o in t.outs.items()}
         yield prefix + t.name, t, prefix.count("."), outs[t.name]
-        if t.inner is not None:
-            actual = [_ref_out(outs, ref) for ref in t.node.inputs]
-            inner_sizes = _bind(t.inner, actual)
-            yield from sized_walk(t.inner, inner_sizes, f"{prefix}{t.name}.")
+        actual = [_ref_out(outs, ref) for ref in t.node.inputs]
+        for i, inner in enumerate(t.copies):
+            # Copies are numbered as state_dict numbers them (`layer1.0.conv1`); each reads
+            # the one before it.
+            inner_sizes = _bind(inner, actual)
+            label = f"{prefix}{t.name}." + (f"{i}." if len(t.copies) > 1 else "")
+            yield from sized_walk(inner, inner_sizes, label)
+            first = next(iter(inner.output_types().values())).subs(inner_sizes)
+            actual = [first, *actual[1:]]
         if t.children is not None:
             yield from _sized_children(t, sizes, f"{prefix}{t.name}.")
 

@@ -13,9 +13,9 @@ from pydantic import BeforeValidator, Field
 
 from graphspec.core.fields import Float, Int, PosFloat, Size, StrictModel, Symbol
 from graphspec.core.shapes import DTYPES
+from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
 from graphspec.language.recipe import Data, Device, Evaluate, Loss, Optimizer, Scheduler, Train
-from graphspec.language.unions import LazyUnion, add_unions
 from graphspec.ops import OPS
 from graphspec.ops.base import NodeFields
 
