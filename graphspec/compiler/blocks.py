@@ -26,7 +26,7 @@ from graphspec.compiler.graph import find_cycle
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.fields import StrictModel
-from graphspec.core.shapes import Dim, TensorType
+from graphspec.core.shapes import Dim, DimError, TensorType
 from graphspec.language import locate
 from graphspec.language.load import Document
 from graphspec.language.spec import ArgDecl, Block, Call, Identifier
@@ -201,6 +201,8 @@ class Blocks:
         self.problems: list[Problem] = []
         self.typed: dict[tuple, TypedGraph | None] = {}
         self.partial: TypedGraph | None = None
+        self.needs_sizes: set[tuple] = set()
+        """Keys whose symbolic typing failed where concrete sizes are known: retyped per call."""
         for name, raw in self.raw.items():
             self._template(name, raw)
 
@@ -269,14 +271,40 @@ class Blocks:
             )
         concrete = _concrete_sizes(template, declared, actual)
         key = (template.name, tuple(sorted(args.items())), tuple(sorted(concrete.items())))
+        if key in self.needs_sizes:  # typed over its symbols it failed: sizes decide
+            more = {**_static_sizes(declared, actual), **concrete}
+            key = (key[0], key[1], tuple(sorted(more.items())))
+            concrete = more
         if key not in self.typed:
-            self.typed[key] = self._specialize(template, {**names, **concrete}, key)
+            self.typed[key] = self._first_fit(template, names, concrete, declared, actual, key)
+        if key in self.needs_sizes:
+            more = {**_static_sizes(declared, actual), **concrete}
+            key = (key[0], key[1], tuple(sorted(more.items())))
         typed = self.typed[key]
         if typed is None:
             from graphspec.compiler.infer import BlockFailed
 
             raise BlockFailed()
         return typed
+
+    def _first_fit(
+        self, template: Template, names: dict, concrete: dict, declared: list, actual: list, key
+    ) -> Any:
+        """Typed over its symbols where it can be; where a rule needs a concrete size that the
+        call has (Conv2d's channel count of an `[N, C, H, W]` input), typed again with every
+        size the call makes concrete, and only that attempt's errors count."""
+        mark, partial = len(self.problems), self.partial
+        typed = self._specialize(template, {**names, **concrete}, key)
+        more = {**_static_sizes(declared, actual), **concrete}
+        if typed is not None or more == concrete:
+            return typed
+        del self.problems[mark:]
+        self.partial = partial
+        self.needs_sizes.add(key)
+        full = (key[0], key[1], tuple(sorted(more.items())))
+        if full not in self.typed:
+            self.typed[full] = self._specialize(template, {**names, **more}, full)
+        return None  # never used: this key is in needs_sizes
 
     def _specialize(self, template: Template, names: dict[str, Any], key: tuple) -> Any:
         from graphspec.compiler.graph import build_graph
@@ -333,9 +361,9 @@ class Blocks:
         """One class per specialization: the block's name, suffixed by the values that tell its
         specializations apart when it has several (`BasicBlock_C64_planes128_stride2`)."""
         by_block: dict[str, list[TypedGraph]] = {}
-        for typed in self.typed.values():
-            if typed is not None:
-                by_block.setdefault(typed.spec_key[0], []).append(typed)
+        unique = {id(t): t for t in self.typed.values() if t is not None}
+        for typed in unique.values():
+            by_block.setdefault(typed.spec_key[0], []).append(typed)
         for name, graphs in by_block.items():
             if len(graphs) == 1:
                 continue
@@ -441,9 +469,20 @@ def _declared_dim(d: Any, names: dict[str, Any]) -> Dim:
     if isinstance(d, str) and _NAME.fullmatch(d) and d not in names:
         return Dim.of(d)
     try:
-        return Dim(exprs.evaluate_int(str(d), names))
-    except (exprs.ExprError, TypeError):
+        numbers = {k: v for k, v in names.items() if type(v) is int}
+        return Dim.parse(str(d), numbers)
+    except DimError:
         return Dim.of("?")  # the block's own validation reports it
+
+
+def _static_sizes(declared: list[TensorType], actual: list[TensorType]) -> dict[str, int]:
+    """Every input size the call gives as a number, by the symbol that declares it."""
+    out: dict[str, int] = {}
+    for want, got in zip(declared, actual, strict=True):
+        for w, g in zip(want.shape, got.shape, strict=False):
+            if w.symbol is not None and g.is_static and w.symbol not in out:
+                out[w.symbol] = g.value
+    return out
 
 
 def _concrete_sizes(

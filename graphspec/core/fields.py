@@ -11,7 +11,7 @@ import os
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from graphspec.core import exprs
@@ -87,6 +87,35 @@ Size = Annotated[int, Field(ge=1, json_schema_extra=_EXPR_SCHEMA), BeforeValidat
 NonNeg = Annotated[int, Field(ge=0, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)]
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 """A symbolic size such as `N` or `L`, bound when the model runs."""
+
+
+def _size_expression(value: str) -> str:
+    from graphspec.core.shapes import Dim, DimError
+
+    try:
+        dim = Dim.parse(value)
+    except DimError as err:
+        raise PydanticCustomError(
+            "expr",
+            "{message}",
+            {
+                "message": str(err),
+                "code": "E-EXPR",
+                "offset": 0,
+                "hint": "write a size such as 8*h or 2*H + 1",
+            },
+        ) from None
+    if dim.is_static:
+        raise PydanticCustomError(
+            "quoted_number", "a number was given as a string", {"want": "an integer"}
+        )
+    return value
+
+
+SymbolicSize = Annotated[
+    str, Field(max_length=200, pattern=r"^[A-Za-z0-9_+\-*/() ]+$"), AfterValidator(_size_expression)
+]
+"""A size written as arithmetic over symbols (`8*h`: a height divisible by 8)."""
 Pair = Annotated[list[Size], Field(min_length=2, max_length=2)]
 SizeOrPair = Size | Pair
 NonNegOrPair = NonNeg | Annotated[list[NonNeg], Field(min_length=2, max_length=2)]

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from graphspec.core.fields import Float, Int, PosFloat, Size, StrictModel, Symbol
+from graphspec.core.fields import Float, Int, PosFloat, Size, StrictModel, Symbol, SymbolicSize
 from graphspec.core.shapes import DTYPES
 from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
@@ -78,7 +78,11 @@ def _eval_arg(value: Any, info: Any) -> Any:
     return value
 
 
-ArgValue = Annotated[int | float | bool, BeforeValidator(_eval_arg)]
+ArgValue = Annotated[
+    int | float | bool,
+    # the schema admits the expression a caller writes (`base * 2`), as the validator does
+    BeforeValidator(_eval_arg, json_schema_input_type=int | float | bool | str),
+]
 """A block argument's value: a number, true/false, or an expression over the caller's names."""
 ArgSet = dict[Identifier, ArgValue]
 
@@ -110,7 +114,7 @@ class Group(NodeFields):
     count one each) and nested groups; a child whose `if:` is false is left out of the count."""
 
 
-Shape = Annotated[list[Size | Symbol], Field(max_length=16)]
+Shape = Annotated[list[Size | Symbol | SymbolicSize], Field(max_length=16)]
 
 
 class TensorInput(StrictModel):
