@@ -86,7 +86,11 @@ def _eval_arg(value: Any, info: Any) -> Any:
     return value
 
 
-ArgValue = Annotated[int | float | bool, BeforeValidator(_eval_arg)]
+ArgValue = Annotated[
+    int | float | bool,
+    # the schema admits the expression a caller writes (`base * 2`), as the validator does
+    BeforeValidator(_eval_arg, json_schema_input_type=int | float | bool | str),
+]
 """A block argument's value: a number, true/false, or an expression over the caller's names."""
 ArgSet = dict[Identifier, ArgValue]
 
