@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 
-from graphspec.compiler.dag import Dag
+import networkx as nx
+
+from graphspec.compiler.graph import find_cycle
 from graphspec.core.errors import Problem, SpecError
 from graphspec.language.load import Document
 from graphspec.language.spec import Block, Call, Spec
@@ -13,7 +15,8 @@ from graphspec.language.spec import Block, Call, Spec
 
 def call_order(spec: Spec, doc: Document) -> list[str]:
     """Block names, callees first; unknown blocks and recursive calls are errors."""
-    g = Dag(spec.blocks)
+    g = nx.DiGraph()
+    g.add_nodes_from(spec.blocks)
     problems = []
     bodies: list[tuple[tuple, Block]] = [(("model",), spec.model)]
     bodies += [(("blocks", name), block) for name, block in spec.blocks.items()]
@@ -29,9 +32,9 @@ def call_order(spec: Spec, doc: Document) -> list[str]:
                 g.add_edge(path[1], node.block)
     if problems:
         raise SpecError(problems)
-    cycle = g.find_cycle()
+    cycle = find_cycle(g)
     if cycle is None:
-        return list(reversed(g.topological_sort()))
+        return list(reversed(list(nx.topological_sort(g))))
     names = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
     raise SpecError(
         [

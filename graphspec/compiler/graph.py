@@ -1,9 +1,12 @@
-"""A model or block body as a DiGraph (compiler.dag) of typed nodes, with its wiring checked.
+"""A model or block body as a `networkx.DiGraph` of typed nodes, with its wiring checked.
 
-Nodes are `GraphNode` objects (never bare attribute dicts): inputs, params, and layers holding
-their op, `share:` or `block:` call. Edges run from producer to consumer. A reference is a node
-name or `node.output` for ops and blocks with several outputs. Everything wrong with the wiring
-(dangling names, cycles, nodes that feed nothing) is collected, with positions.
+Each graph node is keyed by its name and carries a `GraphNode` as its `node` attribute (inputs,
+params, and layers holding their op, `share:` or `block:` call); inference adds the `TypedNode`
+as `typed`. Statement order is networkx's lexicographical topological sort, ties broken by
+declaration order, so the generated code reads like the spec. Edges run from producer to
+consumer. A reference is a node name or `node.output` for ops and blocks with several outputs.
+Everything wrong with the wiring (dangling names, cycles, nodes that feed nothing) is collected,
+with positions.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from graphspec.compiler.dag import Dag
+import networkx as nx
+
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.language.spec import Block, Call, Param, Share, TensorInput
 from graphspec.ops.base import Op
@@ -44,7 +48,8 @@ def split_ref(ref: str) -> tuple[str, str | None]:
 
 @dataclass
 class Graph:
-    g: Dag
+    g: nx.DiGraph
+    """The wiring: one graph node per spec node (attribute `node`, later `typed`)."""
     nodes: dict[str, GraphNode]
     outputs: list[str]
     outputs_pos: Pos | None = None
@@ -53,14 +58,15 @@ class Graph:
     def order(self) -> list[GraphNode]:
         """Topological order, ties broken by declaration order (so code reads like the spec)."""
         rank = {name: i for i, name in enumerate(self.nodes)}
-        return [self.nodes[n] for n in self.g.lexicographical_topological_sort(rank.get)]
+        return [self.nodes[n] for n in nx.lexicographical_topological_sort(self.g, key=rank.get)]
 
 
 def build_graph(body: Block, where: dict[str, Pos], blocks: dict[str, Block]) -> Graph:
     """`where` maps each node name to its position, and `"__outputs__"` to the outputs line."""
     problems: list[Problem] = []
     nodes = _collect(body, where, blocks, problems)
-    g = Dag(nodes)
+    g = nx.DiGraph()
+    g.add_nodes_from((name, {"node": node}) for name, node in nodes.items())
     for node in nodes.values():
         for ref in node.inputs:
             src, _ = split_ref(ref)
@@ -223,8 +229,16 @@ def _shares(nodes: dict[str, GraphNode]) -> list[Problem]:
     return problems
 
 
-def _check_cycles(g: Dag, nodes: dict[str, GraphNode]) -> None:
-    cycle = g.find_cycle()
+def find_cycle(g: nx.DiGraph) -> list[tuple] | None:
+    """networkx's cycle edges, or None for an acyclic graph."""
+    try:
+        return nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return None
+
+
+def _check_cycles(g: nx.DiGraph, nodes: dict[str, GraphNode]) -> None:
+    cycle = find_cycle(g)
     if cycle is None:
         return
     path = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
@@ -251,10 +265,10 @@ def _unused(node: GraphNode) -> Problem:
     )
 
 
-def _check_unused(g: Dag, nodes: dict[str, GraphNode], outputs: list[str]) -> None:
+def _check_unused(g: nx.DiGraph, nodes: dict[str, GraphNode], outputs: list[str]) -> None:
     needed = set(outputs)
     for out in outputs:
-        needed |= g.ancestors(out)
+        needed |= nx.ancestors(g, out)
     problems = [_unused(node) for node in nodes.values() if node.name not in needed]
     if problems:
         raise SpecError(problems)

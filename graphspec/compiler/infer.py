@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphspec.compiler.graph import Graph, GraphNode, split_ref
 from graphspec.core.errors import Pos, Problem, SpecError
@@ -75,6 +76,11 @@ class TypedGraph:
     def total_params(self) -> int:
         return sum(t.params for t in self.nodes.values())
 
+    @property
+    def digraph(self) -> Any:
+        """The `networkx.DiGraph` that was walked; each node carries `node` and `typed`."""
+        return self.graph.g
+
     def walk(self, prefix: str = "") -> Iterator[tuple[str, TypedNode, int]]:
         """Every node with its dotted path and nesting depth, block internals included."""
         for t in self.nodes.values():
@@ -108,6 +114,7 @@ def infer(
             continue  # an input failed already; its error is reported
         try:
             typed[node.name] = _infer_node(node, typed, blocks)
+            graph.g.nodes[node.name]["typed"] = typed[node.name]
         except ShapeError as err:
             pos = field_pos.get((node.name, err.field or ""), node.pos)
             message = err.message + _inputs_note(err, node, typed)

@@ -60,8 +60,8 @@ def as_networkx(graph: TypedGraph) -> Any:
     Each node carries `op` (as the summary names it), `outs` (port -> TensorType), `shape`,
     `dtype`, `params`, `line` and `inputs` (the references it reads, in argument order); a block
     call carries its body as `inner`, a DiGraph of the same kind. An edge carries the `port` it
-    reads (None for a node's first output). networkx is imported here only: checking a spec uses
-    graphspec/compiler/dag.py and never pays for it (bench/RESULTS.md).
+    reads (None for a node's first output). Unlike the compiler's own graph (`TypedGraph.digraph`,
+    whose nodes hold the live objects), this one holds plain values, for analysis and export.
     """
     import networkx as nx
 
