@@ -230,3 +230,11 @@ def _cli(*argv: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(argv))
     return code, out.getvalue(), err.getvalue()
+
+
+def test_index_inputs_are_drawn_below_their_embedding():
+    """BERT's ids reach Embeddings inside a block: 30522 tokens, 2 segments."""
+    slots = samples.slots(compile_file(str(_spec("bert_attention"))).graph)
+    assert {s.name: s.high for s in slots} == {"input_ids": 30522, "segment_ids": 2}
+    ids, segs = samples.random_inputs(slots, {"N": 64, "L": 64}, seed=0)
+    assert int(segs.max()) == 1 and int(ids.max()) > 1000
