@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     dynamic = ", ".join(report.dynamic) or "none"
     at = ", ".join(f"{k}={v}" for k, v in report.checked.items()) or "fixed sizes"
     print(
-        f"exported {report.format} (dynamic: {dynamic}); checked at {at} against the eager "
-        f"module: largest difference {report.agreement.worst:.3g}",
+        f"exported {report.format} (dynamic: {dynamic}; weights: {report.weights}); checked at "
+        f"{at} against the eager module: largest difference {report.agreement.worst:.3g}",
         file=sys.stderr,
     )
     for note in report.notes:

@@ -49,6 +49,8 @@ class Report:
     checked: dict[str, int]
     agreement: Agreement
     notes: list[str]
+    weights: str
+    """Where the weights came from: a file, or 'random (seed 0)'."""
 
 
 def export(req: Request) -> Report:
@@ -75,7 +77,8 @@ def export(req: Request) -> Report:
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return Report(target, fmt.name, names, traced, checked, agreement, notes)
+    weights = str(_weights_file(Path(req.weights))) if req.weights else f"random (seed {req.seed})"
+    return Report(target, fmt.name, names, traced, checked, agreement, notes, weights)
 
 
 def _plan_sizes(slots: list[samples.InputSlot], req: Request):
@@ -124,8 +127,12 @@ def _model(compiled: Compiled, req: Request, device: str) -> torch.nn.Module:
     return model.eval().to(device)
 
 
+def _weights_file(path: Path) -> Path:
+    return path / WEIGHTS if path.is_dir() else path
+
+
 def _load_weights(model: torch.nn.Module, path: Path) -> None:
-    file = path / WEIGHTS if path.is_dir() else path
+    file = _weights_file(path)
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except FileNotFoundError:
