@@ -53,9 +53,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="with --out: replace an existing run folder there"
     )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train on N processes of this machine: runs `torchrun --standalone "
+        "--nproc-per-node N -m graphspec run ...` (data.batch_size stays the global batch)",
+    )
+    p.add_argument(
+        "--any-world-size",
+        action="store_true",
+        help="with --resume: allow another number of processes than the run trained on",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.nproc is not None:
+        return _launch(args)
     from graphspec.training.plan import Options, run
 
     opts = Options(
@@ -68,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         out=args.out,
         overwrite=args.overwrite,
+        any_world_size=args.any_world_size,
         argv=_command_line(args),
     )
     return run(opts)
@@ -82,4 +97,19 @@ def _command_line(args: argparse.Namespace) -> list[str]:
         value = getattr(args, flag)
         if value is not None and not (flag == "runs_dir" and value == "runs"):
             line += [f"--{flag.replace('_', '-')}", str(value)]
-    return line + [f"--{f}" for f in ("fallback", "quiet", "overwrite") if getattr(args, f)]
+    flags = ("fallback", "quiet", "overwrite", "any_world_size")
+    return line + [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f)]
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """--nproc N: the same command under torchrun, which starts N ranks; its exit code."""
+    import subprocess
+
+    from graphspec.core.errors import fail
+    from graphspec.training import world
+
+    if args.nproc < 1:
+        raise fail("E-USAGE", f"--nproc {args.nproc}: needs at least one process")
+    if world.current().distributed:
+        raise fail("E-USAGE", "--nproc inside a torchrun job: torchrun already started the ranks")
+    return subprocess.call(world.torchrun_command(args.nproc, _command_line(args)[1:]))

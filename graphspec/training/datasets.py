@@ -62,6 +62,8 @@ class Split:
     shuffle: bool = False
     drop_last: bool = False
     num_workers: int = 0
+    shard: Any = None
+    """A distributed run's `distributed.Shard`: each batch is cut to this rank's part of it."""
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -80,16 +82,18 @@ class Split:
         return self._loader_batches(order, start, epoch)
 
     def _tensor_batches(self, order: torch.Tensor | None, start: int) -> Iterator[Batch]:
-        items, b = self.items, self.batch_size
-        if order is None and start == 0 and b >= len(items):
+        items, b, shard = self.items, self.batch_size, self.shard
+        if order is None and start == 0 and b >= len(items) and shard is None:
             yield items.inputs, items.target  # the whole set, as the fitting seeds use it
             return
         for i in range(start, len(self)):
             if order is None:  # a slice is a view: no copy
-                pick = slice(i * b, (i + 1) * b)
+                lo, hi = i * b, min((i + 1) * b, len(items))
+                pick = shard.span(lo, hi) if shard else slice(lo, hi)
                 yield tuple(t[pick] for t in items.inputs), items.target[pick]
             else:
                 idx = order[i * b : (i + 1) * b]
+                idx = idx[shard.span(0, len(idx))] if shard else idx
                 yield tuple(t[idx] for t in items.inputs), items.target[idx]
 
     def _loader_batches(
@@ -98,6 +102,8 @@ class Split:
         ids = order.tolist() if order is not None else list(range(len(self.items)))
         b = self.batch_size
         plan = [ids[i * b : (i + 1) * b] for i in range(start, len(self))]
+        if self.shard is not None:  # this rank's part of each global batch
+            plan = [batch[self.shard.span(0, len(batch))] for batch in plan]
         # The loader draws its workers' base seed from this generator; without one it would
         # draw from the global RNG, and a resumed run (one extra loader) would drift from an
         # uninterrupted one.

@@ -24,6 +24,7 @@ from graphspec.language import overrides
 from graphspec.language.load import Document, load_file
 from graphspec.program import data_facts as data_check
 from graphspec.training import run_folder as runs
+from graphspec.training import world as worlds
 from graphspec.training.screen import Screen
 
 
@@ -40,6 +41,8 @@ class Options:
     runs_dir: str = runs.DEFAULT_ROOT
     out: str | None = None
     overwrite: bool = False
+    any_world_size: bool = False
+    """--resume on another number of processes than the run trained on."""
     argv: list[str] = field(default_factory=list)
 
 
@@ -63,6 +66,11 @@ def run(opts: Options) -> int:
     try:
         from graphspec.training.session import Session  # imports torch
 
+        world = worlds.current()
+        if world.distributed:  # under torchrun: DDP, rank 0 writes (distributed.py)
+            from graphspec.training.distributed import DistributedSession
+
+            return DistributedSession(plan, opts, Screen(quiet=opts.quiet), world).run()
         return Session(plan, opts, Screen(quiet=opts.quiet)).run()
     finally:
         if plan.lock is not None:
@@ -115,7 +123,7 @@ def _prepare_resume(opts: Options, items: list[overrides.Override]) -> Plan:
             f"'{run_dir}' is not a graphspec run folder (no spec.yaml and meta.json)",
             hint="pass the folder `graphspec run` printed last",
         )
-    lock = runs.Lock(run_dir)
+    lock = runs.Lock(run_dir) if worlds.current().writer else None  # rank 0 writes it
     try:
         if opts.fake_data is None:  # a run started on FakeData continues on the same
             opts.fake_data = _stored_fake_data(run_dir)
@@ -135,7 +143,8 @@ def _prepare_resume(opts: Options, items: list[overrides.Override]) -> Plan:
                 "; start a new run for anything else",
             )
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
     plan.run_dir, plan.lock = run_dir, lock
     return plan
