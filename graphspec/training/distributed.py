@@ -28,13 +28,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from graphspec.core.errors import SpecError, fail
+from graphspec.core.errors import Diverged, Interrupted, SpecError, fail
 from graphspec.training import checkpoint
 from graphspec.training import run_folder as runs
 from graphspec.training.job import Job, resolve_device
 from graphspec.training.loop import DivergedError, StoppedError, TrainState
 from graphspec.training.screen import Screen
-from graphspec.training.session import EXIT_DIVERGED, EXIT_SIGNAL, Session
+from graphspec.training.session import Session
 from graphspec.training.world import World
 
 
@@ -234,12 +234,12 @@ class DistributedSession(Session):
         if self.world.writer:
             return super()._diverged(err)
         self.on_checkpoint(err.state)
-        return EXIT_DIVERGED
+        raise Diverged("E-DIVERGED", str(err), None, str(self.run_dir), quiet=True)
 
     def _interrupted(self, err: StoppedError) -> int:
         if self.world.writer:
             return super()._interrupted(err)
-        return EXIT_SIGNAL.get(err.signum, 130)
+        raise Interrupted(err.signum, str(err), None, str(self.run_dir), quiet=True)
 
     def _from_writer(self, produce):
         """Run `produce` on rank 0 and give its result to every rank. An input error there is
