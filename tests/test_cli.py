@@ -17,10 +17,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from graphspec.data import transforms
 
 import graphspec
 from graphspec import cli
+from graphspec.data import transforms
 from graphspec.language import recipe as spec_train
 from graphspec.ops import OPS
 
@@ -159,6 +159,8 @@ KEYWORDS = {
     "format", "anyOf", "oneOf", "allOf", "not", "discriminator", "propertyNames",
     "minProperties", "maxProperties", "deprecated", "readOnly", "writeOnly", "patternProperties",
 }  # fmt: skip
+KEYWORDS |= {"enumDescriptions", "errorMessage"}
+"""VS Code's schema annotations, which yaml-language-server shows (schema_docs.py)."""
 
 
 def _walk_schema(node, defs: dict, seen: set) -> None:

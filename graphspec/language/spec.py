@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag
 
-from graphspec.core.fields import Float, Int, PosFloat, Size, StrictModel, Symbol, SymbolicSize
+from graphspec.core.fields import Float, PosFloat, Seed, Size, StrictModel, Symbol, SymbolicSize
 from graphspec.core.shapes import DTYPES
 from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
@@ -245,11 +245,13 @@ class Spec(StrictModel):
     train: Train = Train()
     evaluate: Evaluate | None = None
     device: Device = "auto"
-    seed: Int | None = None
+    seed: Seed | None = None
     """torch.manual_seed for weights and data order; None picks one and records it."""
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the spec language, each tagged union spelled out under `$defs`."""
+    from graphspec.language.schema_docs import document
+
     unions = [Layer, *spec_train.UNIONS]
-    return add_unions(Spec.model_json_schema(by_alias=True), unions)
+    return document(add_unions(Spec.model_json_schema(by_alias=True), unions))
