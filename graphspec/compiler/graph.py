@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import networkx as nx
 
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.names import node_name_problem
-from graphspec.language.load import Document
 from graphspec.language.spec import Body, Call, Group, Param, Share, TensorInput
 from graphspec.ops.base import Op
 
@@ -376,25 +375,3 @@ def _check_unused(g: nx.DiGraph, nodes: dict[str, GraphNode], outputs: list[str]
     problems = [_unused(node) for node in nodes.values() if node.name not in needed]
     if problems:
         raise SpecError(problems)
-
-
-def node_positions(path: tuple, body: Body, doc: Document) -> dict[str, Pos]:
-    where = {}
-    for section in ("inputs", "params", "layers"):
-        for name in getattr(body, section):
-            where[name] = where[f"{section}.{name}"] = doc.key_pos((*path, section, name))
-    where["__outputs__"] = doc.pos((*path, "outputs"))
-    return where
-
-
-def field_positions(path: tuple, data: Any, doc: Document) -> dict[tuple[str, str], Pos]:
-    out: dict[tuple[str, str], Pos] = {}
-    body = data
-    for key in path:
-        body = body.get(key, {}) if isinstance(body, dict) else {}
-    layers = body.get("layers", {}) if isinstance(body, dict) else {}
-    for name, raw in layers.items() if isinstance(layers, dict) else ():
-        if isinstance(raw, dict):
-            for key in raw:
-                out[(name, "in_" if key == "in" else key)] = doc.pos((*path, "layers", name, key))
-    return out

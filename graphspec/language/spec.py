@@ -11,15 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag
 
-from graphspec.core.fields import (
-    Float,
-    PosFloat,
-    Seed,
-    Size,
-    StrictModel,
-    Symbol,
-    SymbolicSize,
-)
+from graphspec.core.fields import Float, PosFloat, Seed, Size, StrictModel, Symbol, SymbolicSize
 from graphspec.core.shapes import DTYPES
 from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
