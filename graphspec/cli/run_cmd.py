@@ -53,6 +53,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="with --out: replace an existing run folder there"
     )
+    p.add_argument(
+        "--budget-mem",
+        metavar="SIZE",
+        help="memory a run may plan for, e.g. 64G (default: 80%% of RAM; a CUDA device: 90%% "
+        "of its memory)",
+    )
+    p.add_argument(
+        "--no-budget", action="store_true", help="skip the memory budget check (E-BUDGET)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         overwrite=args.overwrite,
         argv=_command_line(args),
+        budget_mem=args.budget_mem,
+        no_budget=args.no_budget,
     )
     return train(opts)
 
@@ -93,8 +104,9 @@ def _command_line(args: argparse.Namespace) -> list[str]:
     line = ["graphspec", "run"] + ([args.spec] if args.spec else [])
     for item in args.overrides:
         line += ["--set", item]
-    for flag in ("resume", "fake_data", "runs_dir", "out"):
+    for flag in ("resume", "fake_data", "runs_dir", "out", "budget_mem"):
         value = getattr(args, flag)
         if value is not None and not (flag == "runs_dir" and value == "runs"):
             line += [f"--{flag.replace('_', '-')}", str(value)]
-    return line + [f"--{f}" for f in ("fallback", "quiet", "overwrite") if getattr(args, f)]
+    flags = ("fallback", "quiet", "overwrite", "no_budget")
+    return line + [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f)]

@@ -18,11 +18,9 @@ from typing import Literal
 import networkx as nx
 
 from graphspec.core.errors import Pos, Problem, SpecError
+from graphspec.core.names import node_name_problem
 from graphspec.language.spec import Body, Call, Group, Param, Share, TensorInput
 from graphspec.ops.base import Op
-
-RESERVED = frozenset({"self", "torch", "nn", "F", "math", "forward", "training", "layer"})
-
 
 NodeKind = Literal["input", "param", "op", "share", "call", "group"]
 
@@ -222,15 +220,9 @@ def _collect(
         node.inputs = _wiring(node, previous, blocks, problems)
         previous = name
     problems += [
-        Problem(
-            "E-NAME",
-            f"'{name}' is reserved in generated code",
-            where[name],
-            name,
-            hint="pick another node name",
-        )
+        Problem("E-NAME", why, nodes[name].pos, name, hint="pick another node name")
         for name in nodes
-        if name in RESERVED
+        if (why := node_name_problem(name))
     ]
     return nodes
 

@@ -18,6 +18,7 @@ from graphspec.compiler.infer import TypedGraph, infer
 from graphspec.compiler.positions import field_positions, node_positions
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
+from graphspec.core.names import class_name_problem
 from graphspec.language import load
 from graphspec.language import locate as report
 from graphspec.language.spec import Spec
@@ -86,6 +87,7 @@ def compile_document(doc: load.Document, data: Any = None) -> Compiled:
         spec = Spec.model_validate(model_data, context=context)
     except ValidationError as err:
         raise SpecError(conditions + typer.problems + report.problems_from(err, doc)) from None
+    problems += _class_name_problems(spec, data, doc)
     if problems or conditions or typer.problems:
         raise SpecError(conditions + typer.problems + problems)
     model = spec.model
@@ -105,6 +107,19 @@ def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     typer.name_classes()
     checks.check(spec, typed, doc)  # loss vs output vs data, loader sizes
     return Compiled(spec, typed, doc)
+
+
+def _class_name_problems(spec: Spec, data: Any, doc: load.Document) -> list[Problem]:
+    """The model's and each block's class name must fit the generated file (E-NAME)."""
+    named = [(spec.model.class_, doc.pos(("model", "class")))]
+    raw = data.get("blocks") if isinstance(data, dict) else None
+    if isinstance(raw, dict):
+        named += [(name, doc.key_pos(("blocks", name))) for name in raw if isinstance(name, str)]
+    return [
+        Problem("E-NAME", why, pos, hint="pick another class name")
+        for name, pos in named
+        if (why := class_name_problem(name))
+    ]
 
 
 def _model_data(data: Any, constants: dict, doc: load.Document) -> tuple[Any, list[Problem]]:

@@ -201,7 +201,8 @@ def check_sizes(graph: TypedGraph, sizes: dict[str, int]) -> None:
                 raise SpecError([Problem("E-SHAPE", message, t.node.pos, path, hint)])
 
 
-def print_table(graph: TypedGraph, spec_name: str, sizes: dict[str, int] | None = None) -> None:
+def print_table(graph: TypedGraph, spec_name: str, sizes: dict[str, int] | None = None) -> Any:
+    """Print the table and totals; returns the console, for the cost columns that follow."""
     from rich.console import Console
     from rich.table import Table
 
@@ -222,3 +223,4 @@ def print_table(graph: TypedGraph, spec_name: str, sizes: dict[str, int] | None 
         f"{ref} {graph.ref_type(ref).subs(sizes or {})}" for ref in graph.graph.outputs
     )
     console.print(f"Outputs: {outs}")
+    return console

@@ -82,9 +82,23 @@ _FLOAT_SCHEMA = {"type": ["number", "string"], "description": "a number or an ex
 # Bounds come before the BeforeValidator: they then constrain the evaluated number (same check),
 # and pydantic writes them as JSON Schema's minimum/exclusiveMinimum; after it, they would leak
 # into `graphspec schema` as pydantic's own `ge`/`gt` keys, which editors ignore.
-Int = Annotated[int, BeforeValidator(_eval_int), Field(json_schema_extra=_EXPR_SCHEMA)]
-Size = Annotated[int, Field(ge=1, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)]
-NonNeg = Annotated[int, Field(ge=0, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)]
+INT64_MAX = 2**63 - 1
+"""Every integer field fits torch's int64 (BAD-INPUTS 52): beyond it torch overflows at run time."""
+Int = Annotated[
+    int,
+    Field(ge=-INT64_MAX - 1, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA),
+    BeforeValidator(_eval_int),
+]
+Size = Annotated[
+    int, Field(ge=1, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+]
+NonNeg = Annotated[
+    int, Field(ge=0, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+]
+Seed = Annotated[
+    int, Field(ge=0, le=2**64 - 1, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+]
+"""What torch.manual_seed takes: 0 to 2**64 - 1."""
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 """A symbolic size such as `N` or `L`, bound when the model runs."""
 

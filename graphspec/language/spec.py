@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from graphspec.core.fields import Float, Int, PosFloat, Size, StrictModel, Symbol, SymbolicSize
+from graphspec.core.fields import Float, PosFloat, Seed, Size, StrictModel, Symbol, SymbolicSize
 from graphspec.core.shapes import DTYPES
 from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
@@ -246,7 +246,7 @@ class Spec(StrictModel):
     train: Train = Train()
     evaluate: Evaluate | None = None
     device: Device = "auto"
-    seed: Int | None = None
+    seed: Seed | None = None
     """torch.manual_seed for weights and data order; None picks one and records it."""
 
 

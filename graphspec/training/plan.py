@@ -20,6 +20,7 @@ from graphspec.compiler.pipeline import Compiled, compile_document
 from graphspec.core.errors import fail
 from graphspec.language import overrides
 from graphspec.language.load import Document, load_file
+from graphspec.training import budget
 from graphspec.training import run_folder as runs
 
 
@@ -37,6 +38,9 @@ class Options:
     out: str | None = None
     overwrite: bool = False
     argv: list[str] = field(default_factory=list)
+    budget_mem: str | None = None
+    """--budget-mem SIZE: the memory budget (default: a share of RAM; training/budget.py)."""
+    no_budget: bool = False
 
 
 @dataclass
@@ -65,6 +69,8 @@ def prepare(opts: Options) -> Plan:
         compiled = compile_document(doc)
         plan = _plan(compiled, doc, opts.spec)
     try:
+        limit = budget.limit_from(opts.budget_mem, not opts.no_budget)
+        budget.check(plan.compiled, plan.doc, limit)  # before anything is allocated
         plan.compiled.spec.data.check_available(plan.doc, fake_data=bool(opts.fake_data))
     except BaseException:
         if plan.lock is not None:
@@ -99,6 +105,7 @@ def _prepare_resume(opts: Options, items: list[overrides.Override]) -> Plan:
             f"'{run_dir}' is not a graphspec run folder (no spec.yaml and meta.json)",
             hint="pass the folder `graphspec run` printed last",
         )
+    runs.read_meta(run_dir)  # a damaged meta.json is an error, not a silent fresh start
     lock = runs.Lock(run_dir)
     try:
         if opts.fake_data is None:  # a run started on FakeData continues on the same

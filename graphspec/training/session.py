@@ -15,8 +15,9 @@ import torch
 
 from graphspec import __version__
 from graphspec.core.errors import Diverged, Interrupted
+from graphspec.core.files import write_atomic
 from graphspec.data.base import data_error
-from graphspec.training import checkpoint, datasets
+from graphspec.training import budget, checkpoint, datasets
 from graphspec.training import run_folder as runs
 from graphspec.training.data_fit import check_data_fits
 from graphspec.training.job import Job, check_steps, make_job, resolve_device
@@ -58,6 +59,8 @@ class Session:
     def _build(self) -> tuple[Job, TrainState]:
         plan, spec = self.plan, self.spec
         device = resolve_device(spec.device, plan.doc.pos(("device",)))
+        budget.check_device(plan.compiled, plan.doc, device, not self.opts.no_budget,
+                            self.opts.budget_mem is not None)  # fmt: skip
         torch.manual_seed(plan.seed)  # data first, then weights: the regression seed's order
         try:
             data = datasets.from_spec(spec, fake_data=self.opts.fake_data, origin=plan.source)
@@ -106,7 +109,7 @@ class Session:
             self.opts.overrides,
             note if fake else [],
         )
-        (self.run_dir / "model.py").write_text(self.plan.compiled.source, encoding="utf-8")
+        write_atomic(self.run_dir / "model.py", self.plan.compiled.source)
         self.meta = {
             "graphspec": __version__,
             "torch": torch.__version__,
