@@ -17,12 +17,13 @@ import dataclasses
 import difflib
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 from pydantic import ConfigDict, ValidationError
 
-from graphspec.compiler.graph import find_cycle
+from graphspec.compiler.graph import build_graph, field_positions, find_cycle, node_positions
+from graphspec.compiler.infer import BlockFailed, TypedGraph, infer
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.fields import StrictModel
@@ -31,9 +32,6 @@ from graphspec.language import locate
 from graphspec.language.load import Document
 from graphspec.language.spec import ArgDecl, Block, Call, Identifier
 from graphspec.ops.base import ShapeError
-
-if TYPE_CHECKING:
-    from graphspec.compiler.infer import TypedGraph
 
 
 class _Holder(StrictModel):
@@ -201,8 +199,9 @@ class Blocks:
         self.problems: list[Problem] = []
         self.typed: dict[tuple, TypedGraph | None] = {}
         self.partial: TypedGraph | None = None
-        self.needs_sizes: set[tuple] = set()
-        """Keys whose symbolic typing failed where concrete sizes are known: retyped per call."""
+        self.deferred: dict[tuple, list[Problem]] = {}
+        """Keys whose symbolic typing failed, with its errors: such calls are typed with their
+        concrete sizes, and only a call without any gets these errors."""
         for name, raw in self.raw.items():
             self._template(name, raw)
 
@@ -271,45 +270,37 @@ class Blocks:
             )
         concrete = _concrete_sizes(template, declared, actual)
         key = (template.name, tuple(sorted(args.items())), tuple(sorted(concrete.items())))
-        if key in self.needs_sizes:  # typed over its symbols it failed: sizes decide
-            more = {**_static_sizes(declared, actual), **concrete}
-            key = (key[0], key[1], tuple(sorted(more.items())))
-            concrete = more
         if key not in self.typed:
-            self.typed[key] = self._first_fit(template, names, concrete, declared, actual, key)
-        if key in self.needs_sizes:
+            self.typed[key] = self._symbolic_first(template, names, concrete, declared, actual, key)
+        if key in self.deferred:  # typed over its symbols it failed: this call's sizes decide
             more = {**_static_sizes(declared, actual), **concrete}
+            if more == concrete:  # nothing more to give: the symbolic errors are this call's
+                self._add(self.deferred[key])
+                raise BlockFailed()
             key = (key[0], key[1], tuple(sorted(more.items())))
+            if key not in self.typed:
+                self.typed[key] = self._specialize(template, {**names, **more}, key)
         typed = self.typed[key]
         if typed is None:
-            from graphspec.compiler.infer import BlockFailed
-
             raise BlockFailed()
         return typed
 
-    def _first_fit(
+    def _symbolic_first(
         self, template: Template, names: dict, concrete: dict, declared: list, actual: list, key
     ) -> Any:
-        """Typed over its symbols where it can be; where a rule needs a concrete size that the
-        call has (Conv2d's channel count of an `[N, C, H, W]` input), typed again with every
-        size the call makes concrete, and only that attempt's errors count."""
+        """Typed over its symbols where it can be. Where that fails and the call has concrete
+        sizes the typing did not use (Conv2d's channel count of an `[N, C, H, W]` input), its
+        errors are kept aside in `deferred` and each call is typed with its own sizes."""
         mark, partial = len(self.problems), self.partial
         typed = self._specialize(template, {**names, **concrete}, key)
-        more = {**_static_sizes(declared, actual), **concrete}
-        if typed is not None or more == concrete:
+        if typed is not None or not set(_static_sizes(declared, actual)) - set(concrete):
             return typed
+        self.deferred[key] = self.problems[mark:]
         del self.problems[mark:]
         self.partial = partial
-        self.needs_sizes.add(key)
-        full = (key[0], key[1], tuple(sorted(more.items())))
-        if full not in self.typed:
-            self.typed[full] = self._specialize(template, {**names, **more}, full)
-        return None  # never used: this key is in needs_sizes
+        return None
 
     def _specialize(self, template: Template, names: dict[str, Any], key: tuple) -> Any:
-        from graphspec.compiler.graph import build_graph
-        from graphspec.compiler.infer import infer
-        from graphspec.compiler.positions import field_positions, node_positions
 
         path = ("blocks", template.name)
         raw, problems = prepare_body(template.raw, names, path, self.doc)

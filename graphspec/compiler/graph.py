@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import networkx as nx
 
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.names import node_name_problem
+from graphspec.language.load import Document
 from graphspec.language.spec import Body, Call, Group, Param, Share, TensorInput
 from graphspec.ops.base import Op
 
@@ -37,8 +38,9 @@ class GraphNode:
       in `forward`, a function op is one expression in `forward`; the op's own rule types it.
     - ``share``: `{share: other}` calls the module of an earlier op node again (weight tying,
       the CIFAR net's one MaxPool2d used twice); typed by that op's rule, no new parameters.
-    - ``call``: `{block: Name}` calls a block (its own nn.Module class), `repeat:` times; typed
-      once over the block's symbols and unified with the arguments at each call.
+    - ``call``: `{block: Name, args: {...}}` calls a block, `repeat:` times; each copy is typed
+      once per specialization (argument values and the input sizes its fields use, see
+      compiler/blocks.py), over the block's symbols, and unified with the inputs at each call.
     - ``group``: `{group: [...]}` numbers its children as `nn.Sequential` does
       (`features.0.weight`), so a spec can mirror a torchvision module tree.
 
@@ -374,3 +376,25 @@ def _check_unused(g: nx.DiGraph, nodes: dict[str, GraphNode], outputs: list[str]
     problems = [_unused(node) for node in nodes.values() if node.name not in needed]
     if problems:
         raise SpecError(problems)
+
+
+def node_positions(path: tuple, body: Body, doc: Document) -> dict[str, Pos]:
+    where = {}
+    for section in ("inputs", "params", "layers"):
+        for name in getattr(body, section):
+            where[name] = where[f"{section}.{name}"] = doc.key_pos((*path, section, name))
+    where["__outputs__"] = doc.pos((*path, "outputs"))
+    return where
+
+
+def field_positions(path: tuple, data: Any, doc: Document) -> dict[tuple[str, str], Pos]:
+    out: dict[tuple[str, str], Pos] = {}
+    body = data
+    for key in path:
+        body = body.get(key, {}) if isinstance(body, dict) else {}
+    layers = body.get("layers", {}) if isinstance(body, dict) else {}
+    for name, raw in layers.items() if isinstance(layers, dict) else ():
+        if isinstance(raw, dict):
+            for key in raw:
+                out[(name, "in_" if key == "in" else key)] = doc.pos((*path, "layers", name, key))
+    return out

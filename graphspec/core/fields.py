@@ -7,7 +7,6 @@ in pydantic's validation context. Nothing is ever handed to `eval`.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated, Any
 
@@ -26,9 +25,9 @@ class StrictModel(BaseModel):
         allow_inf_nan=False,
         populate_by_name=True,
         frozen=True,
-        # Reading field docstrings parses this package's source: about 0.7 s, so only the
-        # `schema` command (which documents fields) turns it on.
-        use_attribute_docstrings=bool(os.environ.get("GRAPHSPEC_FIELD_DOCS")),
+        # Field docstrings reach `graphspec schema` through language/schema_docs.py, which reads
+        # them only then: pydantic's use_attribute_docstrings would parse the source (~0.7 s) on
+        # every validate.
         defer_build=True,  # build validators once, for the whole Spec, not per class at import
     )
 

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Discriminator, Field, Tag
 
-from graphspec.core.fields import Float, PosFloat, Seed, Size, StrictModel, Symbol, SymbolicSize
+from graphspec.core.fields import (
+    Float,
+    PosFloat,
+    Seed,
+    Size,
+    StrictModel,
+    Symbol,
+    SymbolicSize,
+)
 from graphspec.core.shapes import DTYPES
 from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
@@ -93,7 +101,10 @@ class Call(NodeFields):
     block: Identifier
     repeat: Size = 1
     """Copies in sequence: the block's first output feeds the next copy's first input."""
-    args: ArgSet | Annotated[list[ArgSet], Field(min_length=1)] = {}
+    args: Annotated[
+        Annotated[ArgSet, Tag("one")] | Annotated[list[ArgSet], Field(min_length=1), Tag("each")],
+        Discriminator(lambda v: "each" if isinstance(v, list) else "one"),
+    ] = {}
     """The block's arguments: one set for every copy, or a list with one set per copy (then
     `repeat` defaults to its length)."""
     first: ArgSet = {}
