@@ -22,8 +22,9 @@ from typing import Any
 import networkx as nx
 from pydantic import ConfigDict, ValidationError
 
-from graphspec.compiler.graph import build_graph, field_positions, find_cycle, node_positions
+from graphspec.compiler.graph import build_graph, find_cycle
 from graphspec.compiler.infer import BlockFailed, TypedGraph, infer
+from graphspec.compiler.positions import field_positions, node_positions
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.fields import StrictModel

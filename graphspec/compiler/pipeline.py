@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from graphspec.compiler import blocks, checks, codegen
-from graphspec.compiler.graph import build_graph, field_positions, node_positions
+from graphspec.compiler.graph import build_graph
 from graphspec.compiler.infer import TypedGraph, infer
+from graphspec.compiler.positions import field_positions, node_positions
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.names import class_name_problem
