@@ -86,7 +86,7 @@ def _graphspec_unit(spec, job, hooks: Session):
 def regression(folder: Path):
     compiled = compile_file(str(ROOT / "specs/regression.yaml"))
     torch.manual_seed(0)
-    data = datasets.build(compiled.spec.data)
+    data = datasets.from_spec(compiled.spec)
     model = compiled.build()
     job = make_job(compiled.spec, model, data, torch.device("cpu"), seed=0)
     net = sp.RegressionNet()

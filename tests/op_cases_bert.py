@@ -61,6 +61,22 @@ def embedding_cases(op: str) -> list[Case]:
     return cases + [Case(base, (tt("N", "L", dtype="int64"),))]
 
 
+def functional_embedding_cases(op: str) -> list[Case]:
+    cases = []
+    for d in draw(
+        47,
+        80,
+        _ids=[(2, 3), ("N", "L"), (), (5,), (2, 3, 4)],
+        _dtype=["int64", "int64", "int64", "int32", "float32", "bool"],
+        _table=[(10, 4), (1, 8), (30, 1), (10, 4), (4,), (2, 3, 4), ("V", 4)],
+        _table_dtype=["float32", "float32", "float32", "float64", "int64"],
+        padding_idx=[OMIT, OMIT, OMIT, 0, -1, 3, 12],
+    ):
+        ids = tt(*d["_ids"], dtype=d["_dtype"])
+        cases.append(Case(fields(op, d), (ids, tt(*d["_table"], dtype=d["_table_dtype"]))))
+    return cases
+
+
 def positions_cases(op: str) -> list[Case]:
     # Rank-3 ids whose dims 1 and 2 agree would let torch's expand_as broadcast the positions
     # over the wrong dim: the rule asks for (N, L) and the grid keeps clear of that coincidence.
@@ -369,6 +385,7 @@ def _mha_masks(rng: Random, params: dict, n: list, heads: int, length: Any) -> l
 CASES = {
     "Embedding": embedding_cases,
     "positions": positions_cases,
+    "embedding": functional_embedding_cases,
     "LayerNorm": layernorm_cases,
     "GELU": gelu_cases,
     "gelu": gelu_cases,

@@ -73,3 +73,19 @@ def test_to_networkx_nests_blocks():
     inner = calls["attention"]
     assert inner.nodes["scores"]["shape"] == ("N", "12", "L", "L")
     assert nx_sorted(inner).index("scores") > 0
+
+
+def test_compile_text_needs_no_file_and_names_it_in_errors():
+    text = Path(LENET).read_text()
+    compiled = graphspec.compile_text(text)
+    assert compiled.graph.total_params == 61_706
+    assert type(graphspec.build_module(compiled)).__name__ == "Net"
+    with pytest.raises(graphspec.SpecError) as info:
+        graphspec.compile_text(text.replace("op: Conv2d", "op: Conv2dd", 1), "cell[3]")
+    assert str(info.value.problems[0].pos).startswith("cell[3]:")
+
+
+def test_the_api_is_discoverable():
+    listed = dir(graphspec)
+    for name in ("compile_file", "compile_text", "build_module", "Compiled", "SpecError"):
+        assert name in listed and getattr(graphspec, name).__doc__

@@ -20,6 +20,7 @@ import yaml
 
 import graphspec
 from graphspec import cli
+from graphspec.data import transforms
 from graphspec.language import recipe as spec_train
 from graphspec.ops import OPS
 
@@ -267,7 +268,7 @@ def test_schema_spells_out_every_table_union(capsys):
         "Loss": spec_train.LOSSES,
         "Optimizer": spec_train.OPTIMIZERS,
         "Scheduler": spec_train.SCHEDULERS,
-        "Transform": spec_train.TRANSFORMS,
+        "Transform": transforms.TRANSFORMS,
     }
     for name, table in tables.items():
         union = defs[name]

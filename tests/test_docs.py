@@ -51,9 +51,13 @@ def op_table() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for name, cls in OPS.items():
-        fields = [_field(k, cls) for k in cls.model_fields if k not in ("op", "in_", "shape")]
+        fields = [
+            _field(k, cls) for k in cls.model_fields if k not in ("op", "in_", "shape", "if_")
+        ]
         doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())  # first paragraph
-        outputs = ", ".join(f"`{o}`" for o in cls.outputs)
+        # split and chunk count their outputs per input (a property): out0, out1, ...
+        names = cls.outputs if isinstance(cls.outputs, tuple) else ("out0", "out1", "...")
+        outputs = ", ".join(f"`{o}`" for o in names)
         cells = [f"`{name}`", cls.kind, f"`{cls.torch_name}`", _arity(cls), outputs]
         cells += [", ".join(fields) or "-", doc]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from graphspec.core import exprs
 from graphspec.core.exprs import (
+    ARITY,
     FUNCTIONS,
     Elementwise,
     ExprError,
@@ -434,13 +436,16 @@ def test_pi_can_be_a_user_name() -> None:
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_every_whitelisted_function_renders(name: str) -> None:
+    if name in ARITY:  # min/max/clamp: see test_bounds_render_as_the_torch_call_for_operands
+        return
     assert parse_elementwise(f"{name}(x)", ["x"]).render({"x": "x"}) == f"{FUNCTIONS[name]}(x)"
 
 
 def test_function_whitelist_is_exact_and_read_only() -> None:
     expected = "sin cos tan exp log sqrt tanh sigmoid abs relu rand_like randn_like".split()
-    assert list(FUNCTIONS) == expected
+    assert list(FUNCTIONS) == [*expected, "min", "max", "clamp"]
     assert all(FUNCTIONS[name] == f"torch.{name}" for name in expected)
+    assert (FUNCTIONS["min"], FUNCTIONS["max"]) == ("torch.minimum", "torch.maximum")
     assert isinstance(FUNCTIONS, MappingProxyType)
     with pytest.raises(TypeError):
         FUNCTIONS["open"] = "open"  # type: ignore[index]
@@ -495,3 +500,31 @@ def test_render_needs_every_name_mapped() -> None:
 def test_render_refuses_mapping_that_is_not_a_dotted_name(target: str) -> None:
     with pytest.raises(ValueError, match="not a dotted name"):
         parse_elementwise("a", ["a"]).render({"a": target})
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("min(x, a)", "torch.minimum(x, self.a)"),
+        ("max(x, 0)", "torch.clamp(x, min=0)"),
+        ("min(1.5, x)", "torch.clamp(x, max=1.5)"),
+        ("max(k, 2)", "max(3, 2)"),
+        ("clamp(x, -1, k)", "torch.clamp(x, -1, 3)"),
+        ("clamp(x, a, 1)", "torch.clamp(torch.maximum(x, self.a), max=1)"),
+        ("max(exp(x), 1)", "torch.clamp(torch.exp(x), min=1)"),
+    ],
+)
+def test_bounds_render_as_the_torch_call_for_operands(text: str, code: str) -> None:
+    """torch.minimum takes two tensors and torch.clamp a tensor and numbers: each pair of
+    operands gets the call that accepts it (a constant `k` is inlined as a number)."""
+    mapping = {"x": "x", "a": "self.a", "k": 3}
+    assert parse_elementwise(text, ["x", "a", "k"]).render(mapping) == code
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("min(x)", "min() takes 2 arguments, got 1"), ("clamp(x, 0)", "clamp() takes 3")],
+)
+def test_bounds_take_their_argument_count(text: str, message: str) -> None:
+    with pytest.raises(ExprError, match=re.escape(message)):
+        parse_elementwise(text, ["x"])

@@ -113,7 +113,7 @@ def test_seed_settings_with_torch_sgd_stay_close_to_the_seed_loop(tmp_path, seed
     # the run draws data, then a, b, c, d with randn, in the seed's order
     compiled = compile_file(res.run_dir / "spec.yaml")
     torch.manual_seed(0)
-    data = datasets.build(compiled.spec.data)
+    data = datasets.from_spec(compiled.spec)
     model = compiled.build()
     torch.manual_seed(0)
     x, y = sp.sin_data()

@@ -100,7 +100,7 @@ def test_validating_a_spec_imports_only_the_families_it_uses(spec, families):
 
 def test_a_validated_member_is_accepted_back():
     """`FakeImages(transforms=spec.transforms)` passes models, not mappings (data.py does)."""
-    from graphspec.language.recipe import FakeImages, VisionData
+    from graphspec.data.images import FakeImages, VisionData
 
     vision = VisionData.model_validate(
         {

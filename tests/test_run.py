@@ -25,7 +25,7 @@ def _initial(spec_file, seed: int):
     """The data and initial model of a run with `seed`, built the way the runner builds them."""
     compiled = compile_file(spec_file)
     torch.manual_seed(seed)
-    data = datasets.build(compiled.spec.data)
+    data = datasets.from_spec(compiled.spec)
     return data, compiled.build()
 
 

@@ -1,17 +1,16 @@
 """The command line: thin commands over the library, and one place that maps failures to exits.
 
-Exit codes: 0 success, 1 a bug (one line naming a crash log), 2 invalid input, 3 training
-diverged, 130/143 interrupted. Set GRAPHSPEC_DEBUG=1 to see tracebacks instead of crash logs.
+Exit codes and what each ending prints are one table, in cli/exits.py. Set GRAPHSPEC_DEBUG=1
+to see a bug's traceback instead of a crash log.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
-from graphspec.core.errors import SpecError
+from graphspec.cli import exits
 
 COMMANDS = {
     "validate": "check specs and infer every shape (no torch import)",
@@ -48,31 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return _command(args.command).run(args) or 0
-    except SpecError as err:
-        for problem in err.problems:
-            print(problem.format(), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception:  # a bug: keep the traceback out of the user's way, but keep it
-        if os.environ.get("GRAPHSPEC_DEBUG"):
+    except BaseException as err:  # every ending goes through the one exit table
+        if isinstance(err, SystemExit) or (exits.exit_code(err) == exits.BUG and exits.debug()):
             raise
-        path = _crash_log(argv if argv is not None else sys.argv[1:])
-        print(f"graphspec: internal error (a bug); details in {path}", file=sys.stderr)
-        return 1
-
-
-def _crash_log(argv: list[str]) -> str:
-    import tempfile  # only a crash needs these: kept off every command's start-up
-    import time
-    import traceback
-
-    fd, path = tempfile.mkstemp(
-        prefix=f"graphspec-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log"
-    )
-    with os.fdopen(fd, "w") as f:
-        f.write(f"graphspec {' '.join(argv)}\n\n{traceback.format_exc()}")
-    return path
+        return exits.report(err, argv if argv is not None else sys.argv[1:])

@@ -70,7 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.nproc is not None:
         return _launch(args)
-    from graphspec.training.plan import Options, run
+    from graphspec.training.plan import Options
 
     opts = Options(
         spec=args.spec,
@@ -85,7 +85,28 @@ def run(args: argparse.Namespace) -> int:
         any_world_size=args.any_world_size,
         argv=_command_line(args),
     )
-    return run(opts)
+    return train(opts)
+
+
+def train(opts) -> int:
+    """Check everything torch-free (plan), then train (session); SpecError means exit 2."""
+    from graphspec.training.plan import prepare
+    from graphspec.training.screen import Screen
+
+    plan = prepare(opts)
+    try:
+        from graphspec.training import world as worlds
+        from graphspec.training.session import Session  # imports torch
+
+        world = worlds.current()
+        if world.distributed:  # under torchrun: DDP, rank 0 writes (training/distributed.py)
+            from graphspec.training.distributed import DistributedSession
+
+            return DistributedSession(plan, opts, Screen(quiet=opts.quiet), world).run()
+        return Session(plan, opts, Screen(quiet=opts.quiet)).run()
+    finally:
+        if plan.lock is not None:
+            plan.lock.release()
 
 
 def _command_line(args: argparse.Namespace) -> list[str]:

@@ -13,13 +13,18 @@ from typing import Any
 
 def load_class(source: str, class_name: str, origin: str) -> type:
     """Execute the generated module text and return its model class."""
+    return load_namespace(source, origin, class_name)[class_name]
+
+
+def load_namespace(source: str, origin: str, name: str = "program") -> dict[str, Any]:
+    """Execute generated text (a model, or the training functions); return its namespace."""
     from graphspec.core.codetext import check_source, one_line
 
     check_source(source)  # never execute text the generator did not write
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     filename = f"<graphspec {one_line(origin)} {digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    namespace: dict[str, Any] = {"__name__": f"graphspec.generated.{class_name}"}
+    namespace: dict[str, Any] = {"__name__": f"graphspec.generated.{name}"}
     # The text is produced by compiler.codegen from a checked graph, never taken from the spec.
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102
-    return namespace[class_name]
+    return namespace

@@ -17,9 +17,6 @@ from graphspec.core.shapes import Dim, TensorType
 from graphspec.language.load import Document
 from graphspec.language.recipe import CLASSIFICATION_LOSSES
 from graphspec.language.spec import Spec
-from graphspec.program.data_facts import VISION
-
-DIGITS_CLASSES = 10
 
 
 def check(spec: Spec, graph: TypedGraph, doc: Document) -> None:
@@ -66,11 +63,11 @@ def _loss_problems(spec: Spec, graph: TypedGraph, doc: Document) -> list[Problem
                 hint="list one node under model.outputs",
             )
         ]
-    out, op, source = outs[0].out, spec.loss.op, spec.data and spec.data.source
-    classes, where = class_count(spec.data)
+    out, op, source = outs[0].out, spec.loss.op, spec.data.source
+    classes, where = spec.data.class_count()
     if op in CLASSIFICATION_LOSSES and classes is not None:
         return _class_problems(op, out, outs[0].name, classes, where, pos)
-    if op not in CLASSIFICATION_LOSSES and (classes is not None or source == "ImageFolder"):
+    if op not in CLASSIFICATION_LOSSES and spec.data.gives_labels():
         return [
             Problem(
                 "E-LOSS",
@@ -81,7 +78,7 @@ def _loss_problems(spec: Spec, graph: TypedGraph, doc: Document) -> list[Problem
                 hint="use CrossEntropyLoss for class labels",
             )
         ]
-    target = target_shape(spec.data)
+    target = spec.data.target_shape()
     if target is not None and not _same_sample_shape(out, target):
         shown = "(" + ", ".join(map(str, target)) + ")"
         return [
@@ -125,30 +122,6 @@ def _class_problems(
     return []
 
 
-def class_count(data: Any) -> tuple[int | None, str]:
-    """How many classes the data's labels span, and what says so; None for regression targets."""
-    source = getattr(data, "source", None)
-    if source in VISION:  # the labels are the dataset's; `classes:` only names them
-        return len(VISION[source].classes), source
-    if source == "FakeData":
-        return data.num_classes, "data.num_classes"
-    if source == "digits":
-        return DIGITS_CLASSES, "digits"
-    if source == "random" and data.num_classes is not None:
-        return data.num_classes, "data.num_classes"
-    return None, ""
-
-
-def target_shape(data: Any) -> tuple[int, ...] | None:
-    """The whole regression target's shape (samples first), where the spec fixes it."""
-    source = getattr(data, "source", None)
-    if source == "random" and data.target is not None:
-        return tuple(data.target)
-    if source == "linspace":
-        return (data.steps, 1) if data.column else (data.steps,)
-    return None
-
-
 def _same_sample_shape(out: TensorType, target: tuple[int, ...]) -> bool:
     """Equal rank and equal sizes after the batch dimension (symbolic sizes are not judged)."""
     if out.rank != len(target):
@@ -163,18 +136,10 @@ def _same_sample_shape(out: TensorType, target: tuple[int, ...]) -> bool:
 
 def _loader_problems(spec: Spec, doc: Document) -> list[Problem]:
     data = spec.data
-    problems = []
-    if getattr(data, "source", None) in VISION and data.classes:
-        known = len(VISION[data.source].classes)
-        if len(data.classes) != known:
-            problems.append(
-                Problem(
-                    "E-CONSTRAINT",
-                    f"data.classes names {len(data.classes)} classes, {data.source} has {known}",
-                    doc.pos(("data", "classes")),
-                )
-            )
-    n, what = sample_count(data)
+    if data is None:
+        return []
+    problems = data.problems(doc.pos)
+    n, what = data.sample_count()
     batch = getattr(data, "batch_size", None)
     if n is not None and batch is not None and data.drop_last and batch > n:
         problems.append(
@@ -187,15 +152,3 @@ def _loader_problems(spec: Spec, doc: Document) -> list[Problem]:
             )
         )
     return problems
-
-
-def sample_count(data: Any) -> tuple[int | None, str]:
-    """The training set's size where the spec states it, and the field that does."""
-    source = getattr(data, "source", None)
-    if source == "random":
-        return next(iter(data.inputs.values()))[0], "data.inputs"
-    if source == "linspace":
-        return data.steps, "data.steps"
-    if source == "FakeData":
-        return data.size, "data.size"
-    return None, ""

@@ -13,31 +13,68 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import Literal
 
 import networkx as nx
 
 from graphspec.core.errors import Pos, Problem, SpecError
-from graphspec.language.spec import Block, Call, Param, Share, TensorInput
+from graphspec.language.spec import Body, Call, Group, Param, Share, TensorInput
 from graphspec.ops.base import Op
 
 RESERVED = frozenset({"self", "torch", "nn", "F", "math", "forward", "training", "layer"})
 
 
+NodeKind = Literal["input", "param", "op", "share", "call", "group"]
+
+
 @dataclass
 class GraphNode:
+    """One node of a model or block body. Its `kind` says which of six things it is:
+
+    - ``input``: a tensor the body receives (`inputs:`, a `TensorInput`): a `forward`
+      argument; its type is its declared shape and dtype.
+    - ``param``: a learnable tensor (`params:`, a `Param`): an `nn.Parameter` built in
+      `__init__`, read as `self.name`; its parameters are its elements.
+    - ``op``: a layer whose spec is an `Op` (ops/): a module op is built in `__init__` and called
+      in `forward`, a function op is one expression in `forward`; the op's own rule types it.
+    - ``share``: `{share: other}` calls the module of an earlier op node again (weight tying,
+      the CIFAR net's one MaxPool2d used twice); typed by that op's rule, no new parameters.
+    - ``call``: `{block: Name}` calls a block (its own nn.Module class), `repeat:` times; typed
+      once over the block's symbols and unified with the arguments at each call.
+    - ``group``: `{group: [...]}` numbers its children as `nn.Sequential` does
+      (`features.0.weight`), so a spec can mirror a torchvision module tree.
+
+    `kind` is the one place these are told apart; stages dispatch on it (`match node.kind`).
+    """
+
     name: str
     pos: Pos
-    spec: Op | Share | Call | TensorInput | Param
+    spec: Op | Share | Call | Group | TensorInput | Param
     inputs: list[str]
     """References (`name` or `name.output`) in argument order."""
 
     @property
+    def kind(self) -> NodeKind:
+        spec = self.spec
+        if isinstance(spec, TensorInput):
+            return "input"
+        if isinstance(spec, Param):
+            return "param"
+        if isinstance(spec, Share):
+            return "share"
+        if isinstance(spec, Call):
+            return "call"
+        if isinstance(spec, Group):
+            return "group"
+        return "op"
+
+    @property
     def is_input(self) -> bool:
-        return isinstance(self.spec, TensorInput)
+        return self.kind == "input"
 
     @property
     def is_param(self) -> bool:
-        return isinstance(self.spec, Param)
+        return self.kind == "param"
 
 
 def split_ref(ref: str) -> tuple[str, str | None]:
@@ -61,8 +98,9 @@ class Graph:
         return [self.nodes[n] for n in nx.lexicographical_topological_sort(self.g, key=rank.get)]
 
 
-def build_graph(body: Block, where: dict[str, Pos], blocks: dict[str, Block]) -> Graph:
-    """`where` maps each node name to its position, and `"__outputs__"` to the outputs line."""
+def build_graph(body: Body, where: dict[str, Pos], blocks: dict[str, list[str]]) -> Graph:
+    """`where` maps each node name to its position, and `"__outputs__"` to the outputs line;
+    `blocks` holds each block's declared input names."""
     problems: list[Problem] = []
     nodes = _collect(body, where, blocks, problems)
     g = nx.DiGraph()
@@ -88,11 +126,84 @@ def build_graph(body: Block, where: dict[str, Pos], blocks: dict[str, Block]) ->
         raise SpecError(problems)
     _check_cycles(g, nodes)
     _check_unused(g, nodes, [split_ref(r)[0] for r in outputs])
+    _check_inplace(g, nodes, [split_ref(r)[0] for r in outputs])
     return Graph(g, nodes, outputs, where["__outputs__"])
 
 
+ALIASING = frozenset(
+    {"view", "reshape", "flatten", "Flatten", "unflatten", "Unflatten", "unsqueeze", "squeeze"}
+    | {"expand", "transpose", "permute", "contiguous", "narrow", "select", "split", "chunk"}
+    | {"Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "movedim", "t", "detach"}
+)
+"""Ops whose result may share its input's storage (Dropout and Identity return the input
+itself in eval mode): an in-place change through one is a change to all."""
+
+
+def _inplace_spec(spec: object, nodes: dict[str, GraphNode]) -> bool:
+    """Whether this node writes into its (first) input."""
+    if isinstance(spec, Share):
+        target = nodes.get(spec.share)
+        return target is not None and _inplace_spec(target.spec, nodes)
+    if isinstance(spec, Group):
+        first = next((c for c in spec.group if c is not None), None)
+        return first is not None and _inplace_spec(first, nodes)
+    return isinstance(spec, Op) and getattr(spec, "inplace", False) is True
+
+
+def _is_alias(spec: object) -> bool:
+    return isinstance(spec, Op) and spec.op in ALIASING
+
+
+def _aliases(g: nx.DiGraph, nodes: dict[str, GraphNode], start: str) -> set[str]:
+    """`start` and every node sharing its storage: linked by view-like ops, either way."""
+    found, todo = {start}, [start]
+    while todo:
+        name = todo.pop()
+        links = [s for s in g.successors(name) if _is_alias(nodes[s].spec)]
+        if _is_alias(nodes[name].spec):
+            links += list(g.predecessors(name))
+        for other in links:
+            if other not in found:
+                found.add(other)
+                todo.append(other)
+    return found
+
+
+def _check_inplace(g: nx.DiGraph, nodes: dict[str, GraphNode], outputs: list[str]) -> None:
+    """An in-place op changes its input for every other reader: refuse rather than emit a
+    module whose result differs from the graph's (the issue's `fc + relu_(fc)` = 2*relu(fc))."""
+    problems = []
+    for node in nodes.values():
+        if not node.inputs or not _inplace_spec(node.spec, nodes):
+            continue
+        source = split_ref(node.inputs[0])[0]
+        shared = _aliases(g, nodes, source)
+        readers = {r for s in shared for r in g.successors(s) if r != node.name}
+        readers = sorted((readers - shared) | {s for s in shared if s in outputs})
+        owners = sorted(s for s in shared if nodes[s].is_input or nodes[s].is_param)
+        if readers:
+            more = f" (and {len(readers) - 1} more)" if len(readers) > 1 else ""
+            what = f"which '{readers[0]}'{more} also reads"
+        elif owners:
+            what = f"which is (a view of) the input '{owners[0]}' that the caller still holds"
+        else:
+            continue
+        hint = "write inplace: false: the same result, without changing what others read"
+        problems.append(
+            Problem(
+                "E-INPLACE",
+                f"in-place op writes into '{source}', {what}",
+                node.pos,
+                node.name,
+                hint,
+            )
+        )
+    if problems:
+        raise SpecError(problems)
+
+
 def _collect(
-    body: Block, where: dict[str, Pos], blocks: dict[str, Block], problems: list[Problem]
+    body: Body, where: dict[str, Pos], blocks: dict[str, list[str]], problems: list[Problem]
 ) -> dict[str, GraphNode]:
     nodes: dict[str, GraphNode] = {}
     declared = [("inputs", n, s) for n, s in body.inputs.items()]
@@ -135,7 +246,7 @@ def _duplicate(name: str, pos: Pos, first: GraphNode) -> Problem:
 
 
 def _wiring(
-    node: GraphNode, previous: str | None, blocks: dict[str, Block], problems: list[Problem]
+    node: GraphNode, previous: str | None, blocks: dict[str, list[str]], problems: list[Problem]
 ) -> list[str]:
     spec = node.spec
     if isinstance(spec, Op) and spec.op == "expr":
@@ -153,11 +264,11 @@ def _wiring(
 
 
 def _call_wiring(
-    node: GraphNode, value: dict[str, str], blocks: dict[str, Block], problems: list[Problem]
+    node: GraphNode, value: dict[str, str], blocks: dict[str, list[str]], problems: list[Problem]
 ) -> list[str]:
     """`in: {x: emb, mask: pad}` for a block call: ordered as the block declares its inputs."""
-    block = blocks.get(node.spec.block) if isinstance(node.spec, Call) else None
-    if block is None:
+    declared = blocks.get(node.spec.block) if isinstance(node.spec, Call) else None
+    if declared is None:
         if not isinstance(node.spec, Call):
             problems.append(
                 Problem(
@@ -168,7 +279,6 @@ def _call_wiring(
                 )
             )
         return list(value.values())
-    declared = list(block.inputs)
     for key in value:
         if key not in declared:
             close = difflib.get_close_matches(key, declared, n=1)

@@ -19,7 +19,7 @@ from typing import Any
 from graphspec.compiler.graph import Graph, GraphNode, split_ref
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType, dims_product
-from graphspec.language.spec import Call, Param, Share, TensorInput
+from graphspec.language.spec import Call, Group, Share
 from graphspec.ops.base import Op, ShapeError
 
 MAX_PARAMS = 2_000_000_000
@@ -36,7 +36,11 @@ class TypedNode:
     """Named results, in order; most nodes have one, `out`."""
     params: int
     inner: TypedGraph | None = None
-    """For a block call: the block's typed graph (in the block's own symbols)."""
+    """For a block call: the (first copy's) block's typed graph, in the block's own symbols."""
+    copies: list[TypedGraph] = field(default_factory=list)
+    """For a block call: each copy's specialization, in order (one unless `repeat:`)."""
+    children: list[TypedNode] | None = None
+    """For a group: its children in `nn.Sequential` order, named "0", "1", ..."""
 
     @property
     def name(self) -> str:
@@ -53,8 +57,10 @@ class TypedGraph:
     graph: Graph
     nodes: dict[str, TypedNode]
     """In topological order."""
-    blocks: dict[str, TypedGraph] = field(default_factory=dict)
-    """Typed blocks this body may call, by name."""
+    blocks: Any = None
+    """The block typer (`compiler.blocks.Blocks`) this body's calls were typed with."""
+    spec_key: tuple = ()
+    """For a block: (name, arguments, concrete input sizes) of this specialization."""
 
     @property
     def outputs(self) -> list[TypedNode]:
@@ -84,9 +90,15 @@ class TypedGraph:
     def walk(self, prefix: str = "") -> Iterator[tuple[str, TypedNode, int]]:
         """Every node with its dotted path and nesting depth, block internals included."""
         for t in self.nodes.values():
-            yield prefix + t.name, t, prefix.count(".")
-            if t.inner is not None:
-                yield from t.inner.walk(f"{prefix}{t.name}.")
+            yield from _walk_node(t, prefix)
+
+
+def _walk_node(t: TypedNode, prefix: str) -> Iterator[tuple[str, TypedNode, int]]:
+    yield prefix + t.name, t, prefix.count(".")
+    if t.inner is not None:
+        yield from t.inner.walk(f"{prefix}{t.name}.")
+    for child in t.children or ():
+        yield from _walk_node(child, f"{prefix}{t.name}.")
 
 
 def _port_name(ref: str) -> str:
@@ -95,6 +107,15 @@ def _port_name(ref: str) -> str:
 
 
 FieldPos = dict[tuple[str, str], Pos]
+
+
+class BlockFailed(ShapeError):
+    """A call whose block has errors of its own (reported there): the call is not typed."""
+
+    def __init__(self) -> None:
+        super().__init__("block has errors")  # never reported: the block reports its own
+
+
 """(node, field) -> position of that field's value, for errors about one argument."""
 
 
@@ -102,27 +123,30 @@ def infer(
     graph: Graph,
     class_name: str,
     field_pos: FieldPos,
-    blocks: dict[str, TypedGraph] | None = None,
+    blocks: Any = None,
     label: str = "",
 ) -> TypedGraph:
-    """Type every node; `label` prefixes node names in messages (`Attention.scores`)."""
-    blocks = blocks or {}
+    """Type every node; `label` prefixes node names in messages (`Attention.scores`); `blocks`
+    types the block calls (`compiler.blocks.Blocks`)."""
     typed: dict[str, TypedNode] = {}
     problems: list[Problem] = []
+    failed = False
     for node in graph.order():
         if any(split_ref(ref)[0] not in typed for ref in node.inputs):
             continue  # an input failed already; its error is reported
         try:
             typed[node.name] = _infer_node(node, typed, blocks)
             graph.g.nodes[node.name]["typed"] = typed[node.name]
+        except BlockFailed:
+            failed = True  # the block's own errors are reported, located inside it
         except ShapeError as err:
             pos = field_pos.get((node.name, err.field or ""), node.pos)
             message = err.message + _inputs_note(err, node, typed)
             problems.append(Problem(err.code, message, pos, label + node.name, err.hint))
     result = TypedGraph(class_name, graph, typed, blocks)
-    if not problems:
+    if not problems and not failed:
         problems += _check_outputs(result, graph) or _budget(result)
-    if problems:
+    if problems or failed:
         err = SpecError(problems)
         err.partial = result  # what could be typed: `render` draws it, the failure marked
         raise err
@@ -143,16 +167,19 @@ def _inputs_note(err: ShapeError, node: GraphNode, typed: dict[str, TypedNode]) 
 
 def _infer_node(node: GraphNode, typed: dict[str, TypedNode], blocks: dict) -> TypedNode:
     spec = node.spec
-    if isinstance(spec, TensorInput):
-        return TypedNode(node, None, {"out": TensorType.of(spec.shape, spec.dtype)}, 0)
-    if isinstance(spec, Param):
-        t = TensorType.of(spec.shape)
-        return TypedNode(node, None, {"out": t}, dims_product(t.shape).coeff)
     args = [_ref(ref, typed) for ref in node.inputs]
-    if isinstance(spec, Share):
-        return _infer_share(node, spec, args, typed)
-    if isinstance(spec, Call):
-        return _infer_call(node, spec, args, blocks)
+    match node.kind:  # the node kinds: GraphNode's docstring
+        case "input":
+            return TypedNode(node, None, {"out": TensorType.of(spec.shape, spec.dtype)}, 0)
+        case "param":
+            t = TensorType.of(spec.shape)
+            return TypedNode(node, None, {"out": t}, dims_product(t.shape).value)
+        case "share":
+            return _infer_share(node, spec, args, typed)
+        case "call":
+            return _infer_call(node, spec, args, blocks)
+        case "group":
+            return _infer_group(node, spec, args, blocks)
     _check_arity(spec, len(args))
     op = spec.resolve(args)
     outs = _named(op, op.infer(args))
@@ -197,33 +224,107 @@ def _infer_share(node: GraphNode, spec: Share, args: list[TensorType], typed: di
     return TypedNode(node, op, outs, 0)  # its parameters are counted once, at the owner
 
 
-def _infer_call(node: GraphNode, spec: Call, args: list[TensorType], blocks: dict) -> TypedNode:
-    inner = blocks.get(spec.block)
-    if inner is None:
-        raise ShapeError(f"block '{spec.block}' could not be typed", code="E-REF")
-    declared = [t.out for t in inner.inputs]
-    if len(args) != len(declared):
+def _infer_call(node: GraphNode, spec: Call, args: list[TensorType], blocks: Any) -> TypedNode:
+    """Each copy is typed as its own specialization; copy k's first output feeds copy k+1."""
+    sets = spec.copy_args()
+    listed = isinstance(spec.args, list) and "repeat" in spec.model_fields_set
+    if listed and spec.repeat != len(sets):
         raise ShapeError(
-            f"block '{spec.block}' takes {len(declared)} input(s), got {len(args)}",
-            code="E-ARITY",
-            field="in_",
+            f"repeat is {spec.repeat} but args lists {len(sets)} argument sets",
+            code="E-CONSTRAINT",
+            field="repeat",
+            hint="give one argument set per copy, or leave repeat out",
         )
+    copies: list[TypedGraph] = []
+    current = list(args)
+    outs: dict[str, TensorType] = {}
+    for i, given in enumerate(sets):
+        inner = blocks.call(spec, given, current)
+        outs = _call_outputs(spec, inner, current, i)
+        copies.append(inner)
+        current = [next(iter(outs.values())), *current[1:]]
+    _check_annotation(spec, next(iter(outs.values())))
+    params = sum(c.total_params for c in copies)
+    return TypedNode(node, None, outs, params, copies[0], copies)
+
+
+def _call_outputs(spec: Call, inner: TypedGraph, args: list[TensorType], copy: int) -> dict:
+    declared = [t.out for t in inner.inputs]
     bindings: dict[str, Dim] = {}
     for name, want, got in zip([t.name for t in inner.inputs], declared, args, strict=True):
-        _unify(want, got, bindings, f"block '{spec.block}' input '{name}'")
-    outs = {k: _substitute(t, bindings) for k, t in inner.output_types().items()}
-    if spec.repeat > 1:
-        first = next(iter(outs.values()))
-        if first != args[0]:
+        try:
+            _unify(want, got, bindings, f"block '{spec.block}' input '{name}'")
+        except ShapeError as err:
+            if copy == 0 or name != inner.inputs[0].name:
+                raise
             raise ShapeError(
-                f"repeat: the block's first output {first} must have the type of "
-                f"its first input {args[0]} to feed the next copy",
+                f"repeat: copy {copy}'s first output {_typed(got)} must fit copy "
+                f"{copy + 1}'s first input {_typed(want)} to feed it",
                 field="repeat",
-                hint="drop `repeat:`, or make the block's first output the shape "
-                "and dtype of its first input",
+                hint="drop `repeat:`, or make the block's first output fit its first input",
+            ) from err
+    return {k: _substitute(t, bindings) for k, t in inner.output_types().items()}
+
+
+def _typed(t: TensorType) -> str:
+    return f"{t}" if t.dtype == "float32" else f"{t} {t.dtype}"
+
+
+def _infer_group(node: GraphNode, spec: Group, args: list[TensorType], blocks: Any) -> TypedNode:
+    """Children in sequence, one tensor in and out, numbered as nn.Sequential numbers them."""
+    if len(args) != 1:
+        raise ShapeError(f"a group takes 1 input, got {len(args)}", code="E-ARITY", field="in_")
+    children: list[TypedNode] = []
+    x, source = args[0], node.inputs[0]
+    for i, child in enumerate(spec.group):
+        if child is None:
+            continue  # left out by its `if:`
+        for one in _expanded(child, i):
+            name = str(len(children))
+            t = _infer_child(GraphNode(name, node.pos, one, [source]), x, blocks, i)
+            children.append(t)
+            x, source = t.out, name
+    if not children:
+        raise ShapeError("every child of the group is left out by its `if:`", field="group")
+    _check_annotation(spec, x)
+    params = sum(c.params for c in children)
+    return TypedNode(node, None, {"out": x}, params, children=children)
+
+
+def _expanded(child: Any, index: int) -> list[Any]:
+    """A block call with several copies counts one child per copy (torchvision's append)."""
+    if isinstance(child, Call) and len(child.copy_args()) > 1:
+        sets = child.copy_args()
+        return [child.model_copy(update={"args": a, "first": {}, "repeat": 1}) for a in sets]
+    return [child]
+
+
+def _infer_child(node: GraphNode, x: TensorType, blocks: Any, index: int) -> TypedNode:
+    spec = node.spec
+    where = f"group child {index}"
+    if getattr(spec, "in_", None) is not None:
+        hint = "a group's children read the one before; drop `in:`"
+        raise ShapeError(f"{where} has `in:`", field="group", hint=hint)
+    if isinstance(spec, Share):
+        raise ShapeError(f"{where}: share: cannot sit in a group", field="group")
+    if isinstance(spec, Op) and spec.kind != "module":
+        raise ShapeError(
+            f"{where}: '{spec.op}' is a function; a group (nn.Sequential) holds modules",
+            field="group",
+            hint="use the module form (ReLU, not relu; Flatten, not flatten), or move it "
+            "out of the group",
+        )
+    if isinstance(spec, Call):
+        typed = _infer_call(node, spec, [x], blocks)
+        if len(typed.outs) != 1 or len(typed.inner.inputs) != 1:
+            raise ShapeError(
+                f"{where}: block '{spec.block}' must take one input and give one output "
+                "to sit in a group",
+                field="group",
             )
-    _check_annotation(spec, next(iter(outs.values())))
-    return TypedNode(node, None, outs, inner.total_params * spec.repeat, inner)
+        return typed
+    name, port = split_ref(node.inputs[0])
+    return _infer_node(node, {name: TypedNode(node, None, {port or "out": x}, 0)}, blocks)
 
 
 def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: str) -> None:
@@ -236,9 +337,9 @@ def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: st
             "block's declared input",
         )
     for w, g in zip(want.shape, got.shape, strict=True):
-        if len(w.syms) == 1 and w.coeff == 1 and w.syms[0] not in bindings:
-            bindings[w.syms[0]] = g
-        elif _substitute_dim(w, bindings) != g:
+        if w.symbol is not None and w.symbol not in bindings:
+            bindings[w.symbol] = g
+        elif w.subs(bindings) != g:
             raise ShapeError(
                 f"{what} is declared {want}, got {got}",
                 field="in_",
@@ -247,15 +348,8 @@ def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: st
             )
 
 
-def _substitute_dim(d: Dim, bindings: dict[str, Dim]) -> Dim:
-    out = Dim(d.coeff)
-    for s in d.syms:
-        out = out * bindings.get(s, Dim.of(s))
-    return out
-
-
 def _substitute(t: TensorType, bindings: dict[str, Dim]) -> TensorType:
-    return t.with_shape(tuple(_substitute_dim(d, bindings) for d in t.shape))
+    return t.subs(bindings)
 
 
 def _check_arity(op: Op, n: int) -> None:

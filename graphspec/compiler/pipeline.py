@@ -5,6 +5,7 @@ Nothing here imports torch. `Compiled.build()` is the first step that does (thro
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -14,11 +15,12 @@ from pydantic import ValidationError
 from graphspec.compiler import blocks, checks, codegen
 from graphspec.compiler.graph import build_graph
 from graphspec.compiler.infer import TypedGraph, infer
+from graphspec.compiler.positions import field_positions, node_positions
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.language import load
 from graphspec.language import locate as report
-from graphspec.language.spec import Block, Spec
+from graphspec.language.spec import Spec
 
 if TYPE_CHECKING:
     import torch
@@ -59,8 +61,15 @@ class Compiled:
 
 
 @load.gc_paused()
-def compile_file(path: str) -> Compiled:
+def compile_file(path: str | os.PathLike) -> Compiled:
+    """Load, validate and type the spec at `path`; errors are a SpecError with positions."""
     return compile_document(load.load_file(path))
+
+
+@load.gc_paused()
+def compile_text(text: str, file: str = "<spec>") -> Compiled:
+    """The same for YAML held in a string (a notebook cell); `file` names it in errors."""
+    return compile_document(load.load_text(text, file))
 
 
 @load.gc_paused()  # about a third faster at 10,000 layers, and linear (bench/scale.py)
@@ -69,33 +78,50 @@ def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     data = doc.data if data is None else data
     _check_graph_size(data, doc)
     constants = _constants(data, doc)
-    context = {"constants": constants, "names": _all_names(data)}
+    typer = blocks.Blocks(data, doc, constants, _all_names(data))
+    problems = typer.check_calls()
+    model_data, conditions = _model_data(data, constants, doc)
+    context = {"constants": constants, "names": typer.names}
     try:
-        spec = Spec.model_validate(data, context=context)
+        spec = Spec.model_validate(model_data, context=context)
     except ValidationError as err:
-        raise SpecError(report.problems_from(err, doc)) from None
-    blocks = _type_blocks(spec, doc)
+        raise SpecError(conditions + typer.problems + report.problems_from(err, doc)) from None
+    if problems or conditions or typer.problems:
+        raise SpecError(conditions + typer.problems + problems)
     model = spec.model
-    graph = build_graph(model, _node_positions(("model",), model, doc), spec.blocks)
-    typed = infer(graph, model.class_, _field_positions(("model",), data, doc), blocks)
+    graph = build_graph(model, node_positions(("model",), model, doc), typer.input_names())
+    try:
+        typed = infer(graph, model.class_, field_positions(("model",), data, doc), typer)
+    except SpecError as err:  # every block's errors beside the model's (README: all at once)
+        typer.type_uncalled()
+        err.problems = typer.problems + err.problems
+        err.partial = typer.partial or err.partial
+        raise
+    typer.type_uncalled()
+    if typer.problems:
+        err = SpecError(list(typer.problems))
+        err.partial = typer.partial or typed
+        raise err
+    typer.name_classes()
     checks.check(spec, typed, doc)  # loss vs output vs data, loader sizes
     return Compiled(spec, typed, doc)
 
 
-def _type_blocks(spec: Spec, doc: load.Document) -> dict[str, TypedGraph]:
-    """Type every block once, callees before callers."""
-    typed: dict[str, TypedGraph] = {}
-    for name in blocks.call_order(spec, doc):
-        body, path = spec.blocks[name], ("blocks", name)
-        try:
-            graph = build_graph(body, _node_positions(path, body, doc), spec.blocks)
-            typed[name] = infer(
-                graph, name, _field_positions(path, doc.data, doc), typed, f"{name}."
-            )
-        except SpecError as err:  # located inside the block: also name who calls it
-            err.problems = [blocks.inside(p, name, spec, doc) for p in err.problems]
-            raise
-    return typed
+def _model_data(data: Any, constants: dict, doc: load.Document) -> tuple[Any, list[Problem]]:
+    """The data the Spec model validates: the model's `if:`s decided over the constants, and
+    block bodies left to `blocks.Blocks`, which validates each per call (their fields may use
+    arguments and input sizes that only a call gives). A `blocks:` that is not a mapping of
+    mappings stays, for the Spec's own error."""
+    if not isinstance(data, dict):
+        return data, []
+    out = dict(data)
+    model, problems = blocks.prepare_body(data.get("model"), constants, ("model",), doc)
+    if "model" in data:
+        out["model"] = model
+    raw = data.get("blocks")
+    if isinstance(raw, dict) and all(isinstance(b, dict) for b in raw.values()):
+        out["blocks"] = {}
+    return out, problems
 
 
 def _check_graph_size(data: Any, doc: load.Document) -> None:
@@ -147,28 +173,6 @@ def _expr_problem(name: str, err: exprs.ExprError, doc: load.Document) -> Proble
     return Problem(err.code, err.message, Pos(pos.file, pos.line, col), hint=err.hint)
 
 
-def _node_positions(path: tuple, body: Block, doc: load.Document) -> dict[str, Pos]:
-    where = {}
-    for section in ("inputs", "params", "layers"):
-        for name in getattr(body, section):
-            where[name] = where[f"{section}.{name}"] = doc.key_pos((*path, section, name))
-    where["__outputs__"] = doc.pos((*path, "outputs"))
-    return where
-
-
-def _field_positions(path: tuple, data: Any, doc: load.Document) -> dict[tuple[str, str], Pos]:
-    out: dict[tuple[str, str], Pos] = {}
-    body = data
-    for key in path:
-        body = body.get(key, {}) if isinstance(body, dict) else {}
-    layers = body.get("layers", {}) if isinstance(body, dict) else {}
-    for name, raw in layers.items() if isinstance(layers, dict) else ():
-        if isinstance(raw, dict):
-            for key in raw:
-                out[(name, "in_" if key == "in" else key)] = doc.pos((*path, "layers", name, key))
-    return out
-
-
-def build_module(path: str) -> torch.nn.Module:
-    """The spec's model as a live nn.Module: `compile_file(path).build()`."""
-    return compile_file(path).build()
+def build_module(spec: str | os.PathLike | Compiled) -> torch.nn.Module:
+    """The spec's model as a live nn.Module, from a path or a `Compiled` spec."""
+    return (spec if isinstance(spec, Compiled) else compile_file(spec)).build()

@@ -4,33 +4,39 @@ machines."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from graphspec.compiler.graph import split_ref
 from graphspec.compiler.infer import TypedGraph, TypedNode
-from graphspec.language.spec import Call, Share
+from graphspec.core.errors import Problem, SpecError
+from graphspec.core.shapes import TensorType
 
 
 def op_label(t: TypedNode) -> str:
     spec = t.node.spec
-    if t.node.is_input:
-        return "input"
-    if t.node.is_param:
-        return "param"
-    if isinstance(spec, Call):
-        return f"block {spec.block}" + (f" ×{spec.repeat}" if spec.repeat > 1 else "")
-    if isinstance(spec, Share):
-        return f"{t.op.op} (shares {spec.share})"
+    match t.node.kind:
+        case "input" | "param":
+            return t.node.kind
+        case "call":
+            return f"block {spec.block}" + (f" ×{spec.repeat}" if spec.repeat > 1 else "")
+        case "group":
+            return "group"
+        case "share":
+            return f"{t.op.op} (shares {spec.share})"
     return t.op.op
 
 
-def _shapes(t: TypedNode) -> str:
+def _shapes(outs: dict[str, TensorType]) -> str:
     return ", ".join(
-        f"{o}" + ("" if o.dtype == "float32" else f" {o.dtype}") for o in t.outs.values()
+        f"{o}" + ("" if o.dtype == "float32" else f" {o.dtype}") for o in outs.values()
     )
 
 
-def as_dict(graph: TypedGraph, spec_name: str) -> dict[str, Any]:
+def as_dict(
+    graph: TypedGraph, spec_name: str, sizes: dict[str, int] | None = None
+) -> dict[str, Any]:
+    sizes = sizes or {}
     return {
         "name": spec_name,
         "class": graph.class_name,
@@ -39,19 +45,22 @@ def as_dict(graph: TypedGraph, spec_name: str) -> dict[str, Any]:
                 "name": path,
                 "op": op_label(t),
                 "inputs": list(t.node.inputs),
-                "shape": [str(d) for d in t.out.shape],
+                "shape": _dims(next(iter(outs.values()))),
                 "dtype": t.out.dtype,
-                "outputs": {k: [str(d) for d in o.shape] for k, o in t.outs.items()},
+                "outputs": {k: _dims(o) for k, o in outs.items()},
                 "params": t.params,
                 "line": t.node.pos.line,
             }
-            for path, t, _ in graph.walk()
+            for path, t, _, outs in sized_walk(graph, sizes)
         ],
-        "outputs": {
-            ref: [str(d) for d in graph.ref_type(ref).shape] for ref in graph.graph.outputs
-        },
+        "outputs": {ref: _dims(graph.ref_type(ref).subs(sizes)) for ref in graph.graph.outputs},
         "total_params": graph.total_params,
     }
+
+
+def _dims(t: TensorType) -> list[str]:
+    """Each size as text: `"6"`, `"N"`, `"(H + 1)//2"`."""
+    return [str(d) for d in t.shape]
 
 
 def as_networkx(graph: TypedGraph) -> Any:
@@ -86,7 +95,110 @@ def as_networkx(graph: TypedGraph) -> Any:
     return g
 
 
-def print_table(graph: TypedGraph, spec_name: str) -> None:
+def bind_inputs(graph: TypedGraph, given: dict[str, tuple[int, ...]]) -> dict[str, int]:
+    """Symbol values from concrete input shapes (`x=1,3,224,224`); SpecError when one does not
+    fit its declaration or names no input. With one input, its name may be left out ('')."""
+    inputs = {t.name: t for t in graph.inputs}
+    if list(given) == [""] and len(inputs) == 1:
+        given = {next(iter(inputs)): given[""]}
+    sizes: dict[str, int] = {}
+    for name, shape in given.items():
+        t = inputs.get(name)
+        if t is None:
+            known = ", ".join(inputs)
+            raise SpecError(
+                [
+                    Problem(
+                        "E-REF",
+                        f"--input: the model has no input '{name}'",
+                        graph.graph.outputs_pos or next(iter(inputs.values())).node.pos,
+                        hint=f"its inputs: {known}",
+                    )
+                ]
+            )
+        declared = t.out.shape
+        ok = len(declared) == len(shape)
+        for d, n in zip(declared, shape, strict=False) if ok else ():
+            if d.symbol is not None and d.symbol not in sizes:
+                sizes[d.symbol] = n
+            elif d.subs(sizes) != n:
+                ok = False
+        if not ok:
+            given_text = "(" + ", ".join(map(str, shape)) + ")"
+            message = f"--input {name}: {given_text} does not fit the declared {t.out}"
+            raise SpecError(
+                [
+                    Problem(
+                        "E-SHAPE",
+                        message,
+                        t.node.pos,
+                        name,
+                        hint=f"give {t.out.rank} sizes that match {t.out}",
+                    )
+                ]
+            )
+    return sizes
+
+
+def sized_walk(graph: TypedGraph, sizes: dict[str, int], prefix: str = "") -> Iterator[tuple]:
+    """(path, node, depth, its outputs with `sizes` put in) for every node, block internals
+    with the sizes of their call. Sizes left unbound stay symbols."""
+    outs: dict[str, dict[str, TensorType]] = {}
+    for t in graph.nodes.values():
+        outs[t.name] = {k: o.subs(sizes) for k, o in t.outs.items()}
+        yield prefix + t.name, t, prefix.count("."), outs[t.name]
+        actual = [_ref_out(outs, ref) for ref in t.node.inputs]
+        for i, inner in enumerate(t.copies):
+            # Copies are numbered as state_dict numbers them (`layer1.0.conv1`); each reads
+            # the one before it.
+            inner_sizes = _bind(inner, actual)
+            label = f"{prefix}{t.name}." + (f"{i}." if len(t.copies) > 1 else "")
+            yield from sized_walk(inner, inner_sizes, label)
+            first = next(iter(inner.output_types().values())).subs(inner_sizes)
+            actual = [first, *actual[1:]]
+        if t.children is not None:
+            yield from _sized_children(t, sizes, f"{prefix}{t.name}.")
+
+
+def _sized_children(t: TypedNode, sizes: dict[str, int], prefix: str) -> Iterator[tuple]:
+    for child in t.children or ():
+        yield (
+            prefix + child.name,
+            child,
+            prefix.count("."),
+            {k: o.subs(sizes) for k, o in child.outs.items()},
+        )
+        if child.children is not None:
+            yield from _sized_children(child, sizes, f"{prefix}{child.name}.")
+
+
+def _ref_out(outs: dict, ref: str) -> TensorType:
+    name, port = split_ref(ref)
+    return outs[name][port] if port else next(iter(outs[name].values()))
+
+
+def _bind(inner: TypedGraph, actual: list[TensorType]) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for want, got in zip((t.out for t in inner.inputs), actual, strict=False):
+        for w, g in zip(want.shape, got.shape, strict=False):
+            if w.symbol is not None and g.is_static:
+                sizes.setdefault(w.symbol, g.value)
+    return sizes
+
+
+def check_sizes(graph: TypedGraph, sizes: dict[str, int]) -> None:
+    """A size below 1 somewhere means the input is too small for the model (a kernel larger
+    than its input): say where, as torch would when it runs."""
+    for path, t, _, outs in sized_walk(graph, sizes):
+        for o in outs.values():
+            bad = [d for d in o.shape if d.is_static and d.value < 1]
+            if bad and not t.node.is_input:
+                message = f"with these input sizes, '{path}' would have the shape {o}"
+                hint = "give a larger input: a kernel or pool window is larger than what reaches it"
+                raise SpecError([Problem("E-SHAPE", message, t.node.pos, path, hint)])
+
+
+def print_table(graph: TypedGraph, spec_name: str, sizes: dict[str, int] | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -94,14 +206,16 @@ def print_table(graph: TypedGraph, spec_name: str) -> None:
     for column in ("node", "op", "input", "output shape", "params"):
         justify = "right" if column == "params" else "left"
         table.add_column(column, justify=justify, no_wrap=column != "input")
-    for _, t, depth in graph.walk():
+    for _, t, depth, outs in sized_walk(graph, sizes or {}):
         params = f"{t.params:,}" if t.params else "-"
         name = "  " * depth + t.name
-        table.add_row(name, op_label(t), ", ".join(t.node.inputs), _shapes(t), params)
+        table.add_row(name, op_label(t), ", ".join(t.node.inputs), _shapes(outs), params)
     # Piped output (CI logs, files) gets a wide fixed width instead of rich's 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(table)
     total = graph.total_params
     console.print(f"Total params: {total:,} ({total * 4 / 1024**2:.2f} MiB in float32)")
-    outs = ", ".join(f"{ref} {graph.ref_type(ref)}" for ref in graph.graph.outputs)
+    outs = ", ".join(
+        f"{ref} {graph.ref_type(ref).subs(sizes or {})}" for ref in graph.graph.outputs
+    )
     console.print(f"Outputs: {outs}")

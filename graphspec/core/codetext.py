@@ -17,6 +17,7 @@ import ast
 ALLOWED_IMPORTS = frozenset(
     {
         "math",
+        "numpy",
         "torch",
         "torch.nn",
         "torch.nn.functional",

@@ -59,3 +59,31 @@ class SpecError(Exception):
 def fail(code: str, message: str, pos: Pos | None = None, **kw: str | None) -> SpecError:
     """Shorthand for a SpecError holding a single problem."""
     return SpecError([Problem(code, message, pos, **kw)])
+
+
+class RunStopped(Exception):
+    """A run that ended early on purpose with its folder complete (diverged, interrupted).
+
+    The session writes its checkpoint and meta.json first, then raises this; the CLI's exit
+    table (cli/exits.py) prints the error line, then the run folder last, and picks the code."""
+
+    def __init__(self, code: str, message: str, hint: str | None, run_dir: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.hint, self.run_dir = code, message, hint, run_dir
+
+    def line(self) -> str:
+        return one_line(
+            f"error[{self.code}]: {self.message}" + (f"; hint: {self.hint}" if self.hint else "")
+        )
+
+
+class Diverged(RunStopped):
+    """The loss stopped being finite (exit 3)."""
+
+
+class Interrupted(RunStopped):
+    """SIGINT or SIGTERM arrived and a checkpoint was written (exit 130 or 143)."""
+
+    def __init__(self, signum: int, message: str, hint: str | None, run_dir: str) -> None:
+        super().__init__("E-INTERRUPTED", message, hint, run_dir)
+        self.signum = signum

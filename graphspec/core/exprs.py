@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 Number = int | float
 
@@ -30,7 +31,10 @@ FUNCTIONS: Mapping[str, str] = MappingProxyType(
     {name: f"torch.{name}" for name in ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh")}
     | {"sigmoid": "torch.sigmoid", "abs": "torch.abs", "relu": "torch.relu"}
     | {"rand_like": "torch.rand_like", "randn_like": "torch.randn_like"}
+    | {"min": "torch.minimum", "max": "torch.maximum", "clamp": "torch.clamp"}
 )
+# Arguments each function takes (1 unless listed): min(a, b), max(a, b), clamp(x, low, high).
+ARITY: Mapping[str, int] = MappingProxyType({"min": 2, "max": 2, "clamp": 3})
 # Names known without being declared; a user name of the same spelling shadows them.
 BUILTIN_CONSTANTS: Mapping[str, float] = MappingProxyType({"pi": math.pi})
 
@@ -206,8 +210,10 @@ def _check_call(text: str, node: ast.Call, calls: bool, depth: int) -> None:
         raise _error(text, node.keywords[0], f"keyword arguments are not allowed ('{shown}')")
     for arg in node.args:
         _check(text, arg, calls, depth + 1)
-    if len(node.args) != 1:
-        raise _error(text, node, f"{name}() takes 1 argument, got {len(node.args)}")
+    want = ARITY.get(name, 1)
+    if len(node.args) != want:
+        plural = "" if want == 1 else "s"
+        raise _error(text, node, f"{name}() takes {want} argument{plural}, got {len(node.args)}")
 
 
 def _names_in(tree: ast.expr) -> dict[str, ast.Name]:
@@ -498,4 +504,79 @@ def _rebuild(
         return ast.BinOp(left, type(node.op)(), right)
     assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name), "checked before"
     args = [_rebuild(arg, mapping, names) for arg in node.args]
+    if node.func.id in ARITY:
+        tensors = [_reads_tensor(arg, mapping, names) for arg in node.args]
+        return _bounded(node.func.id, args, tensors)
     return ast.Call(_dotted(FUNCTIONS[node.func.id]), args, [])
+
+
+def _reads_tensor(node: ast.expr, mapping: Mapping[str, str | Number], names: frozenset) -> bool:
+    """Whether the rendered subtree holds a tensor: a name mapped to a path, not a number."""
+    used = (n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in names)
+    return any(isinstance(mapping[n], str) for n in used) or any(
+        isinstance(n, ast.Call) for n in ast.walk(node)
+    )
+
+
+def _bounded(name: str, args: list[ast.expr], tensors: list[bool]) -> ast.expr:
+    """min/max/clamp in the torch call that takes their operands: torch.minimum for two tensors,
+    torch.clamp for a tensor and a number, the builtin for two numbers."""
+    if name == "clamp" and tensors == [True, False, False]:
+        return ast.Call(_dotted("torch.clamp"), args, [])
+    if name == "clamp":
+        low = _bounded("max", args[:2], tensors[:2])
+        return _bounded("min", [low, args[2]], [tensors[0] or tensors[1], tensors[2]])
+    if all(tensors):
+        return ast.Call(_dotted(FUNCTIONS[name]), args, [])
+    if not any(tensors):
+        return ast.Call(ast.Name(name, ast.Load()), args, [])
+    tensor, number = (args[0], args[1]) if tensors[0] else (args[1], args[0])
+    bound = "max" if name == "min" else "min"  # min(x, 1) caps x from above
+    return ast.Call(_dotted("torch.clamp"), [tensor], [ast.keyword(bound, number)])
+
+
+# ---- conditions --------------------------------------------------------------------------------
+
+_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt}
+_COMPARE |= {ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
+
+
+def evaluate_condition(text: str, names: Mapping[str, Number | bool]) -> bool:
+    """An `if:` condition over numbers: arithmetic, comparisons, `and`, `or`, `not`, `true`,
+    `false` (`stride != 1 or C != planes`). The same caps and the same names as `evaluate`."""
+    if isinstance(text, bool):
+        return text
+    tree = _parse(text)
+    names = {"true": True, "false": False, "True": True, "False": False, **names}
+    value = _eval_condition(text, tree, names, 1)
+    if not isinstance(value, bool):
+        hint = "compare sizes: stride != 1, or C == planes"
+        raise ExprError("E-EXPR", f"condition '{text}' is a number, not true or false", 0, hint)
+    return value
+
+
+def _eval_condition(text: str, node: ast.AST, names: Mapping[str, Any], depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise _error(text, node, f"expression is nested too deeply (max {MAX_DEPTH} levels)")
+    if isinstance(node, ast.BoolOp):
+        values = [_eval_condition(text, v, names, depth + 1) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return not _eval_condition(text, node.operand, names, depth + 1)
+    if isinstance(node, ast.Compare):
+        left = _eval_condition(text, node.left, names, depth + 1)
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            if type(op) not in _COMPARE:
+                raise _error(text, node, "only ==, !=, <, <=, >, >= compare here")
+            right = _eval_condition(text, right_node, names, depth + 1)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.Name) and isinstance(names.get(node.id), bool):
+        return names[node.id]
+    _check(text, node, calls=False, depth=depth)
+    for name, use in _names_in(node).items():  # type: ignore[arg-type]
+        if name not in names and name not in BUILTIN_CONSTANTS:
+            raise _unknown_name(text, use, [n for n in names if n not in ("True", "False")])
+    return _eval(text, node, names)

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from graphspec.core.errors import Problem
+from graphspec.language import op_hints
 from graphspec.language.load import Document
 from graphspec.language.schema_walk import fields_at
 
@@ -161,6 +162,10 @@ def _bad_tag(kind: str, ctx: dict, path: tuple) -> tuple[str, str, str | None]:
     if kind == "union_tag_not_found":
         return "E-MISSING", "missing 'op'", f"one of: {', '.join(tags[:12])}, ..."
     tag = str(ctx.get("tag"))
+    what = path[0] if path and path[0] in ("loss", "optimizer", "scheduler") else "op"
+    if "layers" in path:  # a layer's op: by meaning first (op_hints)
+        ops = [t for t in tags if t not in ("share", "block")]
+        return "E-OP", f"unknown op '{tag}'", op_hints.op_hint(tag, ops)
     close = _closest(tag, tags)
     hint = (
         f"did you mean {' or '.join(repr(c) for c in close)}?"
@@ -169,7 +174,6 @@ def _bad_tag(kind: str, ctx: dict, path: tuple) -> tuple[str, str, str | None]:
     )
     if "." in tag:
         hint = "ops are names from graphspec's registry (torch's own names), not import paths"
-    what = path[0] if path and path[0] in ("loss", "optimizer", "scheduler") else "op"
     return "E-OP", f"unknown {what} '{tag}'", hint
 
 

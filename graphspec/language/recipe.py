@@ -7,33 +7,26 @@ is an error with did-you-mean and nothing is imported by a dotted path. Nothing 
 
 from __future__ import annotations
 
-import functools
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     BeforeValidator,
     Field,
-    ValidationInfo,
-    create_model,
-    field_validator,
-    model_validator,
 )
-from pydantic_core import PydanticCustomError
 
-from graphspec.core import exprs
 from graphspec.core.fields import (
-    Float,
     Int,
     NonNeg,
     NonNegFloat,
     PosFloat,
     Probability,
     Size,
-    SizeOrPair,
     StrictModel,
 )
-from graphspec.language.unions import LazyUnion, union_of
+from graphspec.core.unions import bare_name, table_union, union_of
+from graphspec.data import SOURCES
+from graphspec.data.transforms import Transform
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -127,192 +120,16 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
     "PolynomialLR": {"total_iters": (Size, 5), "power": (PosFloat, 1.0), **_EVERY},
 }
 
-# torchvision.transforms by name; arguments as torchvision names them.
-Floats = Annotated[list[Float], Field(min_length=1, max_length=4)]
-TRANSFORMS: dict[str, dict[str, Any]] = {
-    "ToTensor": {},
-    "PILToTensor": {},
-    "Normalize": {"mean": (Floats, ...), "std": (Floats, ...)},
-    "Resize": {"size": (SizeOrPair, ...)},
-    "CenterCrop": {"size": (SizeOrPair, ...)},
-    "RandomCrop": {"size": (SizeOrPair, ...), "padding": (NonNeg | None, None)},
-    "RandomHorizontalFlip": {"p": (Probability, 0.5)},
-    "Grayscale": {"num_output_channels": (Literal[1, 3], 1)},
-    "Pad": {"padding": (NonNeg, ...)},
-}
-
-
-def _table_union(
-    name: str, table: dict[str, dict[str, Any]], shorthand: Any, keyed: bool = False
-) -> Any:
-    """One strict model per torch class, picked by `op`; each built the first time it is used."""
-
-    @functools.cache
-    def member(tag: str) -> type | None:
-        if tag not in table:
-            return None
-        return create_model(tag, __base__=StrictModel, op=(Literal[tag], ...), **table[tag])
-
-    union = LazyUnion(
-        name, tags=table.keys, member=member, tag_of=_op_tag, shorthand=shorthand, keyed=keyed
-    )
-    return Annotated[Any, union]
-
-
-def _op_tag(value: Any) -> str | None:
-    return value.get("op") if isinstance(value, dict) else getattr(value, "op", None)
-
-
-def _bare_name(value: Any) -> Any:
-    """`MSELoss` alone means {op: MSELoss}."""
-    return {"op": value} if isinstance(value, str) else value
-
-
-def _transform_form(value: Any) -> Any:
-    """`ToTensor` and `{Normalize: {mean: .., std: ..}}` (torchvision's spelling) mean {op: ..}."""
-    if isinstance(value, dict) and len(value) == 1 and "op" not in value:
-        ((name, args),) = value.items()
-        if isinstance(args, dict):
-            return {"op": name, **args}
-        fields = TRANSFORMS.get(name, {})
-        # `{Resize: 32}`: the one argument given bare; otherwise `value` is reported unknown
-        return {"op": name, next(iter(fields)) if len(fields) == 1 else "value": args}
-    return _bare_name(value)
-
-
-def transform_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(torchvision name, keyword arguments) for each transform; defaults arrive as bare names."""
-    steps = []
-    for t in transforms:
-        if isinstance(t, str):
-            steps.append((t, {}))
-        else:
-            args = {k: tuple(v) if isinstance(v, list) else v for k, v in t.model_dump().items()}
-            steps.append((args.pop("op"), args))
-    return steps
-
-
-Loss = _table_union("Loss", LOSSES, _bare_name)
-Optimizer = _table_union("Optimizer", OPTIMIZERS, _bare_name)
-Scheduler = _table_union("Scheduler", SCHEDULERS, _bare_name)
-Transform = _table_union("Transform", TRANSFORMS, _transform_form, keyed=True)
+Loss = table_union("Loss", LOSSES, bare_name)
+Optimizer = table_union("Optimizer", OPTIMIZERS, bare_name)
+Scheduler = table_union("Scheduler", SCHEDULERS, bare_name)
 UNIONS = tuple(union_of(t) for t in (Loss, Optimizer, Scheduler, Transform))
 """For the JSON Schema, which spells each union out."""
 
 # -- data ------------------------------------------------------------------------------------
 
-ShapeList = Annotated[list[Size], Field(min_length=1, max_length=8)]
-
-
-class Loader(StrictModel):
-    batch_size: Size = 1
-    test_batch_size: Size | None = None
-    """Batch size for evaluation; default: batch_size."""
-    shuffle: bool = False
-    """Reshuffle the training set every epoch, in an order fixed by the spec's seed."""
-    num_workers: NonNeg = 0
-    drop_last: bool = False
-
-
-class RandomData(Loader):
-    """Random tensors made once with `randn` (the seed's LeNet example). The first dimension of
-    each shape is the number of samples."""
-
-    source: Literal["random"]
-    inputs: dict[str, ShapeList] = Field(min_length=1)
-    target: ShapeList | None = None
-    """Shape of a `randn` target (regression)."""
-    num_classes: Size | None = None
-    """Instead of `target`: integer labels in [0, num_classes) (classification)."""
-    batch_size: Size | None = None  # type: ignore[assignment]
-    """Default: the whole set as one batch."""
-
-    @model_validator(mode="after")
-    def _one_target(self) -> RandomData:
-        if (self.target is None) == (self.num_classes is None):
-            raise ValueError("random data needs exactly one of 'target' and 'num_classes'")
-        firsts = {name: shape[0] for name, shape in self.inputs.items()}
-        if self.target is not None:
-            firsts["target"] = self.target[0]
-        if len(set(firsts.values())) > 1:
-            shown = ", ".join(f"{k} {v}" for k, v in firsts.items())
-            raise ValueError(f"the first size of every shape is the number of samples: {shown}")
-        return self
-
-
-class LinspaceData(Loader):
-    """x = linspace(start, end, steps) as a column, the target an expression of x (fitting)."""
-
-    source: Literal["linspace"]
-    start: Float
-    end: Float
-    steps: Size
-    column: bool = True
-    """Unsqueeze x to shape (steps, 1), as the regression seed does."""
-    target: str
-    """Elementwise expression of x, e.g. `x**2 + 0.2*rand_like(x)` or `sin(x)`."""
-    batch_size: Size | None = None  # type: ignore[assignment]
-    """Default: the whole set as one batch."""
-
-    @field_validator("target")
-    @classmethod
-    def _expression(cls, value: str, info: ValidationInfo) -> str:
-        try:
-            exprs.parse_elementwise(value, {"x"})
-        except exprs.ExprError as err:
-            ctx = {"message": err.message, "code": err.code, "offset": err.offset, "hint": err.hint}
-            raise PydanticCustomError("expr", "{message}", ctx) from None
-        return value
-
-
-class VisionData(Loader):
-    """A torchvision dataset by name, downloaded on demand into `root`; evaluation uses its
-    test split."""
-
-    source: Literal["CIFAR10", "MNIST", "FashionMNIST"]
-    root: str = "data"
-    download: bool = True
-    transforms: list[Transform] = ["ToTensor"]
-    classes: list[str] | None = None
-    """Short class names for the printed results; default: the dataset's own."""
-
-
-class FakeImages(Loader):
-    """torchvision.datasets.FakeData: random images with random labels (for pipeline tests)."""
-
-    source: Literal["FakeData"]
-    size: Size = 1000
-    test_size: NonNeg = 200
-    image_size: ShapeList = [3, 32, 32]
-    num_classes: Size = 10
-    transforms: list[Transform] = ["ToTensor"]
-    classes: list[str] | None = None
-
-
-class ImageFolderData(Loader):
-    """torchvision.datasets.ImageFolder: the user's images, one folder per class."""
-
-    source: Literal["ImageFolder"]
-    root: str
-    test_root: str | None = None
-    """A second folder of the same classes for evaluation."""
-    transforms: list[Transform] = ["ToTensor"]
-
-
-class DigitsData(Loader):
-    """scikit-learn's 8x8 digits (1,797 images, ships with scikit-learn, works offline), scaled
-    to [0, 1] and shaped (N, 1, 8, 8)."""
-
-    source: Literal["digits"]
-    test_fraction: Probability = 0.2
-    split_seed: Int = 0
-    """The train/test split is fixed by this, not by the run's seed, so runs compare."""
-
-
-Data = Annotated[
-    RandomData | LinspaceData | VisionData | FakeImages | ImageFolderData | DigitsData,
-    Field(discriminator="source"),
-]
+# One class per source, each in graphspec/data/ with its facts and code; picked by `source:`.
+Data = Annotated[Union[SOURCES], Field(discriminator="source")]  # noqa: UP007
 
 # -- training --------------------------------------------------------------------------------
 

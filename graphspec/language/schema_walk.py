@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from graphspec.language.unions import LazyUnion, union_of
+from graphspec.core.unions import LazyUnion, union_of
 
 
 def fields_at(loc: tuple, data: Any) -> list[str]:

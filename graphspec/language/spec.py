@@ -13,9 +13,9 @@ from pydantic import BeforeValidator, Field
 
 from graphspec.core.fields import Float, Int, PosFloat, Size, StrictModel, Symbol
 from graphspec.core.shapes import DTYPES
+from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
 from graphspec.language.recipe import Data, Device, Evaluate, Loss, Optimizer, Scheduler, Train
-from graphspec.language.unions import LazyUnion, add_unions
 from graphspec.ops import OPS
 from graphspec.ops.base import NodeFields
 
@@ -24,28 +24,18 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length
 RunName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
 
-class Share(NodeFields):
-    """Call a module declared by another node again (the CIFAR net's one `pool`, used twice)."""
-
-    share: Identifier
-
-
-class Call(NodeFields):
-    """Call a block declared under `blocks:`; `repeat: N` stacks N copies, each feeding the next."""
-
-    block: Identifier
-    repeat: Size = 1
-    """Copies in sequence: the block's first output feeds the next copy's first input."""
+_SPECIAL = {"share": "Share", "block": "Call", "group": "Group"}
 
 
 def _node_tag(value: Any) -> str | None:
     if isinstance(value, dict):
-        for key in ("share", "block"):
+        for key in _SPECIAL:
             if key in value and "op" not in value:
                 return key
         return value.get("op")
-    if isinstance(value, (Share, Call)):
-        return "share" if isinstance(value, Share) else "block"
+    for key, cls in _SPECIAL.items():
+        if type(value).__name__ == cls and isinstance(value, NodeFields):
+            return key
     return getattr(value, "op", None)
 
 
@@ -55,12 +45,12 @@ def _shorthand(value: Any) -> Any:
 
 
 def _node_member(tag: str) -> type[NodeFields] | None:
-    return {"share": Share, "block": Call}.get(tag) or OPS.get(tag)
+    return {"share": Share, "block": Call, "group": Group}.get(tag) or OPS.get(tag)
 
 
 Layer = LazyUnion(
     "Layer",
-    tags=lambda: [*OPS, "share", "block"],
+    tags=lambda: [*OPS, *_SPECIAL],
     member=_node_member,
     tag_of=_node_tag,
     shorthand=_shorthand,
@@ -71,6 +61,53 @@ The discriminated union over every op is what the spec language *is*, and what `
 schema` prints (`Layer.full()`); building pydantic's validator for all of it cost about 0.08 s
 of every `validate`."""
 Node = Annotated[Any, Layer]
+
+
+class Share(NodeFields):
+    """Call a module declared by another node again (the CIFAR net's one `pool`, used twice)."""
+
+    share: Identifier
+
+
+def _eval_arg(value: Any, info: Any) -> Any:
+    """An argument value may be arithmetic over the caller's names (`planes * 2`)."""
+    if isinstance(value, str):
+        from graphspec.core.fields import _eval_number
+
+        return _eval_number(value, info)
+    return value
+
+
+ArgValue = Annotated[int | float | bool, BeforeValidator(_eval_arg)]
+"""A block argument's value: a number, true/false, or an expression over the caller's names."""
+ArgSet = dict[Identifier, ArgValue]
+
+
+class Call(NodeFields):
+    """Call a block declared under `blocks:`; `repeat: N` stacks N copies, each feeding the next."""
+
+    block: Identifier
+    repeat: Size = 1
+    """Copies in sequence: the block's first output feeds the next copy's first input."""
+    args: ArgSet | Annotated[list[ArgSet], Field(min_length=1)] = {}
+    """The block's arguments: one set for every copy, or a list with one set per copy (then
+    `repeat` defaults to its length)."""
+    first: ArgSet = {}
+    """Arguments for the first copy only, over `args` (a stage that starts with stride 2)."""
+
+    def copy_args(self) -> list[dict[str, Any]]:
+        """The arguments each copy is given, in order."""
+        count = len(self.args) if isinstance(self.args, list) else self.repeat
+        sets = self.args if isinstance(self.args, list) else [self.args] * count
+        return [{**a, **(self.first if i == 0 else {})} for i, a in enumerate(sets)]
+
+
+class Group(NodeFields):
+    """Modules in sequence, numbered as `nn.Sequential` numbers them (`features.0.weight`)."""
+
+    group: Annotated[list[Node | None], Field(min_length=1, max_length=4096)]
+    """Layers in order, each reading the one before: module ops, block calls (`repeat:` copies
+    count one each) and nested groups; a child whose `if:` is false is left out of the count."""
 
 
 Shape = Annotated[list[Size | Symbol], Field(max_length=16)]
@@ -129,8 +166,35 @@ Ref = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9
 """A node, or one named output of it: `attn` or `attn.weights`."""
 
 
-class Block(StrictModel):
-    """A subgraph with named inputs and outputs, emitted as its own nn.Module class."""
+ArgType = Literal["int", "float", "bool"]
+
+
+class Arg(StrictModel):
+    """A block argument: its type and, unless every call gives it, a default."""
+
+    type: ArgType = "int"
+    default: int | float | bool | None = None
+
+
+def _arg_shorthand(value: Any) -> Any:
+    """`planes: int` is a required int; `stride: 1` an int defaulting to 1."""
+    if isinstance(value, str):
+        return {"type": value}
+    if isinstance(value, bool):
+        return {"type": "bool", "default": value}
+    if isinstance(value, int | float):
+        return {"type": "int" if isinstance(value, int) else "float", "default": value}
+    return value
+
+
+ArgDecl = Annotated[
+    Arg,
+    BeforeValidator(_arg_shorthand, json_schema_input_type=ArgType | int | float | bool | Arg),
+]
+
+
+class Body(StrictModel):
+    """What the model and a block both have: inputs, params, layers, outputs."""
 
     inputs: dict[Identifier, Input] = Field(min_length=1)
     params: dict[Identifier, Param] = {}
@@ -147,7 +211,14 @@ class Block(StrictModel):
         return [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
 
 
-class Model(Block):
+class Block(Body):
+    """A subgraph with named inputs and outputs, emitted as its own nn.Module class."""
+
+    args: dict[Identifier, ArgDecl] = {}
+    """Arguments every field, shape and `if:` inside may use (`planes: int`, `stride: 1`)."""
+
+
+class Model(Body):
     """The network: inputs, params, layers in order, outputs."""
 
     class_: Identifier = Field("Net", alias="class")

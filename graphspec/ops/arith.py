@@ -1,4 +1,4 @@
-"""Elementwise arithmetic and comparison: `sub`, `mul`, `div`, `pow`, `sqrt`, `eq`, `ne`.
+"""Elementwise arithmetic and comparison: `sub`, `mul`, `div`, `pow`, `sqrt`, `eq`, `ne`, `clamp`.
 
 The binary ops take two tensors, or one tensor and a Python scalar `other`, broadcasting as torch
 does; result dtypes follow torch's promotion (`combine.result_dtype`), where a scalar is "weak":
@@ -183,3 +183,23 @@ class ne(eq):  # noqa: N801
 
     op: Literal["ne"]
     torch_name = "torch.ne"
+
+
+class clamp(Op):  # noqa: N801
+    """torch.clamp: each value limited to [min, max] (either bound may be left out)."""
+
+    op: Literal["clamp"]
+    min: Scalar | None = None  # noqa: A003 - torch's argument names
+    """The lower bound; left out: none."""
+    max: Scalar | None = None  # noqa: A003
+    """The upper bound; left out: none."""
+    torch_name = "torch.clamp"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        (x,) = inputs
+        bounds = tuple(b for b in (self.min, self.max) if b is not None)
+        if not bounds:
+            raise ShapeError("clamp needs min, max or both", code="E-MISSING", field="min")
+        if x.dtype == "bool":
+            raise ShapeError("clamp: torch does not clamp bool tensors", code="E-DTYPE")
+        return layout.elementwise(x, TensorType(x.shape, result_dtype([x], bounds)))

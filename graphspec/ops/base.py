@@ -12,11 +12,11 @@ Ops come in two kinds:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from graphspec.core.fields import Int, StrictModel, Symbol
+from graphspec.core.fields import Int, NonNeg, Size, StrictModel, Symbol
 from graphspec.core.shapes import FLOAT_DTYPES, TensorType
 
 
@@ -37,6 +37,29 @@ class ShapeError(Exception):
 
 Wiring = str | list[str] | dict[str, str]
 
+Sizes = Size | Annotated[list[Size], Field(min_length=1, max_length=3)]
+"""A size per spatial dim, or one for all (torch's `_single`/`_pair`/`_triple`)."""
+NonNegs = NonNeg | Annotated[list[NonNeg], Field(min_length=1, max_length=3)]
+
+
+def per_axis(
+    op: Op, field: str, n: int, value: int | list[int] | None = None, single: bool = True
+) -> tuple[int, ...]:
+    """`field` (or `value`) as n numbers, one per spatial dim: 3 -> (3, 3); a list has n, or
+    one that torch repeats (`single`; not a conv's kernel_size, which shapes its weight)."""
+    value = getattr(op, field) if value is None else value
+    if isinstance(value, int):
+        return (value,) * n
+    if single and len(value) == 1:
+        return (value[0],) * n
+    if len(value) != n:
+        raise ShapeError(
+            f"{op.op}: {field} has {len(value)} values for {n} spatial dim(s)",
+            field=field,
+            hint=f"give one number, or a list of {n}",
+        )
+    return tuple(value)
+
 
 class NodeFields(StrictModel):
     """Fields every node accepts, whatever its op."""
@@ -45,6 +68,9 @@ class NodeFields(StrictModel):
     """The node(s) this one reads; default: the node declared just before it."""
     shape: list[Int | Symbol] | None = None
     """The output shape this node must have, checked like a type annotation."""
+    if_: str | bool | None = Field(None, alias="if")
+    """Keep this node only when the condition holds (`stride != 1 or C != planes`); a node left
+    out passes its first input on to the nodes that read it."""
 
 
 class Op(NodeFields):
@@ -56,7 +82,10 @@ class Op(NodeFields):
     """Names of the op's results; an op with several returns a tuple from `infer`, in this
     order, and a later node reads one as `node.name` (`attn.weights`)."""
     torch_name: ClassVar[str] = ""
-    """What the op is in torch (`nn.Conv2d`, `F.relu`, `torch.cat`), for messages and docs."""
+    """What the op is in torch (`nn.Conv2d`, `F.relu`, `torch.cat`, `Tensor.squeeze`): for
+    messages and docs, and the callable the default `emit_init`/`emit_call` write."""
+    positional: ClassVar[tuple[str, ...]] = ()
+    """Fields the default emitters write without their keyword, as a torch user would."""
 
     # -- shape rule -------------------------------------------------------------------------
     def resolve(self, inputs: list[TensorType]) -> Op:
@@ -72,13 +101,19 @@ class Op(NodeFields):
     # -- code -------------------------------------------------------------------------------
     def emit_init(self) -> str | None:
         """Constructor expression for module ops (`nn.Linear(400, 120)`); None for functions."""
-        return None
+        if self.kind != "module":
+            return None
+        return self.torch_call(self.torch_name, self.positional)
 
     def emit_call(self, node: str, args: list[str]) -> str:
-        """The expression computing this node in `forward`."""
+        """The expression computing this node in `forward`: the module called, or the torch
+        function (`F.relu6(x)`) or tensor method (`x.squeeze(1)`) with this op's fields."""
         if self.kind == "module":
             return f"self.{node}({', '.join(args)})"
-        raise NotImplementedError
+        if self.torch_name.startswith("Tensor."):
+            method = self.torch_name.removeprefix("Tensor.")
+            return self.torch_call(f"{args[0]}.{method}", self.positional, leading=args[1:])
+        return self.torch_call(self.torch_name, self.positional, leading=tuple(args))
 
     # -- helpers for subclasses -------------------------------------------------------------
     def torch_call(self, name: str, positional: tuple[str, ...] = (), leading: tuple = ()) -> str:
@@ -106,7 +141,15 @@ class Op(NodeFields):
         }
 
 
-_NODE_KEYS = frozenset({"op", "in_", "shape"})
+_NODE_KEYS = frozenset({"op", "in_", "shape", "if_"})
+
+
+class Functional:
+    """Mixin for the function form of a module op (`F.max_pool1d` beside `nn.MaxPool1d`): the
+    same fields and rule, called in `forward` instead of built in `__init__`. List it first:
+    `class max_pool1d(Functional, MaxPool1d)`."""
+
+    kind: ClassVar[Literal["module", "function"]] = "function"
 
 
 def _literal(value: Any) -> str:
@@ -122,6 +165,33 @@ def expect_rank(x: TensorType, ranks: tuple[int, ...], what: str) -> None:
             f"{what} expects a rank-{want} input, got rank {x.rank} {x}",
             hint="check the node before it, or add a view/flatten",
         )
+
+
+def expect_batched(x: TensorType, spatial: int, what: str, family: str) -> None:
+    """(N, C, *spatial) only. torch also reads one rank less as an unbatched sample, which would
+    silently take a batch of 1-D signals (N, C, L) for one 2-D image; graphspec refuses it."""
+    want = spatial + 2
+    if x.rank == want:
+        return
+    sibling = {1: f"{family}1d", 2: f"{family}2d", 3: f"{family}3d"}.get(x.rank - 2)
+    if x.rank == want - 1:
+        message = (
+            f"{what} takes a batched rank-{want} input (N, C, {_axes(spatial)}), got rank "
+            f"{x.rank} {x}: graphspec does not read it as one unbatched sample"
+        )
+        hint = "add the batch dim with unsqueeze (dim: 0)"
+        hint += f", or use {sibling} for a batch of rank-{x.rank} inputs" if sibling else ""
+    else:
+        message = (
+            f"{what} takes a batched rank-{want} input (N, C, {_axes(spatial)}), got rank "
+            f"{x.rank} {x}"
+        )
+        hint = f"use {sibling} for this rank" if sibling else "check the node before it"
+    raise ShapeError(message, hint=hint)
+
+
+def _axes(spatial: int) -> str:
+    return {1: "L", 2: "H, W", 3: "D, H, W"}[spatial]
 
 
 def expect_float(x: TensorType, what: str) -> None:

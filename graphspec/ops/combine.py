@@ -1,4 +1,4 @@
-"""Ops over several inputs: `add` (broadcasting) and `cat`."""
+"""Ops over several inputs: `add` (broadcasting), `cat` and `stack`."""
 
 from __future__ import annotations
 
@@ -97,8 +97,13 @@ class cat(Op):  # noqa: N801
         return TensorType(tuple(shape), result_dtype(inputs))
 
     def emit_call(self, node: str, args: list[str]) -> str:
-        items = ", ".join(args) + ("," if len(args) == 1 else "")
-        return f"torch.cat(({items}), dim={self.dim})"
+        return tensors_call(self.torch_name, args, self.dim)
+
+
+def tensors_call(name: str, args: list[str], dim: int) -> str:
+    """`torch.cat((a, b), dim=1)`: a sequence of tensors, a one-tuple written `(a,)`."""
+    items = ", ".join(args) + ("," if len(args) == 1 else "")
+    return f"{name}(({items}), dim={dim})"
 
 
 def _sum_dims(dims: list[Dim]) -> Dim:
@@ -107,3 +112,31 @@ def _sum_dims(dims: list[Dim]) -> Dim:
     if len(set(dims)) == 1 and len(dims) > 0:
         return dims[0] * len(dims)
     raise ShapeError("cat: cannot add different symbolic sizes " + " + ".join(map(str, dims)))
+
+
+class stack(Op):  # noqa: N801
+    """torch.stack along a new `dim`: inputs of one shape, (…) x k -> (…, k, …)."""
+
+    op: Literal["stack"]
+    dim: Int = 0
+    """Where the new dim goes, from -(rank + 1) to rank."""
+    arity = (1, None)
+    torch_name = "torch.stack"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        first = inputs[0]
+        axis = normalize_dim(self.dim, first.rank + 1)
+        if axis is None:
+            raise ShapeError(
+                f"stack: dim {self.dim} is out of range for rank-{first.rank} inputs "
+                f"(valid: {-first.rank - 1} to {first.rank})",
+                field="dim",
+            )
+        for other in inputs[1:]:
+            if other.shape != first.shape:
+                raise ShapeError(f"stack: inputs {first} and {other} must have the same shape")
+        shape = (*first.shape[:axis], Dim(len(inputs)), *first.shape[axis:])
+        return TensorType(shape, result_dtype(inputs))
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        return tensors_call(self.torch_name, args, self.dim)

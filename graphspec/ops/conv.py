@@ -1,24 +1,46 @@
-"""Convolution: `nn.Conv2d`."""
+"""Convolutions over 1, 2 and 3 spatial dims: `nn.Conv1d/2d/3d`, `nn.ConvTranspose1d/2d/3d`.
+
+Inputs are batched, (N, C, *spatial): an input of one rank less is refused (see
+`base.expect_batched`), not read as one unbatched sample.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from math import prod
+from typing import ClassVar, Literal
 
-from graphspec.core.fields import NonNegOrPair, Size, SizeOrPair, pair
+from graphspec.core.fields import Size
 from graphspec.core.shapes import Dim, TensorType
-from graphspec.ops.base import Op, ShapeError, check_given, expect_rank, expect_weights_dtype
+from graphspec.ops.base import (
+    NonNegs,
+    Op,
+    ShapeError,
+    Sizes,
+    check_given,
+    expect_batched,
+    expect_weights_dtype,
+    per_axis,
+)
 
 
 def window_out(
     size: Dim, kernel: int, stride: int, pad: int, dil: int, ceil: bool, what: str
 ) -> Dim:
-    """torch's output length for a sliding window (conv and pooling share it)."""
+    """torch's output length for a sliding window (conv and pooling share it), symbolic too:
+    stride 1 with `padding = dilation*(kernel-1)/2` keeps `H`; stride 2 gives `(H + 1)//2`."""
+    span = size + 2 * pad - dil * (kernel - 1) - 1
     if not size.is_static:
-        raise ShapeError(f"{what} needs a concrete spatial size, got symbolic '{size}'")
-    span = size.value + 2 * pad - dil * (kernel - 1) - 1
+        if ceil and pad + stride > kernel:
+            # Whether the last window starts inside the input depends on the size itself.
+            raise ShapeError(
+                f"{what} with ceil_mode needs a concrete spatial size when padding + stride "
+                f"exceeds the kernel, got symbolic '{size}'",
+                hint="give the input a concrete size, or use ceil_mode: false",
+            )
+        return (span + (stride - 1 if ceil else 0)) // stride + 1
     # Floor division as torch's div_rtn: with ceil_mode a window may overhang the end, so a
     # kernel larger than the input still gives one output when the overhang is under a stride.
-    out = (span + (stride - 1 if ceil else 0)) // stride + 1
+    out = (span.value + (stride - 1 if ceil else 0)) // stride + 1
     if ceil and (out - 1) * stride >= size.value + pad:
         out -= 1  # the last window must start inside the input (torch's rule)
     if out < 1:
@@ -30,79 +52,47 @@ def window_out(
     return Dim(out)
 
 
-class Conv2d(Op):
-    """torch.nn.Conv2d"""
+class _Conv(Op):
+    """What convolutions and transposed convolutions share: channels, groups, weights."""
 
-    op: Literal["Conv2d"]
     in_channels: Size | None = None
-    """Inferred from the input when left out."""
+    """Inferred from the input's channel dim (dim 1) when left out."""
     out_channels: Size
-    kernel_size: SizeOrPair
-    stride: SizeOrPair = 1
-    padding: NonNegOrPair | Literal["same", "valid"] = 0
-    dilation: SizeOrPair = 1
+    kernel_size: Sizes
+    stride: Sizes = 1
+    dilation: Sizes = 1
     groups: Size = 1
+    """Channels split into this many groups, each convolved on its own."""
     bias: bool = True
-    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
     kind = "module"
-    torch_name = "nn.Conv2d"
+    dims: ClassVar[int] = 2
+    """Spatial dims: 1 (N, C, L), 2 (N, C, H, W) or 3 (N, C, D, H, W)."""
+    positional = ("in_channels", "out_channels", "kernel_size")
 
-    def resolve(self, inputs: list[TensorType]) -> Conv2d:
+    def resolve(self, inputs: list[TensorType]) -> _Conv:
         (x,) = inputs
-        expect_rank(x, (3, 4), "Conv2d")
-        channels = x.shape[-3]
+        expect_batched(x, self.dims, self.op, self.family())
+        channels = x.shape[1]
         if not channels.is_static:
-            raise ShapeError(f"Conv2d needs a concrete channel count, got '{channels}'")
+            raise ShapeError(f"{self.op} needs a concrete channel count, got '{channels}'")
         check_given(self, "in_channels", channels.value, f"channel dim of {x}")
         return self.model_copy(update={"in_channels": channels.value})
 
+    def family(self) -> str:
+        return self.op[:-2]
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
-        expect_weights_dtype(x, "Conv2d")
+        expect_weights_dtype(x, self.op)
         self._check_groups()
-        if self.padding == "same" and pair(self.stride) != (1, 1):
-            raise ShapeError("padding='same' needs stride 1", field="padding")
-        spatial = [self._out(x.shape[i], i) for i in (-2, -1)]
-        for i in (-2, -1):
-            self._check_pad_mode(x.shape[i], i)
-        return x.with_shape((*x.shape[:-3], Dim(self.out_channels), *spatial))
+        spatial = [self._out(x.shape[2 + i], i) for i in range(self.dims)]
+        return x.with_shape((x.shape[0], Dim(self.out_channels), *spatial))
 
     def _out(self, size: Dim, axis: int) -> Dim:
-        k, s, d = pair(self.kernel_size)[axis], pair(self.stride)[axis], pair(self.dilation)[axis]
-        if self.padding == "same":
-            return size
-        p = 0 if self.padding == "valid" else pair(self.padding)[axis]
-        return window_out(size, k, s, p, d, False, "Conv2d")
+        raise NotImplementedError
 
-    def _pads(self, axis: int) -> tuple[int, int]:
-        """(before, after) padding along an axis; 'same' puts the odd one after, as torch does."""
-        if self.padding == "valid":
-            return (0, 0)
-        if self.padding == "same":
-            total = pair(self.dilation)[axis] * (pair(self.kernel_size)[axis] - 1)
-            return (total // 2, total - total // 2)
-        p = pair(self.padding)[axis]
-        return (p, p)
-
-    def _check_pad_mode(self, size: Dim, axis: int) -> None:
-        # reflect mirrors without repeating the edge, so it needs more input than padding;
-        # circular may wrap the whole input around once, no more (F.pad's rules).
-        if self.padding_mode not in ("reflect", "circular"):
-            return
-        if not size.is_static:
-            raise ShapeError(
-                f"Conv2d with padding_mode '{self.padding_mode}' needs a concrete "
-                f"spatial size, got symbolic '{size}'"
-            )
-        pad = max(self._pads(axis))
-        need = pad + 1 if self.padding_mode == "reflect" else pad
-        if size.value < need:
-            raise ShapeError(
-                f"Conv2d: padding {pad} with padding_mode '{self.padding_mode}' needs an input "
-                f"of at least {need}, got {size.value}",
-                field="padding",
-                hint="use less padding, or padding_mode: zeros",
-            )
+    def axis(self, field: str, axis: int) -> int:
+        return per_axis(self, field, self.dims, single=field != "kernel_size")[axis]
 
     def _check_groups(self) -> None:
         for field in ("in_channels", "out_channels"):
@@ -113,10 +103,148 @@ class Conv2d(Op):
                     field="groups",
                 )
 
+    def weight_channels(self) -> int:
+        """in_channels/groups * out_channels: the weight's two channel dims, either order."""
+        return self.out_channels * (self.in_channels // self.groups)
+
     def param_count(self) -> int:
-        kh, kw = pair(self.kernel_size)
-        weight = self.out_channels * (self.in_channels // self.groups) * kh * kw
+        kernel = per_axis(self, "kernel_size", self.dims, single=False)
+        weight = self.weight_channels() * prod(kernel)
         return weight + (self.out_channels if self.bias else 0)
 
-    def emit_init(self) -> str:
-        return self.torch_call("nn.Conv2d", ("in_channels", "out_channels", "kernel_size"))
+
+class _ConvNd(_Conv):
+    padding: NonNegs | Literal["same", "valid"] = 0
+    """Zeros (or `padding_mode`) added on both sides; 'same' keeps the size at stride 1."""
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        if self.padding == "same" and set(per_axis(self, "stride", self.dims)) != {1}:
+            raise ShapeError("padding='same' needs stride 1", field="padding")
+        out = super().infer(inputs)
+        for i in range(self.dims):
+            self._check_pad_mode(inputs[0].shape[2 + i], i)
+        return out
+
+    def _out(self, size: Dim, axis: int) -> Dim:
+        k, s, d = (self.axis(f, axis) for f in ("kernel_size", "stride", "dilation"))
+        if self.padding == "same":
+            return size
+        p = 0 if self.padding == "valid" else self.axis("padding", axis)
+        return window_out(size, k, s, p, d, False, self.op)
+
+    def _pads(self, axis: int) -> tuple[int, int]:
+        """(before, after) padding along an axis; 'same' puts the odd one after, as torch does."""
+        if self.padding == "valid":
+            return (0, 0)
+        if self.padding == "same":
+            total = self.axis("dilation", axis) * (self.axis("kernel_size", axis) - 1)
+            return (total // 2, total - total // 2)
+        p = self.axis("padding", axis)
+        return (p, p)
+
+    def _check_pad_mode(self, size: Dim, axis: int) -> None:
+        # reflect mirrors without repeating the edge, so it needs more input than padding;
+        # circular may wrap the whole input around once, no more (F.pad's rules).
+        if self.padding_mode not in ("reflect", "circular"):
+            return
+        if not size.is_static:
+            raise ShapeError(
+                f"{self.op} with padding_mode '{self.padding_mode}' needs a concrete "
+                f"spatial size, got symbolic '{size}'"
+            )
+        pad = max(self._pads(axis))
+        need = pad + 1 if self.padding_mode == "reflect" else pad
+        if size.value < need:
+            raise ShapeError(
+                f"{self.op}: padding {pad} with padding_mode '{self.padding_mode}' needs an "
+                f"input of at least {need}, got {size.value}",
+                field="padding",
+                hint="use less padding, or padding_mode: zeros",
+            )
+
+
+class Conv1d(_ConvNd):
+    """torch.nn.Conv1d over (N, C, L): a 1-D CNN over sequences or signals."""
+
+    op: Literal["Conv1d"]
+    dims = 1
+    torch_name = "nn.Conv1d"
+
+
+class Conv2d(_ConvNd):
+    """torch.nn.Conv2d over (N, C, H, W)."""
+
+    op: Literal["Conv2d"]
+    dims = 2
+    torch_name = "nn.Conv2d"
+
+
+class Conv3d(_ConvNd):
+    """torch.nn.Conv3d over (N, C, D, H, W): volumes or video."""
+
+    op: Literal["Conv3d"]
+    dims = 3
+    torch_name = "nn.Conv3d"
+
+
+class _ConvTransposeNd(_Conv):
+    padding: NonNegs = 0
+    """Taken off both sides of the output: dilation * (kernel_size - 1) - padding is added."""
+    output_padding: NonNegs = 0
+    """Extra size on one side of the output, to pick among the sizes a strided conv maps from."""
+    padding_mode: Literal["zeros"] = "zeros"
+    """torch supports only zeros for transposed convolutions."""
+    positional = ("in_channels", "out_channels", "kernel_size")
+
+    def family(self) -> str:
+        return "ConvTranspose"
+
+    def _out(self, size: Dim, axis: int) -> Dim:
+        k, s, d, p, extra = (
+            self.axis(f, axis)
+            for f in ("kernel_size", "stride", "dilation", "padding", "output_padding")
+        )
+        if extra >= s and extra >= d:
+            raise ShapeError(
+                f"{self.op}: output_padding {extra} must be smaller than stride {s} or "
+                f"dilation {d}",
+                field="output_padding",
+            )
+        if not size.is_static:
+            raise ShapeError(f"{self.op} needs a concrete spatial size, got symbolic '{size}'")
+        out = (size.value - 1) * s - 2 * p + d * (k - 1) + extra + 1
+        if out < 0:  # torch gives an empty output for 0
+            raise ShapeError(
+                f"{self.op}: input size {size.value} gives output size {out}",
+                field="padding",
+                hint="use less padding, or a larger kernel or stride",
+            )
+        return Dim(out)
+
+    def weight_channels(self) -> int:
+        return self.in_channels * (self.out_channels // self.groups)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """torch.nn.ConvTranspose1d over (N, C, L): upsamples a sequence (a decoder's conv)."""
+
+    op: Literal["ConvTranspose1d"]
+    dims = 1
+    torch_name = "nn.ConvTranspose1d"
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """torch.nn.ConvTranspose2d over (N, C, H, W): upsamples an image (a decoder's conv)."""
+
+    op: Literal["ConvTranspose2d"]
+    dims = 2
+    torch_name = "nn.ConvTranspose2d"
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """torch.nn.ConvTranspose3d over (N, C, D, H, W)."""
+
+    op: Literal["ConvTranspose3d"]
+    dims = 3
+    torch_name = "nn.ConvTranspose3d"

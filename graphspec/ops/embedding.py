@@ -1,4 +1,5 @@
-"""Lookups by integer id: `nn.Embedding`, and `positions` (the ids 0..L-1 of each sequence)."""
+"""Lookups by integer id: `nn.Embedding`, `embedding` (F.embedding over a table the spec holds,
+for weight tying), and `positions` (the ids 0..L-1 of each sequence)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,52 @@ class Embedding(Op):
 
     def emit_init(self) -> str:
         return self.torch_call("nn.Embedding", ("num_embeddings", "embedding_dim"))
+
+
+class embedding(Op):  # noqa: N801 - op names are torch's own
+    """torch.nn.functional.embedding(ids, weight): rows of a (num, dim) table the spec declares
+    under `params:`, so the same table can also be the output head (GPT's tied weights)."""
+
+    op: Literal["embedding"]
+    padding_idx: Int | None = None
+    arity = (2, 2)
+    torch_name = "F.embedding"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        ids, weight = inputs
+        if ids.dtype not in ID_DTYPES:
+            raise ShapeError(
+                f"embedding looks up integer ids, got a {ids.dtype} tensor {ids}",
+                code="E-DTYPE",
+                hint="declare the ids input with dtype: int64 (torch.long)",
+            )
+        if weight.rank != 2:
+            raise ShapeError(
+                f"embedding's table must be 2-d (num_embeddings, embedding_dim), got {weight}",
+                hint="declare the table as a param with shape [num_embeddings, embedding_dim]",
+            )
+        if weight.dtype not in ("float32", "float64", "float16", "bfloat16"):
+            raise ShapeError(
+                f"embedding's table must be floating point, got {weight.dtype}", code="E-DTYPE"
+            )
+        rows = weight.shape[0]
+        if self.padding_idx is not None and not rows.is_static:
+            raise ShapeError(
+                f"padding_idx needs a concrete table size, got symbolic '{rows}'",
+                field="padding_idx",
+            )
+        if self.padding_idx is not None:
+            n = rows.value
+            if not -n <= self.padding_idx < n:
+                raise ShapeError(
+                    f"padding_idx {self.padding_idx} is outside the table of {n} rows",
+                    code="E-CONSTRAINT",
+                    field="padding_idx",
+                )
+        return TensorType((*ids.shape, weight.shape[1]), weight.dtype)
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        return self.torch_call("F.embedding", leading=tuple(args))
 
 
 class positions(Op):  # noqa: N801 - named like the torch functions it stands for

@@ -37,7 +37,8 @@ class expr(Op):  # noqa: N801 - op names are torch-style
 
     op: Literal["expr"]
     expr: str
-    """e.g. `a*x + b*x**3 + c*x**5 + d*x**7`; functions: sin, cos, exp, log, tanh, ..."""
+    """e.g. `a*x + b*x**3 + c*x**5 + d*x**7`; functions: sin, cos, tan, exp, log, sqrt, tanh,
+    sigmoid, abs, relu, min(a, b), max(a, b), clamp(x, low, high)."""
     arity = (1, None)
     torch_name = "torch (elementwise)"
     _parsed: exprs.Elementwise = PrivateAttr()

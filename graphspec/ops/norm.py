@@ -1,56 +1,194 @@
-"""Normalisation and regularisation: `nn.BatchNorm2d`, `nn.LayerNorm`, `nn.Dropout`, `F.dropout`."""
+"""Normalisation and regularisation: batch, instance, group and layer norms, and dropout.
+
+Batch and instance norms take batched inputs, (N, C, *spatial), as convolutions do
+(`base.expect_batched`); their channel count is inferred from dim 1.
+"""
 
 from __future__ import annotations
 
 from math import prod
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from graphspec.core.fields import NonNegFloat, PosFloat, Probability, Size
-from graphspec.core.shapes import TensorType
+from graphspec.core.shapes import Dim, TensorType, dims_product
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError, check_given, expect_float, expect_rank
+from graphspec.ops.base import Functional, Op, ShapeError, check_given, expect_batched, expect_float
 
 
-class BatchNorm2d(Op):
-    """torch.nn.BatchNorm2d over (N, C, H, W)."""
+def _channels(op: Op, x: TensorType, field: str) -> int:
+    """The channel count (dim 1) of a batched input, checked against `field` when given."""
+    channels = x.shape[1]
+    if not channels.is_static:
+        raise ShapeError(f"{op.op} needs a concrete channel count, got '{channels}'")
+    check_given(op, field, channels.value, f"channel dim of {x}")
+    return channels.value
 
-    op: Literal["BatchNorm2d"]
+
+def _expect_weights(x: TensorType, op: Op, has_weights: bool, hint: str) -> None:
+    expect_float(x, op.op)
+    # torch runs float16/bfloat16 inputs against float32 weights and statistics, not float64.
+    if x.dtype == "float64" and has_weights:
+        raise ShapeError(
+            f"{op.op} has float32 weights or running statistics but its input is float64",
+            code="E-DTYPE",
+            hint=hint,
+        )
+
+
+class _BatchNorm(Op):
     num_features: Size | None = None
-    """Inferred from the channel dimension when left out."""
+    """Inferred from the channel dimension (dim 1) when left out."""
     eps: PosFloat = 1e-5
     momentum: NonNegFloat | None = 0.1
+    """Weight of each batch in the running statistics; None: a cumulative average."""
     affine: bool = True
+    """Learn a scale and shift per channel."""
     track_running_stats: bool = True
+    """Keep running mean and variance for eval mode."""
     kind = "module"
-    torch_name = "nn.BatchNorm2d"
+    dims: ClassVar[int] = 2
+    family: ClassVar[str] = "BatchNorm"
+    positional = ("num_features",)
 
-    def resolve(self, inputs: list[TensorType]) -> BatchNorm2d:
+    def resolve(self, inputs: list[TensorType]) -> _BatchNorm:
         (x,) = inputs
-        expect_rank(x, (4,), "BatchNorm2d")
-        channels = x.shape[1]
-        if not channels.is_static:
-            raise ShapeError(f"BatchNorm2d needs a concrete channel count, got '{channels}'")
-        check_given(self, "num_features", channels.value, f"channel dim of {x}")
-        return self.model_copy(update={"num_features": channels.value})
+        self.check_rank(x)
+        return self.model_copy(update={"num_features": _channels(self, x, "num_features")})
+
+    def check_rank(self, x: TensorType) -> None:
+        expect_batched(x, self.dims, self.op, self.family)
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
-        expect_float(inputs[0], "BatchNorm2d")
-        # torch runs float16/bfloat16 inputs against float32 weights and statistics, not float64.
-        if inputs[0].dtype == "float64" and (self.affine or self.track_running_stats):
-            raise ShapeError(
-                "BatchNorm2d has float32 weights and running statistics but its input is float64",
-                code="E-DTYPE",
-                hint="declare the input float32",
-            )
+        _expect_weights(inputs[0], self, self.float32_state(), "declare the input float32")
         return layout.fresh(inputs[0])
+
+    def float32_state(self) -> bool:
+        """Whether float32 tensors meet the input (weights, or statistics torch reads)."""
+        return self.affine or self.track_running_stats
 
     def param_count(self) -> int:
         return 2 * self.num_features if self.affine else 0
 
-    def emit_init(self) -> str:
-        return self.torch_call("nn.BatchNorm2d", ("num_features",))
+
+class BatchNorm1d(_BatchNorm):
+    """torch.nn.BatchNorm1d over (N, C) or (N, C, L)."""
+
+    op: Literal["BatchNorm1d"]
+    dims = 1
+    torch_name = "nn.BatchNorm1d"
+
+    def check_rank(self, x: TensorType) -> None:
+        if x.rank != 2:
+            super().check_rank(x)
+
+
+class BatchNorm2d(_BatchNorm):
+    """torch.nn.BatchNorm2d over (N, C, H, W)."""
+
+    op: Literal["BatchNorm2d"]
+    torch_name = "nn.BatchNorm2d"
+
+
+class BatchNorm3d(_BatchNorm):
+    """torch.nn.BatchNorm3d over (N, C, D, H, W)."""
+
+    op: Literal["BatchNorm3d"]
+    dims = 3
+    torch_name = "nn.BatchNorm3d"
+
+
+class _InstanceNorm(_BatchNorm):
+    affine: bool = False
+    """Learn a scale and shift per channel (off by default, unlike BatchNorm)."""
+    track_running_stats: bool = False
+    """Keep running statistics for eval mode (off by default, unlike BatchNorm)."""
+    family = "InstanceNorm"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        x = inputs[0]
+        spatial = dims_product(x.shape[2:])
+        if spatial.is_static and spatial.value == 1 and not self.track_running_stats:
+            raise ShapeError(
+                f"{self.op} normalizes over the spatial dims, and {x} has one element in them",
+                hint="feed it a larger input, or use BatchNorm or GroupNorm",
+            )
+        return super().infer(inputs)
+
+    def float32_state(self) -> bool:
+        return self.affine  # running statistics are only written, from the input's own
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """torch.nn.InstanceNorm1d over (N, C, L): each sample and channel normalized on its own."""
+
+    op: Literal["InstanceNorm1d"]
+    dims = 1
+    torch_name = "nn.InstanceNorm1d"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """torch.nn.InstanceNorm2d over (N, C, H, W): each sample and channel normalized on its own."""
+
+    op: Literal["InstanceNorm2d"]
+    torch_name = "nn.InstanceNorm2d"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """torch.nn.InstanceNorm3d over (N, C, D, H, W)."""
+
+    op: Literal["InstanceNorm3d"]
+    dims = 3
+    torch_name = "nn.InstanceNorm3d"
+
+
+class GroupNorm(Op):
+    """torch.nn.GroupNorm over (N, C, *): the channels in `num_groups` groups, each normalized."""
+
+    op: Literal["GroupNorm"]
+    num_groups: Size
+    num_channels: Size | None = None
+    """Inferred from the channel dimension (dim 1) when left out."""
+    eps: PosFloat = 1e-5
+    affine: bool = True
+    """Learn a scale and shift per channel."""
+    kind = "module"
+    torch_name = "nn.GroupNorm"
+    positional = ("num_groups", "num_channels")
+
+    def resolve(self, inputs: list[TensorType]) -> GroupNorm:
+        (x,) = inputs
+        if x.rank < 2:
+            raise ShapeError(
+                f"GroupNorm takes a batched input (N, C, ...), got {x}",
+                hint="check the node before it, or add the batch dim with unsqueeze (dim: 0)",
+            )
+        return self.model_copy(update={"num_channels": _channels(self, x, "num_channels")})
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        if self.num_channels % self.num_groups:
+            raise ShapeError(
+                f"GroupNorm: {self.num_channels} channels do not split into {self.num_groups} "
+                f"groups",
+                code="E-CONSTRAINT",
+                field="num_groups",
+                hint="num_groups must divide the channel count",
+            )
+        x = inputs[0]
+        # torch's rule: each group needs more than one value (N * C / G * spatial, G aside)
+        values = dims_product((x.shape[0], *x.shape[2:])) * (self.num_channels // self.num_groups)
+        if values == Dim(1):
+            raise ShapeError(
+                f"GroupNorm: each of the {self.num_groups} groups of {x} holds a single value",
+                field="num_groups",
+                hint="use fewer groups or a larger input",
+            )
+        _expect_weights(inputs[0], self, self.affine, "feed it float32, or set affine: false")
+        return layout.fresh(inputs[0])
+
+    def param_count(self) -> int:
+        return 2 * self.num_channels if self.affine else 0
 
 
 class Dropout(Op):
@@ -58,31 +196,77 @@ class Dropout(Op):
 
     op: Literal["Dropout"]
     p: Probability = 0.5
+    """The probability of zeroing each element."""
     inplace: bool = False
     kind = "module"
     torch_name = "nn.Dropout"
+    positional = ("p",)
+    dims: ClassVar[int | None] = None
+    """Channel dropout (Dropout1d/2d/3d) takes batched (N, C, *spatial) inputs only."""
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
-        expect_float(inputs[0], "Dropout")
-        return layout.elementwise(inputs[0], inputs[0])
-
-    def emit_init(self) -> str:
-        return self.torch_call("nn.Dropout", ("p",))
-
-
-class dropout(Op):  # noqa: N801 - op names are torch's own
-    """torch.nn.functional.dropout, active only while training (`training=self.training`)."""
-
-    op: Literal["dropout"]
-    p: Probability = 0.5
-    torch_name = "F.dropout"
-
-    def infer(self, inputs: list[TensorType]) -> TensorType:
-        expect_float(inputs[0], "dropout")
+        if self.dims is not None:
+            expect_batched(inputs[0], self.dims, self.op, "Dropout")
+        expect_float(inputs[0], self.op)
         return layout.elementwise(inputs[0], inputs[0])
 
     def emit_call(self, node: str, args: list[str]) -> str:
-        return f"F.dropout({args[0]}, p={self.p!r}, training=self.training)"
+        if self.kind == "module":
+            return super().emit_call(node, args)
+        extra = ", inplace=True" if self.inplace else ""
+        return f"{self.torch_name}({args[0]}, p={self.p!r}, training=self.training{extra})"
+
+
+class Dropout1d(Dropout):
+    """torch.nn.Dropout1d over (N, C, L): zeroes whole channels with probability p."""
+
+    op: Literal["Dropout1d"]
+    dims = 1
+    torch_name = "nn.Dropout1d"
+
+
+class Dropout2d(Dropout):
+    """torch.nn.Dropout2d over (N, C, H, W): zeroes whole channels with probability p."""
+
+    op: Literal["Dropout2d"]
+    dims = 2
+    torch_name = "nn.Dropout2d"
+
+
+class Dropout3d(Dropout):
+    """torch.nn.Dropout3d over (N, C, D, H, W): zeroes whole channels with probability p."""
+
+    op: Literal["Dropout3d"]
+    dims = 3
+    torch_name = "nn.Dropout3d"
+
+
+class dropout(Functional, Dropout):  # noqa: N801 - op names are torch's own
+    """torch.nn.functional.dropout, active only while training (`training=self.training`)."""
+
+    op: Literal["dropout"]
+    torch_name = "F.dropout"
+
+
+class dropout1d(Functional, Dropout1d):  # noqa: N801
+    """torch.nn.functional.dropout1d over (N, C, L), active only while training."""
+
+    op: Literal["dropout1d"]
+    torch_name = "F.dropout1d"
+
+
+class dropout2d(Functional, Dropout2d):  # noqa: N801
+    """torch.nn.functional.dropout2d over (N, C, H, W), active only while training."""
+
+    op: Literal["dropout2d"]
+    torch_name = "F.dropout2d"
+
+
+class dropout3d(Functional, Dropout3d):  # noqa: N801
+    """torch.nn.functional.dropout3d over (N, C, D, H, W), active only while training."""
+
+    op: Literal["dropout3d"]
+    torch_name = "F.dropout3d"
 
 
 class LayerNorm(Op):

@@ -1,4 +1,4 @@
-"""Shape-only ops: `nn.Flatten`, `torch.flatten`, `Tensor.view`, `Tensor.reshape`."""
+"""Shape-only ops: `nn.Flatten`, `torch.flatten`, `Tensor.view`, `Tensor.reshape`, `nn.Identity`."""
 
 from __future__ import annotations
 
@@ -155,3 +155,14 @@ class reshape(view):  # noqa: N801
 
     op: Literal["reshape"]
     torch_name = "Tensor.reshape"
+
+
+class Identity(Op):
+    """torch.nn.Identity: returns its input (a placeholder, e.g. a classifier head removed)."""
+
+    op: Literal["Identity"]
+    kind = "module"
+    torch_name = "nn.Identity"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        return inputs[0]

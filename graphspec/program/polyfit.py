@@ -53,7 +53,7 @@ class Polynomial:
 def detect(spec: Any) -> Polynomial | None:
     """The spec's model as a polynomial in its input, or None when it is not one."""
     model, data = spec.model, spec.data
-    if data is None or data.source != "linspace" or getattr(data, "target", None) is None:
+    if data is None or not data.fit or getattr(data, "target", None) is None:
         return None
     if spec.loss is None or spec.loss.op != "MSELoss" or len(model.inputs) != 1:
         return None

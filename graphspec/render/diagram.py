@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from graphspec.compiler.graph import GraphNode, split_ref
 from graphspec.core.errors import Problem
 from graphspec.core.files import write_atomic
-from graphspec.language.spec import Call, Share
 from graphspec.render.dot import (
     Cluster,
     DEdge,
@@ -90,7 +89,7 @@ class _Builder:
             for slot, ref in enumerate(gnode.inputs):
                 src, label = self.source(tg, prefix, ref)
                 self.d.edges += [DEdge(src, dst, label) for dst in targets[slot]]
-            if isinstance(gnode.spec, Share):
+            if gnode.kind == "share":
                 self.d.edges.append(DEdge(nid, prefix + gnode.spec.share, style="share"))
 
     def node(self, gnode: GraphNode, t: TypedNode | None, nid: str, path: tuple, prefix: str):
@@ -102,13 +101,15 @@ class _Builder:
 
     def add_call(self, gnode: GraphNode, t: TypedNode, nid: str, path: tuple) -> None:
         spec, inner = gnode.spec, t.inner
-        copies = spec.repeat if self.expand else 1
+        total = len(t.copies) or 1
+        copies = total if self.expand else 1
         entries: list[list[str]] = [[] for _ in inner.inputs]
         last = ""
         for i in range(copies):
             cid = f"{nid}.{i}" if copies > 1 else nid
             name = f"{gnode.name} {i + 1}/{copies}" if copies > 1 else gnode.name
-            self.d.clusters[(*path, cid)] = Cluster(name, spec.block, spec.repeat // copies)
+            self.d.clusters[(*path, cid)] = Cluster(name, spec.block, total // copies)
+            inner = t.copies[i] if t.copies else inner  # copies may be different classes
             self.add_graph(inner, cid + ".", (*path, cid))
             inputs = [f"{cid}.{x.name}" for x in inner.inputs]
             ports = {_port(r): self.source(inner, cid + ".", r)[0] for r in inner.graph.outputs}
@@ -118,8 +119,8 @@ class _Builder:
                 else:
                     entries[slot].append(dst)
             last = next(iter(ports.values()))
-        if copies < spec.repeat:
-            self.d.edges.append(DEdge(last, inputs[0], f"×{spec.repeat}", "repeat"))
+        if copies < total:
+            self.d.edges.append(DEdge(last, inputs[0], f"×{total}", "repeat"))
         self.ports[nid], self.entries[nid] = ports, entries
 
     def source(self, tg: TypedGraph, prefix: str, ref: str) -> tuple[str, str]:
@@ -141,22 +142,26 @@ def _port(ref: str) -> str:
 def _dnode(gnode: GraphNode, t: TypedNode | None, error: str | None, nid: str, path: tuple):
     spec = gnode.spec
     node = DNode(nid, gnode.name, path, params=t.params if t else 0)
-    if gnode.is_input:  # a block's inputs are its ports, drawn small inside its cluster
-        node.kind, node.op = ("port", "") if path else ("input", "input")
-    elif gnode.is_param:
-        node.kind, node.op = "param", "param"
-        shape = "×".join(map(str, spec.shape)) or "scalar"
-        node.details = f"{shape} · init {spec.init.fn}"
-    elif isinstance(spec, Call):  # drawn as a node only when it failed
-        node.kind, node.op = "block", f"block {spec.block}"
-        node.details = f"×{spec.repeat}" if spec.repeat > 1 else ""
-    else:
-        op: Op | None = t.op if t else (None if isinstance(spec, Share) else spec)
-        node.op = op.op if op else "share"
-        node.details = op_details(op) if op else ""
-        node.kind = "share" if isinstance(spec, Share) else op.kind
-        if isinstance(spec, Share):
-            node.note = f"shares {spec.share}"
+    match gnode.kind:  # the node kinds: GraphNode's docstring (compiler/graph.py)
+        case "input":  # a block's inputs are its ports, drawn small inside its cluster
+            node.kind, node.op = ("port", "") if path else ("input", "input")
+        case "param":
+            node.kind, node.op = "param", "param"
+            shape = "×".join(map(str, spec.shape)) or "scalar"
+            node.details = f"{shape} · init {spec.init.fn}"
+        case "group":  # an nn.Sequential, drawn as one module
+            node.kind, node.op = "module", "group"
+            node.details = f"{len(t.children or ())} modules" if t else ""
+        case "call":  # drawn as a node only when it failed
+            node.kind, node.op = "block", f"block {spec.block}"
+            node.details = f"×{spec.repeat}" if spec.repeat > 1 else ""
+        case "share":
+            node.op = t.op.op if t else "share"
+            node.details = op_details(t.op) if t else ""
+            node.kind, node.note = "share", f"shares {spec.share}"
+        case "op":
+            op: Op = t.op if t else spec
+            node.op, node.details, node.kind = op.op, op_details(op), op.kind
     if error is not None:
         node.kind, node.note = "error", error
     elif t is None:

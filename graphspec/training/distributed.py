@@ -34,8 +34,10 @@ from graphspec.training import run_folder as runs
 from graphspec.training.job import Job, resolve_device
 from graphspec.training.loop import DivergedError, StoppedError, TrainState
 from graphspec.training.screen import Screen
-from graphspec.training.session import EXIT_DIVERGED, EXIT_SIGNAL, Session
+from graphspec.training.session import Session
 from graphspec.training.world import World
+
+QUIET_EXIT = {"diverged": 3, signal.SIGINT: 130, signal.SIGTERM: 143}  # as cli/exits.py
 
 
 @dataclass(frozen=True)
@@ -230,16 +232,19 @@ class DistributedSession(Session):
         dist.barrier()  # the others wait for rank 0's weights, evaluation and pictures
         return code
 
+    # Every rank sees the same global loss and the same agreed stop, so all end here at the
+    # same step; rank 0 reports (cli/exits.py), the others leave with its exit code, silently.
+
     def _diverged(self, err: DivergedError) -> int:
         if self.world.writer:
             return super()._diverged(err)
         self.on_checkpoint(err.state)
-        return EXIT_DIVERGED
+        raise SystemExit(QUIET_EXIT["diverged"])
 
     def _interrupted(self, err: StoppedError) -> int:
         if self.world.writer:
             return super()._interrupted(err)
-        return EXIT_SIGNAL.get(err.signum, 130)
+        raise SystemExit(QUIET_EXIT.get(err.signum, 130))
 
     def _from_writer(self, produce):
         """Run `produce` on rank 0 and give its result to every rank. An input error there is

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from graphspec.core.errors import Pos, fail
-from graphspec.language.recipe import CLASSIFICATION_LOSSES, CLOSURE_OPTIMIZERS, OWN_OPTIMIZERS
+from graphspec.language.recipe import CLASSIFICATION_LOSSES, OWN_OPTIMIZERS
 from graphspec.training import optim
 from graphspec.training.datasets import Data
 
@@ -36,10 +36,7 @@ class Job:
     log_every: int
     checkpoint_every: int = 0
     step_scheduler_every_step: bool = False
-    closure: bool = False
-    """The optimizer re-evaluates the loss (LBFGS): step() takes a closure."""
     classification: bool = False
-    amp: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -132,9 +129,7 @@ def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed
         log_every=spec.train.log_every,
         checkpoint_every=spec.train.checkpoint_every,
         step_scheduler_every_step=bool(spec.scheduler and spec.scheduler.interval == "step"),
-        closure=spec.optimizer.op in CLOSURE_OPTIMIZERS,
         classification=spec.loss.op in CLASSIFICATION_LOSSES,
-        amp=spec.train.amp,
     )
     return job
 

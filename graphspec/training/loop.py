@@ -8,8 +8,6 @@ files and screens lives behind `Hooks` (session.py); this module only trains.
 
 from __future__ import annotations
 
-import contextlib
-import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,12 +61,8 @@ class Hooks(Protocol):
 def train(job: Job, state: TrainState, hooks: Hooks) -> TrainState:
     """Train `job` from `state` until its epochs or steps are done; return the final state."""
     model, optimizer, loss_fn = job.model, job.optimizer, job.loss_fn
+    step = job.data.program.train_step  # the generated step: emit --train writes the same
     on_device = job.device.type != "cpu"
-    autocast = (
-        torch.autocast(job.device.type, dtype=torch.bfloat16)
-        if job.amp
-        else contextlib.nullcontext()
-    )
     # settled once, out of a loop whose step may take only 350 µs
     step_scheduler = job.scheduler if job.step_scheduler_every_step else None
     epoch_scheduler = None if job.step_scheduler_every_step else job.scheduler
@@ -83,24 +77,10 @@ def train(job: Job, state: TrainState, hooks: Hooks) -> TrainState:
             if on_device:
                 inputs = tuple(x.to(job.device, non_blocking=True) for x in inputs)
                 target = target.to(job.device, non_blocking=True)
-
-            if job.closure:  # LBFGS re-evaluates the loss several times per step
-                loss, output = _closure_step(job, inputs, target, autocast)
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise DivergedError(state, value)
-            else:
-                optimizer.zero_grad(set_to_none=True)
-                with autocast:
-                    output = model(*inputs)
-                    loss = loss_fn(output, target)
-                # .item() syncs, as the tutorial's running loss does; checking before the
-                # update keeps the weights finite when the loss is not
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise DivergedError(state, value)
-                loss.backward()
-                optimizer.step()
+            try:
+                value, output = step(model, loss_fn, optimizer, inputs, target)
+            except FloatingPointError as err:  # raised before the update: weights are finite
+                raise DivergedError(state, float(err.args[0])) from None
             if step_scheduler is not None:
                 step_scheduler.step()
 
@@ -132,22 +112,3 @@ def _finished(job: Job, state: TrainState) -> bool:
     if job.max_steps is not None and state.step >= job.max_steps:
         return True
     return job.epochs is not None and state.epoch >= job.epochs
-
-
-def _closure_step(
-    job: Job, inputs: tuple, target: torch.Tensor, autocast
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One LBFGS-style step; returns the loss of its first evaluation and that output."""
-    outputs: list[torch.Tensor] = []
-
-    def closure() -> torch.Tensor:
-        job.optimizer.zero_grad(set_to_none=True)
-        with autocast:
-            output = job.model(*inputs)
-            loss = job.loss_fn(output, target)
-        loss.backward()
-        outputs.append(output)
-        return loss
-
-    loss = job.optimizer.step(closure)
-    return loss, outputs[0]

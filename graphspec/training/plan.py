@@ -1,4 +1,4 @@
-"""`graphspec run`: from a spec to a finished run folder.
+"""`graphspec run`, before torch: from a spec and the command line to a checked `Plan`.
 
 The order is chosen so that every input error costs as little as possible and writes nothing:
 the spec, the --set overrides and the data's presence are checked before torch is imported
@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import secrets
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from graphspec.compiler.pipeline import Compiled, compile_document
-from graphspec.core.errors import SpecError, fail
+from graphspec.core.errors import fail
 from graphspec.language import overrides
 from graphspec.language.load import Document, load_file
-from graphspec.program import data_facts as data_check
 from graphspec.training import run_folder as runs
 from graphspec.training import world as worlds
-from graphspec.training.screen import Screen
 
 
 @dataclass
@@ -60,23 +56,6 @@ class Plan:
     lock: runs.Lock | None = None
 
 
-def run(opts: Options) -> int:
-    """The whole command; returns the exit code (SpecError propagates: exit 2)."""
-    plan = prepare(opts)
-    try:
-        from graphspec.training.session import Session  # imports torch
-
-        world = worlds.current()
-        if world.distributed:  # under torchrun: DDP, rank 0 writes (distributed.py)
-            from graphspec.training.distributed import DistributedSession
-
-            return DistributedSession(plan, opts, Screen(quiet=opts.quiet), world).run()
-        return Session(plan, opts, Screen(quiet=opts.quiet)).run()
-    finally:
-        if plan.lock is not None:
-            plan.lock.release()
-
-
 def prepare(opts: Options) -> Plan:
     """Everything that can be checked without torch: spec, overrides, resume target, data."""
     if opts.resume is None and opts.spec is None:
@@ -89,7 +68,7 @@ def prepare(opts: Options) -> Plan:
         compiled = compile_document(doc)
         plan = _plan(compiled, doc, opts.spec)
     try:
-        data_check.check(plan.compiled.spec.data, plan.doc, fake_data=bool(opts.fake_data))
+        plan.compiled.spec.data.check_available(plan.doc, fake_data=bool(opts.fake_data))
     except BaseException:
         if plan.lock is not None:
             plan.lock.release()
@@ -157,85 +136,3 @@ def _stored_fake_data(run_dir: Path) -> int | None:
         return None
     value = stored.get("fake_data") if isinstance(stored, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def check_data_fits(compiled: Compiled, data: Any, doc: Document, classification: bool) -> None:
-    """E-DATA before training when a sample does not fit the model (BAD-INPUTS 43)."""
-    from graphspec.training.datasets import first_sample, labels_of
-
-    if len(data.train.items) == 0:
-        raise data_check.data_error("the training set is empty", doc)
-    inputs, target = first_sample(data.train)
-    declared = compiled.graph.inputs
-    if len(inputs) != len(declared):
-        raise data_check.data_error(
-            f"the data gives {len(inputs)} input(s) per sample, the model takes "
-            f"{len(declared)} ({', '.join(t.name for t in declared)})",
-            doc,
-        )
-    for tensor, node in zip(inputs, declared, strict=True):
-        _check_sample(tuple(tensor.shape), str(tensor.dtype), node, doc)
-    outputs = compiled.graph.outputs
-    if classification and outputs:
-        _check_labels(labels_of(data.train), outputs[0], doc)
-    elif outputs and hasattr(target, "shape"):
-        want = _static(outputs[0].out.shape[1:])
-        if want is not None and tuple(target.shape) != want:
-            raise data_check.data_error(
-                f"the target of a sample has shape {tuple(target.shape)}, the model's output "
-                f"'{outputs[0].name}' per sample is {want}",
-                doc,
-                hint="a mismatch here would broadcast silently in the loss",
-            )
-
-
-def _static(dims: Any) -> tuple[int, ...] | None:
-    if not all(d.is_static for d in dims):
-        return None
-    return tuple(d.value for d in dims)
-
-
-def _check_sample(shape: tuple[int, ...], dtype: str, node: Any, doc: Document) -> None:
-    declared = node.out.shape
-    ok = len(declared) == len(shape) + 1 and all(
-        not d.is_static or d.value == s for d, s in zip(declared[1:], shape, strict=True)
-    )
-    if not ok:
-        raise data_check.data_error(
-            f"a sample of the data has shape {shape}, the model's input '{node.name}' is "
-            f"{node.out} (batch first)",
-            doc,
-        )
-    want = f"torch.{node.out.dtype}"
-    if dtype != want:
-        raise data_check.data_error(
-            f"the data gives {dtype.removeprefix('torch.')} for input '{node.name}', "
-            f"declared {node.out.dtype}",
-            doc,
-        )
-
-
-def _check_labels(labels: Any, output: Any, doc: Document) -> None:
-    if labels is None or labels.numel() == 0:
-        return
-    classes = output.out.shape[-1]
-    low, high = int(labels.min()), int(labels.max())
-    if low < 0 or (classes.is_static and high >= classes.value):
-        raise data_check.data_error(
-            f"class labels run from {low} to {high}, but the model's output '{output.name}' "
-            f"has {classes} classes",
-            doc,
-        )
-
-
-def debug_enabled() -> bool:
-    return bool(os.environ.get("GRAPHSPEC_DEBUG"))
-
-
-def error_line(code: str, message: str, hint: str | None = None) -> None:
-    """One error line on stderr in the compiler format (for exits 3 and 130)."""
-    text = f"error[{code}]: {message}" + (f"; hint: {hint}" if hint else "")
-    print(text, file=sys.stderr, flush=True)
-
-
-__all__ = ["Options", "Plan", "SpecError", "check_data_fits", "prepare", "run"]

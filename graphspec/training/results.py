@@ -6,6 +6,8 @@ the CIFAR tutorial does with its PATH: what is reported is what the file holds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -17,24 +19,42 @@ from graphspec.training import evaluate as evaluation
 from graphspec.training import run_folder as runs
 
 if TYPE_CHECKING:
+    from graphspec.compiler.pipeline import Compiled
     from graphspec.training.job import Job
     from graphspec.training.loop import TrainState
-    from graphspec.training.session import Session
+    from graphspec.training.screen import Screen
 
 
-def finish(session: Session, job: Job, state: TrainState) -> dict[str, Any]:
-    run_dir, screen = session.run_dir, session.screen
+@dataclass
+class RunRecord:
+    """What the end of a run writes to and reads from (the session hands it over)."""
+
+    run_dir: Path
+    screen: Screen
+    metrics: runs.Metrics
+    compiled: Compiled
+    frames: list
+    """The fit animation's frames: (step, prediction, loss)."""
+
+    @property
+    def spec(self) -> Any:
+        return self.compiled.spec
+
+
+def finish(run: RunRecord, trained: torch.nn.Module, job: Job, state: TrainState) -> dict[str, Any]:
+    """Save the final weights, evaluate them reloaded from disk, draw; return the result."""
+    run_dir, screen = run.run_dir, run.screen
     weights = run_dir / "weights.pt"
-    checkpoint.save_atomic(session.model.state_dict(), weights)
-    model = session.plan.compiled.build().to(job.device)
+    checkpoint.save_atomic(trained.state_dict(), weights)
+    model = run.compiled.build().to(job.device)
     model.load_state_dict(torch.load(weights, map_location=job.device, weights_only=True))
-    result = _evaluate(session, job, model, state.step)
+    result = _evaluate(run, job, model, state.step)
     records = runs.read_metrics(run_dir)
     if any("split" not in r for r in records):
-        plots.loss_png(records, run_dir / "loss.png", f"{session.spec.name}: training loss")
+        plots.loss_png(records, run_dir / "loss.png", f"{run.spec.name}: training loss")
     if job.data.fit is not None:
-        _fit_pictures(session, job, model)
-    _graph(session)
+        _fit_pictures(run, job, model)
+    _graph(run)
     made = sorted(
         p.name + ("/" if p.is_dir() else "")
         for p in run_dir.iterdir()
@@ -44,8 +64,8 @@ def finish(session: Session, job: Job, state: TrainState) -> dict[str, Any]:
     return result
 
 
-def _evaluate(session: Session, job: Job, model: torch.nn.Module, step: int) -> dict[str, Any]:
-    spec, screen, data = session.spec, session.screen, job.data
+def _evaluate(run: RunRecord, job: Job, model: torch.nn.Module, step: int) -> dict[str, Any]:
+    spec, screen, data = run.spec, run.screen, job.data
     want = spec.evaluate or type(spec).model_fields["evaluate"].default
     per_class = bool(want and want.per_class)
     examples = want.examples if want else 4
@@ -65,51 +85,51 @@ def _evaluate(session: Session, job: Job, model: torch.nn.Module, step: int) -> 
     else:
         result = evaluation.final_loss(model, data.train, job.loss_fn, job.device)
         screen.say(f"final {spec.loss.op} on the training data: {result['loss']:.6g}")
-    params = _learned(session, job, model)
+    params = _learned(run, job, model)
     if params:
         result["params"] = params
-    session.metrics.write({"step": step, **result})
+    run.metrics.write({"step": step, **result})
     return result
 
 
-def _learned(session: Session, job: Job, model: torch.nn.Module) -> dict[str, float]:
+def _learned(run: RunRecord, job: Job, model: torch.nn.Module) -> dict[str, float]:
     """The model's learnable scalars, printed: for a polynomial fit, the seed's Result line and
     the comparison with the Taylor and least-squares coefficients (graphspec.program.polyfit)."""
     params = evaluation.scalar_params(model)
-    poly = polyfit.detect(session.spec)
+    poly = polyfit.detect(run.spec)
     if params and poly is not None and job.data.fit is not None:
         (x,), y = job.data.fit.inputs, job.data.fit.target
         for line in polyfit.compare(x, y, params, poly.terms, poly.taylor(), poly.target):
-            session.screen.say(line)
+            run.screen.say(line)
     elif params:
-        session.screen.say("learned: " + ", ".join(f"{k} = {v:.6g}" for k, v in params.items()))
+        run.screen.say("learned: " + ", ".join(f"{k} = {v:.6g}" for k, v in params.items()))
     return params
 
 
-def _fit_pictures(session: Session, job: Job, model: torch.nn.Module) -> None:
+def _fit_pictures(run: RunRecord, job: Job, model: torch.nn.Module) -> None:
     points = job.data.fit
     result, prediction = evaluation.fit(model, points, job.loss_fn, job.device)
     x, y = points.inputs[0], points.target
-    caption = f"{session.spec.name}: final fit"
-    plots.fit_png(x, y, prediction, result["loss"], session.run_dir / "fit.png", caption)
-    if session.frames:
-        plots.fit_gif(x, y, session.frames, session.run_dir / "fit.gif")
+    caption = f"{run.spec.name}: final fit"
+    plots.fit_png(x, y, prediction, result["loss"], run.run_dir / "fit.png", caption)
+    if run.frames:
+        plots.fit_gif(x, y, run.frames, run.run_dir / "fit.gif")
 
 
-def _graph(session: Session) -> None:
+def _graph(run: RunRecord) -> None:
     """graph.svg by graphspec.render; without graphviz, say so and go on."""
     try:
         from graphspec.render.diagram import render_to_file
     except ImportError:
-        session.screen.note("graph.svg skipped: graphspec.render.diagram is not available")
+        run.screen.note("graph.svg skipped: graphspec.render.diagram is not available")
         return
     from graphspec.render.dot import DotNotFoundError
 
     try:
-        render_to_file(session.plan.compiled, session.run_dir / "graph.svg")
+        render_to_file(run.compiled, run.run_dir / "graph.svg")
     except DotNotFoundError:
-        session.screen.note(
+        run.screen.note(
             "graph.svg skipped: Graphviz's `dot` is not installed (graph.dot written instead)"
         )
     except SpecError as err:
-        session.screen.note(f"graph.svg skipped: {err}")
+        run.screen.note(f"graph.svg skipped: {err}")

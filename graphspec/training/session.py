@@ -14,16 +14,17 @@ from typing import Any
 import torch
 
 from graphspec import __version__
-from graphspec.program import data_facts as data_check
+from graphspec.core.errors import Diverged, Interrupted
+from graphspec.data.base import data_error
 from graphspec.training import checkpoint, datasets
 from graphspec.training import run_folder as runs
+from graphspec.training.data_fit import check_data_fits
 from graphspec.training.job import Job, check_steps, make_job, resolve_device
 from graphspec.training.loop import DivergedError, StoppedError, TrainState, train
-from graphspec.training.plan import Options, Plan, check_data_fits, error_line
+from graphspec.training.plan import Options, Plan
 from graphspec.training.screen import Screen
 
-EXIT_DIVERGED = 3
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 MAX_KEPT_FRAMES = 240
 FLUSH_S = 0.1  # logged lines reach the screen and metrics.jsonl at most this late
 
@@ -69,9 +70,10 @@ class Session:
         device = resolve_device(spec.device, plan.doc.pos(("device",)))
         torch.manual_seed(plan.seed)  # data first, then weights: the regression seed's order
         try:
-            data = datasets.build(spec.data, fake_data=self.opts.fake_data)
+            data = datasets.from_spec(spec, fake_data=self.opts.fake_data, origin=plan.source)
         except datasets.DataError as err:
-            raise data_check.data_error(str(err), plan.doc, ("data", "source")) from None
+            raise data_error(str(err), plan.doc.pos(("data", "source"))) from None
+        data.program.use_device(device)
         self.model = plan.compiled.build()
         job = make_job(spec, self.model, data, device, plan.seed)
         check_data_fits(plan.compiled, data, plan.doc, job.classification)
@@ -109,7 +111,7 @@ class Session:
         return state
 
     def _write_start(self, resumed_from: str | None = None) -> None:
-        fake = self.opts.fake_data if self.spec.data.source in data_check.VISION else None
+        fake = self.opts.fake_data if self._fakeable else None
         note = [f"trained on FakeData standing in for {self.spec.data.source}: --fake-data {fake}"]
         runs.write_spec(
             self.run_dir,
@@ -127,14 +129,17 @@ class Session:
             "overrides": self.opts.overrides,
             "seed": self.plan.seed,
             "spec_hash": self.spec_hash,
-            "fake_data": self.opts.fake_data
-            if self.spec.data.source in data_check.VISION
-            else None,
+            "fake_data": self.opts.fake_data if self._fakeable else None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "status": "running",
             "resumed_from": resumed_from,
         }
         runs.write_json(self.run_dir / "meta.json", self.meta)
+
+    @property
+    def _fakeable(self) -> bool:
+        """Whether --fake-data applies: the data source can be stood in for by FakeData."""
+        return self.spec.data.stand_in(1) is not None
 
     def _announce(self, job: Job, state: TrainState) -> None:
         say = self.screen.say
@@ -161,7 +166,7 @@ class Session:
     def _train(self, job: Job, state: TrainState) -> int:
         self.started = time.monotonic()
         self.screen.start(job.total_steps, state.step, job.data.train.batch_size)
-        previous = {s: signal.signal(s, self._on_signal) for s in EXIT_SIGNAL}
+        previous = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
         try:
             state = train(job, state, self)
         except DivergedError as err:
@@ -270,25 +275,25 @@ class Session:
             if self.last_checkpoint
             else "no finite checkpoint was written"
         )
-        error_line(
+        self._write_end("diverged", state)
+        self.screen.close()
+        raise Diverged(
             "E-DIVERGED",
             f"loss is {err.value} at {where}; {kept}",
-            hint="lower optimizer.lr, or check the data for inf/nan",
+            "lower optimizer.lr, or check the data for inf/nan",
+            str(self.run_dir),
         )
-        self._write_end("diverged", state)
-        self.screen.result(str(self.run_dir))
-        return EXIT_DIVERGED
 
     def _interrupted(self, err: StoppedError) -> int:
         name = signal.Signals(err.signum).name
-        error_line(
-            "E-INTERRUPTED",
-            f"{name} at step {err.state.step}: checkpoint {self.last_checkpoint} written",
-            hint=f"continue with: graphspec run --resume {self.run_dir}",
-        )
         self._write_end("interrupted", err.state)
-        self.screen.result(str(self.run_dir))
-        return EXIT_SIGNAL.get(err.signum, 130)
+        self.screen.close()
+        raise Interrupted(
+            err.signum,
+            f"{name} at step {err.state.step}: checkpoint {self.last_checkpoint} written",
+            f"continue with: graphspec run --resume {self.run_dir}",
+            str(self.run_dir),
+        )
 
     def _write_end(self, status: str, state: TrainState, result: dict | None = None) -> None:
         self.meta.update(
@@ -302,14 +307,15 @@ class Session:
         runs.write_json(self.run_dir / "meta.json", self.meta)
 
     def _finish(self, job: Job, state: TrainState) -> int:
-        from graphspec.training.results import finish  # evaluation and drawings
+        from graphspec.training.results import RunRecord, finish  # evaluation and drawings
 
         elapsed = time.monotonic() - self.started
         if self.last_checkpoint != checkpoint.path_for(self.run_dir, state.step):
             self.on_checkpoint(state)
         self.screen.say("Finished Training")
         self.screen.note(f"trained {_count(state.step, 'step')} in {elapsed:.2f} s")
-        result = finish(self, job, state)
+        record = RunRecord(self.run_dir, self.screen, self.metrics, self.plan.compiled, self.frames)
+        result = finish(record, self.model, job, state)
         self._write_end("finished", state, result)
         self.screen.result(str(self.run_dir))
         return 0

@@ -14,10 +14,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Tag, TypeAdapter, ValidationInfo
+from pydantic import (
+    BeforeValidator,
+    Discriminator,
+    Tag,
+    TypeAdapter,
+    ValidationInfo,
+    create_model,
+)
 from pydantic_core import PydanticCustomError, core_schema
+
+from graphspec.core.fields import StrictModel
 
 _MARK = "x-graphspec-union"
 
@@ -112,7 +121,8 @@ def add_unions(schema: dict[str, Any], unions: Iterable[LazyUnion]) -> dict[str,
     all have defaults, and for keyed unions `{Normalize: {mean: .., std: ..}}`."""
     schema = _swap(schema)
     for union in unions:
-        full = TypeAdapter(union.full()).json_schema(by_alias=True)
+        # _swap again: a member may hold a union itself (a group's children are layers).
+        full = _swap(TypeAdapter(union.full()).json_schema(by_alias=True))
         defs = full.pop("$defs", {})
         clash = defs.keys() & schema["$defs"].keys()
         assert not clash or all(defs[k] == schema["$defs"][k] for k in clash), clash
@@ -157,3 +167,32 @@ def _swap(node: Any) -> Any:
     if isinstance(node, list):
         return [_swap(v) for v in node]
     return node
+
+
+# -- closed tables of torch names (losses, optimizers, schedulers, transforms) ----------------
+
+
+def table_union(
+    name: str, table: dict[str, dict[str, Any]], shorthand: Any, keyed: bool = False
+) -> Any:
+    """One strict model per torch class, picked by `op`; each built the first time it is used."""
+
+    @functools.cache
+    def member(tag: str) -> type | None:
+        if tag not in table:
+            return None
+        return create_model(tag, __base__=StrictModel, op=(Literal[tag], ...), **table[tag])
+
+    union = LazyUnion(
+        name, tags=table.keys, member=member, tag_of=op_tag, shorthand=shorthand, keyed=keyed
+    )
+    return Annotated[Any, union]
+
+
+def op_tag(value: Any) -> str | None:
+    return value.get("op") if isinstance(value, dict) else getattr(value, "op", None)
+
+
+def bare_name(value: Any) -> Any:
+    """`MSELoss` alone means {op: MSELoss}."""
+    return {"op": value} if isinstance(value, str) else value

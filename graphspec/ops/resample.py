@@ -1,0 +1,140 @@
+"""Resizing images and volumes: `nn.Upsample` / `F.interpolate` and `nn.PixelShuffle`.
+
+Inputs are batched, (N, C, *spatial), as torch's interpolation requires; each mode takes the
+ranks torch implements it for (`linear` 1-D, `bilinear`/`bicubic` 2-D, `trilinear` 3-D).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from graphspec.core.fields import PosFloat, Size
+from graphspec.core.shapes import Dim, TensorType
+from graphspec.ops.base import Functional, Op, ShapeError, expect_float
+
+Mode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"]
+_SPATIAL = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
+"""Spatial dims each mode is defined for; the others take 1, 2 or 3."""
+
+
+class Upsample(Op):
+    """torch.nn.Upsample: resizes (N, C, *spatial) to `size`, or by `scale_factor`."""
+
+    op: Literal["Upsample"]
+    size: Size | Annotated[list[Size], Field(min_length=1, max_length=3)] | None = None
+    """The output's spatial size (one number for all dims); give this or scale_factor."""
+    scale_factor: PosFloat | Annotated[list[PosFloat], Field(min_length=1, max_length=3)] | None = (
+        None
+    )
+    """Multiplies each spatial size (the result rounded down); give this or size."""
+    mode: Mode = "nearest"
+    """How new values are computed: copied from the nearest input, or interpolated."""
+    align_corners: bool | None = None
+    """Linear modes only: align the corner pixels of input and output."""
+    kind = "module"
+    torch_name = "nn.Upsample"
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        (x,) = inputs
+        spatial = x.rank - 2
+        self._check_mode(x, spatial)
+        if (self.size is None) == (self.scale_factor is None):
+            raise ShapeError(
+                f"{self.op} needs exactly one of size and scale_factor",
+                code="E-CONSTRAINT",
+                field="size" if self.size is not None else None,
+            )
+        given = self.size if self.size is not None else self.scale_factor
+        field = "size" if self.size is not None else "scale_factor"
+        values = given if isinstance(given, list) else [given] * spatial
+        if len(values) != spatial:
+            raise ShapeError(
+                f"{self.op}: {field} has {len(values)} values for the {spatial} spatial dim(s) "
+                f"of {x}",
+                field=field,
+            )
+        if self.size is not None:
+            out = [Dim(v) for v in values]
+        else:
+            out = [self._scaled(x.shape[2 + i], v) for i, v in enumerate(values)]
+        return x.with_shape((*x.shape[:2], *out))
+
+    def _check_mode(self, x: TensorType, spatial: int) -> None:
+        allowed = _SPATIAL.get(self.mode, (1, 2, 3))
+        if spatial not in allowed:
+            want = " or ".join(f"rank {s + 2}" for s in allowed)
+            raise ShapeError(
+                f"{self.op}: mode '{self.mode}' takes a batched {want} input (N, C, ...), got {x}",
+                field="mode",
+                hint="add the batch dim with unsqueeze (dim: 0), or pick the mode for this rank "
+                "(linear 1-D, bilinear 2-D, trilinear 3-D)",
+            )
+        expect_float(x, self.op)
+        if self.align_corners is not None and self.mode not in _SPATIAL:
+            raise ShapeError(
+                f"{self.op}: align_corners applies only to the linear modes, not '{self.mode}'",
+                field="align_corners",
+                hint="leave align_corners out",
+            )
+
+    def _scaled(self, size: Dim, scale: float) -> Dim:
+        if scale.is_integer():
+            out = size * int(scale)
+        elif size.is_static:
+            out = Dim(math.floor(size.value * scale))
+        else:
+            raise ShapeError(
+                f"{self.op}: a fractional scale_factor {scale} needs a concrete size, got "
+                f"symbolic '{size}'",
+                field="scale_factor",
+            )
+        if out.is_static and out.value < (0 if self.mode == "area" else 1):  # area: adaptive pool
+            raise ShapeError(
+                f"{self.op}: scale_factor {scale} shrinks size {size} to nothing",
+                field="scale_factor",
+            )
+        return out
+
+
+class interpolate(Functional, Upsample):  # noqa: N801 - op names are torch's own
+    """torch.nn.functional.interpolate: resizes (N, C, *spatial) to `size` or by `scale_factor`."""
+
+    op: Literal["interpolate"]
+    torch_name = "F.interpolate"
+
+
+class PixelShuffle(Op):
+    """torch.nn.PixelShuffle: (*, C * r^2, H, W) -> (*, C, H * r, W * r), r = upscale_factor."""
+
+    op: Literal["PixelShuffle"]
+    upscale_factor: Size
+    kind = "module"
+    torch_name = "nn.PixelShuffle"
+    positional = ("upscale_factor",)
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        (x,) = inputs
+        if x.rank < 3:
+            raise ShapeError(
+                f"{self.op} takes (*, C, H, W), rank 3 or more; got rank {x.rank} {x}",
+                hint="check the node before it",
+            )
+        r = self.upscale_factor
+        channels = x.shape[-3].divide(Dim(r * r))
+        if channels is None:
+            raise ShapeError(
+                f"{self.op}: channels {x.shape[-3]} are not divisible by upscale_factor^2 = "
+                f"{r * r}",
+                field="upscale_factor",
+            )
+        return x.with_shape((*x.shape[:-3], channels, x.shape[-2] * r, x.shape[-1] * r))
+
+
+class pixel_shuffle(Functional, PixelShuffle):  # noqa: N801
+    """torch.nn.functional.pixel_shuffle"""
+
+    op: Literal["pixel_shuffle"]
+    torch_name = "F.pixel_shuffle"
