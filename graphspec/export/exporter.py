@@ -8,6 +8,7 @@ name and renamed over it only once the check has passed.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,14 +63,18 @@ def export(req: Request) -> Report:
     device = "cpu" if fmt.name == "onnx" else req.device  # onnxruntime runs here on the CPU
     model = _model(compiled, req, device)
     slots = samples.slots(compiled.graph)
-    names, traced, checked, dynamic, notes = _plan_sizes(slots, req)
-    io_names = Names([s.name for s in slots], list(compiled.graph.output_types()))
-    example = samples.random_inputs(slots, traced, req.seed, device)
-    probe = samples.random_inputs(slots, checked, req.seed + 1, device)
     where = compiled.doc.key_pos(("model", "inputs"))
+    ladder = samples.SIZE_LADDER  # the defaults first, then smaller ones the model may need
+    for rung in ladder:
+        names, traced, checked, dynamic, notes = _plan_sizes(slots, req, rung)
+        last = rung == ladder[-1]
+        example, probe = _inputs_that_run(model, slots, req, traced, checked, device, where, last)
+        if example is not None:
+            break
+    io_names = Names([s.name for s in slots], list(compiled.graph.output_types()))
     tmp = _temp_beside(target, fmt.suffix)
     try:
-        _save(fmt, model, example, io_names, dynamic, tmp, where)
+        _save(fmt, model, example, io_names, dynamic, tmp, where, notes)
         agreement = _check(fmt, tmp, model, probe, io_names, req, checked, device, where)
         umask = os.umask(0)
         os.umask(umask)
@@ -81,13 +86,36 @@ def export(req: Request) -> Report:
     return Report(target, fmt.name, names, traced, checked, agreement, notes, weights)
 
 
-def _plan_sizes(slots: list[samples.InputSlot], req: Request):
+def _inputs_that_run(model, slots, req: Request, traced, checked, device, where, last=False):
+    """Random inputs at the trace and check sizes, if the eager module runs on both; else
+    (None, None), or on the last try E-EXPORT with the model's own complaint."""
+    example = samples.random_inputs(slots, traced, req.seed, device)
+    probe = samples.random_inputs(slots, checked, req.seed + 1, device)
+    for inputs, sizes in ((example, traced), (probe, checked)):
+        try:
+            with torch.no_grad():
+                model(*inputs)
+        except Exception as err:  # noqa: BLE001 (the model refuses these sizes: try others)
+            user_chose = all(n in req.sizes and n in req.check_sizes for n in sizes)
+            if not (last or user_chose):
+                return None, None
+            at = ", ".join(f"{k}={v}" for k, v in sizes.items())
+            raise fail(
+                "E-EXPORT",
+                f"the eager module itself fails at {at}: {_first_line(err)}",
+                where,
+                hint="give sizes it accepts with --size SYM=INT and --check-size SYM=INT",
+            ) from None
+    return example, probe
+
+
+def _plan_sizes(slots: list[samples.InputSlot], req: Request, rung=samples.SIZE_LADDER[0]):
     """The dynamic symbols, the sizes to trace and check at, torch's dynamic_shapes, notes."""
     names = samples.symbols(slots)
     first = slots[0].shape[:1] if slots else ()
     batch = first[0].syms[0] if first and len(first[0].syms) == 1 else ""
-    traced = samples.sizes_for(names, batch, req.sizes, check=False)
-    checked = samples.sizes_for(names, batch, req.check_sizes, check=True)
+    traced = samples.sizes_for(names, batch, req.sizes, check=False, rung=rung)
+    checked = samples.sizes_for(names, batch, req.check_sizes, check=True, rung=rung)
     dynamic, notes = samples.dynamic_shapes(slots)
     fixed = set(names) - samples.dynamic_symbols(slots)
     checked.update({name: traced[name] for name in fixed})  # exported at one size: check there
@@ -178,10 +206,25 @@ def _export_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _save(fmt: Format, model, example, names: Names, dynamic, tmp: str, where: Pos) -> None:
+def _save(
+    fmt: Format, model, example, names: Names, dynamic, tmp: str, where: Pos, notes: list[str]
+) -> None:
     try:
         with torch.no_grad():
-            fmt.save(model, example, names, dynamic, tmp)
+            try:
+                fmt.save(model, example, names, dynamic, tmp)
+            except _export_errors() as err:
+                if "Constraints violated" not in str(err):
+                    raise
+                # The model bounds a size (a CNN needs W >= 33): named Dims claim every
+                # size, so torch refuses; Dim.DYNAMIC lets it keep the ranges it derived.
+                fmt.save(model, example, names, samples.relaxed(dynamic), tmp)
+                bounded = re.search(r"Constraints violated \(([^)]*)\)", str(err))
+                which = bounded.group(1) if bounded else "the sizes"
+                notes.append(
+                    f"the model bounds {which} (torch's guards): exported with Dim.DYNAMIC, "
+                    "keeping the ranges torch derived"
+                )
     except _export_errors() as err:
         first = _first_line(err)
         raise fail(

@@ -18,9 +18,12 @@ from graphspec.core.errors import fail
 from graphspec.core.shapes import Dim
 
 TRACE_BATCH, CHECK_BATCH = 2, 3  # never 0 or 1: torch.export specialises those
-# Other symbols (L, H, W, ...): multiples of 32, so a CNN's stride-2 stages divide them evenly,
-# and large enough that five halvings still leave more than one pixel.
-TRACE_SIZE, CHECK_SIZE = 64, 96
+# Other symbols (L, H, W, ...): first multiples of 32, so a CNN's stride-2 stages divide them
+# evenly and five halvings still leave more than one pixel; then smaller ones, for models that
+# cap a size (GPT's positions index an Embedding of block_size rows). The first pair at which
+# the eager module runs is used.
+SIZE_LADDER = ((64, 96), (16, 24), (8, 12), (4, 6))
+TRACE_SIZE, CHECK_SIZE = SIZE_LADDER[0]
 INDEX_FALLBACK = 2  # an integer input with no Embedding behind it: 0 or 1 is valid anywhere
 
 
@@ -50,7 +53,13 @@ def symbols(slots_: list[InputSlot]) -> list[str]:
     return list(seen)
 
 
-def sizes_for(names: list[str], batch: str, given: dict[str, int], check: bool) -> dict[str, int]:
+def sizes_for(
+    names: list[str],
+    batch: str,
+    given: dict[str, int],
+    check: bool,
+    rung: tuple[int, int] = SIZE_LADDER[0],
+) -> dict[str, int]:
     """One value per symbol: the user's --size/--check-size, else the defaults above.
     `batch` is the first input's first symbol (`N`): it gets the batch defaults."""
     unknown = sorted(set(given) - set(names))
@@ -63,7 +72,7 @@ def sizes_for(names: list[str], batch: str, given: dict[str, int], check: bool) 
     out = {}
     for name in names:
         default = (CHECK_BATCH if check else TRACE_BATCH) if name == batch else None
-        default = default or (CHECK_SIZE if check else TRACE_SIZE)
+        default = default or (rung[1] if check else rung[0])
         out[name] = given.get(name, default)
     return out
 
@@ -124,6 +133,13 @@ def dynamic_shapes(slots_: list[InputSlot]) -> tuple[dict[str, dict[int, Any]], 
     return spec, notes
 
 
+def relaxed(spec: dict[str, dict[int, Any]]) -> dict[str, dict[int, Any]]:
+    """The same axes as Dim.DYNAMIC: dynamic, with whatever range the model implies."""
+    from torch.export import Dim as TorchDim
+
+    return {name: {axis: TorchDim.DYNAMIC for axis in axes} for name, axes in spec.items()}
+
+
 def dynamic_symbols(slots_: list[InputSlot]) -> set[str]:
     """The symbols some input axis carries as a dynamic dim (the rest are traced fixed)."""
     return {f[0] for s in slots_ for d in s.shape if (f := _multiple_of_symbol(d))}
@@ -139,6 +155,9 @@ def _index_bound(graph: TypedGraph, name: str) -> int | None:
         size = getattr(typed.op, "num_embeddings", None)
         if isinstance(size, int):
             bounds.append(size)
+        if getattr(typed.op, "op", None) == "embedding" and refs[:1] == [name]:
+            rows = graph.ref_type(typed.node.inputs[1]).shape[0]  # F.embedding(idx, weight)
+            bounds += [rows.value] if rows.is_static else []
         if typed.inner is not None:  # a block call: follow the argument into the block
             inner_inputs = [t.name for t in typed.inner.inputs]
             for i, ref in enumerate(refs):

@@ -71,13 +71,14 @@ class Split:
         raw = self.raw
         order = self.program.epoch_order(raw, generator) if generator is not None else None
         batches = self.program.batches(raw, order, epoch, self.batch_size, self.drop_last, start)
-        return batches if self.shard is None else self._sharded(batches)
+        return batches if self.shard is None else self._cut(batches)
 
-    def _sharded(self, batches: Iterator[Batch]) -> Iterator[Batch]:
-        """This rank's part of each global batch (the program's batches are global)."""
+    def _cut(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        """This rank's part of each global batch (slices of it: views, no copy). A DataLoader
+        still loads the whole batch on every rank: the compute is shared, not the reading."""
         for inputs, target in batches:
-            pick = self.shard.span(0, len(target))
-            yield tuple(x[pick] for x in inputs), target[pick]
+            part = self.shard.span(0, len(target))
+            yield tuple(x[part] for x in inputs), target[part]
 
 
 @dataclass

@@ -230,6 +230,9 @@ class DistributedSession(Session):
         dist.barrier()  # the others wait for rank 0's weights, evaluation and pictures
         return code
 
+    # Every rank sees the same global loss and the same agreed stop, so all end here at the
+    # same step; rank 0 reports (cli/exits.py), the others leave with its exit code, silently.
+
     def _diverged(self, err: DivergedError) -> int:
         if self.world.writer:
             return super()._diverged(err)
