@@ -19,6 +19,9 @@ from graphspec.language.recipe import Data, Device, Evaluate, Loss, Optimizer, S
 from graphspec.ops import OPS
 from graphspec.ops.base import NodeFields
 
+MAX_COPIES = 4096
+"""Copies one block call may make (`repeat:`), as many as a group may hold children."""
+
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 """Node, block and constant names: they become Python identifiers in the generated code."""
 RunName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
@@ -87,9 +90,9 @@ class Call(NodeFields):
     """Call a block declared under `blocks:`; `repeat: N` stacks N copies, each feeding the next."""
 
     block: Identifier
-    repeat: Size = 1
+    repeat: Annotated[Size, Field(le=MAX_COPIES)] = 1
     """Copies in sequence: the block's first output feeds the next copy's first input."""
-    args: ArgSet | Annotated[list[ArgSet], Field(min_length=1)] = {}
+    args: ArgSet | Annotated[list[ArgSet], Field(min_length=1, max_length=MAX_COPIES)] = {}
     """The block's arguments: one set for every copy, or a list with one set per copy (then
     `repeat` defaults to its length)."""
     first: ArgSet = {}
