@@ -261,12 +261,12 @@ def print_cost(cost: GraphCost, console: Any) -> None:
 
     sizes = ", ".join(f"{k}={v}" for k, v in cost.sizes.items())
     table = Table(title=f"cost of a training step at {sizes}", title_justify="left")
-    for column in ("node", "MACs", "FLOPs", "saved for backward", "output"):
+    for column in ("node", "params", "MACs", "FLOPs", "saved for backward", "output"):
         table.add_column(column, justify="left" if column == "node" else "right")
     for n in cost.nodes:
         if n.macs or n.flops or n.saved_bytes:
-            table.add_row(n.path, _count(n.macs), _count(n.flops), _bytes(n.saved_bytes),
-                          _bytes(n.out_bytes))  # fmt: skip
+            table.add_row(n.path, f"{n.params:,}" if n.params else "-", _count(n.macs),
+                          _count(n.flops), _bytes(n.saved_bytes), _bytes(n.out_bytes))  # fmt: skip
     console.print(table)
     trainable, frozen = cost.total("params"), cost.total("buffers")
     console.print(

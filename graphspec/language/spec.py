@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from graphspec.core.fields import Float, PosFloat, Seed, Size, StrictModel, Symbol
+from graphspec.core.fields import Copies, Float, PosFloat, Seed, Size, StrictModel, Symbol
 from graphspec.core.shapes import DTYPES
 from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
@@ -90,7 +90,7 @@ class Call(NodeFields):
     """Call a block declared under `blocks:`; `repeat: N` stacks N copies, each feeding the next."""
 
     block: Identifier
-    repeat: Annotated[Size, Field(le=MAX_COPIES)] = 1
+    repeat: Copies = 1
     """Copies in sequence: the block's first output feeds the next copy's first input."""
     args: ArgSet | Annotated[list[ArgSet], Field(min_length=1, max_length=MAX_COPIES)] = {}
     """The block's arguments: one set for every copy, or a list with one set per copy (then

@@ -152,7 +152,7 @@ def data_parts(data: Any, doc: Any) -> list[tuple[str, int, Pos]]:
             parts.append((f"random data target {target}", 4 * prod(target),
                           doc.pos(("data", "target"))))  # fmt: skip
     steps = getattr(data, "steps", None)
-    if getattr(data, "source", None) == "linspace" and isinstance(steps, int):
+    if isinstance(steps, int) and not isinstance(inputs, dict):  # a linspace of `steps`
         # x and the target, float32; the expression's temporaries are the same size again
         parts.append((f"linspace of {steps:,} steps (x and target)", 4 * 3 * steps,
                       doc.pos(("data", "steps"))))  # fmt: skip
