@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from graphspec.data import SOURCES
 from runhelp import ROOT, python_child, run_cli
 
 from graphspec.cli import main
+from graphspec.data import SOURCES
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -66,7 +66,7 @@ def report(err: BaseException, argv: list[str]) -> int:
     if isinstance(err, SpecError):
         for problem in err.problems:
             print(problem.format(), file=sys.stderr)
-    elif isinstance(err, RunStopped):
+    elif isinstance(err, RunStopped) and not err.quiet:
         print(err.line(), file=sys.stderr, flush=True)
         print(err.run_dir, flush=True)  # the run folder is printed last, as on success
     elif isinstance(err, KeyboardInterrupt):

@@ -62,9 +62,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-budget", action="store_true", help="skip the memory budget check (E-BUDGET)"
     )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train on N processes of this machine: runs `torchrun --standalone "
+        "--nproc-per-node N -m graphspec run ...` (data.batch_size stays the global batch)",
+    )
+    p.add_argument(
+        "--any-world-size",
+        action="store_true",
+        help="with --resume: allow another number of processes than the run trained on",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.nproc is not None:
+        return _launch(args)
     from graphspec.training.plan import Options
 
     opts = Options(
@@ -77,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         out=args.out,
         overwrite=args.overwrite,
+        any_world_size=args.any_world_size,
         argv=_command_line(args),
         budget_mem=args.budget_mem,
         no_budget=args.no_budget,
@@ -91,8 +106,14 @@ def train(opts) -> int:
 
     plan = prepare(opts)
     try:
+        from graphspec.training import world as worlds
         from graphspec.training.session import Session  # imports torch
 
+        world = worlds.current()
+        if world.distributed:  # under torchrun: DDP, rank 0 writes (training/distributed.py)
+            from graphspec.training.distributed import DistributedSession
+
+            return DistributedSession(plan, opts, Screen(quiet=opts.quiet), world).run()
         return Session(plan, opts, Screen(quiet=opts.quiet)).run()
     finally:
         if plan.lock is not None:
@@ -108,5 +129,19 @@ def _command_line(args: argparse.Namespace) -> list[str]:
         value = getattr(args, flag)
         if value is not None and not (flag == "runs_dir" and value == "runs"):
             line += [f"--{flag.replace('_', '-')}", str(value)]
-    flags = ("fallback", "quiet", "overwrite", "no_budget")
+    flags = ("fallback", "quiet", "overwrite", "no_budget", "any_world_size")
     return line + [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f)]
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """--nproc N: the same command under torchrun, which starts N ranks; its exit code."""
+    import subprocess
+
+    from graphspec.core.errors import fail
+    from graphspec.training import world
+
+    if args.nproc < 1:
+        raise fail("E-USAGE", f"--nproc {args.nproc}: needs at least one process")
+    if world.current().distributed:
+        raise fail("E-USAGE", "--nproc inside a torchrun job: torchrun already started the ranks")
+    return subprocess.call(world.torchrun_command(args.nproc, _command_line(args)[1:]))

@@ -37,8 +37,9 @@ class GraphNode:
       in `forward`, a function op is one expression in `forward`; the op's own rule types it.
     - ``share``: `{share: other}` calls the module of an earlier op node again (weight tying,
       the CIFAR net's one MaxPool2d used twice); typed by that op's rule, no new parameters.
-    - ``call``: `{block: Name}` calls a block (its own nn.Module class), `repeat:` times; typed
-      once over the block's symbols and unified with the arguments at each call.
+    - ``call``: `{block: Name, args: {...}}` calls a block, `repeat:` times; each copy is typed
+      once per specialization (argument values and the input sizes its fields use, see
+      compiler/blocks.py), over the block's symbols, and unified with the inputs at each call.
     - ``group``: `{group: [...]}` numbers its children as `nn.Sequential` does
       (`features.0.weight`), so a spec can mirror a torchvision module tree.
 

@@ -22,6 +22,14 @@ from graphspec.core.shapes import Dim, TensorType, dims_product
 from graphspec.language.spec import Call, Group, Share
 from graphspec.ops.base import Op, ShapeError
 
+
+class BlockFailed(ShapeError):
+    """A call whose block has errors of its own (reported there): the call is not typed."""
+
+    def __init__(self) -> None:
+        super().__init__("block has errors")  # never reported: the block reports its own
+
+
 MAX_PARAMS = 2_000_000_000
 """About 8 GB of float32 weights: beyond that, refuse before torch tries to allocate."""
 MAX_DIM = 2**31 - 1
@@ -107,15 +115,6 @@ def _port_name(ref: str) -> str:
 
 
 FieldPos = dict[tuple[str, str], Pos]
-
-
-class BlockFailed(ShapeError):
-    """A call whose block has errors of its own (reported there): the call is not typed."""
-
-    def __init__(self) -> None:
-        super().__init__("block has errors")  # never reported: the block reports its own
-
-
 """(node, field) -> position of that field's value, for errors about one argument."""
 
 

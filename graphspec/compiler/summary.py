@@ -119,9 +119,12 @@ def bind_inputs(graph: TypedGraph, given: dict[str, tuple[int, ...]]) -> dict[st
         declared = t.out.shape
         ok = len(declared) == len(shape)
         for d, n in zip(declared, shape, strict=False) if ok else ():
-            if d.symbol is not None and d.symbol not in sizes:
-                sizes[d.symbol] = n
-            elif d.subs(sizes) != n:
+            free = d.free_symbols() - sizes.keys()
+            if len(free) == 1 and len(d.terms) == 1 and len(d.terms[0][0]) == 1:
+                (symbol,), coeff = free, d.coeff  # c*h: h = n / c, when c divides n
+                if n % coeff == 0 and n // coeff > 0:
+                    sizes[symbol] = n // coeff
+            if d.subs(sizes) != n:
                 ok = False
         if not ok:
             given_text = "(" + ", ".join(map(str, shape)) + ")"

@@ -12,6 +12,10 @@ whose generic "an integer or an expression" hid the field's own docstring. So:
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
+import textwrap
 from typing import Any
 
 from pydantic import BaseModel
@@ -58,9 +62,43 @@ def _own_descriptions(node: dict[str, Any], model: type[BaseModel] | None) -> No
     for key, prop in node.get("properties", {}).items():
         field = by_alias.get(key)
         own = field.description if field is not None else None
+        own = own or field_docs(model).get(field_name(model, key))
         have = prop.get("description")
         if own and have != own:
             prop["description"] = f"{own} ({have})" if have else own
+
+
+def field_name(model: type[BaseModel], key: str) -> str:
+    for name, field in model.model_fields.items():
+        if (field.alias or name) == key:
+            return name
+    return key
+
+
+@functools.cache
+def field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's docstring (the string under its line), read from the class's source with
+    `ast`: what pydantic's `use_attribute_docstrings` does, but only when a schema is made, so
+    validating a spec never pays for parsing graphspec's source."""
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        except (OSError, TypeError, SyntaxError):  # made by create_model: no source
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for stmt, after in zip(body, body[1:], strict=False):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[stmt.target.id] = inspect.cleandoc(after.value.value)
+    return docs
 
 
 def _document_op(name: str, model: dict[str, Any]) -> None:

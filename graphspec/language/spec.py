@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Discriminator, Field, Tag
 
-from graphspec.core.fields import Copies, Float, PosFloat, Seed, Size, StrictModel, Symbol
+from graphspec.core.fields import (
+    Copies,
+    Float,
+    PosFloat,
+    Seed,
+    Size,
+    StrictModel,
+    Symbol,
+    SymbolicSize,
+)
 from graphspec.core.shapes import DTYPES
 from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
@@ -81,7 +90,11 @@ def _eval_arg(value: Any, info: Any) -> Any:
     return value
 
 
-ArgValue = Annotated[int | float | bool, BeforeValidator(_eval_arg)]
+ArgValue = Annotated[
+    int | float | bool,
+    # the schema admits the expression a caller writes (`base * 2`), as the validator does
+    BeforeValidator(_eval_arg, json_schema_input_type=int | float | bool | str),
+]
 """A block argument's value: a number, true/false, or an expression over the caller's names."""
 ArgSet = dict[Identifier, ArgValue]
 
@@ -92,7 +105,11 @@ class Call(NodeFields):
     block: Identifier
     repeat: Copies = 1
     """Copies in sequence: the block's first output feeds the next copy's first input."""
-    args: ArgSet | Annotated[list[ArgSet], Field(min_length=1, max_length=MAX_COPIES)] = {}
+    args: Annotated[
+        Annotated[ArgSet, Tag("one")]
+        | Annotated[list[ArgSet], Field(min_length=1, max_length=MAX_COPIES), Tag("each")],
+        Discriminator(lambda v: "each" if isinstance(v, list) else "one"),
+    ] = {}
     """The block's arguments: one set for every copy, or a list with one set per copy (then
     `repeat` defaults to its length)."""
     first: ArgSet = {}
@@ -113,7 +130,7 @@ class Group(NodeFields):
     count one each) and nested groups; a child whose `if:` is false is left out of the count."""
 
 
-Shape = Annotated[list[Size | Symbol], Field(max_length=16)]
+Shape = Annotated[list[Size | Symbol | SymbolicSize], Field(max_length=16)]
 
 
 class TensorInput(StrictModel):

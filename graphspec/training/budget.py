@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from math import prod
 from typing import Any
 
 from graphspec.compiler.cost import cost_of, default_sizes
@@ -138,25 +137,10 @@ def training_state_bytes(compiled: Any, params: int) -> int:
 
 
 def data_parts(data: Any, doc: Any) -> list[tuple[str, int, Pos]]:
-    """(what, bytes, position) of each piece of data made in memory at once."""
+    """(what, bytes, position) of each piece of data made in memory at once (the source says)."""
     if data is None:
         return []
-    parts = []
-    inputs = getattr(data, "inputs", None)
-    if isinstance(inputs, dict):  # random tensors, float32 (randn)
-        for name, shape in inputs.items():
-            parts.append((f"random data input '{name}' {list(shape)}", 4 * prod(shape),
-                          doc.pos(("data", "inputs", name))))  # fmt: skip
-        target = getattr(data, "target", None)
-        if isinstance(target, list):
-            parts.append((f"random data target {target}", 4 * prod(target),
-                          doc.pos(("data", "target"))))  # fmt: skip
-    steps = getattr(data, "steps", None)
-    if isinstance(steps, int) and not isinstance(inputs, dict):  # a linspace of `steps`
-        # x and the target, float32; the expression's temporaries are the same size again
-        parts.append((f"linspace of {steps:,} steps (x and target)", 4 * 3 * steps,
-                      doc.pos(("data", "steps"))))  # fmt: skip
-    return parts
+    return [(what, size, doc.pos(path)) for what, size, path in data.memory_parts()]
 
 
 def _node_pos(compiled: Any, path: str) -> Pos:

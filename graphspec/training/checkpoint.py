@@ -160,6 +160,20 @@ def restore(
     return state
 
 
+def check_world(ckpt: dict[str, Any], size: int, allowed: bool, where: str) -> None:
+    """A run resumes on as many processes as it trained on: the batches are cut the same way
+    then, and the result is bit-identical. Another count trains the same global batches, so it
+    is allowed on request, but its float rounding differs."""
+    saved = ckpt.get("world_size", 1)
+    if saved != size and not allowed:
+        raise fail(
+            "E-RESUME",
+            f"{where}: written by a run on {saved} process(es), resumed on {size}",
+            hint=f"resume with torchrun --nproc-per-node {saved} (or --nproc {saved}); "
+            "--any-world-size continues anyway (same batches, not bit-identical)",
+        )
+
+
 def load(path: Path, spec_hash: str) -> dict[str, Any]:
     """Read and verify one checkpoint; every failure is E-CKPT naming the reason."""
     where = str(path)

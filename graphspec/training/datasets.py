@@ -50,6 +50,8 @@ class Split:
     program: Program
     shuffle: bool = False
     drop_last: bool = False
+    shard: Any = None
+    """A distributed run's `distributed.Shard`: each batch is cut to this rank's part of it."""
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -68,7 +70,14 @@ class Split:
         """This epoch's batches from number `start` on; draws the order from `generator`."""
         raw = self.raw
         order = self.program.epoch_order(raw, generator) if generator is not None else None
-        return self.program.batches(raw, order, epoch, self.batch_size, self.drop_last, start)
+        batches = self.program.batches(raw, order, epoch, self.batch_size, self.drop_last, start)
+        return batches if self.shard is None else self._sharded(batches)
+
+    def _sharded(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        """This rank's part of each global batch (the program's batches are global)."""
+        for inputs, target in batches:
+            pick = self.shard.span(0, len(target))
+            yield tuple(x[pick] for x in inputs), target[pick]
 
 
 @dataclass

@@ -22,6 +22,7 @@ from graphspec.language import overrides
 from graphspec.language.load import Document, load_file
 from graphspec.training import budget
 from graphspec.training import run_folder as runs
+from graphspec.training import world as worlds
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Options:
     runs_dir: str = runs.DEFAULT_ROOT
     out: str | None = None
     overwrite: bool = False
+    any_world_size: bool = False
+    """--resume on another number of processes than the run trained on."""
     argv: list[str] = field(default_factory=list)
     budget_mem: str | None = None
     """--budget-mem SIZE: the memory budget (default: a share of RAM; training/budget.py)."""
@@ -106,7 +109,7 @@ def _prepare_resume(opts: Options, items: list[overrides.Override]) -> Plan:
             hint="pass the folder `graphspec run` printed last",
         )
     runs.read_meta(run_dir)  # a damaged meta.json is an error, not a silent fresh start
-    lock = runs.Lock(run_dir)
+    lock = runs.Lock(run_dir) if worlds.current().writer else None  # rank 0 writes it
     try:
         if opts.fake_data is None:  # a run started on FakeData continues on the same
             opts.fake_data = _stored_fake_data(run_dir)
@@ -126,7 +129,8 @@ def _prepare_resume(opts: Options, items: list[overrides.Override]) -> Plan:
                 "; start a new run for anything else",
             )
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
     plan.run_dir, plan.lock = run_dir, lock
     return plan

@@ -50,13 +50,23 @@ class Session:
         job, state = self._build()
         self.use_job(job)
         self._announce(job, state)
-        self.metrics = runs.Metrics(self.run_dir)
+        self.metrics = self._open_metrics()
         try:
             return self._train(job, state)
         finally:
             self.metrics.close()
 
     def _build(self) -> tuple[Job, TrainState]:
+        job = self._make_job()
+        if self.plan.run_dir is not None:
+            return job, self._resume(job)
+        self._open_run()
+        return job, TrainState()
+
+    # The steps below are separate so that a distributed run (distributed.py) can shard the
+    # data, wrap the model and keep every write on rank 0.
+
+    def _make_job(self) -> Job:
         plan, spec = self.plan, self.spec
         device = resolve_device(spec.device, plan.doc.pos(("device",)))
         budget.check_device(plan.compiled, plan.doc, device, not self.opts.no_budget,
@@ -72,19 +82,23 @@ class Session:
         check_data_fits(plan.compiled, data, plan.doc, job.classification)
         check_steps(job, plan.doc.pos(("data",)))
         self.spec_hash = runs.spec_hash(spec)
-        if plan.run_dir is not None:
-            return job, self._resume(job)
+        return job
+
+    def _open_run(self) -> None:
         self.run_dir = runs.new_run_dir(
-            self.opts.runs_dir, spec.name, self.opts.out, self.opts.overwrite
+            self.opts.runs_dir, self.spec.name, self.opts.out, self.opts.overwrite
         )
-        plan.lock = runs.Lock(self.run_dir)
+        self.plan.lock = runs.Lock(self.run_dir)
         self._write_start()
-        return job, TrainState()
+
+    def _open_metrics(self) -> runs.Metrics:
+        return runs.Metrics(self.run_dir)
 
     def _resume(self, job: Job) -> TrainState:
         self.run_dir = self.plan.run_dir
         strays = checkpoint.remove_strays(self.run_dir)
         ckpt, path = checkpoint.newest_valid(self.run_dir, self.spec_hash, self.opts.fallback)
+        checkpoint.check_world(ckpt, 1, self.opts.any_world_size, str(path))
         self.last_checkpoint = path
         state = checkpoint.restore(
             ckpt, self.model, job.optimizer, job.scheduler, job.generator, str(path)
@@ -243,10 +257,15 @@ class Session:
         ckpt = checkpoint.capture(
             state, self.model, job.optimizer, job.scheduler, job.generator, self.spec_hash
         )
+        ckpt.update(self._checkpoint_extras())
         path = checkpoint.path_for(self.run_dir, state.step)
         checkpoint.save_atomic(ckpt, path)
         checkpoint.prune(self.run_dir, self.spec.train.keep_checkpoints)
         self.last_checkpoint = path
+
+    def _checkpoint_extras(self) -> dict[str, Any]:
+        """More to store in a checkpoint (a distributed run: its world size, each rank's RNG)."""
+        return {}
 
     # -- endings ------------------------------------------------------------------------------
 
