@@ -127,6 +127,8 @@ def test_every_name_the_generated_code_uses_is_reserved():
         c = compile_file(str(path))
         own = {t.name for _, t, _ in c.graph.walk()} | {c.graph.class_name} | set(c.spec.blocks)
         module = ast.parse(c.source)
+        # the spec's own classes, blocks' per-call specializations included (ConvStage_C32_...)
+        own |= {n.name for n in module.body if isinstance(n, ast.ClassDef)}
         for fn in (n for n in ast.walk(module) if isinstance(n, ast.FunctionDef)):
             if fn.name == "forward":
                 used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} - own

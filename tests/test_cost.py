@@ -33,7 +33,11 @@ from graphspec.ops.base import Cost
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_FILES = sorted(glob.glob(str(ROOT / "specs" / "**" / "*.yaml"), recursive=True))
-SIZES = [{"N": 1, "L": 8}, {"N": 4, "L": 16}]
+SIZES = [
+    {"N": 1, "L": 8, "T": 8, "S": 8, "H": 64, "W": 64, "h": 4, "w": 4},
+    {"N": 2, "L": 16, "T": 16, "S": 16, "H": 32, "W": 32, "h": 2, "w": 3},
+]
+"""Values for the symbols specs use (N batch, L/T/S sequence lengths, H/W image sizes)."""
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

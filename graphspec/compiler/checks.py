@@ -49,8 +49,8 @@ _EXAMPLES = {"loss": "'loss: MSELoss'", "optimizer": "'optimizer: {op: SGD, lr: 
 
 
 def _loss_problems(spec: Spec, graph: TypedGraph, doc: Document) -> list[Problem]:
-    if spec.loss is None:
-        return []
+    if spec.loss is None or spec.data is None:
+        return []  # a loss without data is reported as missing data (E-MISSING), not here
     pos = doc.pos(("loss",))
     outs = graph.outputs
     if len(outs) != 1:

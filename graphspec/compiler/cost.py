@@ -23,7 +23,7 @@ from typing import Any
 from graphspec.compiler.graph import split_ref
 from graphspec.compiler.infer import TypedGraph, TypedNode
 from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType
-from graphspec.language.spec import Call, Share
+from graphspec.language.spec import Share
 
 BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "bool": 1}
 
@@ -103,13 +103,11 @@ class _Binding:
         self.sizes, self.assumed = sizes, assumed
 
     def dim(self, d: Dim) -> int:
-        value = d.coeff
-        for s in d.syms:
+        for s in sorted(d.free_symbols()):
             if s not in self.sizes:
                 self.sizes[s] = 1
                 self.assumed.append(s)
-            value *= self.sizes[s]
-        return value
+        return d.subs(self.sizes).value
 
     def concrete(self, t: TensorType, grad: bool = False) -> TensorType:
         return TensorType(tuple(Dim(self.dim(d)) for d in t.shape), t.dtype, {"grad": grad})
@@ -117,31 +115,57 @@ class _Binding:
 
 def _walk(graph: TypedGraph, bind: _Binding, prefix: str, st: _State) -> None:
     for t in graph.nodes.values():
-        path = prefix + t.name
         ins = [_input_key(prefix, ref, graph) for ref in t.node.inputs]
-        args = [
-            bind.concrete(graph.ref_type(ref), key in st.grads)
-            for ref, key in zip(t.node.inputs, ins, strict=True)
-        ]
-        owns = t.node.is_param or (t.op is not None and t.op.param_count() > 0)
-        grad = owns or any(key in st.grads for key in ins)
-        outs = {port: bind.concrete(o, grad) for port, o in t.outs.items()}
-        keys = [f"{path}:{port}" for port in outs]
-        cost = NodeCost(path, params=t.params if t.inner is None else 0)
-        for key, o in zip(keys, outs.values(), strict=True):
-            st.roots.setdefault(key, key)
-            if grad and o.dtype in FLOAT_DTYPES:
-                st.grads.add(key)
-            cost.out_bytes += nbytes(o)
-            if nbytes(o) > st.result.largest[0]:
-                st.result.largest = (nbytes(o), path)
-        if t.node.is_param:
-            st.kept.add(keys[0])  # a learnable tensor: its bytes are parameters, not activations
-        if t.inner is not None:
-            _call(t, args, path, st, ins, keys)
-        elif t.op is not None:
-            _op_cost(t, args, list(outs.values()), cost, st, ins, keys, grad)
-        st.result.nodes.append(cost)
+        types = [graph.ref_type(ref) for ref in t.node.inputs]
+        _node(t, prefix + t.name, ins, types, bind, st)
+
+
+def _node(
+    t: TypedNode, path: str, ins: list[str], types: list[TensorType], bind: _Binding, st: _State
+) -> None:
+    """One node at `path`, reading the tensors `ins` (of static types `types`)."""
+    args = [bind.concrete(ty, key in st.grads) for ty, key in zip(types, ins, strict=True)]
+    owns = t.node.is_param or (t.op is not None and t.op.param_count() > 0)
+    grad = owns or any(key in st.grads for key in ins)
+    outs = {port: bind.concrete(o, grad) for port, o in t.outs.items()}
+    keys = [f"{path}:{port}" for port in outs]
+    nested = t.inner is not None or t.children is not None
+    cost = NodeCost(path, params=0 if nested else t.params)
+    for key, o in zip(keys, outs.values(), strict=True):
+        st.roots.setdefault(key, key)
+        if grad and o.dtype in FLOAT_DTYPES:
+            st.grads.add(key)
+        cost.out_bytes += nbytes(o)
+        if nbytes(o) > st.result.largest[0] and not nested:
+            st.result.largest = (nbytes(o), path)
+    if t.node.is_param:
+        st.kept.add(keys[0])  # a learnable tensor: its bytes are parameters, not activations
+    if t.inner is not None:
+        _call(t, args, path, st, ins, keys)
+    elif t.children is not None:
+        _group(t, path, ins, types, bind, st, keys)
+    elif t.op is not None:
+        _op_cost(t, args, list(outs.values()), cost, st, ins, keys, grad)
+    st.result.nodes.append(cost)
+
+
+def _group(
+    t: TypedNode,
+    path: str,
+    ins: list[str],
+    types: list[TensorType],
+    bind: _Binding,
+    st: _State,
+    keys: list[str],
+) -> None:
+    """A group (nn.Sequential): each child reads the one before, the first the group's input."""
+    key, ty = ins[0], types[0]
+    for child in t.children or ():
+        _node(child, f"{path}.{child.name}", [key], [ty], bind, st)
+        key, ty = f"{path}.{child.name}:{next(iter(child.outs))}", child.out
+    st.roots[keys[0]] = st.root(key)  # the group's result is its last child's
+    if key in st.grads:
+        st.grads.add(keys[0])
 
 
 def _input_key(prefix: str, ref: str, graph: TypedGraph) -> str:
@@ -192,26 +216,26 @@ def _call(
     ins: list[str],
     keys: list[str],
 ) -> None:
-    """A block call: its body at the caller's sizes, once per `repeat` copy (a copy's first
-    input is the copy before's first output, of the same type)."""
-    inner = t.inner
-    assert inner is not None
-    sizes: dict[str, int] = {}
-    for node, actual in zip(inner.inputs, args, strict=True):
-        for d, value in zip(node.out.shape, actual.shape, strict=True):
-            if len(d.syms) == 1 and d.syms[0] not in sizes and d.coeff:
-                sizes[d.syms[0]] = value.value // d.coeff
-    repeat = t.node.spec.repeat if isinstance(t.node.spec, Call) else 1
+    """A block call: each copy's body (its own specialization) at the sizes its inputs have;
+    copy k+1's first input is copy k's first output."""
+    copies = t.copies or ([t.inner] if t.inner is not None else [])
     outputs: list[str] = []
-    for copy in range(repeat):
-        here = f"{path}." if repeat == 1 else f"{path}[{copy}]."
+    for i, inner in enumerate(copies):
+        sizes: dict[str, int] = {}
+        for node, actual in zip(inner.inputs, args, strict=True):
+            for d, value in zip(node.out.shape, actual.shape, strict=True):
+                if d.symbol is not None and d.symbol not in sizes:
+                    sizes[d.symbol] = value.value
+        here = f"{path}." if len(copies) == 1 else f"{path}.{i}."
         for node, key in zip(inner.inputs, ins, strict=True):
             st.roots[f"{here}{node.name}:out"] = st.root(key)
             if key in st.grads:
                 st.grads.add(f"{here}{node.name}:out")
-        _walk(inner, _Binding(sizes, st.result.assumed), here, st)
+        bind = _Binding(sizes, st.result.assumed)
+        _walk(inner, bind, here, st)
         outputs = [_input_key(here, ref, inner) for ref in inner.graph.outputs]
-        ins = [outputs[0], *ins[1:]]
+        first = bind.concrete(inner.ref_type(inner.graph.outputs[0]))
+        ins, args = [outputs[0], *ins[1:]], [first, *args[1:]]
     for key, out in zip(keys, outputs, strict=False):  # the call's results are its body's
         st.roots[key] = st.root(out)
         if out in st.grads:
@@ -237,12 +261,12 @@ def print_cost(cost: GraphCost, console: Any) -> None:
 
     sizes = ", ".join(f"{k}={v}" for k, v in cost.sizes.items())
     table = Table(title=f"cost of a training step at {sizes}", title_justify="left")
-    for column in ("node", "MACs", "FLOPs", "saved for backward", "output"):
+    for column in ("node", "params", "MACs", "FLOPs", "saved for backward", "output"):
         table.add_column(column, justify="left" if column == "node" else "right")
     for n in cost.nodes:
         if n.macs or n.flops or n.saved_bytes:
-            table.add_row(n.path, _count(n.macs), _count(n.flops), _bytes(n.saved_bytes),
-                          _bytes(n.out_bytes))  # fmt: skip
+            table.add_row(n.path, f"{n.params:,}" if n.params else "-", _count(n.macs),
+                          _count(n.flops), _bytes(n.saved_bytes), _bytes(n.out_bytes))  # fmt: skip
     console.print(table)
     trainable, frozen = cost.total("params"), cost.total("buffers")
     console.print(

@@ -94,6 +94,10 @@ Size = Annotated[
 NonNeg = Annotated[
     int, Field(ge=0, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
 ]
+Copies = Annotated[
+    int, Field(ge=1, le=4096, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+]
+"""How many copies a block call makes (`repeat:`): as many as a group may hold children."""
 Seed = Annotated[
     int, Field(ge=0, le=2**64 - 1, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
 ]

@@ -41,7 +41,8 @@ SCRIPT_GLOBALS = frozenset(
     {
         "torch", "nn", "F", "math", "torchvision", "transforms", "load_digits", "BATCH_SIZE",
         "DEVICE", "DROP_LAST", "EPOCHS", "LOG_EVERY", "NUM_WORKERS", "PATH", "SEED", "SHUFFLE",
-        "STEPS", "batches", "compare", "evaluate", "main", "make_data", "size",
+        "STEPS", "batches", "compare", "evaluate", "main", "make_data", "size", "epoch_order",
+        "train_step",
         "GradientDescent",
     }
 )  # fmt: skip

@@ -11,13 +11,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag
 
-from graphspec.core.fields import Float, PosFloat, Seed, Size, StrictModel, Symbol, SymbolicSize
+from graphspec.core.fields import (
+    Copies,
+    Float,
+    PosFloat,
+    Seed,
+    Size,
+    StrictModel,
+    Symbol,
+    SymbolicSize,
+)
 from graphspec.core.shapes import DTYPES
 from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
 from graphspec.language.recipe import Data, Device, Evaluate, Loss, Optimizer, Scheduler, Train
 from graphspec.ops import OPS
 from graphspec.ops.base import NodeFields
+
+MAX_COPIES = 4096
+"""Copies one block call may make (`repeat:`), as many as a group may hold children."""
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
 """Node, block and constant names: they become Python identifiers in the generated code."""
@@ -91,10 +103,11 @@ class Call(NodeFields):
     """Call a block declared under `blocks:`; `repeat: N` stacks N copies, each feeding the next."""
 
     block: Identifier
-    repeat: Size = 1
+    repeat: Copies = 1
     """Copies in sequence: the block's first output feeds the next copy's first input."""
     args: Annotated[
-        Annotated[ArgSet, Tag("one")] | Annotated[list[ArgSet], Field(min_length=1), Tag("each")],
+        Annotated[ArgSet, Tag("one")]
+        | Annotated[list[ArgSet], Field(min_length=1, max_length=MAX_COPIES), Tag("each")],
         Discriminator(lambda v: "each" if isinstance(v, list) else "one"),
     ] = {}
     """The block's arguments: one set for every copy, or a list with one set per copy (then

@@ -97,11 +97,25 @@ class scaled_dot_product_attention(Op):  # noqa: N801
     torch_name = "F.scaled_dot_product_attention"
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
-        """torch's math path on the CPU: q and k each scaled by sqrt(scale) (copies, kept),
+        """What torch does on the CPU. Its fused (flash) kernel, for 4-d q, k, v of one batch
+        and head shape and one head size, without a mask or dropout, keeps q, k, v, the output
+        and a logsumexp per query, and its arithmetic is not matrix products to the flop
+        counter; otherwise the math path: q and k each scaled by sqrt(scale) (copies, kept),
         the softmax of the scores kept, dropout's mask and result kept, v kept."""
         q, k, v = inputs[:3]
         scores = numel(outputs[0]) // v.shape[-1].value * k.shape[-2].value
         macs = scores * (q.shape[-1].value + v.shape[-1].value)  # q k^T, then weights v
+        fused = (
+            len(inputs) == 3
+            and not self.dropout_p
+            and q.rank == k.rank == v.rank == 4
+            and q.shape[:2] == k.shape[:2] == v.shape[:2]
+            and q.shape[-1] == k.shape[-1] == v.shape[-1]
+        )
+        if fused:
+            rows = numel(q) // q.shape[-1].value
+            kept = ("in0", "in1", "in2", "out0", (rows, "float32"))
+            return Cost(flops=2 * macs + 3 * scores, saved=kept)
         batch = scores // (q.shape[-2].value * k.shape[-2].value)
         kept = [(_expanded(q, batch), q.dtype), (_expanded(k, batch), k.dtype), (scores, q.dtype)]
         kept.append("in2" if _expanded(v, batch) == numel(v) else (_expanded(v, batch), v.dtype))

@@ -118,7 +118,10 @@ def build(spec: Any, program: Program, stands_for: Any = None) -> Data:
         trainset, testset = program.make_data()
     except (OSError, RuntimeError, ValueError, KeyError) as err:  # a failed download, a
         # corrupt or unreadable file, an object array (a pickle) numpy refuses to load
-        raise DataError(f"{spec.source} could not be loaded: {err}") from None
+        where = getattr(spec, "root", None)
+        raise DataError(
+            f"{spec.source}{f' {where}' if where else ''} could not be loaded: {err}"
+        ) from None
     train = Split(
         _items(trainset), spec.batch_size or len(_items(trainset)), program,
         spec.shuffle, spec.drop_last,
