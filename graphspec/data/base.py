@@ -1,0 +1,125 @@
+"""What every data source is: its batching fields, its static facts, and its code.
+
+A source is one pydantic model (the `data:` section of a spec, picked by `source:`) that holds
+its whole contract, as an op does:
+
+- **fields**: what the user writes (`batch_size`, `shuffle`, ... here; the source's own there);
+- **static facts**, known without torch: how many classes its labels span (`class_count`), the
+  shape of a regression target (`target_shape`), the training set's size (`sample_count`),
+  class names (`class_names`), whether it has a test split (`has_test`);
+- **presence** (`check_available`): is the data there, checked before torch is imported;
+- **code** (`make_data`): the body of `make_data()` in the training program. `emit --train`
+  writes it into the script and `graphspec run` executes the same generated function
+  (program/script.py), so a source is written once and the two cannot drift.
+
+Adding a source is one file in this package and its line in `SOURCES` (data/__init__.py).
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from graphspec.core.errors import Pos, SpecError, fail
+from graphspec.core.fields import NonNeg, Size, StrictModel
+
+
+class Source(StrictModel):
+    """The batching every source shares; subclasses add `source: Literal[...]` and fields."""
+
+    batch_size: Size = 1
+    test_batch_size: Size | None = None
+    """Batch size for evaluation; default: batch_size."""
+    shuffle: bool = False
+    """Reshuffle the training set every epoch, in an order fixed by the spec's seed."""
+    num_workers: NonNeg = 0
+    drop_last: bool = False
+
+    in_memory: ClassVar[bool] = True
+    """Samples are tensors that batches() slices; False: a Dataset read through a DataLoader."""
+    imports: ClassVar[tuple[str, ...]] = ()
+    """Import lines the generated make_data() needs beyond torch."""
+    fit: ClassVar[bool] = False
+    """A fitting task over all its points (the fit plot and animation)."""
+
+    # -- static facts ---------------------------------------------------------------------
+
+    def class_count(self) -> tuple[int | None, str]:
+        """How many classes the labels span and what says so; (None, "") for targets."""
+        return None, ""
+
+    def gives_labels(self) -> bool:
+        """Whether the target is class labels (even when their number is not known statically)."""
+        return self.class_count()[0] is not None
+
+    def target_shape(self) -> tuple[int, ...] | None:
+        """The whole regression target's shape (samples first), where the spec fixes it."""
+        return None
+
+    def sample_count(self) -> tuple[int | None, str]:
+        """The training set's size where the spec states it, and the field that does."""
+        return None, ""
+
+    def class_names(self) -> list[str] | None:
+        """Names for the printed per-class results, where known without loading the data."""
+        return None
+
+    def has_test(self) -> bool:
+        return False
+
+    def whole_batch(self) -> int | None:
+        """The batch size when `batch_size` is left out and the default is the whole set."""
+        return None
+
+    def memory_parts(self) -> list[tuple[str, int, tuple]]:
+        """(what, bytes, field path) of each tensor make_data() builds in memory at once, for
+        the memory budget before anything is allocated (training/budget.py)."""
+        return []
+
+    def problems(self, pos_of: Any) -> list[Any]:
+        """Cross-field problems of this source (E-CONSTRAINT), located by `pos_of(path)`."""
+        return []
+
+    # -- before training ------------------------------------------------------------------
+
+    def check_available(self, doc: Any, *, fake_data: bool) -> None:
+        """Raise E-DATA now if the data cannot be had; say nothing if it can (or may)."""
+
+    def stand_in(self, size: int) -> Source | None:
+        """FakeData of this dataset's shape for `--fake-data`, where the source allows it."""
+        return None
+
+    # -- code -------------------------------------------------------------------------------
+
+    def make_data(self) -> list[str]:
+        """The lines of `def make_data():`, returning (trainset, testset)."""
+        raise NotImplementedError
+
+    def describe(self, train: int, test: int | None) -> str:
+        """One line for the run's screen, once the data is built."""
+        counts = f"{train:,} train" + (f" / {test:,} test" if test is not None else "")
+        return f"{self.source}: {counts}"
+
+
+def data_error(message: str, pos: Pos | None, hint: str | None = None) -> SpecError:
+    """An E-DATA error at the spec's `data:` section (or one of its fields)."""
+    return fail("E-DATA", message, pos, hint=hint)
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def transforms_line(transforms: list[Any]) -> str:
+    """`    transform = transforms.Compose([...])`: the one place a transform becomes code."""
+    from graphspec.core.codetext import literal
+    from graphspec.data.transforms import transform_steps
+
+    steps = ", ".join(
+        f"transforms.{name}({', '.join(f'{k}={literal(v)}' for k, v in args.items())})"
+        for name, args in transform_steps(transforms)
+    )
+    return f"    transform = transforms.Compose([{steps}])"
+
+
+TORCHVISION_IMPORTS = ("import torchvision", "import torchvision.transforms as transforms")
