@@ -146,9 +146,7 @@ class LinspaceData(Source):
         ]
 
     def describe(self, train: int, test: int | None) -> str:
-        return (
-            f"linspace({self.start:g}, {self.end:g}, {self.steps}), target {_doc(self.target)}"
-        )
+        return f"linspace({self.start:g}, {self.end:g}, {self.steps}), target {_doc(self.target)}"
 
 
 def _doc(text: str) -> str:

@@ -29,7 +29,6 @@ TRANSFORMS: dict[str, dict[str, Any]] = {
 }
 
 
-
 def _transform_form(value: Any) -> Any:
     """`ToTensor` and `{Normalize: {mean: .., std: ..}}` (torchvision's spelling) mean {op: ..}."""
     if isinstance(value, dict) and len(value) == 1 and "op" not in value:

@@ -16,6 +16,7 @@ import torch
 from graphspec import __version__
 from graphspec.core.errors import Diverged, Interrupted
 from graphspec.data.base import data_error
+from graphspec.language.recipe import STOP_LINE
 from graphspec.training import checkpoint, datasets
 from graphspec.training import run_folder as runs
 from graphspec.training.data_fit import check_data_fits
@@ -291,6 +292,11 @@ class Session:
         from graphspec.training.results import RunRecord, finish  # evaluation and drawings
 
         elapsed = time.monotonic() - self.started
+        if state.stopped:  # train.stop ended it; emit --train's script prints the same line
+            stop = self.spec.train.stop
+            self.screen.say(
+                STOP_LINE.format(step=state.step, tolerance=stop.tolerance, patience=stop.patience)
+            )
         if self.last_checkpoint != checkpoint.path_for(self.run_dir, state.step):
             self.on_checkpoint(state)
         self.screen.say("Finished Training")
