@@ -166,15 +166,19 @@ def write_spec(
     run_dir: Path, data: dict[str, Any], source: str, overrides: list[str], notes: list[str] = ()
 ) -> None:
     """spec.yaml: exactly what ran, so `graphspec run runs/.../spec.yaml` repeats it."""
+    write_atomic(run_dir / "spec.yaml", spec_text(data, source, overrides, notes))
+
+
+def spec_text(
+    data: dict[str, Any], source: str, overrides: list[str], notes: list[str] = ()
+) -> str:
+    """The resolved spec as YAML with a header naming its file and overrides (also what
+    `graphspec run --print-config` prints)."""
     head = [f"# The spec as run by graphspec, from {source}"]
     head += [f"#   --set {item}" for item in overrides]
     head += [f"# {note}" for note in notes]
-    text = (
-        "\n".join(head)
-        + "\n"
-        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
-    )
-    write_atomic(run_dir / "spec.yaml", text)
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    return "\n".join(head) + "\n" + body
 
 
 def write_json(path: Path, record: dict[str, Any]) -> None:
