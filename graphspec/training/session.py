@@ -69,6 +69,7 @@ class Session:
         job = make_job(spec, self.model, data, device, plan.seed)
         check_data_fits(plan.compiled, data, plan.doc, job.classification)
         check_steps(job, plan.doc.pos(("data",)))
+        self._clamp_log_every(job)
         self.spec_hash = runs.spec_hash(spec)
         if plan.run_dir is not None:
             return job, self._resume(job)
@@ -78,6 +79,18 @@ class Session:
         plan.lock = runs.Lock(self.run_dir)
         self._write_start()
         return job, TrainState()
+
+    def _clamp_log_every(self, job: Job) -> None:
+        """A `log_every` longer than an epoch would print no loss line and draw no loss.png:
+        log once per epoch instead, and say so once."""
+        per_epoch = len(job.data.train)
+        if job.steps_mode or job.log_every <= per_epoch:
+            return
+        self.screen.note(
+            f"train.log_every {job.log_every} is longer than an epoch of {per_epoch} batches: "
+            f"logging every {per_epoch}"
+        )
+        job.log_every = per_epoch
 
     def _resume(self, job: Job) -> TrainState:
         self.run_dir = self.plan.run_dir
