@@ -34,7 +34,12 @@ from torch import nn
 
 sys.path.insert(0, str(ROOT))
 from graphspec.compiler import pipeline as gcompile  # noqa: E402
-from graphspec.compiler.graph import build_graph  # noqa: E402
+from graphspec.compiler.blocks import Blocks  # noqa: E402
+from graphspec.compiler.graph import (  # noqa: E402
+    build_graph,  # noqa: E402
+    field_positions,
+    node_positions,
+)
 from graphspec.compiler.infer import infer  # noqa: E402
 from graphspec.language.load import load_file  # noqa: E402
 from tests import seed_programs as seed  # noqa: E402
@@ -58,12 +63,14 @@ def graph_and_infer(doc, spec) -> Callable[[], object]:
     """The timed part of compile_document: from a validated Spec to every node's shape."""
     data, model = doc.data, spec.model
 
+    constants = gcompile._constants(data, doc)
+
     def run():
-        blocks = gcompile._type_blocks(spec, doc)
-        where = gcompile._node_positions(("model",), model, doc)
-        graph = build_graph(model, where, spec.blocks)
-        fields = gcompile._field_positions(("model",), data, doc)
-        return infer(graph, model.class_, fields, blocks)
+        typer = Blocks(data, doc, constants, gcompile._all_names(data))
+        where = node_positions(("model",), model, doc)
+        graph = build_graph(model, where, typer.input_names())
+        fields = field_positions(("model",), data, doc)
+        return infer(graph, model.class_, fields, typer)
 
     return run
 

@@ -16,3 +16,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def pytest_collection_modifyitems(config, items):
+    """`soak` tests run only when asked for (`-m soak`): they take an hour, not a minute."""
+    if "soak" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if "soak" not in item.keywords]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if "soak" in i.keywords])
+        items[:] = kept

@@ -239,3 +239,67 @@ def test_group_children_are_modules_and_numbered():
     )
     keys = list(c.build().state_dict())
     assert keys == ["seq.0.weight", "seq.0.bias", "seq.2.0.weight", "seq.2.0.bias"]
+
+
+def test_an_equality_that_cannot_be_proven_shows_both_expressions():
+    found = problems(
+        """\
+        name: skip
+        blocks:
+          Up:
+            inputs: {x: [N, C, H, W], skip: [N, S, H2, W2]}
+            layers:
+              up: {op: ConvTranspose2d, out_channels: 4, kernel_size: 2, stride: 2, in: x}
+              cat: {op: cat, dim: 1, in: [skip, up]}
+        model:
+          inputs: {x: [N, 8, H, W], s: [N, 4, 2*H, 2*W]}
+          layers:
+            up: {block: Up, in: {x: x, skip: s}}
+        """
+    )
+    assert "(N, 4, H2, W2)" in found[0].message and "(N, 4, 2*H, 2*W)" in found[0].message
+    # stated as the block needs it, the same call is proven
+    fixed = compile_text(
+        """\
+        name: skip
+        blocks:
+          Up:
+            inputs: {x: [N, C, H, W], skip: [N, S, 2*H, 2*W]}
+            layers:
+              up: {op: ConvTranspose2d, out_channels: 4, kernel_size: 2, stride: 2, in: x}
+              cat: {op: cat, dim: 1, in: [skip, up]}
+        model:
+          inputs: {x: [N, 8, H, W], s: [N, 4, 2*H, 2*W]}
+          layers:
+            up: {block: Up, in: {x: x, skip: s}}
+        """
+    )
+    assert str(fixed.graph.outputs[0].out) == "(N, 8, 2*H, 2*W)"
+
+
+def test_summary_input_sizes_are_checked(tmp_path, capsys):
+    from graphspec import cli
+
+    spec = tmp_path / "res.yaml"
+    spec.write_text(RES)
+    assert cli.main(["summary", str(spec), "--input", "x=2,8,20,12"]) == 0
+    assert "(2, 32, 5, 3)" in capsys.readouterr().out
+    assert cli.main(["summary", str(spec), "--input", "x=2,3,20,12"]) == 2
+    assert "does not fit the declared (N, 8, H, W)" in capsys.readouterr().err
+    assert cli.main(["summary", str(spec), "--input", "y=2,8,20,12"]) == 2
+    assert "no input 'y'" in capsys.readouterr().err
+    assert cli.main(["summary", str(spec), "--input", "x=2,8,a"]) == 2
+    assert "positive integers" in capsys.readouterr().err
+
+
+def test_a_size_expression_in_a_shape_is_checked():
+    found = problems(
+        """\
+        name: t
+        model:
+          inputs: {x: [N, 2**h]}
+          layers:
+            fc: {op: Linear, out_features: 2}
+        """
+    )
+    assert found and found[0].pos.line == 3

@@ -79,7 +79,10 @@ def test_summary_table(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "120")
     code, out, err = run_main(capsys, "summary", CIFAR)
     assert code == 0 and err == ""
-    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") == 6}
+    shapes = out.split("Total params:")[0]  # the shape table; the cost table follows it
+    rows = {
+        line.split("│")[1].strip(): line for line in shapes.splitlines() if line.count("│") == 6
+    }
     assert list(rows)[:3] == ["x", "conv1", "act1"] and len(rows) == 13
     assert "(N, 16, 5, 5)" in rows["pool2"] and "shares pool" in rows["pool2"]
     assert "48,120" in rows["fc1"]
@@ -159,6 +162,8 @@ KEYWORDS = {
     "format", "anyOf", "oneOf", "allOf", "not", "discriminator", "propertyNames",
     "minProperties", "maxProperties", "deprecated", "readOnly", "writeOnly", "patternProperties",
 }  # fmt: skip
+KEYWORDS |= {"enumDescriptions", "errorMessage"}
+"""VS Code's schema annotations, which yaml-language-server shows (schema_docs.py)."""
 
 
 def _walk_schema(node, defs: dict, seen: set) -> None:

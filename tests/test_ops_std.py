@@ -225,3 +225,22 @@ def test_causal_mask_from_tril_keeps_the_lower_triangle(tmp_path):
     model = _compile(tmp_path, layers, "x: [L, L]").build()
     mask = model(torch.randn(4, 4))
     assert torch.equal(mask, torch.ones(4, 4).tril()) and mask[0, 1] == 0 and mask[1, 0] == 1
+
+
+def test_new_ops_take_symbolic_sizes_and_keep_them(tmp_path):
+    """One spec over [N, 3, H, W] serves every resolution: the symbolic output formula, bound
+    at two sizes, is the shape the built module gives."""
+    layers = """
+c: {op: Conv2d, out_channels: 4, kernel_size: 3, stride: 2, padding: 1}
+p: {op: MaxPool2d, kernel_size: 3, stride: 2, padding: 1}
+t: {op: ConvTranspose2d, out_channels: 2, kernel_size: 2, stride: 2}
+u: {op: Upsample, scale_factor: 1.5}
+a: {op: AvgPool2d, kernel_size: 2}
+"""
+    compiled = _compile(tmp_path, layers, "x: [N, 3, H, W]")
+    out = compiled.graph.outputs[0].out
+    assert not out.shape[2].is_static and "H" in str(out.shape[2])
+    model = compiled.build()
+    for h, w in [(32, 48), (37, 21)]:
+        y = model(torch.randn(2, 3, h, w))
+        assert tuple(y.shape) == out.bind({"N": 2, "H": h, "W": w}), (h, w, str(out))

@@ -11,6 +11,11 @@ Like huggingface_hub's CLI errors module, this is the only place that knows the 
 | SIGINT (`Interrupted`, Ctrl-C)   | 130  | the error line, then the run folder                  |
 | SIGTERM (`Interrupted`)          | 143  | the error line, then the run folder                  |
 | stdout closed (`BrokenPipeError`) | 0   | nothing                                              |
+| out of memory (past a raised budget) | 2 | one `error[E-OOM]: ...` line                         |
+
+The crash log never raises: when it cannot be written (a full disk, `ulimit -f`, a read-only
+temporary folder), the bug's own message is shown on the one line instead, and no partial log
+is left.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import signal
 import sys
 
+from graphspec.core.codetext import one_line
 from graphspec.core.errors import Diverged, Interrupted, RunStopped, SpecError
 
 OK, BUG, INPUT, DIVERGED = 0, 1, 2, 3
@@ -37,7 +43,21 @@ def exit_code(err: BaseException) -> int:
         return 130
     if isinstance(err, BrokenPipeError):
         return OK
+    if out_of_memory(err):
+        return INPUT
     return BUG
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """An allocation the machine could not make (torch's CPU allocator, CUDA, Python): after
+    the memory budget was raised past the machine (training/budget.py), not a bug."""
+    text = str(err)
+    return (
+        isinstance(err, MemoryError)
+        or type(err).__name__ == "OutOfMemoryError"
+        or "can't allocate memory" in text
+        or "CUDA out of memory" in text
+    )
 
 
 def report(err: BaseException, argv: list[str]) -> int:
@@ -46,13 +66,24 @@ def report(err: BaseException, argv: list[str]) -> int:
     if isinstance(err, SpecError):
         for problem in err.problems:
             print(problem.format(), file=sys.stderr)
-    elif isinstance(err, RunStopped):
+    elif isinstance(err, RunStopped) and not err.quiet:
         print(err.line(), file=sys.stderr, flush=True)
         print(err.run_dir, flush=True)  # the run folder is printed last, as on success
     elif isinstance(err, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
+    elif out_of_memory(err):
+        last = one_line(str(err).strip().splitlines()[-1][:200] if str(err).strip() else "")
+        oom = "E-OOM"
+        print(
+            f"error[{oom}]: out of memory: {last}; hint: the memory budget was raised past what "
+            "the machine has (--budget-mem, --no-budget); lower the batch size or the model",
+            file=sys.stderr,
+        )
     elif code == BUG:
-        print(_crash_line(argv), file=sys.stderr)
+        try:
+            print(_crash_line(argv, err), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - stderr itself is gone: nothing left to tell
+            pass
     return code
 
 
@@ -61,11 +92,13 @@ def debug() -> bool:
     return bool(os.environ.get("GRAPHSPEC_DEBUG"))
 
 
-def _crash_line(argv: list[str]) -> str:
+def _crash_line(argv: list[str], bug: BaseException) -> str:
     try:
         path = _crash_log(argv)
-    except Exception:  # the log itself failed (a full disk): the message must still get out
-        return "graphspec: internal error (a bug); the crash log could not be written"
+    except Exception as err:  # noqa: BLE001 - the log failed (a full disk): say what broke
+        why = getattr(err, "strerror", None) or type(err).__name__
+        what = one_line(f"{type(bug).__name__}: {bug}"[:300])
+        return f"graphspec: internal error (a bug); {what} (no crash log: {why})"
     return f"graphspec: internal error (a bug); details in {path}"
 
 
@@ -77,6 +110,10 @@ def _crash_log(argv: list[str]) -> str:
     fd, path = tempfile.mkstemp(
         prefix=f"graphspec-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log"
     )
-    with os.fdopen(fd, "w") as f:
-        f.write(f"graphspec {' '.join(argv)}\n\n{traceback.format_exc()}")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(f"graphspec {' '.join(argv)}\n\n{traceback.format_exc()}")
+    except BaseException:
+        os.unlink(path)  # a log cut short by a full disk helps nobody
+        raise
     return path

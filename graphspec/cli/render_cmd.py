@@ -116,14 +116,7 @@ def _write(text: str, output: str | None, fmt: str) -> None:
     from graphspec.render import diagram as render
 
     if output:
-        try:
-            written = render.write_drawing(text, output, fmt)
-        except OSError as err:
-            raise fail(
-                "E-IO",
-                f"cannot write {output}: {err.strerror or err}",
-                hint="check that its folder exists and is writable",
-            ) from None
+        written = render.write_drawing(text, output, fmt)  # E-IO from the one writer
         print(f"wrote {written}", file=sys.stderr)
     elif fmt == "dot":
         sys.stdout.write(text)

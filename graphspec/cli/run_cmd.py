@@ -59,16 +59,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="with --out: replace an existing run folder there"
     )
+    p.add_argument(
+        "--budget-mem",
+        metavar="SIZE",
+        help="memory a run may plan for, e.g. 64G (default: 80%% of RAM; a CUDA device: 90%% "
+        "of its memory)",
+    )
+    p.add_argument(
+        "--no-budget", action="store_true", help="skip the memory budget check (E-BUDGET)"
+    )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train on N processes of this machine: runs `torchrun --standalone "
+        "--nproc-per-node N -m graphspec run ...` (data.batch_size stays the global batch)",
+    )
+    p.add_argument(
+        "--any-world-size",
+        action="store_true",
+        help="with --resume: allow another number of processes than the run trained on",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from graphspec.language.overrides import split_positionals
-    from graphspec.training.plan import Options
 
     args.spec, bare = split_positionals(args.positionals)
     args.overrides = [*args.overrides, *bare]  # bare key=value is --set key=value
     if args.print_config:
         return print_config(args.spec, args.overrides, args.resume)
+    if args.nproc is not None:
+        return _launch(args)
+    from graphspec.training.plan import Options
 
     opts = Options(
         spec=args.spec,
@@ -80,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         out=args.out,
         overwrite=args.overwrite,
+        any_world_size=args.any_world_size,
         argv=_command_line(args),
+        budget_mem=args.budget_mem,
+        no_budget=args.no_budget,
     )
     return train(opts)
 
@@ -92,8 +118,14 @@ def train(opts) -> int:
 
     plan = prepare(opts)
     try:
+        from graphspec.training import world as worlds
         from graphspec.training.session import Session  # imports torch
 
+        world = worlds.current()
+        if world.distributed:  # under torchrun: DDP, rank 0 writes (training/distributed.py)
+            from graphspec.training.distributed import DistributedSession
+
+            return DistributedSession(plan, opts, Screen(quiet=opts.quiet), world).run()
         return Session(plan, opts, Screen(quiet=opts.quiet)).run()
     finally:
         if plan.lock is not None:
@@ -125,8 +157,23 @@ def _command_line(args: argparse.Namespace) -> list[str]:
     line = ["graphspec", "run"] + ([args.spec] if args.spec else [])
     for item in args.overrides:
         line += ["--set", item]
-    for flag in ("resume", "fake_data", "runs_dir", "out"):
+    for flag in ("resume", "fake_data", "runs_dir", "out", "budget_mem"):
         value = getattr(args, flag)
         if value is not None and not (flag == "runs_dir" and value == "runs"):
             line += [f"--{flag.replace('_', '-')}", str(value)]
-    return line + [f"--{f}" for f in ("fallback", "quiet", "overwrite") if getattr(args, f)]
+    flags = ("fallback", "quiet", "overwrite", "no_budget", "any_world_size")
+    return line + [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f)]
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """--nproc N: the same command under torchrun, which starts N ranks; its exit code."""
+    import subprocess
+
+    from graphspec.core.errors import fail
+    from graphspec.training import world
+
+    if args.nproc < 1:
+        raise fail("E-USAGE", f"--nproc {args.nproc}: needs at least one process")
+    if world.current().distributed:
+        raise fail("E-USAGE", "--nproc inside a torchrun job: torchrun already started the ranks")
+    return subprocess.call(world.torchrun_command(args.nproc, _command_line(args)[1:]))

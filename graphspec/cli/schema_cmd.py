@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -12,7 +11,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ["GRAPHSPEC_FIELD_DOCS"] = "1"  # field docstrings become schema descriptions
     from graphspec.core.files import write_atomic
     from graphspec.language.spec import json_schema
 

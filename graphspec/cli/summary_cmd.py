@@ -1,10 +1,12 @@
-"""`graphspec summary SPEC [--json] [--input x=1,3,224,224]`: nodes, output shapes (symbolic,
-or concrete for the input sizes given) and parameter counts."""
+"""`graphspec summary SPEC [--json] [--input x=1,3,224,224] [--batch-size N] [--size NAME=N]`:
+nodes, output shapes (symbolic, or concrete for the input sizes given), parameter counts, and the
+static cost of a training step (compiler/cost.py) at those sizes."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,6 +20,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="concrete input sizes, e.g. x=1,3,224,224 (NAME= may be left out for a model "
         "with one input); repeat for several inputs",
     )
+    p.add_argument(
+        "--batch-size",
+        type=_positive,
+        metavar="N",
+        help="the batch size N for the cost (default: the spec's data batch size, else 1)",
+    )
+    p.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        type=_binding,
+        metavar="NAME=VALUE",
+        help="a value for another symbolic size in the cost, e.g. --size L=128 (repeatable)",
+    )
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1 or len(text) > 18:
+        raise argparse.ArgumentTypeError(f"expected a whole number 1 or more, got {text!r}")
+    return int(text)
+
+
+def _binding(text: str) -> tuple[str, int]:
+    m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=(\d{1,18})", text)
+    if not m or int(m[2]) < 1:
+        raise argparse.ArgumentTypeError(f"expected NAME=N with N >= 1, got {text!r}")
+    return m[1], int(m[2])
 
 
 def _parse_inputs(values: list[str]) -> dict[str, tuple[int, ...]]:
@@ -38,15 +67,21 @@ def _parse_inputs(values: list[str]) -> dict[str, tuple[int, ...]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec.compiler import summary
+    from graphspec.compiler import cost, summary
     from graphspec.compiler.pipeline import compile_file
 
     given = _parse_inputs(args.input)
     c = compile_file(args.spec)
     sizes = summary.bind_inputs(c.graph, given) if given else {}
     summary.check_sizes(c.graph, sizes)
+    at = cost.default_sizes(c.spec) | sizes | dict(args.size)
+    if args.batch_size:
+        at["N"] = args.batch_size
+    costs = cost.cost_of(c.graph, at)
     if args.json:
-        print(json.dumps(summary.as_dict(c.graph, c.spec.name, sizes), indent=2))
+        shown = summary.as_dict(c.graph, c.spec.name, sizes)
+        print(json.dumps({**shown, "cost": costs.as_dict()}, indent=2))
     else:
-        summary.print_table(c.graph, c.spec.name, sizes)
+        console = summary.print_table(c.graph, c.spec.name, sizes)
+        cost.print_cost(costs, console)
     return 0

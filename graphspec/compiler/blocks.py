@@ -17,30 +17,22 @@ import dataclasses
 import difflib
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 from pydantic import ConfigDict, ValidationError
 
-from graphspec.compiler.graph import find_cycle
+from graphspec.compiler.graph import build_graph, find_cycle
+from graphspec.compiler.infer import BlockFailed, TypedGraph, infer
+from graphspec.compiler.positions import field_positions, node_positions
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.fields import StrictModel
-from graphspec.core.shapes import Dim, TensorType
+from graphspec.core.shapes import Dim, DimError, TensorType
 from graphspec.language import locate
 from graphspec.language.load import Document
 from graphspec.language.spec import ArgDecl, Block, Call, Identifier
 from graphspec.ops.base import ShapeError
-
-if TYPE_CHECKING:
-    from graphspec.compiler.infer import TypedGraph
-
-
-class BlockFailed(ShapeError):
-    """A call whose block has errors of its own (reported there): the call is not typed."""
-
-    def __init__(self) -> None:
-        super().__init__("block has errors")  # never reported: the block reports its own
 
 
 class _Holder(StrictModel):
@@ -208,6 +200,9 @@ class Blocks:
         self.problems: list[Problem] = []
         self.typed: dict[tuple, TypedGraph | None] = {}
         self.partial: TypedGraph | None = None
+        self.deferred: dict[tuple, list[Problem]] = {}
+        """Keys whose symbolic typing failed, with its errors: such calls are typed with their
+        concrete sizes, and only a call without any gets these errors."""
         for name, raw in self.raw.items():
             self._template(name, raw)
 
@@ -277,16 +272,36 @@ class Blocks:
         concrete = _concrete_sizes(template, declared, actual)
         key = (template.name, tuple(sorted(args.items())), tuple(sorted(concrete.items())))
         if key not in self.typed:
-            self.typed[key] = self._specialize(template, {**names, **concrete}, key)
+            self.typed[key] = self._symbolic_first(template, names, concrete, declared, actual, key)
+        if key in self.deferred:  # typed over its symbols it failed: this call's sizes decide
+            more = {**_static_sizes(declared, actual), **concrete}
+            if more == concrete:  # nothing more to give: the symbolic errors are this call's
+                self._add(self.deferred[key])
+                raise BlockFailed()
+            key = (key[0], key[1], tuple(sorted(more.items())))
+            if key not in self.typed:
+                self.typed[key] = self._specialize(template, {**names, **more}, key)
         typed = self.typed[key]
         if typed is None:
             raise BlockFailed()
         return typed
 
+    def _symbolic_first(
+        self, template: Template, names: dict, concrete: dict, declared: list, actual: list, key
+    ) -> Any:
+        """Typed over its symbols where it can be. Where that fails and the call has concrete
+        sizes the typing did not use (Conv2d's channel count of an `[N, C, H, W]` input), its
+        errors are kept aside in `deferred` and each call is typed with its own sizes."""
+        mark, partial = len(self.problems), self.partial
+        typed = self._specialize(template, {**names, **concrete}, key)
+        if typed is not None or not set(_static_sizes(declared, actual)) - set(concrete):
+            return typed
+        self.deferred[key] = self.problems[mark:]
+        del self.problems[mark:]
+        self.partial = partial
+        return None
+
     def _specialize(self, template: Template, names: dict[str, Any], key: tuple) -> Any:
-        from graphspec.compiler.graph import build_graph
-        from graphspec.compiler.infer import infer
-        from graphspec.compiler.pipeline import _field_positions, _node_positions
 
         path = ("blocks", template.name)
         raw, problems = prepare_body(template.raw, names, path, self.doc)
@@ -300,8 +315,8 @@ class Blocks:
                 raise SpecError(locate.problems_from(err, self.doc)) from None
             body = holder.blocks[template.name]
             inputs = self.input_names()
-            graph = build_graph(body, _node_positions(path, body, self.doc), inputs)
-            field_pos = _field_positions(path, self.doc.data, self.doc)
+            graph = build_graph(body, node_positions(path, body, self.doc), inputs)
+            field_pos = field_positions(path, self.doc.data, self.doc)
             typed = infer(graph, template.name, field_pos, self, f"{template.name}.")
         except SpecError as err:
             self._add([self.inside(p, template.name) for p in err.problems])
@@ -338,9 +353,9 @@ class Blocks:
         """One class per specialization: the block's name, suffixed by the values that tell its
         specializations apart when it has several (`BasicBlock_C64_planes128_stride2`)."""
         by_block: dict[str, list[TypedGraph]] = {}
-        for typed in self.typed.values():
-            if typed is not None:
-                by_block.setdefault(typed.spec_key[0], []).append(typed)
+        unique = {id(t): t for t in self.typed.values() if t is not None}
+        for typed in unique.values():
+            by_block.setdefault(typed.spec_key[0], []).append(typed)
         for name, graphs in by_block.items():
             if len(graphs) == 1:
                 continue
@@ -446,9 +461,20 @@ def _declared_dim(d: Any, names: dict[str, Any]) -> Dim:
     if isinstance(d, str) and _NAME.fullmatch(d) and d not in names:
         return Dim.of(d)
     try:
-        return Dim(exprs.evaluate_int(str(d), names))
-    except (exprs.ExprError, TypeError):
+        numbers = {k: v for k, v in names.items() if type(v) is int}
+        return Dim.parse(str(d), numbers)
+    except DimError:
         return Dim.of("?")  # the block's own validation reports it
+
+
+def _static_sizes(declared: list[TensorType], actual: list[TensorType]) -> dict[str, int]:
+    """Every input size the call gives as a number, by the symbol that declares it."""
+    out: dict[str, int] = {}
+    for want, got in zip(declared, actual, strict=True):
+        for w, g in zip(want.shape, got.shape, strict=False):
+            if w.symbol is not None and g.is_static and w.symbol not in out:
+                out[w.symbol] = g.value
+    return out
 
 
 def _concrete_sizes(

@@ -18,11 +18,9 @@ from typing import Literal
 import networkx as nx
 
 from graphspec.core.errors import Pos, Problem, SpecError
+from graphspec.core.names import node_name_problem
 from graphspec.language.spec import Body, Call, Group, Param, Share, TensorInput
 from graphspec.ops.base import Op
-
-RESERVED = frozenset({"self", "torch", "nn", "F", "math", "forward", "training", "layer"})
-
 
 NodeKind = Literal["input", "param", "op", "share", "call", "group"]
 
@@ -39,8 +37,9 @@ class GraphNode:
       in `forward`, a function op is one expression in `forward`; the op's own rule types it.
     - ``share``: `{share: other}` calls the module of an earlier op node again (weight tying,
       the CIFAR net's one MaxPool2d used twice); typed by that op's rule, no new parameters.
-    - ``call``: `{block: Name}` calls a block (its own nn.Module class), `repeat:` times; typed
-      once over the block's symbols and unified with the arguments at each call.
+    - ``call``: `{block: Name, args: {...}}` calls a block, `repeat:` times; each copy is typed
+      once per specialization (argument values and the input sizes its fields use, see
+      compiler/blocks.py), over the block's symbols, and unified with the inputs at each call.
     - ``group``: `{group: [...]}` numbers its children as `nn.Sequential` does
       (`features.0.weight`), so a spec can mirror a torchvision module tree.
 
@@ -222,15 +221,9 @@ def _collect(
         node.inputs = _wiring(node, previous, blocks, problems)
         previous = name
     problems += [
-        Problem(
-            "E-NAME",
-            f"'{name}' is reserved in generated code",
-            where[name],
-            name,
-            hint="pick another node name",
-        )
+        Problem("E-NAME", why, nodes[name].pos, name, hint="pick another node name")
         for name in nodes
-        if name in RESERVED
+        if (why := node_name_problem(name))
     ]
     return nodes
 

@@ -16,12 +16,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphspec.compiler.blocks import BlockFailed
 from graphspec.compiler.graph import Graph, GraphNode, split_ref
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType, dims_product
 from graphspec.language.spec import Call, Group, Share
 from graphspec.ops.base import Op, ShapeError
+
+
+class BlockFailed(ShapeError):
+    """A call whose block has errors of its own (reported there): the call is not typed."""
+
+    def __init__(self) -> None:
+        super().__init__("block has errors")  # never reported: the block reports its own
+
 
 MAX_PARAMS = 2_000_000_000
 """About 8 GB of float32 weights: beyond that, refuse before torch tries to allocate."""

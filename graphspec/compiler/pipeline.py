@@ -15,11 +15,13 @@ from pydantic import ValidationError
 from graphspec.compiler import blocks, checks, codegen
 from graphspec.compiler.graph import build_graph
 from graphspec.compiler.infer import TypedGraph, infer
+from graphspec.compiler.positions import field_positions, node_positions
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
+from graphspec.core.names import class_name_problem
 from graphspec.language import load
 from graphspec.language import locate as report
-from graphspec.language.spec import Body, Spec
+from graphspec.language.spec import Spec
 
 if TYPE_CHECKING:
     import torch
@@ -85,12 +87,13 @@ def compile_document(doc: load.Document, data: Any = None) -> Compiled:
         spec = Spec.model_validate(model_data, context=context)
     except ValidationError as err:
         raise SpecError(conditions + typer.problems + report.problems_from(err, doc)) from None
+    problems += _class_name_problems(spec, data, doc)
     if problems or conditions or typer.problems:
         raise SpecError(conditions + typer.problems + problems)
     model = spec.model
-    graph = build_graph(model, _node_positions(("model",), model, doc), typer.input_names())
+    graph = build_graph(model, node_positions(("model",), model, doc), typer.input_names())
     try:
-        typed = infer(graph, model.class_, _field_positions(("model",), data, doc), typer)
+        typed = infer(graph, model.class_, field_positions(("model",), data, doc), typer)
     except SpecError as err:  # every block's errors beside the model's (README: all at once)
         typer.type_uncalled()
         err.problems = typer.problems + err.problems
@@ -104,6 +107,19 @@ def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     typer.name_classes()
     checks.check(spec, typed, doc)  # loss vs output vs data, loader sizes
     return Compiled(spec, typed, doc)
+
+
+def _class_name_problems(spec: Spec, data: Any, doc: load.Document) -> list[Problem]:
+    """The model's and each block's class name must fit the generated file (E-NAME)."""
+    named = [(spec.model.class_, doc.pos(("model", "class")))]
+    raw = data.get("blocks") if isinstance(data, dict) else None
+    if isinstance(raw, dict):
+        named += [(name, doc.key_pos(("blocks", name))) for name in raw if isinstance(name, str)]
+    return [
+        Problem("E-NAME", why, pos, hint="pick another class name")
+        for name, pos in named
+        if (why := class_name_problem(name))
+    ]
 
 
 def _model_data(data: Any, constants: dict, doc: load.Document) -> tuple[Any, list[Problem]]:
@@ -170,28 +186,6 @@ def _expr_problem(name: str, err: exprs.ExprError, doc: load.Document) -> Proble
     pos = doc.pos(("constants", name))
     col = pos.col + report.quote_width(doc, ("constants", name)) + err.offset
     return Problem(err.code, err.message, Pos(pos.file, pos.line, col), hint=err.hint)
-
-
-def _node_positions(path: tuple, body: Body, doc: load.Document) -> dict[str, Pos]:
-    where = {}
-    for section in ("inputs", "params", "layers"):
-        for name in getattr(body, section):
-            where[name] = where[f"{section}.{name}"] = doc.key_pos((*path, section, name))
-    where["__outputs__"] = doc.pos((*path, "outputs"))
-    return where
-
-
-def _field_positions(path: tuple, data: Any, doc: load.Document) -> dict[tuple[str, str], Pos]:
-    out: dict[tuple[str, str], Pos] = {}
-    body = data
-    for key in path:
-        body = body.get(key, {}) if isinstance(body, dict) else {}
-    layers = body.get("layers", {}) if isinstance(body, dict) else {}
-    for name, raw in layers.items() if isinstance(layers, dict) else ():
-        if isinstance(raw, dict):
-            for key in raw:
-                out[(name, "in_" if key == "in" else key)] = doc.pos((*path, "layers", name, key))
-    return out
 
 
 def build_module(spec: str | os.PathLike | Compiled) -> torch.nn.Module:

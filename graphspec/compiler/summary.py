@@ -119,9 +119,12 @@ def bind_inputs(graph: TypedGraph, given: dict[str, tuple[int, ...]]) -> dict[st
         declared = t.out.shape
         ok = len(declared) == len(shape)
         for d, n in zip(declared, shape, strict=False) if ok else ():
-            if d.symbol is not None and d.symbol not in sizes:
-                sizes[d.symbol] = n
-            elif d.subs(sizes) != n:
+            free = d.free_symbols() - sizes.keys()
+            if len(free) == 1 and len(d.terms) == 1 and len(d.terms[0][0]) == 1:
+                (symbol,), coeff = free, d.coeff  # c*h: h = n / c, when c divides n
+                if n % coeff == 0 and n // coeff > 0:
+                    sizes[symbol] = n // coeff
+            if d.subs(sizes) != n:
                 ok = False
         if not ok:
             given_text = "(" + ", ".join(map(str, shape)) + ")"
@@ -198,7 +201,8 @@ def check_sizes(graph: TypedGraph, sizes: dict[str, int]) -> None:
                 raise SpecError([Problem("E-SHAPE", message, t.node.pos, path, hint)])
 
 
-def print_table(graph: TypedGraph, spec_name: str, sizes: dict[str, int] | None = None) -> None:
+def print_table(graph: TypedGraph, spec_name: str, sizes: dict[str, int] | None = None) -> Any:
+    """Print the table and totals; returns the console, for the cost columns that follow."""
     from rich.console import Console
     from rich.table import Table
 
@@ -219,3 +223,4 @@ def print_table(graph: TypedGraph, spec_name: str, sizes: dict[str, int] | None 
         f"{ref} {graph.ref_type(ref).subs(sizes or {})}" for ref in graph.graph.outputs
     )
     console.print(f"Outputs: {outs}")
+    return console

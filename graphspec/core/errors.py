@@ -67,9 +67,13 @@ class RunStopped(Exception):
     The session writes its checkpoint and meta.json first, then raises this; the CLI's exit
     table (cli/exits.py) prints the error line, then the run folder last, and picks the code."""
 
-    def __init__(self, code: str, message: str, hint: str | None, run_dir: str) -> None:
+    def __init__(
+        self, code: str, message: str, hint: str | None, run_dir: str, quiet: bool = False
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.hint, self.run_dir = code, message, hint, run_dir
+        self.quiet = quiet
+        """Say nothing (a distributed run's other ranks: rank 0 tells the user)."""
 
     def line(self) -> str:
         return one_line(
@@ -84,6 +88,8 @@ class Diverged(RunStopped):
 class Interrupted(RunStopped):
     """SIGINT or SIGTERM arrived and a checkpoint was written (exit 130 or 143)."""
 
-    def __init__(self, signum: int, message: str, hint: str | None, run_dir: str) -> None:
-        super().__init__("E-INTERRUPTED", message, hint, run_dir)
+    def __init__(
+        self, signum: int, message: str, hint: str | None, run_dir: str, quiet: bool = False
+    ) -> None:
+        super().__init__("E-INTERRUPTED", message, hint, run_dir, quiet)
         self.signum = signum

@@ -7,11 +7,10 @@ in pydantic's validation context. Nothing is ever handed to `eval`.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from graphspec.core import exprs
@@ -26,9 +25,9 @@ class StrictModel(BaseModel):
         allow_inf_nan=False,
         populate_by_name=True,
         frozen=True,
-        # Reading field docstrings parses this package's source: about 0.7 s, so only the
-        # `schema` command (which documents fields) turns it on.
-        use_attribute_docstrings=bool(os.environ.get("GRAPHSPEC_FIELD_DOCS")),
+        # Field docstrings reach `graphspec schema` through language/schema_docs.py, which reads
+        # them only then: pydantic's use_attribute_docstrings would parse the source (~0.7 s) on
+        # every validate.
         defer_build=True,  # build validators once, for the whole Spec, not per class at import
     )
 
@@ -82,11 +81,54 @@ _FLOAT_SCHEMA = {"type": ["number", "string"], "description": "a number or an ex
 # Bounds come before the BeforeValidator: they then constrain the evaluated number (same check),
 # and pydantic writes them as JSON Schema's minimum/exclusiveMinimum; after it, they would leak
 # into `graphspec schema` as pydantic's own `ge`/`gt` keys, which editors ignore.
-Int = Annotated[int, BeforeValidator(_eval_int), Field(json_schema_extra=_EXPR_SCHEMA)]
-Size = Annotated[int, Field(ge=1, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)]
-NonNeg = Annotated[int, Field(ge=0, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)]
+INT64_MAX = 2**63 - 1
+"""Every integer field fits torch's int64 (BAD-INPUTS 52): beyond it torch overflows at run time."""
+Int = Annotated[
+    int,
+    Field(ge=-INT64_MAX - 1, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA),
+    BeforeValidator(_eval_int),
+]
+Size = Annotated[
+    int, Field(ge=1, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+]
+NonNeg = Annotated[
+    int, Field(ge=0, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+]
+Seed = Annotated[
+    int, Field(ge=0, le=2**64 - 1, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+]
+"""What torch.manual_seed takes: 0 to 2**64 - 1."""
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 """A symbolic size such as `N` or `L`, bound when the model runs."""
+
+
+def _size_expression(value: str) -> str:
+    from graphspec.core.shapes import Dim, DimError
+
+    try:
+        dim = Dim.parse(value)
+    except DimError as err:
+        raise PydanticCustomError(
+            "expr",
+            "{message}",
+            {
+                "message": str(err),
+                "code": "E-EXPR",
+                "offset": 0,
+                "hint": "write a size such as 8*h or 2*H + 1",
+            },
+        ) from None
+    if dim.is_static:
+        raise PydanticCustomError(
+            "quoted_number", "a number was given as a string", {"want": "an integer"}
+        )
+    return value
+
+
+SymbolicSize = Annotated[
+    str, Field(max_length=200, pattern=r"^[A-Za-z0-9_+\-*/() ]+$"), AfterValidator(_size_expression)
+]
+"""A size written as arithmetic over symbols (`8*h`: a height divisible by 8)."""
 Pair = Annotated[list[Size], Field(min_length=2, max_length=2)]
 SizeOrPair = Size | Pair
 NonNegOrPair = NonNeg | Annotated[list[NonNeg], Field(min_length=2, max_length=2)]

@@ -1,27 +1,169 @@
-"""Writing files so that a crash never leaves half of one behind."""
+"""The one writer: every file a command writes goes through here.
+
+Two promises, for every output (the emitted module, a drawing, the schema, and each file of a
+run folder: spec.yaml, meta.json, model.py, metrics.jsonl, checkpoints, weights, plots):
+- an OS error is a user-facing E-IO naming the path and the reason (no space left, read-only
+  file system, permission denied, no such folder, a file larger than `ulimit -f` allows), never
+  a traceback;
+- nothing is left half-written: a file is written to a temporary file in the same folder,
+  fsynced, then renamed over its name, and the temporary file is removed if anything fails (a
+  kill -9 can leave one behind: its name starts with '.' and ends with '.tmp', and the run
+  folder's readers skip and remove those).
+
+Python ignores SIGXFSZ, so a write beyond `ulimit -f` fails with EFBIG instead of killing the
+process; that is what makes a full disk and a size limit reportable.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
+
+from graphspec.core.errors import SpecError, fail
+
+Writer = Callable[[IO[bytes]], Any]
+"""Writes a whole file's content to a binary file object (torch.save, savefig)."""
+
+_REASONS = {
+    errno.ENOSPC: ("no space left on the device", "free some space, or write elsewhere"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space, or write elsewhere"),
+    errno.EFBIG: ("file too large (the file size limit, ulimit -f)", "raise the limit"),
+    errno.EROFS: ("read-only file system", "write to a writable folder"),
+    errno.EACCES: ("permission denied", "write to a folder you may write to"),
+    errno.EPERM: ("operation not permitted", "write to a folder you may write to"),
+    errno.ENOENT: ("no such folder", "create the folder first, or write elsewhere"),
+    errno.ENOTDIR: ("a part of the path is not a folder", "check the path"),
+    errno.EISDIR: ("it is a folder", "give a file name"),
+    errno.ENAMETOOLONG: ("the name is too long", "choose a shorter path"),
+}
 
 
-def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+def io_error(path: str | os.PathLike, err: OSError, doing: str = "write") -> SpecError:
+    """E-IO for `err` while `doing` `path`: the reason in words, and what to do."""
+    reason, hint = _REASONS.get(err.errno or 0, (err.strerror or type(err).__name__, None))
+    return fail("E-IO", f"cannot {doing} {path}: {reason}", hint=hint)
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes | Writer) -> None:
+    """Write `data` (text, bytes, or a function writing to a binary file) to `path`, whole or
+    not at all; an OS error is E-IO naming `path`."""
     target = Path(path)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
+        fd, tmp = tempfile.mkstemp(
+            dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp"
+        )
+    except OSError as err:
+        raise io_error(target, err) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if callable(data):
+                _write_with(data, f)
+            else:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp creates 0600 files; give the result the usual umask-based mode instead.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give it a normal file's mode
         os.replace(tmp, target)
+    except OSError as err:
+        _remove(tmp)
+        raise io_error(target, err) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _remove(tmp)
         raise
+
+
+class _Recording:
+    """A file object that remembers the OS error of a failed write: torch.save's zip writer
+    turns it into a RuntimeError ("unexpected pos"), which would hide ENOSPC or EFBIG."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f, self.error = f, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+
+def _write_with(writer: Writer, f: IO[bytes]) -> None:
+    recording = _Recording(f)
+    try:
+        writer(recording)  # type: ignore[arg-type]
+    except Exception:
+        if recording.error is not None:
+            raise recording.error from None
+        raise
+
+
+def _remove(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass  # a folder that turned read-only: nothing more can be done, and it is a .tmp
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_dir(path: str | os.PathLike, *, exclusive: bool = False) -> Path:
+    """mkdir -p (or, `exclusive`, a new folder that must not exist: FileExistsError is left to
+    the caller); any other OS error is E-IO."""
+    target = Path(path)
+    try:
+        if exclusive:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.mkdir()
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        if exclusive or not target.is_dir():
+            raise
+    except OSError as err:
+        raise io_error(target, err, "create the folder") from None
+    return target
+
+
+def open_fd(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
+    """os.open with E-IO (the run folder's lock file)."""
+    try:
+        return os.open(path, flags, mode)
+    except OSError as err:
+        raise io_error(path, err, "open") from None
+
+
+class AppendFile:
+    """A text file written a line at a time (metrics.jsonl): each write flushed, OS errors E-IO.
+
+    Appending is not atomic: a kill mid-line leaves a cut line, which readers skip."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        try:
+            self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
+        except OSError as err:
+            raise io_error(self.path, err, "open") from None
+
+    def write(self, text: str) -> None:
+        try:
+            self.file.write(text)
+            self.file.flush()
+        except OSError as err:
+            raise io_error(self.path, err) from None
+
+    def close(self) -> None:
+        try:
+            self.file.close()
+        except OSError:
+            pass  # the write that failed was reported; closing cannot add anything

@@ -77,8 +77,20 @@ class Dim:
         if isinstance(value, Dim):
             return value
         if isinstance(value, str):
-            return Dim(1, (value,))
+            return Dim(1, (value,)) if value.isidentifier() else Dim.parse(value)
         return Dim(value)
+
+    @staticmethod
+    def parse(text: str, values: dict[str, int] | None = None) -> Dim:
+        """A size written as arithmetic over symbols (`8*h`, `2*H + 1`, `(L - 1)//2`); names in
+        `values` are numbers. DimError for anything else (the caller checked the length)."""
+        import ast
+
+        try:
+            tree = ast.parse(text.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError):
+            raise DimError(f"'{text}' is not a size expression") from None
+        return _dim_of(tree, values or {}, text, 0)
 
     # -- inspection -----------------------------------------------------------------------
     @property
@@ -240,6 +252,32 @@ class Dim:
 
     def __repr__(self) -> str:
         return f"Dim({self})"
+
+
+def _dim_of(node: object, values: dict[str, int], text: str, depth: int) -> Dim:
+    import ast
+
+    if depth > 32:
+        raise DimError(f"'{text}' is nested too deeply")
+    if isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) < 2**63:
+        return Dim(node.value)
+    if isinstance(node, ast.Name):
+        return Dim(values[node.id]) if node.id in values else Dim.of(node.id)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_dim_of(node.operand, values, text, depth + 1)
+    if isinstance(node, ast.BinOp) and type(node.op) in (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv):
+        a = _dim_of(node.left, values, text, depth + 1)
+        b = _dim_of(node.right, values, text, depth + 1)
+        if isinstance(node.op, ast.Add):
+            return a + b
+        if isinstance(node.op, ast.Sub):
+            return a - b
+        if isinstance(node.op, ast.Mult):
+            if not (a.is_static or b.is_static) and len(str(a)) + len(str(b)) > 200:
+                raise DimError(f"'{text}' is too large")
+            return a * b
+        return a // b
+    raise DimError(f"'{text}' is not a size expression: use integers, symbols, +, -, * and //")
 
 
 def _atom_text(atom: str | _Floor, in_product: bool) -> str:

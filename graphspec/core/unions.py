@@ -19,12 +19,14 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (
     BeforeValidator,
     Discriminator,
+    Strict,
     Tag,
     TypeAdapter,
     ValidationInfo,
     create_model,
 )
 from pydantic_core import PydanticCustomError, core_schema
+from typing_extensions import TypedDict
 
 from graphspec.core.fields import StrictModel
 
@@ -62,11 +64,13 @@ class LazyUnion:
     def member_for(self, value: Any) -> type | None:
         """The model that validates `value`, chosen by its tag; None when the tag is unknown."""
         tag = self.tag_of(self.shorthand(value))
-        return None if tag is None else self.member(tag)
+        return self.member(tag) if isinstance(tag, str) else None
 
     def validate(self, value: Any, info: ValidationInfo) -> Any:
         value = self.shorthand(value)
         tag = self.tag_of(value)
+        if tag is not None and not isinstance(tag, str):  # `op: [Linear]`: a name must be text
+            _tag_adapter(self.tag_key).validate_python({self.tag_key: tag})
         cls = None if tag is None else self.member(tag)
         if not isinstance(value, dict):
             if cls is not None and isinstance(value, cls):  # already validated: `Model(field=x)`
@@ -103,6 +107,12 @@ class LazyUnion:
 @functools.cache
 def _adapter(cls: type) -> TypeAdapter:
     return TypeAdapter(cls)
+
+
+@functools.cache
+def _tag_adapter(key: str) -> TypeAdapter:
+    """Checks that a tag is a string, reporting the error at the tag's own key."""
+    return TypeAdapter(TypedDict("Tag", {key: Annotated[str, Strict()]}))  # type: ignore[misc]
 
 
 def union_of(tp: Any) -> LazyUnion | None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Discriminator, Field, Tag
 
-from graphspec.core.fields import Float, Int, PosFloat, Size, StrictModel, Symbol
+from graphspec.core.fields import Float, PosFloat, Seed, Size, StrictModel, Symbol, SymbolicSize
 from graphspec.core.shapes import DTYPES
 from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
@@ -78,7 +78,11 @@ def _eval_arg(value: Any, info: Any) -> Any:
     return value
 
 
-ArgValue = Annotated[int | float | bool, BeforeValidator(_eval_arg)]
+ArgValue = Annotated[
+    int | float | bool,
+    # the schema admits the expression a caller writes (`base * 2`), as the validator does
+    BeforeValidator(_eval_arg, json_schema_input_type=int | float | bool | str),
+]
 """A block argument's value: a number, true/false, or an expression over the caller's names."""
 ArgSet = dict[Identifier, ArgValue]
 
@@ -89,7 +93,10 @@ class Call(NodeFields):
     block: Identifier
     repeat: Size = 1
     """Copies in sequence: the block's first output feeds the next copy's first input."""
-    args: ArgSet | Annotated[list[ArgSet], Field(min_length=1)] = {}
+    args: Annotated[
+        Annotated[ArgSet, Tag("one")] | Annotated[list[ArgSet], Field(min_length=1), Tag("each")],
+        Discriminator(lambda v: "each" if isinstance(v, list) else "one"),
+    ] = {}
     """The block's arguments: one set for every copy, or a list with one set per copy (then
     `repeat` defaults to its length)."""
     first: ArgSet = {}
@@ -110,7 +117,7 @@ class Group(NodeFields):
     count one each) and nested groups; a child whose `if:` is false is left out of the count."""
 
 
-Shape = Annotated[list[Size | Symbol], Field(max_length=16)]
+Shape = Annotated[list[Size | Symbol | SymbolicSize], Field(max_length=16)]
 
 
 class TensorInput(StrictModel):
@@ -242,11 +249,13 @@ class Spec(StrictModel):
     train: Train = Train()
     evaluate: Evaluate | None = None
     device: Device = "auto"
-    seed: Int | None = None
+    seed: Seed | None = None
     """torch.manual_seed for weights and data order; None picks one and records it."""
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the spec language, each tagged union spelled out under `$defs`."""
+    from graphspec.language.schema_docs import document
+
     unions = [Layer, *spec_train.UNIONS]
-    return add_unions(Spec.model_json_schema(by_alias=True), unions)
+    return document(add_unions(Spec.model_json_schema(by_alias=True), unions))

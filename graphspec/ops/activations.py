@@ -11,7 +11,7 @@ from typing import Literal
 from graphspec.core.fields import Float, Int
 from graphspec.core.shapes import TensorType, normalize_dim
 from graphspec.ops import layout
-from graphspec.ops.base import Functional, Op, ShapeError, expect_float
+from graphspec.ops.base import Cost, Functional, Op, ShapeError, expect_float, numel
 
 
 class _Activation(Op):
@@ -20,20 +20,25 @@ class _Activation(Op):
         return layout.elementwise(inputs[0], inputs[0])
 
 
+class _KeepsResult(_Activation):
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
+
+
 class _InPlace(_Activation):
     inplace: bool = False
     """Overwrite the input instead of writing a new tensor."""
     kind = "module"
 
 
-class ReLU(_InPlace):
+class ReLU(_KeepsResult, _InPlace):
     """torch.nn.ReLU: max(x, 0)."""
 
     op: Literal["ReLU"]
     torch_name = "nn.ReLU"
 
 
-class Sigmoid(_Activation):
+class Sigmoid(_KeepsResult):
     """torch.nn.Sigmoid"""
 
     op: Literal["Sigmoid"]
@@ -41,7 +46,7 @@ class Sigmoid(_Activation):
     torch_name = "nn.Sigmoid"
 
 
-class Tanh(_Activation):
+class Tanh(_KeepsResult):
     """torch.nn.Tanh"""
 
     op: Literal["Tanh"]
@@ -49,21 +54,21 @@ class Tanh(_Activation):
     torch_name = "nn.Tanh"
 
 
-class relu(_Activation):  # noqa: N801 - op names are torch's own
+class relu(_KeepsResult):  # noqa: N801 - op names are torch's own
     """torch.nn.functional.relu"""
 
     op: Literal["relu"]
     torch_name = "F.relu"
 
 
-class sigmoid(_Activation):  # noqa: N801
+class sigmoid(_KeepsResult):  # noqa: N801
     """torch.sigmoid"""
 
     op: Literal["sigmoid"]
     torch_name = "torch.sigmoid"
 
 
-class tanh(_Activation):  # noqa: N801
+class tanh(_KeepsResult):  # noqa: N801
     """torch.tanh"""
 
     op: Literal["tanh"]
@@ -196,6 +201,7 @@ class Hardtanh(_InPlace):
 
     op: Literal["Hardtanh"]
     min_val: Float = -1.0
+    """The lower bound."""
     max_val: Float = 1.0
     """Must be above min_val."""
     torch_name = "nn.Hardtanh"
@@ -226,6 +232,7 @@ class Softplus(_Activation):
 
     op: Literal["Softplus"]
     beta: Float = 1.0
+    """Sharpness: larger is closer to relu."""
     threshold: Float = 20.0
     """Above beta * x > threshold, the result is x."""
     kind = "module"
@@ -239,7 +246,7 @@ class softplus(Functional, Softplus):  # noqa: N801
     torch_name = "F.softplus"
 
 
-class Softmax(_Activation):
+class Softmax(_KeepsResult):
     """torch.nn.Softmax along `dim` (required: torch's implicit choice is deprecated)."""
 
     op: Literal["Softmax"]

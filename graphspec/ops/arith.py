@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 from graphspec.core.fields import Float, Int
 from graphspec.core.shapes import FLOAT_DTYPES, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError, needs_grad, numel
 from graphspec.ops.combine import broadcast, result_dtype
 
 Scalar = Int | Float
@@ -80,6 +80,9 @@ class sub(_Binary):  # noqa: N801 - op names are torch's own
     symbol = "-"
     torch_name = "torch.sub"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]))  # backward needs nothing kept
+
     def dtype(self, inputs: list[TensorType], scalars: tuple[int | float, ...]) -> str:
         if any(t.dtype == "bool" for t in inputs):
             raise ShapeError(
@@ -97,14 +100,31 @@ class mul(_Binary):  # noqa: N801
     symbol = "*"
     torch_name = "torch.mul"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # each operand's gradient is the other operand: kept for the one that needs a gradient
+        if len(inputs) == 1:
+            return Cost(flops=numel(outputs[0]))
+        a, b = inputs
+        kept = (("in1",) if needs_grad(a) else ()) + (("in0",) if needs_grad(b) else ())
+        return Cost(flops=numel(outputs[0]), saved=kept)
+
 
 class div(_Binary):  # noqa: N801
     """torch.div, written `a / b`: true division (integers give float32) unless `rounding_mode`."""
 
     op: Literal["div"]
     rounding_mode: Literal["trunc", "floor"] | None = None
+    """None: true division; 'trunc' or 'floor': integer division, rounded so."""
     symbol = "/"
     torch_name = "torch.div"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # d/da = 1/b keeps b; d/db = -a/b^2 keeps a too
+        if len(inputs) == 1:
+            return Cost(flops=numel(outputs[0]))
+        a, b = inputs
+        kept = ("in0", "in1") if needs_grad(b) else ("in1",) if needs_grad(a) else ()
+        return Cost(flops=numel(outputs[0]), saved=kept)
 
     def dtype(self, inputs: list[TensorType], scalars: tuple[int | float, ...]) -> str:
         promoted = result_dtype(inputs, scalars)
@@ -130,6 +150,7 @@ class pow(Op):  # noqa: A001, N801 - torch.pow, shadowing the builtin only in th
 
     op: Literal["pow"]
     exponent: Scalar
+    """The power each element is raised to."""
     torch_name = "torch.pow"
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
@@ -153,6 +174,9 @@ class sqrt(Op):  # noqa: N801
     op: Literal["sqrt"]
     torch_name = "torch.sqrt"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
         return layout.elementwise(
@@ -168,6 +192,9 @@ class eq(_Binary):  # noqa: N801
 
     op: Literal["eq"]
     torch_name = "torch.eq"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]))  # a bool result: no gradient, nothing kept
 
     def dtype(self, inputs: list[TensorType], scalars: tuple[int | float, ...]) -> str:
         return "bool"

@@ -16,7 +16,7 @@ from pydantic import Field
 from graphspec.core.fields import Float, Probability, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError, check_given, expect_float
+from graphspec.ops.base import Cost, Op, ShapeError, check_given, expect_float, numel
 from graphspec.ops.combine import broadcast
 
 
@@ -47,6 +47,13 @@ class matmul(Op):  # noqa: N801 - op names are torch's own
     op: Literal["matmul"]
     arity = (2, 2)
     torch_name = "torch.matmul"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        a, b = inputs
+        inner = a.shape[-1].value  # the contracted size
+        if a.rank == 1 or b.rank == 1:  # dot and mv: torch's flop counter counts neither
+            return Cost(flops=2 * numel(outputs[0]) * inner, saved=("in0", "in1"))
+        return Cost(macs=numel(outputs[0]) * inner, saved=_matmul_kept(a, b, outputs[0]))
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         a, b = inputs
@@ -83,10 +90,24 @@ class scaled_dot_product_attention(Op):  # noqa: N801
     dropout_p: Probability = 0.0
     """Applied only while training: the code passes 0.0 in eval mode."""
     is_causal: bool = False
+    """Mask future positions: each query attends to keys up to its own."""
     scale: Float | None = None
     """Default 1/sqrt(E)."""
     arity = (3, 4)
     torch_name = "F.scaled_dot_product_attention"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        """torch's math path on the CPU: q and k each scaled by sqrt(scale) (copies, kept),
+        the softmax of the scores kept, dropout's mask and result kept, v kept."""
+        q, k, v = inputs[:3]
+        scores = numel(outputs[0]) // v.shape[-1].value * k.shape[-2].value
+        macs = scores * (q.shape[-1].value + v.shape[-1].value)  # q k^T, then weights v
+        batch = scores // (q.shape[-2].value * k.shape[-2].value)
+        kept = [(_expanded(q, batch), q.dtype), (_expanded(k, batch), k.dtype), (scores, q.dtype)]
+        kept.append("in2" if _expanded(v, batch) == numel(v) else (_expanded(v, batch), v.dtype))
+        if self.dropout_p:
+            kept += [(scores, q.dtype), (scores, q.dtype)]
+        return Cost(macs=macs, flops=3 * scores, saved=tuple(kept))
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         q, k, v = inputs[:3]
@@ -169,10 +190,15 @@ class MultiheadAttention(Op):
     embed_dim: Size | None = None
     """Inferred from the query's last dim when left out."""
     num_heads: Size
+    """Parallel heads; each takes embed_dim / num_heads of the features."""
     dropout: Probability = 0.0
+    """Dropout on the attention weights while training."""
     bias: bool = True
+    """Learned biases in the input and output projections."""
     add_bias_kv: bool = False
+    """Append a learned bias to the keys and values (one more key)."""
     add_zero_attn: bool = False
+    """Append a zero key and value (one more key)."""
     kdim: Size | None = None
     """The key's last dim when it differs from embed_dim (inferred)."""
     vdim: Size | None = None
@@ -188,6 +214,9 @@ class MultiheadAttention(Op):
     arity = (3, 5)
     outputs = ("out", "weights")
     torch_name = "nn.MultiheadAttention"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return attention_cost(self, inputs, outputs)
 
     def resolve(self, inputs: list[TensorType]) -> MultiheadAttention:
         q, k, v = inputs[:3]
@@ -315,6 +344,47 @@ class MultiheadAttention(Op):
         if not self.average_attn_weights:
             parts.append("average_attn_weights=False")
         return f"self.{node}({', '.join(parts)})"
+
+
+def attention_cost(
+    op: MultiheadAttention, inputs: list[TensorType], outputs: list[TensorType]
+) -> Cost:
+    """nn.MultiheadAttention's forward: three input projections, the scores, the weighted sum,
+    the output projection; kept for backward: every projection input and result, the weights."""
+    q, k, v = inputs[:3]
+    e, dt = op.embed_dim, q.dtype
+    rows, keys = numel(q) // e, numel(k) // k.shape[-1].value  # N*L queries, N*S keys
+    batch = rows // q.shape[-2].value if q.rank == 3 else 1
+    seq = keys // batch + int(op.add_bias_kv) + int(op.add_zero_attn)  # S, and the added keys
+    macs = rows * e * e + keys * k.shape[-1].value * e + keys * v.shape[-1].value * e
+    macs += 2 * rows * seq * e  # scores and weighted values over all heads
+    macs += rows * e * e  # out_proj
+    weights = rows * seq * op.num_heads
+    # kept: the projections' inputs; the scaled q, the projected k and v (with any added
+    # keys); the softmax (and dropout's mask and result); the heads' output for out_proj
+    kept = ["in0", "in1", "in2", (rows * e, dt), (2 * batch * seq * e, dt), (weights, dt)]
+    kept += [(weights, dt), (weights, dt)] if op.dropout else []
+    kept.append((rows * e, dt))
+    return Cost(macs=macs, flops=4 * weights, saved=tuple(kept))
+
+
+def _matmul_kept(a: TensorType, b: TensorType, out: TensorType) -> tuple:
+    """What torch.matmul keeps: both operands as views (mm, or one folded into a matrix),
+    except that when both are batched and their batch dims broadcast, bmm keeps the expanded
+    copies it multiplies."""
+    if a.rank <= 2 or b.rank <= 2:
+        return ("in0", "in1")
+    batch = numel(out) // (out.shape[-1].value * out.shape[-2].value)
+    kept = [f"in{i}" if _expanded(t, batch) == numel(t) else (_expanded(t, batch), t.dtype)
+            for i, t in enumerate((a, b))]  # fmt: skip
+    return tuple(kept)
+
+
+def _expanded(t: TensorType, batch: int) -> int:
+    """Elements of `t` once its batch dims are broadcast to `batch` matrices (a single matrix
+    broadcasts without a copy: bmm reads it with stride 0)."""
+    matrix = t.shape[-1].value * t.shape[-2].value
+    return numel(t) if numel(t) == matrix else batch * matrix
 
 
 def _last(t: TensorType, name: str) -> int:

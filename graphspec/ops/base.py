@@ -12,6 +12,8 @@ Ops come in two kinds:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from math import prod
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
@@ -61,6 +63,33 @@ def per_axis(
     return tuple(value)
 
 
+@dataclass(frozen=True)
+class Cost:
+    """What one call of an op costs in the forward pass of a training step (concrete shapes).
+
+    `macs` are the multiply-accumulates of matrix products and convolutions (torch's
+    FlopCounterMode counts 2 flops per MAC, and only these); `flops` add one per element of
+    every other arithmetic (an activation, an add, a norm). `saved` names what autograd keeps
+    for backward: "in0", "in1", ... (an input, shared with whoever else keeps it), "out0", ...
+    (a result), or (numel, dtype) for a tensor only this op holds (a mask, indices, statistics).
+    """
+
+    macs: int = 0
+    flops: int = 0
+    saved: tuple[str | tuple[int, str], ...] = ()
+
+
+def needs_grad(t: TensorType) -> bool:
+    """Whether a gradient flows into `t` (compiler/cost.py marks it in `meta["grad"]`; an op
+    costed alone takes every floating-point input as needing one)."""
+    return t.meta.get("grad", t.dtype in FLOAT_DTYPES)
+
+
+def numel(t: TensorType) -> int:
+    """Elements of a concretely shaped tensor type (see compiler/cost.py: `concrete`)."""
+    return prod(d.value for d in t.shape)
+
+
 class NodeFields(StrictModel):
     """Fields every node accepts, whatever its op."""
 
@@ -82,6 +111,8 @@ class Op(NodeFields):
     """Names of the op's results; an op with several returns a tuple from `infer`, in this
     order, and a later node reads one as `node.name` (`attn.weights`)."""
     torch_name: ClassVar[str] = ""
+    aliases_input: ClassVar[bool] = False
+    """True for a view (transpose, view, expand): the result shares its input's storage."""
     """What the op is in torch (`nn.Conv2d`, `F.relu`, `torch.cat`, `Tensor.squeeze`): for
     messages and docs, and the callable the default `emit_init`/`emit_call` write."""
     positional: ClassVar[tuple[str, ...]] = ()
@@ -97,6 +128,16 @@ class Op(NodeFields):
 
     def param_count(self) -> int:
         return 0
+
+    def buffer_count(self) -> int:
+        """Elements of non-trainable state (BatchNorm's running statistics)."""
+        return 0
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        """The forward cost at concrete shapes. Default: an elementwise op that needs its
+        input for backward, one flop per result element; ops that differ say so."""
+        floating = inputs and inputs[0].dtype in FLOAT_DTYPES
+        return Cost(flops=sum(numel(o) for o in outputs), saved=("in0",) if floating else ())
 
     # -- code -------------------------------------------------------------------------------
     def emit_init(self) -> str | None:
@@ -142,6 +183,16 @@ class Op(NodeFields):
 
 
 _NODE_KEYS = frozenset({"op", "in_", "shape", "if_"})
+
+
+class View:
+    """Mixin for an op whose result is a view of its input (narrow, split, squeeze, Identity):
+    no arithmetic, and nothing kept for backward."""
+
+    aliases_input: ClassVar[bool] = True
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
 
 
 class Functional:

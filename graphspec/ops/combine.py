@@ -6,7 +6,7 @@ from typing import Literal
 
 from graphspec.core.fields import Int
 from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType, normalize_dim
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError, numel
 
 
 def broadcast(shapes: list[TensorType], what: str) -> tuple[Dim, ...]:
@@ -62,6 +62,9 @@ class add(Op):  # noqa: N801 - op names are torch's own
     arity = (2, None)
     torch_name = "torch.add"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]))  # backward needs nothing kept
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         return TensorType(broadcast(inputs, "add"), result_dtype(inputs))
 
@@ -74,8 +77,12 @@ class cat(Op):  # noqa: N801
 
     op: Literal["cat"]
     dim: Int = 0
+    """The dim the inputs are joined along; every other size must agree."""
     arity = (1, None)
     torch_name = "torch.cat"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()  # a copy or a constant: no arithmetic, nothing kept
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         first = inputs[0]
@@ -122,6 +129,9 @@ class stack(Op):  # noqa: N801
     """Where the new dim goes, from -(rank + 1) to rank."""
     arity = (1, None)
     torch_name = "torch.stack"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()  # a copy: backward slices the gradient
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         first = inputs[0]

@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 from graphspec.core.fields import Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import (
+    Cost,
     NonNegs,
     Op,
     ShapeError,
@@ -19,6 +20,7 @@ from graphspec.ops.base import (
     check_given,
     expect_batched,
     expect_weights_dtype,
+    numel,
     per_axis,
 )
 
@@ -58,12 +60,17 @@ class _Conv(Op):
     in_channels: Size | None = None
     """Inferred from the input's channel dim (dim 1) when left out."""
     out_channels: Size
+    """Channels of the output: the number of filters."""
     kernel_size: Sizes
+    """The window's size: one number for every spatial dim, or one per dim."""
     stride: Sizes = 1
+    """Step between windows, per spatial dim or one for all."""
     dilation: Sizes = 1
+    """Spacing between the kernel's elements (1: adjacent)."""
     groups: Size = 1
     """Channels split into this many groups, each convolved on its own."""
     bias: bool = True
+    """Add a learned bias per output channel."""
     kind = "module"
     dims: ClassVar[int] = 2
     """Spatial dims: 1 (N, C, L), 2 (N, C, H, W) or 3 (N, C, D, H, W)."""
@@ -107,6 +114,22 @@ class _Conv(Op):
         """in_channels/groups * out_channels: the weight's two channel dims, either order."""
         return self.out_channels * (self.in_channels // self.groups)
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # torch's flop counter: batch * spatial * kernel * both channel dims of the weight, the
+        # spatial size of the output (of the input for a transposed convolution)
+        kernel = prod(per_axis(self, "kernel_size", self.dims, single=False))
+        swept = self.swept(inputs[0], outputs[0])
+        positions = numel(swept) // swept.shape[1].value  # batch * spatial
+        macs = positions * self.weight_channels() * kernel
+        out = numel(outputs[0])
+        return Cost(macs=macs, flops=out if self.bias else 0, saved=self.saved(inputs[0]))
+
+    def swept(self, x: TensorType, out: TensorType) -> TensorType:
+        return out
+
+    def saved(self, x: TensorType) -> tuple:
+        return ("in0",)
+
     def param_count(self) -> int:
         kernel = per_axis(self, "kernel_size", self.dims, single=False)
         weight = self.weight_channels() * prod(kernel)
@@ -117,6 +140,7 @@ class _ConvNd(_Conv):
     padding: NonNegs | Literal["same", "valid"] = 0
     """Zeros (or `padding_mode`) added on both sides; 'same' keeps the size at stride 1."""
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+    """What the padding holds: zeros, a mirror of the edge, the edge repeated, or a wrap-around."""
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         if self.padding == "same" and set(per_axis(self, "stride", self.dims)) != {1}:
@@ -132,6 +156,21 @@ class _ConvNd(_Conv):
             return size
         p = 0 if self.padding == "valid" else self.axis("padding", axis)
         return window_out(size, k, s, p, d, False, self.op)
+
+    def saved(self, x: TensorType) -> tuple:
+        uneven = self.padding == "same" and any(
+            len(set(self._pads(i))) > 1 for i in range(self.dims)
+        )
+        if self.padding_mode == "zeros" and not uneven:
+            return ("in0",)
+        # F.pad (or 'same' padding with an odd total) makes a padded copy, which is kept
+        padded = x.shape[0].value * x.shape[1].value
+        for i in range(self.dims):
+            padded *= x.shape[2 + i].value + sum(self._pads(i))
+        # replicate and reflect padding's backward reads the unpadded input as well; zeros
+        # (uneven 'same' padding) and circular need only the copy
+        alone = self.padding_mode in ("zeros", "circular")
+        return ((padded, x.dtype),) if alone else ("in0", (padded, x.dtype))
 
     def _pads(self, axis: int) -> tuple[int, int]:
         """(before, after) padding along an axis; 'same' puts the odd one after, as torch does."""
@@ -211,19 +250,20 @@ class _ConvTransposeNd(_Conv):
                 f"dilation {d}",
                 field="output_padding",
             )
-        if not size.is_static:
-            raise ShapeError(f"{self.op} needs a concrete spatial size, got symbolic '{size}'")
-        out = (size.value - 1) * s - 2 * p + d * (k - 1) + extra + 1
-        if out < 0:  # torch gives an empty output for 0
+        out = (size - 1) * s - 2 * p + d * (k - 1) + extra + 1  # symbolic sizes too
+        if out.is_static and out.value < 0:  # torch gives an empty output for 0
             raise ShapeError(
-                f"{self.op}: input size {size.value} gives output size {out}",
+                f"{self.op}: input size {size} gives output size {out}",
                 field="padding",
                 hint="use less padding, or a larger kernel or stride",
             )
-        return Dim(out)
+        return out
 
     def weight_channels(self) -> int:
         return self.in_channels * (self.out_channels // self.groups)
+
+    def swept(self, x: TensorType, out: TensorType) -> TensorType:
+        return x  # each input position is scattered over a kernel's worth of outputs
 
 
 class ConvTranspose1d(_ConvTransposeNd):

@@ -8,7 +8,7 @@ from typing import Literal
 from graphspec.core.fields import Int, PosFloat, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError
 
 ID_DTYPES = ("int64", "int32")
 
@@ -20,14 +20,22 @@ class Embedding(Op):
     num_embeddings: Size
     """How many ids the table holds (the vocabulary size)."""
     embedding_dim: Size
+    """Size of each row: the vector an id becomes."""
     padding_idx: Int | None = None
     """This id's row stays zero and gets no gradient."""
     max_norm: PosFloat | None = None
+    """Rows looked up are rescaled to at most this norm."""
     norm_type: PosFloat = 2.0
+    """The p of the p-norm for max_norm."""
     scale_grad_by_freq: bool = False
+    """Scale gradients by the inverse frequency of each id in the batch."""
     sparse: bool = False
+    """Sparse gradients for the table (for optimizers that take them)."""
     kind = "module"
     torch_name = "nn.Embedding"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(saved=("in0",))  # a gather; backward scatters by the kept ids
 
     def resolve(self, inputs: list[TensorType]) -> Embedding:
         n, idx = self.num_embeddings, self.padding_idx
@@ -65,8 +73,12 @@ class embedding(Op):  # noqa: N801 - op names are torch's own
 
     op: Literal["embedding"]
     padding_idx: Int | None = None
+    """The row for padding ids: its gradient is zero (negative counts from the end)."""
     arity = (2, 2)
     torch_name = "F.embedding"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(saved=("in0",))  # a gather; backward scatters by the kept ids
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         ids, weight = inputs
@@ -113,6 +125,9 @@ class positions(Op):  # noqa: N801 - named like the torch functions it stands fo
 
     op: Literal["positions"]
     torch_name = "torch.arange"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()  # a copy or a constant: no arithmetic, nothing kept
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (ids,) = inputs

@@ -6,6 +6,8 @@ in `forward` is re-rendered from that checked tree, never pasted from the spec's
 
 from __future__ import annotations
 
+import ast
+from math import prod
 from typing import Any, Literal
 
 from pydantic import PrivateAttr, ValidationInfo, field_validator, model_validator
@@ -13,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from graphspec.core import exprs
 from graphspec.core.shapes import FLOAT_DTYPES, TensorType
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError, numel
 from graphspec.ops.combine import broadcast, result_dtype
 
 
@@ -84,9 +86,78 @@ class expr(Op):  # noqa: N801 - op names are torch-style
                 )
         return TensorType(broadcast(inputs, "expr"), result_dtype(inputs))
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        """One flop per operator or call per element; kept for backward: what each step's
+        gradient reads (see `_kept`): inputs once each, intermediates at their own size."""
+        tree = ast.parse(self.expr, mode="eval").body
+        steps = sum(isinstance(n, (ast.BinOp, ast.UnaryOp, ast.Call)) for n in ast.walk(tree))
+        order = self.referenced_names()
+        shapes = {name: [d.value for d in t.shape] for name, t in zip(order, inputs, strict=True)}
+        names, fresh = _kept(tree, shapes)
+        saved = [f"in{order.index(n)}" for n in sorted(names)]
+        saved += [(n, outputs[0].dtype) for n in fresh]
+        return Cost(flops=numel(outputs[0]) * max(steps, 1), saved=tuple(saved))
+
     def emit_call(self, node: str, args: list[str]) -> str:
         mapping: dict[str, str | int | float] = dict(
             zip(self.referenced_names(), args, strict=True)
         )
         mapping.update(self._constants)
         return self._parsed.render(mapping)
+
+
+_KEEPS_RESULT = {"exp", "tanh", "sqrt"}  # d/dx of these is written with their result
+
+
+def _kept(node: ast.AST, shapes: dict[str, list[int]]) -> tuple[set[str], list[int]]:
+    """(input names kept, element counts of intermediates kept) by autograd for one tree."""
+    names: set[str] = set()
+    fresh: list[int] = []
+
+    def leaves(n: ast.AST) -> list[str]:
+        return [m.id for m in ast.walk(n) if isinstance(m, ast.Name) and m.id in shapes]
+
+    def size(n: ast.AST) -> int:
+        """Elements of a subexpression: its inputs broadcast together."""
+        dims: list[int] = []
+        for shape in (shapes[name] for name in leaves(n)):
+            pad = [1] * (len(shape) - len(dims)) + dims
+            dims = [
+                max(a, b) for a, b in zip(pad, [1] * (len(pad) - len(shape)) + shape, strict=True)
+            ]
+        return prod(dims)
+
+    def keep(n: ast.AST) -> None:
+        if isinstance(n, ast.Name):
+            names.add(n.id)
+        elif leaves(n):
+            fresh.append(size(n))
+
+    for n in ast.walk(node):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div, ast.Pow)):
+            left, right = bool(leaves(n.left)), bool(leaves(n.right))
+            if isinstance(n.op, ast.Pow):
+                if left:
+                    keep(n.left)
+                if right:
+                    keep(n.right)
+                    fresh.append(size(n))  # a tensor exponent's gradient needs the result too
+            elif left and right:
+                keep(n.left)
+                keep(n.right)
+            elif isinstance(n.op, ast.Div) and right:
+                keep(n.right)
+        elif isinstance(n, ast.Call) and getattr(n.func, "id", "") in exprs.ARITY:
+            # torch.maximum keeps both tensors, torch.clamp the one it bounds; a tensor bound
+            # of clamp goes through torch.maximum, whose result clamp then keeps
+            tensors = [a for a in n.args if leaves(a)]
+            for arg in tensors:
+                keep(arg)
+            if getattr(n.func, "id", "") == "clamp" and len(tensors) > 1:
+                fresh.append(size(n))
+        elif isinstance(n, ast.Call) and n.args and leaves(n.args[0]):
+            if getattr(n.func, "id", "") in _KEEPS_RESULT:
+                fresh.append(size(n))
+            else:
+                keep(n.args[0])
+    return names, fresh

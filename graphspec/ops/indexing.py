@@ -14,14 +14,14 @@ from pydantic import Field, PrivateAttr
 
 from graphspec.core.fields import Int, NonNeg, Size
 from graphspec.core.shapes import Dim, TensorType
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError, View
 from graphspec.ops.tensor import check_dim
 
 MAX_PIECES = 64
 """More outputs than this would be unreadable as a spec; torch has no such limit."""
 
 
-class _Pieces(Op):
+class _Pieces(View, Op):
     dim: Int = 0
     """The dim to cut along."""
     _sizes: tuple[Dim, ...] = PrivateAttr(default=())
@@ -103,6 +103,7 @@ class chunk(_Pieces):  # noqa: N801
 
     op: Literal["chunk"]
     chunks: Size
+    """How many pieces to cut (fewer when the size does not allow them)."""
     torch_name = "torch.chunk"
     positional = ("chunks",)
 
@@ -117,14 +118,17 @@ class chunk(_Pieces):  # noqa: N801
         return [Dim(min(step, total - start)) for start in range(0, total, step)]
 
 
-class narrow(Op):  # noqa: N801
+class narrow(View, Op):  # noqa: N801
     """Tensor.narrow: `length` entries of `dim` from `start` (negative counts from the end);
     the slice x[:, start:start + length] along dim 1, as a view."""
 
     op: Literal["narrow"]
     dim: Int
+    """The dim to take the entries from."""
     start: Int
+    """The first entry kept (negative: from the end)."""
     length: NonNeg
+    """How many entries are kept."""
     torch_name = "Tensor.narrow"
     positional = ("dim", "start", "length")
 
@@ -150,7 +154,7 @@ class narrow(Op):  # noqa: N801
         return x.with_shape((*x.shape[:axis], Dim(self.length), *x.shape[axis + 1 :]))
 
 
-class squeeze(Op):  # noqa: N801
+class squeeze(View, Op):  # noqa: N801
     """Tensor.squeeze: drops size-1 dims (the ones listed in `dim`, or all of them); a listed
     dim of another size stays, as in torch."""
 
@@ -198,6 +202,9 @@ class tril(Op):  # noqa: N801
                 hint="unsqueeze or view the input to (..., rows, columns)",
             )
         return TensorType(x.shape, x.dtype)
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=0)  # a masked copy: backward masks the gradient the same way
 
 
 class triu(tril):  # noqa: N801

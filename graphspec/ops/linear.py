@@ -6,7 +6,7 @@ from typing import Literal
 
 from graphspec.core.fields import Size
 from graphspec.core.shapes import Dim, TensorType
-from graphspec.ops.base import Op, ShapeError, check_given, expect_weights_dtype
+from graphspec.ops.base import Cost, Op, ShapeError, check_given, expect_weights_dtype, numel
 
 
 class Linear(Op):
@@ -16,7 +16,9 @@ class Linear(Op):
     in_features: Size | None = None
     """Inferred from the input's last dimension when left out."""
     out_features: Size
+    """Size of each output vector (the last dim)."""
     bias: bool = True
+    """Add a learned bias."""
     kind = "module"
     torch_name = "nn.Linear"
 
@@ -37,6 +39,10 @@ class Linear(Op):
 
     def param_count(self) -> int:
         return self.in_features * self.out_features + (self.out_features if self.bias else 0)
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        out = numel(outputs[0])
+        return Cost(macs=out * self.in_features, flops=out if self.bias else 0, saved=("in0",))
 
     def emit_init(self) -> str:
         return self.torch_call("nn.Linear", ("in_features", "out_features"))

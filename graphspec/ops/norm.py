@@ -14,7 +14,16 @@ from pydantic import Field
 from graphspec.core.fields import NonNegFloat, PosFloat, Probability, Size
 from graphspec.core.shapes import Dim, TensorType, dims_product
 from graphspec.ops import layout
-from graphspec.ops.base import Functional, Op, ShapeError, check_given, expect_batched, expect_float
+from graphspec.ops.base import (
+    Cost,
+    Functional,
+    Op,
+    ShapeError,
+    check_given,
+    expect_batched,
+    expect_float,
+    numel,
+)
 
 
 def _channels(op: Op, x: TensorType, field: str) -> int:
@@ -41,6 +50,7 @@ class _BatchNorm(Op):
     num_features: Size | None = None
     """Inferred from the channel dimension (dim 1) when left out."""
     eps: PosFloat = 1e-5
+    """Added to the variance, for numerical stability."""
     momentum: NonNegFloat | None = 0.1
     """Weight of each batch in the running statistics; None: a cumulative average."""
     affine: bool = True
@@ -70,6 +80,18 @@ class _BatchNorm(Op):
 
     def param_count(self) -> int:
         return 2 * self.num_features if self.affine else 0
+
+    def buffer_count(self) -> int:
+        return 2 * self.num_features + 1 if self.track_running_stats else 0
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        stats = self.stats_count(inputs[0])  # kept: the input and each group's mean and 1/std
+        return Cost(
+            flops=4 * numel(outputs[0]), saved=("in0", (stats, "float32"), (stats, "float32"))
+        )
+
+    def stats_count(self, x: TensorType) -> int:
+        return self.num_features
 
 
 class BatchNorm1d(_BatchNorm):
@@ -119,6 +141,18 @@ class _InstanceNorm(_BatchNorm):
     def float32_state(self) -> bool:
         return self.affine  # running statistics are only written, from the input's own
 
+    def stats_count(self, x: TensorType) -> int:
+        return x.shape[0].value * self.num_features  # per sample and channel
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # torch runs batch_norm over (1, N * C, ...): the weight and the running statistics
+        # are repeated per sample, and those copies are kept too
+        base = super().cost(inputs, outputs)
+        copies = self.stats_count(inputs[0]) * (self.affine + 2 * self.track_running_stats)
+        return Cost(
+            flops=base.flops, saved=(*base.saved, (copies, "float32")) if copies else base.saved
+        )
+
 
 class InstanceNorm1d(_InstanceNorm):
     """torch.nn.InstanceNorm1d over (N, C, L): each sample and channel normalized on its own."""
@@ -148,9 +182,11 @@ class GroupNorm(Op):
 
     op: Literal["GroupNorm"]
     num_groups: Size
+    """Groups the channels are split into; must divide the channel count."""
     num_channels: Size | None = None
     """Inferred from the channel dimension (dim 1) when left out."""
     eps: PosFloat = 1e-5
+    """Added to the variance, for numerical stability."""
     affine: bool = True
     """Learn a scale and shift per channel."""
     kind = "module"
@@ -190,6 +226,12 @@ class GroupNorm(Op):
     def param_count(self) -> int:
         return 2 * self.num_channels if self.affine else 0
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        stats = inputs[0].shape[0].value * self.num_groups  # per sample and group
+        return Cost(
+            flops=4 * numel(outputs[0]), saved=("in0", (stats, "float32"), (stats, "float32"))
+        )
+
 
 class Dropout(Op):
     """torch.nn.Dropout: zeroes elements with probability p while training."""
@@ -198,11 +240,21 @@ class Dropout(Op):
     p: Probability = 0.5
     """The probability of zeroing each element."""
     inplace: bool = False
+    """Overwrite the input instead of writing a new tensor."""
     kind = "module"
     torch_name = "nn.Dropout"
     positional = ("p",)
     dims: ClassVar[int | None] = None
     """Channel dropout (Dropout1d/2d/3d) takes batched (N, C, *spatial) inputs only."""
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # in training the scaled mask (the input's dtype) is kept: one value per element, or
+        # per sample and channel for channel dropout
+        out = numel(outputs[0])
+        mask = (
+            out if self.dims is None else out // numel(outputs[0].with_shape(outputs[0].shape[2:]))
+        )
+        return Cost(flops=out, saved=((mask, inputs[0].dtype),) if 0 < self.p < 1 else ())
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         if self.dims is not None:
@@ -276,8 +328,11 @@ class LayerNorm(Op):
     normalized_shape: Size | Annotated[list[Size], Field(min_length=1, max_length=8)] | None = None
     """Inferred as the input's last dim when left out."""
     eps: PosFloat = 1e-5
+    """Added to the variance, for numerical stability."""
     elementwise_affine: bool = True
+    """Learn a scale (and a shift, with bias) per normalized element."""
     bias: bool = True
+    """With elementwise_affine: learn a shift too."""
     kind = "module"
     torch_name = "nn.LayerNorm"
 
@@ -320,8 +375,15 @@ class LayerNorm(Op):
         if not self.elementwise_affine:
             return 0
         size = self.normalized_shape
-        numel = size if isinstance(size, int) else prod(size)
-        return numel * (2 if self.bias else 1)
+        count = size if isinstance(size, int) else prod(size)
+        return count * (2 if self.bias else 1)
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        out = numel(outputs[0])
+        shape = self.normalized_shape
+        # kept: the input, and each row's mean and 1/std
+        rows = out // prod([shape] if isinstance(shape, int) else shape)
+        return Cost(flops=5 * out, saved=("in0", (rows, "float32"), (rows, "float32")))
 
     def emit_init(self) -> str:
         return self.torch_call("nn.LayerNorm", ("normalized_shape",))

@@ -6,6 +6,7 @@ Inputs are batched, (N, C, *spatial), as for convolutions (`base.expect_batched`
 
 from __future__ import annotations
 
+from math import prod
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
@@ -13,6 +14,7 @@ from pydantic import Field
 from graphspec.core.fields import Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import (
+    Cost,
     Functional,
     NonNegs,
     Op,
@@ -20,6 +22,7 @@ from graphspec.ops.base import (
     Sizes,
     expect_batched,
     expect_float,
+    numel,
     per_axis,
 )
 from graphspec.ops.conv import window_out
@@ -27,6 +30,7 @@ from graphspec.ops.conv import window_out
 
 class _Pool(Op):
     kernel_size: Sizes
+    """The window's size: one number for every spatial dim, or one per dim."""
     stride: Sizes | None = None
     """Defaults to kernel_size, as in torch."""
     padding: NonNegs = 0
@@ -84,6 +88,13 @@ class _Pool(Op):
     def _dilation(self, axis: int) -> int:
         return 1
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        window = prod(per_axis(self, "kernel_size", self.dims))
+        return Cost(flops=numel(outputs[0]) * window, saved=self.saved(outputs[0]))
+
+    def saved(self, out: TensorType) -> tuple:
+        return ("in0",)
+
 
 class _MaxPool(_Pool):
     dilation: Sizes = 1
@@ -92,6 +103,9 @@ class _MaxPool(_Pool):
 
     def _dilation(self, axis: int) -> int:
         return per_axis(self, "dilation", self.dims)[axis]
+
+    def saved(self, out: TensorType) -> tuple:
+        return ("in0", (numel(out), "int64"))  # the input and the argmax ids
 
 
 class _AvgPool(_Pool):
@@ -231,6 +245,15 @@ class _AdaptivePool(Op):
             for i, want in enumerate(wanted)
         ]
         return x.with_shape((*x.shape[:2], *spatial))
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # each input element is read once; max pooling keeps the input and the argmax ids
+        out = outputs[0]
+        if "Max" in self.family:
+            saved: tuple = ("in0", (numel(out), "int64"))
+        else:  # to size 1 torch takes a mean, which keeps nothing
+            saved = () if all(d == Dim(1) for d in out.shape[2:]) else ("in0",)
+        return Cost(flops=numel(inputs[0]), saved=saved)
 
     def _size(self, have: Dim, want: int) -> Dim:
         if have == Dim(0):

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from graphspec.core.fields import Int
 from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError, numel
 from graphspec.ops.tensor import check_dim
 
 Dims = Int | Annotated[list[Int], Field(min_length=1, max_length=16)]
@@ -56,6 +56,12 @@ class _Reduction(Op):
 
     def dtype(self, x: TensorType) -> str:
         return x.dtype
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # a sum's or a mean's backward spreads the gradient: it needs only the sizes; a max's
+        # compares the input with the result
+        saved = ("in0", "out0")[: 1 + bool(outputs[0].rank)] if not self.empty_ok else ()
+        return Cost(flops=numel(inputs[0]), saved=saved)
 
 
 class mean(_Reduction):  # noqa: N801 - op names are torch's own

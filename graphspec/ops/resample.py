@@ -7,13 +7,14 @@ ranks torch implements it for (`linear` 1-D, `bilinear`/`bicubic` 2-D, `trilinea
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from graphspec.core.fields import PosFloat, Size
 from graphspec.core.shapes import Dim, TensorType
-from graphspec.ops.base import Functional, Op, ShapeError, expect_float
+from graphspec.ops.base import Cost, Functional, Op, ShapeError, View, expect_float, numel
 
 Mode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"]
 _SPATIAL = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
@@ -62,6 +63,12 @@ class Upsample(Op):
             out = [self._scaled(x.shape[2 + i], v) for i, v in enumerate(values)]
         return x.with_shape((*x.shape[:2], *out))
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        # backward needs only the sizes, except area's (adaptive average pooling, but for a
+        # size-1 output, which is a mean)
+        area = self.mode == "area" and any(d != Dim(1) for d in outputs[0].shape[2:])
+        return Cost(flops=numel(outputs[0]), saved=("in0",) if area else ())
+
     def _check_mode(self, x: TensorType, spatial: int) -> None:
         allowed = _SPATIAL.get(self.mode, (1, 2, 3))
         if spatial not in allowed:
@@ -81,15 +88,19 @@ class Upsample(Op):
             )
 
     def _scaled(self, size: Dim, scale: float) -> Dim:
-        if scale.is_integer():
-            out = size * int(scale)
-        elif size.is_static:
+        # torch floors size * scale in double precision; for a scale n / 2^k (2.0, 0.5, 1.5)
+        # that product is exact, so it is (n * size) // 2^k for every size, symbolic ones too.
+        ratio = Fraction(scale)
+        if size.is_static:
             out = Dim(math.floor(size.value * scale))
+        elif ratio.denominator & (ratio.denominator - 1) == 0 and ratio.denominator <= 1 << 20:
+            out = (size * ratio.numerator) // ratio.denominator
         else:
             raise ShapeError(
-                f"{self.op}: a fractional scale_factor {scale} needs a concrete size, got "
-                f"symbolic '{size}'",
+                f"{self.op}: scale_factor {scale} is not exact in binary, so the size it gives "
+                f"needs a concrete input size, got symbolic '{size}'",
                 field="scale_factor",
+                hint="give the output size instead, or a scale such as 2.0 or 0.5",
             )
         if out.is_static and out.value < (0 if self.mode == "area" else 1):  # area: adaptive pool
             raise ShapeError(
@@ -106,11 +117,12 @@ class interpolate(Functional, Upsample):  # noqa: N801 - op names are torch's ow
     torch_name = "F.interpolate"
 
 
-class PixelShuffle(Op):
+class PixelShuffle(View, Op):
     """torch.nn.PixelShuffle: (*, C * r^2, H, W) -> (*, C, H * r, W * r), r = upscale_factor."""
 
     op: Literal["PixelShuffle"]
     upscale_factor: Size
+    """r: each spatial size is multiplied by r, the channels divided by r^2."""
     kind = "module"
     torch_name = "nn.PixelShuffle"
     positional = ("upscale_factor",)

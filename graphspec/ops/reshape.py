@@ -9,7 +9,7 @@ from pydantic import Field, PrivateAttr
 from graphspec.core.fields import Int, Symbol
 from graphspec.core.shapes import Dim, TensorType, dims_product, normalize_dim
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Op, ShapeError, View
 
 
 def flatten_shape(x: TensorType, start_dim: int, end_dim: int, what: str) -> TensorType:
@@ -31,12 +31,14 @@ def flatten_shape(x: TensorType, start_dim: int, end_dim: int, what: str) -> Ten
     return x.with_shape((*x.shape[:start], merged, *x.shape[end + 1 :]))
 
 
-class Flatten(Op):
+class Flatten(View, Op):
     """torch.nn.Flatten (flattens from dim 1 by default, keeping the batch)."""
 
     op: Literal["Flatten"]
     start_dim: Int = 1
+    """The first dim merged."""
     end_dim: Int = -1
+    """The last dim merged (-1: the last one)."""
     kind = "module"
     torch_name = "nn.Flatten"
 
@@ -47,12 +49,14 @@ class Flatten(Op):
         return self.torch_call("nn.Flatten", ("start_dim", "end_dim"))
 
 
-class flatten(Op):  # noqa: N801 - op names are torch's own
+class flatten(View, Op):  # noqa: N801 - op names are torch's own
     """torch.flatten (flattens everything by default: write start_dim: 1 to keep the batch)."""
 
     op: Literal["flatten"]
     start_dim: Int = 0
+    """The first dim merged."""
     end_dim: Int = -1
+    """The last dim merged (-1: the last one)."""
     torch_name = "torch.flatten"
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
@@ -65,7 +69,7 @@ class flatten(Op):  # noqa: N801 - op names are torch's own
 SizeEntry = Int | Symbol
 
 
-class view(Op):  # noqa: N801
+class view(View, Op):  # noqa: N801
     """Tensor.view: sizes may be integers, one -1, or symbols of the input (`N`)."""
 
     op: Literal["view"]
@@ -155,9 +159,10 @@ class reshape(view):  # noqa: N801
 
     op: Literal["reshape"]
     torch_name = "Tensor.reshape"
+    aliases_input = True  # a view where the layout allows (the usual case)
 
 
-class Identity(Op):
+class Identity(View, Op):
     """torch.nn.Identity: returns its input (a placeholder, e.g. a classifier head removed)."""
 
     op: Literal["Identity"]

@@ -15,7 +15,7 @@ from graphspec.core.fields import Int, NonNeg, Symbol
 from graphspec.core.shapes import Dim, TensorType, normalize_dim
 from graphspec.ops import layout
 from graphspec.ops.arith import Scalar, scalar_code
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError, numel
 from graphspec.ops.combine import broadcast
 from graphspec.ops.reshape import axis_of
 
@@ -42,7 +42,13 @@ class unsqueeze(Op):  # noqa: N801 - op names are torch's own
 
     op: Literal["unsqueeze"]
     dim: Int
+    """Where the new dim goes, from -(rank + 1) to rank."""
     torch_name = "Tensor.unsqueeze"
+
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
@@ -61,7 +67,14 @@ class expand(Op):  # noqa: N801
 
     op: Literal["expand"]
     size: list[Int | Symbol] = Field(max_length=16)
+    """The new shape: sizes, -1 to keep a dim, or symbols of the input."""
     torch_name = "Tensor.expand"
+
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
+
     _axes: dict[str, int] = PrivateAttr(default_factory=dict)
     _keep: set[int] = PrivateAttr(default_factory=set)
 
@@ -133,7 +146,11 @@ class repeat(Op):  # noqa: N801
 
     op: Literal["repeat"]
     repeats: list[NonNeg] = Field(max_length=16)
+    """Copies along each dim (new leading dims first)."""
     torch_name = "Tensor.repeat"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()  # a copy or a constant: no arithmetic, nothing kept
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
@@ -161,8 +178,15 @@ class transpose(Op):  # noqa: N801
 
     op: Literal["transpose"]
     dim0: Int
+    """The first of the two dims swapped."""
     dim1: Int
+    """The second of the two dims swapped."""
     torch_name = "Tensor.transpose"
+
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
@@ -184,7 +208,13 @@ class permute(Op):  # noqa: N801
 
     op: Literal["permute"]
     dims: list[Int] = Field(max_length=16)
+    """The input's dims in their new order."""
     torch_name = "Tensor.permute"
+
+    aliases_input = True  # a view of its input: no copy
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
@@ -213,6 +243,9 @@ class contiguous(Op):  # noqa: N801
     op: Literal["contiguous"]
     torch_name = "Tensor.contiguous"
 
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost()  # a copy or a constant: no arithmetic, nothing kept
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         return TensorType(inputs[0].shape, inputs[0].dtype)  # no strides recorded: contiguous
 
@@ -238,8 +271,12 @@ class masked_fill(Op):  # noqa: N801
 
     op: Literal["masked_fill"]
     value: Scalar
+    """What the masked positions become (e.g. -1e9 before a softmax)."""
     arity = (2, 2)
     torch_name = "Tensor.masked_fill"
+
+    def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
+        return Cost(flops=numel(outputs[0]), saved=("in1",))  # backward masks by the kept mask
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         x, mask = inputs

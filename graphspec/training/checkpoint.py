@@ -4,22 +4,33 @@ A checkpoint holds what resuming bit-exactly needs: the model, optimizer and sch
 global torch RNG and the data generator (now, and at the start of the epoch, whose order is
 redrawn), and where in the epoch the run was. A file that fails any check is refused with
 E-CKPT and the reason; nothing in it is ever unpickled as code.
+
+Checks on reading, in order: the path is a regular file (not a FIFO, a device or a symbolic
+link: opened with O_NOFOLLOW | O_NONBLOCK, so a FIFO cannot hang resume), no larger than
+MAX_BYTES; torch.load(weights_only=True) reads it; it has every key; and its `checksum`, a
+sha256 over every tensor's bytes and every other value (`digest`), matches: one flipped bit in
+tensor data is E-CKPT, and `--fallback` resumes from the newest checkpoint that verifies.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import re
-import tempfile
+import stat
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from graphspec.core.errors import SpecError, fail
+from graphspec.core.files import make_dir, write_atomic
 from graphspec.training.loop import TrainState
 
-FORMAT = 1
+FORMAT = 2  # 2: with a checksum
+MAX_BYTES = 64 << 30
+"""The largest checkpoint read back (64 GiB): beyond that it is not one this run wrote."""
 FOLDER = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})\.pt$")
 _KEYS = {
@@ -34,6 +45,7 @@ _KEYS = {
     "optimizer",
     "scheduler",
     "rng",
+    "checksum",
 }
 
 
@@ -42,25 +54,10 @@ def path_for(run_dir: Path, step: int) -> Path:
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    """torch.save into a temporary file beside `path`, fsync, rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """torch.save through the one writer (core/files.py): whole or not at all, E-IO on OS
+    errors."""
+    make_dir(path.parent)
+    write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def capture(
@@ -71,7 +68,7 @@ def capture(
     generator: torch.Generator,
     spec_hash: str,
 ) -> dict[str, Any]:
-    return {
+    ckpt = {
         "format": FORMAT,
         "spec_hash": spec_hash,
         "step": state.step,
@@ -84,6 +81,34 @@ def capture(
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "rng": capture_rng(state, generator),
     }
+    ckpt["checksum"] = digest(ckpt)
+    return ckpt
+
+
+def digest(obj: Any) -> str:
+    """sha256 over a checkpoint's content (its `checksum` key left out): every tensor's dtype,
+    shape and bytes, and every other value's type and repr, in a fixed order."""
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in obj.items() if k != "checksum"} if isinstance(obj, dict) else obj)
+    return h.hexdigest()
+
+
+def _feed(h: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    elif isinstance(value, dict):
+        h.update(f"D{len(value)}".encode())
+        for key in sorted(value, key=repr):
+            h.update(repr(key).encode())
+            _feed(h, value[key])
+    elif isinstance(value, (list, tuple)):
+        h.update(f"L{type(value).__name__}{len(value)}".encode())
+        for item in value:
+            _feed(h, item)
+    else:
+        h.update(f"V{type(value).__name__}:{value!r}".encode())
 
 
 def capture_rng(state: TrainState, generator: torch.Generator) -> dict[str, Any]:
@@ -135,11 +160,28 @@ def restore(
     return state
 
 
+def check_world(ckpt: dict[str, Any], size: int, allowed: bool, where: str) -> None:
+    """A run resumes on as many processes as it trained on: the batches are cut the same way
+    then, and the result is bit-identical. Another count trains the same global batches, so it
+    is allowed on request, but its float rounding differs."""
+    saved = ckpt.get("world_size", 1)
+    if saved != size and not allowed:
+        raise fail(
+            "E-RESUME",
+            f"{where}: written by a run on {saved} process(es), resumed on {size}",
+            hint=f"resume with torchrun --nproc-per-node {saved} (or --nproc {saved}); "
+            "--any-world-size continues anyway (same batches, not bit-identical)",
+        )
+
+
 def load(path: Path, spec_hash: str) -> dict[str, Any]:
     """Read and verify one checkpoint; every failure is E-CKPT naming the reason."""
     where = str(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path, where) as f:
+            ckpt = torch.load(f, map_location="cpu", weights_only=True)
+    except SpecError:
+        raise
     except FileNotFoundError:
         raise fail("E-CKPT", f"{where}: missing") from None
     except Exception as err:  # truncated zip, a pickle that is not plain data, ...  # noqa: BLE001
@@ -148,6 +190,28 @@ def load(path: Path, spec_hash: str) -> dict[str, Any]:
             reason = "it holds Python objects, not plain tensors (refused, never unpickled)"
         raise fail("E-CKPT", f"{where}: not a readable checkpoint: {reason}") from None
     return _verify(ckpt, where, spec_hash)
+
+
+def open_regular(path: Path, where: str, max_bytes: int = MAX_BYTES) -> Any:
+    """`path` opened for reading only if it is a regular file of at most `max_bytes`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise fail("E-CKPT", f"{where}: missing") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise fail("E-CKPT", f"{where}: is a symbolic link (refused)") from None
+        raise fail("E-CKPT", f"{where}: cannot be opened: {err.strerror or err}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+        os.close(fd)
+        what = (
+            "is not a regular file"
+            if not stat.S_ISREG(info.st_mode)
+            else f"is {info.st_size:,} bytes, more than the {max_bytes:,} a checkpoint may be"
+        )
+        raise fail("E-CKPT", f"{where}: {what} (refused)")
+    return os.fdopen(fd, "rb")
 
 
 def _verify(ckpt: Any, where: str, spec_hash: str) -> dict[str, Any]:
@@ -159,6 +223,18 @@ def _verify(ckpt: Any, where: str, spec_hash: str) -> dict[str, Any]:
             f"{where}: written in format {ckpt['format']}, newer than this "
             f"graphspec reads ({FORMAT})",
             hint="upgrade graphspec to resume it",
+        )
+    if ckpt["format"] < FORMAT:
+        raise fail(
+            "E-CKPT",
+            f"{where}: written in format {ckpt['format']}, without a checksum",
+            hint="start a new run; this graphspec resumes only checkpoints it can verify",
+        )
+    if not isinstance(ckpt["checksum"], str) or digest(ckpt) != ckpt["checksum"]:
+        raise fail(
+            "E-CKPT",
+            f"{where}: the checksum does not match its content (the file is corrupt)",
+            hint="pass --fallback to resume from the newest checkpoint that verifies",
         )
     if ckpt["spec_hash"] != spec_hash:
         raise fail(
@@ -191,7 +267,10 @@ def remove_strays(run_dir: Path) -> list[Path]:
     folder = run_dir / FOLDER
     strays = [p for p in folder.glob(".*.tmp")] if folder.is_dir() else []
     for p in strays:
-        p.unlink(missing_ok=True)
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass  # a read-only folder: the stray stays, and is never read
     return strays
 
 
@@ -223,7 +302,10 @@ def newest_valid(run_dir: Path, spec_hash: str, fallback: bool) -> tuple[dict[st
 
 def prune(run_dir: Path, keep: int) -> None:
     for old in listing(run_dir)[keep:]:
-        old.unlink(missing_ok=True)
+        try:
+            old.unlink(missing_ok=True)
+        except OSError:
+            pass  # an old checkpoint kept on a full or read-only disk harms nothing
 
 
 def params_finite(model: torch.nn.Module) -> bool:

@@ -50,6 +50,8 @@ class Split:
     program: Program
     shuffle: bool = False
     drop_last: bool = False
+    shard: Any = None
+    """A distributed run's `distributed.Shard`: each batch is cut to this rank's part of it."""
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -68,7 +70,15 @@ class Split:
         """This epoch's batches from number `start` on; draws the order from `generator`."""
         raw = self.raw
         order = self.program.epoch_order(raw, generator) if generator is not None else None
-        return self.program.batches(raw, order, epoch, self.batch_size, self.drop_last, start)
+        batches = self.program.batches(raw, order, epoch, self.batch_size, self.drop_last, start)
+        return batches if self.shard is None else self._cut(batches)
+
+    def _cut(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        """This rank's part of each global batch (slices of it: views, no copy). A DataLoader
+        still loads the whole batch on every rank: the compute is shared, not the reading."""
+        for inputs, target in batches:
+            part = self.shard.span(0, len(target))
+            yield tuple(x[part] for x in inputs), target[part]
 
 
 @dataclass

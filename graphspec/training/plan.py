@@ -20,7 +20,9 @@ from graphspec.compiler.pipeline import Compiled, compile_document
 from graphspec.core.errors import fail
 from graphspec.language import overrides
 from graphspec.language.load import Document, load_file
+from graphspec.training import budget
 from graphspec.training import run_folder as runs
+from graphspec.training import world as worlds
 
 
 @dataclass
@@ -36,7 +38,12 @@ class Options:
     runs_dir: str = runs.DEFAULT_ROOT
     out: str | None = None
     overwrite: bool = False
+    any_world_size: bool = False
+    """--resume on another number of processes than the run trained on."""
     argv: list[str] = field(default_factory=list)
+    budget_mem: str | None = None
+    """--budget-mem SIZE: the memory budget (default: a share of RAM; training/budget.py)."""
+    no_budget: bool = False
 
 
 @dataclass
@@ -65,6 +72,8 @@ def prepare(opts: Options) -> Plan:
         compiled = compile_document(doc)
         plan = _plan(compiled, doc, opts.spec)
     try:
+        limit = budget.limit_from(opts.budget_mem, not opts.no_budget)
+        budget.check(plan.compiled, plan.doc, limit)  # before anything is allocated
         plan.compiled.spec.data.check_available(plan.doc, fake_data=bool(opts.fake_data))
     except BaseException:
         if plan.lock is not None:
@@ -99,7 +108,8 @@ def _prepare_resume(opts: Options, items: list[overrides.Override]) -> Plan:
             f"'{run_dir}' is not a graphspec run folder (no spec.yaml and meta.json)",
             hint="pass the folder `graphspec run` printed last",
         )
-    lock = runs.Lock(run_dir)
+    runs.read_meta(run_dir)  # a damaged meta.json is an error, not a silent fresh start
+    lock = runs.Lock(run_dir) if worlds.current().writer else None  # rank 0 writes it
     try:
         if opts.fake_data is None:  # a run started on FakeData continues on the same
             opts.fake_data = _stored_fake_data(run_dir)
@@ -119,7 +129,8 @@ def _prepare_resume(opts: Options, items: list[overrides.Override]) -> Plan:
                 "; start a new run for anything else",
             )
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
     plan.run_dir, plan.lock = run_dir, lock
     return plan

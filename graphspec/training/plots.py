@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from graphspec.core.files import write_atomic
+
 MAX_FRAMES = 60  # a GIF of a few seconds; longer runs are sampled evenly
 
 
@@ -38,7 +40,7 @@ def loss_png(records: list[dict[str, Any]], path: Path, title: str) -> None:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    write_atomic(path, lambda f: fig.savefig(f, format="png"))
 
 
 def _loss_label(loss: float) -> str:
@@ -61,7 +63,7 @@ def fit_png(x: Any, y: Any, prediction: Any, loss: float, path: Path, caption: s
     fig, ax = _figure(6.4, 4.8, 100)
     _fit_axes(ax, _flat(x), _flat(y), _flat(prediction), loss, caption)
     fig.tight_layout()
-    fig.savefig(path)
+    write_atomic(path, lambda f: fig.savefig(f, format="png"))
 
 
 def fit_gif(x: Any, y: Any, frames: list[tuple[int, Any, float]], path: Path) -> None:
@@ -103,7 +105,12 @@ def fit_gif(x: Any, y: Any, frames: list[tuple[int, Any, float]], path: Path) ->
     # frame on its own would cost more than drawing it
     palette = images[-1].quantize(colors=64)
     frames_p = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
-    frames_p[0].save(path, save_all=True, append_images=frames_p[1:], duration=100, loop=0)
+    write_atomic(
+        path,
+        lambda f: frames_p[0].save(
+            f, format="GIF", save_all=True, append_images=frames_p[1:], duration=100, loop=0
+        ),
+    )
 
 
 def _flat(t: Any) -> Any:

@@ -20,6 +20,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import yaml
 
 from graphspec.core.errors import fail
-from graphspec.core.files import write_atomic
+from graphspec.core.files import AppendFile, io_error, make_dir, open_fd, write_atomic
 
 DEFAULT_ROOT = "runs"
 LOCK = ".lock"
@@ -46,12 +47,12 @@ def new_run_dir(root: str, name: str, out: str | None = None, overwrite: bool = 
             f"run folder '{base}' leads outside '{root}' (a symbolic link)",
             hint=f"remove the link or choose another --runs-dir than '{root}'",
         )
-    base.mkdir(parents=True, exist_ok=True)
+    make_dir(base)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1, 100):
         path = base / (stamp if n == 1 else f"{stamp}-{n}")
         try:
-            path.mkdir()  # exclusive: two runs started in the same second get two folders
+            make_dir(path, exclusive=True)  # two runs started in the same second: two folders
             return path
         except FileExistsError:
             continue
@@ -77,9 +78,11 @@ def _explicit(path: Path, overwrite: bool) -> Path:
                 f"'{path}' is not a graphspec run folder; not overwriting it",
                 hint="choose another --out",
             )
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+        try:
+            shutil.rmtree(path)
+        except OSError as err:
+            raise io_error(path, err, "replace") from None
+    return make_dir(path)
 
 
 class Lock:
@@ -87,7 +90,7 @@ class Lock:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / LOCK
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.fd = open_fd(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -98,8 +101,11 @@ class Lock:
                 f"run folder '{run_dir}' is in use by another graphspec run (pid {holder})",
                 hint="wait for it to finish, or stop it",
             ) from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(self.fd, 0)
+            os.write(self.fd, str(os.getpid()).encode())
+        except OSError:
+            pass  # the pid only helps the E-LOCKED message; a full disk must not stop the lock
 
     def release(self) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
@@ -112,18 +118,17 @@ class Metrics:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / "metrics.jsonl"
-        self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
+        self.file = AppendFile(self.path)
 
     def write(self, record: dict[str, Any]) -> None:
         self.write_lines([json.dumps(record)])
 
     def write_lines(self, lines: list[str]) -> None:
         """Records already written as JSON text (the loop's, formatted cheaply)."""
-        self.file.write("".join(line + "\n" for line in lines))
-        self.file.flush()
+        self.file.write("".join(line + "\n" for line in lines))  # flushed
 
     def flush(self) -> None:
-        self.file.flush()
+        pass  # every write is flushed already (kept for the session's call)
 
     def close(self) -> None:
         """Close metrics.jsonl and write metrics.csv beside it, row for row (read by
@@ -239,6 +244,49 @@ def spec_text(
     head += [f"# {note}" for note in notes]
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
     return "\n".join(head) + "\n" + body
+
+
+STATUSES = ("running", "finished", "diverged", "interrupted")
+MAX_META_BYTES = 1 << 20
+
+
+def read_meta(run_dir: Path) -> dict[str, Any]:
+    """meta.json of a run to resume, checked: a regular file of at most 1 MiB holding a JSON
+    object with the fields a run writes (E-RESUME naming what is wrong)."""
+    path = run_dir / "meta.json"
+
+    def bad(why: str) -> Exception:
+        return fail(
+            "E-RESUME",
+            f"'{path}' {why}",
+            hint="the run folder is damaged; start a new run (its checkpoints are in "
+            f"{run_dir / 'checkpoints'})",
+        )
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError as err:
+        raise bad(f"cannot be read: {err.strerror or err}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_META_BYTES:
+            raise bad("is not a regular file of at most 1 MiB")
+        raw = f.read(MAX_META_BYTES + 1)
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise bad(f"is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise bad("does not hold a JSON object")
+    for key, kind in (("graphspec", str), ("spec_hash", str), ("status", str)):
+        if not isinstance(meta.get(key), kind):
+            raise bad(f"lacks '{key}' (a {kind.__name__})")
+    if meta["status"] not in STATUSES:
+        raise bad(f"has an unknown status {meta['status']!r}")
+    seed = meta.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise bad(f"has a seed that is not a count: {seed!r}")
+    return meta
 
 
 def write_json(path: Path, record: dict[str, Any]) -> None:

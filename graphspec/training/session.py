@@ -15,9 +15,10 @@ import torch
 
 from graphspec import __version__
 from graphspec.core.errors import Diverged, Interrupted
+from graphspec.core.files import write_atomic
 from graphspec.data.base import data_error
 from graphspec.language.recipe import STOP_LINE
-from graphspec.training import checkpoint, datasets
+from graphspec.training import budget, checkpoint, datasets
 from graphspec.training import run_folder as runs
 from graphspec.training.data_fit import check_data_fits
 from graphspec.training.job import Job, check_steps, make_job, resolve_device
@@ -50,15 +51,27 @@ class Session:
         job, state = self._build()
         self.use_job(job)
         self._announce(job, state)
-        self.metrics = runs.Metrics(self.run_dir)
+        self.metrics = self._open_metrics()
         try:
             return self._train(job, state)
         finally:
             self.metrics.close()
 
     def _build(self) -> tuple[Job, TrainState]:
+        job = self._make_job()
+        if self.plan.run_dir is not None:
+            return job, self._resume(job)
+        self._open_run()
+        return job, TrainState()
+
+    # The steps below are separate so that a distributed run (distributed.py) can shard the
+    # data, wrap the model and keep every write on rank 0.
+
+    def _make_job(self) -> Job:
         plan, spec = self.plan, self.spec
         device = resolve_device(spec.device, plan.doc.pos(("device",)))
+        budget.check_device(plan.compiled, plan.doc, device, not self.opts.no_budget,
+                            self.opts.budget_mem is not None)  # fmt: skip
         torch.manual_seed(plan.seed)  # data first, then weights: the regression seed's order
         try:
             data = datasets.from_spec(spec, fake_data=self.opts.fake_data, origin=plan.source)
@@ -71,14 +84,17 @@ class Session:
         check_steps(job, plan.doc.pos(("data",)))
         self._clamp_log_every(job)
         self.spec_hash = runs.spec_hash(spec)
-        if plan.run_dir is not None:
-            return job, self._resume(job)
+        return job
+
+    def _open_run(self) -> None:
         self.run_dir = runs.new_run_dir(
-            self.opts.runs_dir, spec.name, self.opts.out, self.opts.overwrite
+            self.opts.runs_dir, self.spec.name, self.opts.out, self.opts.overwrite
         )
-        plan.lock = runs.Lock(self.run_dir)
+        self.plan.lock = runs.Lock(self.run_dir)
         self._write_start()
-        return job, TrainState()
+
+    def _open_metrics(self) -> runs.Metrics:
+        return runs.Metrics(self.run_dir)
 
     def _clamp_log_every(self, job: Job) -> None:
         """A `log_every` longer than an epoch would print no loss line and draw no loss.png:
@@ -96,6 +112,7 @@ class Session:
         self.run_dir = self.plan.run_dir
         strays = checkpoint.remove_strays(self.run_dir)
         ckpt, path = checkpoint.newest_valid(self.run_dir, self.spec_hash, self.opts.fallback)
+        checkpoint.check_world(ckpt, 1, self.opts.any_world_size, str(path))
         self.last_checkpoint = path
         state = checkpoint.restore(
             ckpt, self.model, job.optimizer, job.scheduler, job.generator, str(path)
@@ -120,7 +137,7 @@ class Session:
             self.opts.overrides,
             note if fake else [],
         )
-        (self.run_dir / "model.py").write_text(self.plan.compiled.source, encoding="utf-8")
+        write_atomic(self.run_dir / "model.py", self.plan.compiled.source)
         self.meta = {
             "graphspec": __version__,
             "torch": torch.__version__,
@@ -254,10 +271,15 @@ class Session:
         ckpt = checkpoint.capture(
             state, self.model, job.optimizer, job.scheduler, job.generator, self.spec_hash
         )
+        ckpt.update(self._checkpoint_extras())
         path = checkpoint.path_for(self.run_dir, state.step)
         checkpoint.save_atomic(ckpt, path)
         checkpoint.prune(self.run_dir, self.spec.train.keep_checkpoints)
         self.last_checkpoint = path
+
+    def _checkpoint_extras(self) -> dict[str, Any]:
+        """More to store in a checkpoint (a distributed run: its world size, each rank's RNG)."""
+        return {}
 
     # -- endings ------------------------------------------------------------------------------
 

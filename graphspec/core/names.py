@@ -1,0 +1,73 @@
+"""Names a spec may not give, because the generated code could not hold them (E-NAME).
+
+A node, input or param name becomes an attribute of the emitted `nn.Module` (`self.conv1`) and
+a local variable of its `forward`; a model or block class name becomes a global of the emitted
+file and of the `emit --train` script. So a name must not be a Python keyword, an attribute of
+`torch.nn.Module` (a Linear named `parameters` would replace the method), or a name the
+generated code itself uses (`nn`, `F`, `self`, the script's `main`, `DEVICE`, ...).
+
+Torch-free: `NN_MODULE_ATTRIBUTES` is `dir(torch.nn.Module)` written out once (public names,
+plus the `training` flag every instance carries); tests/test_names.py checks it still matches the
+installed torch, and that every name the generated module and script use is listed here.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+
+NN_MODULE_ATTRIBUTES = frozenset(
+    {
+        "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init",
+        "children", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr",
+        "float", "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule",
+        "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children",
+        "named_modules", "named_parameters", "parameters", "register_backward_hook",
+        "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+        "register_full_backward_hook", "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+        "register_module", "register_parameter", "register_state_dict_post_hook",
+        "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule",
+        "share_memory", "state_dict", "to", "to_empty", "train", "type", "xpu", "zero_grad",
+        "training",
+    }
+)  # fmt: skip
+"""Public attributes of torch.nn.Module (torch 2.14), and the instance flag `training`."""
+
+FORWARD_NAMES = frozenset({"self", "torch", "nn", "F", "math", "super", "layer"})
+"""Names the emitted module's code uses besides the spec's own (imports, `self`, `super`)."""
+
+SCRIPT_GLOBALS = frozenset(
+    {
+        "torch", "nn", "F", "math", "torchvision", "transforms", "load_digits", "BATCH_SIZE",
+        "DEVICE", "DROP_LAST", "EPOCHS", "LOG_EVERY", "NUM_WORKERS", "PATH", "SEED", "SHUFFLE",
+        "STEPS", "batches", "compare", "evaluate", "main", "make_data", "size",
+        "GradientDescent",
+    }
+)  # fmt: skip
+"""Top-level names of the `emit --train` script (constants, functions, imports, copied classes)."""
+
+
+def node_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a node, input or param; None when it can."""
+    return _common(name) or (
+        f"'{name}' is an attribute of torch.nn.Module: a node of that name would replace it"
+        if name in NN_MODULE_ATTRIBUTES
+        else None
+    )
+
+
+def class_name_problem(name: str) -> str | None:
+    """Why `name` cannot name the model or a block (a class of the generated file)."""
+    common = _common(name)
+    if common is None and (name in SCRIPT_GLOBALS or hasattr(builtins, name)):
+        return f"'{name}' is a name the generated file and training script use"
+    return common
+
+
+def _common(name: str) -> str | None:
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return f"'{name}' is a Python keyword"
+    if name in FORWARD_NAMES:
+        return f"'{name}' is a name the generated code uses"
+    return None

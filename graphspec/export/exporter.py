@@ -1,0 +1,268 @@
+"""`graphspec export`'s library side: build the spec's module, export it, read the file back,
+check it against the eager module at other sizes than the traced ones, then keep the file.
+
+A refused export leaves nothing behind: the file is written beside the target under a temporary
+name and renamed over it only once the check has passed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from graphspec.compiler.pipeline import Compiled, compile_file
+from graphspec.core.errors import Pos, fail
+from graphspec.export import samples
+from graphspec.export.check import ATOL, RTOL, Agreement, compare, flatten
+from graphspec.export.formats import FORMATS, Format, Names
+
+WEIGHTS = "weights.pt"  # what a run folder's final weights are called (training/results.py)
+RUN_SPEC = "spec.yaml"
+
+
+@dataclass
+class Request:
+    spec: str | None
+    format: str = "pt2"
+    output: str | None = None
+    weights: str | None = None
+    """A run folder (its weights.pt) or a state_dict file; None exports fresh random weights."""
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Symbol sizes to trace at (defaults in samples.py)."""
+    check_sizes: dict[str, int] = field(default_factory=dict)
+    atol: float = ATOL
+    rtol: float = RTOL
+    device: str = "cpu"
+    seed: int = 0
+
+
+@dataclass
+class Report:
+    path: Path
+    format: str
+    dynamic: list[str]
+    traced: dict[str, int]
+    checked: dict[str, int]
+    agreement: Agreement
+    notes: list[str]
+    weights: str
+    """Where the weights came from: a file, or 'random (seed 0)'."""
+
+
+def export(req: Request) -> Report:
+    fmt = _format(req.format)
+    compiled = compile_file(_spec_path(req))
+    target = Path(req.output or f"{compiled.spec.name}{fmt.suffix}")
+    if not target.parent.is_dir():
+        raise fail("E-IO", f"cannot write '{target}': folder '{target.parent}' does not exist")
+    device = "cpu" if fmt.name == "onnx" else req.device  # onnxruntime runs here on the CPU
+    model = _model(compiled, req, device)
+    slots = samples.slots(compiled.graph)
+    where = compiled.doc.key_pos(("model", "inputs"))
+    ladder = samples.SIZE_LADDER  # the defaults first, then smaller ones the model may need
+    for rung in ladder:
+        names, traced, checked, dynamic, notes = _plan_sizes(slots, req, rung)
+        last = rung == ladder[-1]
+        example, probe = _inputs_that_run(model, slots, req, traced, checked, device, where, last)
+        if example is not None:
+            break
+    io_names = Names([s.name for s in slots], list(compiled.graph.output_types()))
+    tmp = _temp_beside(target, fmt.suffix)
+    try:
+        _save(fmt, model, example, io_names, dynamic, tmp, where, notes)
+        agreement = _check(fmt, tmp, model, probe, io_names, req, checked, device, where)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it 0600: give it a normal file's mode
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    weights = str(_weights_file(Path(req.weights))) if req.weights else f"random (seed {req.seed})"
+    return Report(target, fmt.name, names, traced, checked, agreement, notes, weights)
+
+
+def _inputs_that_run(model, slots, req: Request, traced, checked, device, where, last=False):
+    """Random inputs at the trace and check sizes, if the eager module runs on both; else
+    (None, None), or on the last try E-EXPORT with the model's own complaint."""
+    example = samples.random_inputs(slots, traced, req.seed, device)
+    probe = samples.random_inputs(slots, checked, req.seed + 1, device)
+    for inputs, sizes in ((example, traced), (probe, checked)):
+        try:
+            with torch.no_grad():
+                model(*inputs)
+        except Exception as err:  # noqa: BLE001 (the model refuses these sizes: try others)
+            user_chose = all(n in req.sizes and n in req.check_sizes for n in sizes)
+            if not (last or user_chose):
+                return None, None
+            at = ", ".join(f"{k}={v}" for k, v in sizes.items())
+            raise fail(
+                "E-EXPORT",
+                f"the eager module itself fails at {at}: {_first_line(err)}",
+                where,
+                hint="give sizes it accepts with --size SYM=INT and --check-size SYM=INT",
+            ) from None
+    return example, probe
+
+
+def _plan_sizes(slots: list[samples.InputSlot], req: Request, rung=samples.SIZE_LADDER[0]):
+    """The dynamic symbols, the sizes to trace and check at, torch's dynamic_shapes, notes."""
+    names = samples.symbols(slots)
+    first = slots[0].shape[:1] if slots else ()
+    batch = first[0].syms[0] if first and len(first[0].syms) == 1 else ""
+    traced = samples.sizes_for(names, batch, req.sizes, check=False, rung=rung)
+    checked = samples.sizes_for(names, batch, req.check_sizes, check=True, rung=rung)
+    dynamic, notes = samples.dynamic_shapes(slots)
+    fixed = set(names) - samples.dynamic_symbols(slots)
+    checked.update({name: traced[name] for name in fixed})  # exported at one size: check there
+    names = [n for n in names if n not in fixed]
+    if names and all(traced[n] == checked[n] for n in names):
+        notes.append("checked at the traced sizes: the dynamic sizes were not exercised")
+    return names, traced, checked, dynamic, notes
+
+
+def _format(name: str) -> Format:
+    fmt = FORMATS.get(name)
+    if fmt is None:
+        raise fail("E-USAGE", f"unknown export format '{name}'", hint=f"use {', '.join(FORMATS)}")
+    missing = fmt.missing()
+    if missing:
+        raise fail(
+            "E-EXPORT",
+            f"the {name} format needs {', '.join(missing)}, not installed here",
+            hint="pip install 'graphspec[export]' (onnx, onnxscript, onnxruntime)",
+        )
+    return fmt
+
+
+def _spec_path(req: Request) -> str:
+    if req.spec:
+        return req.spec
+    if req.weights and Path(req.weights, RUN_SPEC).is_file():
+        return str(Path(req.weights, RUN_SPEC))  # the run's own spec, as it ran
+    raise fail("E-USAGE", "export needs a SPEC, or --weights RUN_DIR of a run folder")
+
+
+def _model(compiled: Compiled, req: Request, device: str) -> torch.nn.Module:
+    torch.manual_seed(req.seed)  # random weights (no --weights) are the same every time
+    model = compiled.build()
+    if req.weights:
+        _load_weights(model, Path(req.weights))
+    return model.eval().to(device)
+
+
+def _weights_file(path: Path) -> Path:
+    return path / WEIGHTS if path.is_dir() else path
+
+
+def _load_weights(model: torch.nn.Module, path: Path) -> None:
+    file = _weights_file(path)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        hint = f"a run folder holds {WEIGHTS} once its run has finished"
+        raise fail("E-CKPT", f"{file}: missing", hint=hint) from None
+    except Exception as err:  # a truncated file, or a pickle that is not plain data  # noqa: BLE001
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if "weights_only" in str(err) or "Unsupported global" in str(err):
+            reason = "it holds Python objects, not plain tensors (refused, never unpickled)"
+        raise fail("E-CKPT", f"{file}: not a readable weights file: {reason}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise fail("E-CKPT", f"{file}: not a state_dict (a mapping of names to tensors)")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        rest = " ".join(str(err).split()[len(first.split()) :])[:300]
+        raise fail(
+            "E-CKPT",
+            f"{file}: does not fit this spec's model: {first} {rest}".strip(),
+            hint="export with the spec the run was trained from (its run folder's spec.yaml)",
+        ) from None
+
+
+def _temp_beside(target: Path, suffix: str) -> str:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
+    os.close(fd)
+    return tmp
+
+
+def _export_errors() -> tuple[type[BaseException], ...]:
+    """What torch raises when the *model* can't be exported as asked (a size the spec calls
+    symbolic is fixed by the model, an op the format lacks): the user's to know, exit 2."""
+    from torch._dynamo.exc import UserError
+
+    errors: list[type[BaseException]] = [UserError]
+    try:
+        from torch.onnx.errors import OnnxExporterError, UnsupportedOperatorError
+
+        errors += [OnnxExporterError, UnsupportedOperatorError]
+    except ImportError:  # older torch: nothing more to name
+        pass
+    return tuple(errors)
+
+
+def _save(
+    fmt: Format, model, example, names: Names, dynamic, tmp: str, where: Pos, notes: list[str]
+) -> None:
+    try:
+        with torch.no_grad():
+            try:
+                fmt.save(model, example, names, dynamic, tmp)
+            except _export_errors() as err:
+                if "Constraints violated" not in str(err):
+                    raise
+                # The model bounds a size (a CNN needs W >= 33): named Dims claim every
+                # size, so torch refuses; Dim.DYNAMIC lets it keep the ranges it derived.
+                fmt.save(model, example, names, samples.relaxed(dynamic), tmp)
+                bounded = re.search(r"Constraints violated \(([^)]*)\)", str(err))
+                which = bounded.group(1) if bounded else "the sizes"
+                notes.append(
+                    f"the model bounds {which} (torch's guards): exported with Dim.DYNAMIC, "
+                    "keeping the ranges torch derived"
+                )
+    except _export_errors() as err:
+        first = _first_line(err)
+        raise fail(
+            "E-EXPORT",
+            f"torch could not export the model as {fmt.name}: {first}",
+            where,
+            hint="a size the spec names with a symbol may be fixed by the model: give it as "
+            "a number; or try another --format",
+        ) from None
+
+
+def _check(fmt, tmp, model, probe, names: Names, req: Request, sizes, device, where) -> Agreement:
+    at = ", ".join(f"{k}={v}" for k, v in sizes.items()) or "the fixed sizes"
+    with torch.no_grad():
+        want = flatten(model(*probe))
+        try:
+            got = flatten(fmt.load(tmp, device)(*probe))
+        except Exception as err:  # the exported file refuses inputs the eager module takes  # noqa: BLE001
+            raise fail(
+                "E-EXPORT",
+                f"the exported {fmt.name} model does not run at {at}: {_first_line(err)}",
+                where,
+                hint="the export fixed a size the spec calls symbolic",
+            ) from None
+    agreement = compare(got, want, names.outputs, req.atol, req.rtol)
+    if not agreement.ok:
+        raise fail(
+            "E-EXPORT",
+            f"the exported {fmt.name} model disagrees with the eager module at {at}: largest "
+            f"difference {agreement.worst:.3g} in {agreement.where} (allowed {req.atol:g} + "
+            f"{req.rtol:g}*|eager|)",
+            where,
+            hint="nothing was written; --atol/--rtol loosen the check if the difference is "
+            "rounding",
+        )
+    return agreement
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return (text.splitlines() or [type(err).__name__])[0][:300]
