@@ -13,10 +13,11 @@ FAKE_DATA_DEFAULT = 1000
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "spec",
-        metavar="SPEC",
-        nargs="?",
-        help="the spec to train (optional with --resume: the run's own spec.yaml)",
+        "positionals",
+        metavar="SPEC [KEY=VALUE ...]",
+        nargs="*",
+        help="the spec to train (optional with --resume: the run's own spec.yaml), then "
+        "overrides as bare key=value, like --set (e.g. optimizer.lr=0.01 train.epochs=3)",
     )
     p.add_argument(
         "--set",
@@ -44,6 +45,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="train on N FakeData images shaped like the spec's dataset (default "
         f"{FAKE_DATA_DEFAULT}; test N/5), when the real one is not at hand",
+    )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the spec as it would run (overrides applied) as YAML and exit; write nothing",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
     p.add_argument(
@@ -77,6 +83,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from graphspec.language.overrides import split_positionals
+
+    args.spec, bare = split_positionals(args.positionals)
+    args.overrides = [*args.overrides, *bare]  # bare key=value is --set key=value
+    if args.print_config:
+        return print_config(args.spec, args.overrides, args.resume)
     if args.nproc is not None:
         return _launch(args)
     from graphspec.training.plan import Options
@@ -118,6 +130,26 @@ def train(opts) -> int:
     finally:
         if plan.lock is not None:
             plan.lock.release()
+
+
+def print_config(spec: str | None, items: list[str], resume: str | None) -> int:
+    """The resolved spec on stdout, checked like a run's (torch-free); nothing is written."""
+    from pathlib import Path
+
+    from graphspec.compiler.pipeline import compile_document
+    from graphspec.core.errors import fail
+    from graphspec.language import overrides
+    from graphspec.language.load import load_file
+    from graphspec.training.run_folder import spec_text
+
+    if spec is None and resume is not None:
+        spec = str(Path(resume) / "spec.yaml")
+    if spec is None:
+        raise fail("E-USAGE", "graphspec run --print-config needs a SPEC, or --resume RUN_DIR")
+    doc = overrides.apply(load_file(spec), overrides.parse(items))
+    compile_document(doc)  # the same checks as a run: an invalid spec is exit 2, not printed
+    print(spec_text(doc.data, spec, items), end="")
+    return 0
 
 
 def _command_line(args: argparse.Namespace) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from graphspec.core.errors import Pos, fail
@@ -28,6 +29,31 @@ class Override:
     @property
     def label(self) -> str:
         return f"--set {'.'.join(str(p) for p in self.path)}"
+
+
+def split_positionals(items: list[str]) -> tuple[str | None, list[str]]:
+    """`graphspec run SPEC key=value ...`: the spec file, then Hydra-style bare overrides.
+
+    The first item is the spec unless it holds `=` and is neither an existing file nor a
+    .yaml/.yml path; every other item must be key=value."""
+    spec, rest = None, list(items)
+    if rest and not _bare_override(rest[0]):
+        spec = rest.pop(0)
+    for item in rest:
+        if "=" not in item:
+            raise fail(
+                "E-USAGE",
+                f"'{item}' is not key=value: only one SPEC is taken, and it comes first",
+                Pos("<command line>", 1, 1),
+                hint="write overrides as key=value, e.g. optimizer.lr=0.01",
+            )
+    return spec, rest
+
+
+def _bare_override(item: str) -> bool:
+    if "=" not in item or item.endswith((".yaml", ".yml")):
+        return False
+    return not Path(item).is_file()
 
 
 def parse(items: list[str]) -> list[Override]:

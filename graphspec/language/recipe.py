@@ -134,6 +134,22 @@ Data = Annotated[Union[SOURCES], Field(discriminator="source")]  # noqa: UP007
 # -- training --------------------------------------------------------------------------------
 
 
+STOP_LINE = (
+    "stopped at step {step}: the loss moved by at most {tolerance:g} of itself"
+    " for {patience} step(s)"
+)
+"""What `graphspec run` and the `emit --train` script print when `train.stop` ends training."""
+
+
+class Stop(StrictModel):
+    """Stop training once the loss has settled: what "train until done" means for a fit."""
+
+    tolerance: PosFloat
+    """A step whose loss differs from the step before's by at most this fraction of it is calm."""
+    patience: Size = 1
+    """Calm steps in a row that end training."""
+
+
 class Train(StrictModel):
     epochs: Size | None = None
     """Passes over the training set (default 1 when `steps` is not given)."""
@@ -146,6 +162,8 @@ class Train(StrictModel):
     """Steps between checkpoints; 0: only at the end (and on Ctrl-C)."""
     keep_checkpoints: Size = 2
     """How many of the newest checkpoints to keep."""
+    stop: Stop | None = None
+    """Stop before `epochs`/`steps` run out when the loss settles (`{tolerance, patience}`)."""
     compile: bool = False
     amp: bool = False
 

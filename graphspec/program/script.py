@@ -19,7 +19,7 @@ from graphspec.compiler import codegen
 from graphspec.compiler.pipeline import Compiled
 from graphspec.core.codetext import check_source
 from graphspec.core.errors import fail
-from graphspec.language.recipe import CLASSIFICATION_LOSSES, OWN_OPTIMIZERS
+from graphspec.language.recipe import CLASSIFICATION_LOSSES, OWN_OPTIMIZERS, STOP_LINE
 from graphspec.program import functions, polyfit
 
 
@@ -83,6 +83,8 @@ def _settings(compiled: Compiled) -> str:
     else:
         lines.append(f"STEPS = {train.steps}")
     lines.append(f"LOG_EVERY = {train.log_every}")
+    if train.stop is not None:
+        lines.append(f"TOLERANCE, PATIENCE = {train.stop.tolerance!r}, {train.stop.patience}")
     return "\n".join(lines + functions.settings(spec))
 
 
@@ -120,7 +122,8 @@ def _main(compiled: Compiled) -> str:
         "    order_generator = torch.Generator().manual_seed(SEED)  # each epoch's order",
         "",
         "    net.train()",
-        *(["    step = 0"] if spec.train.steps is not None else []),
+        *(["    step = 0"] if spec.train.steps is not None or spec.train.stop else []),
+        *(["    previous, calm = None, 0  # train.stop"] if spec.train.stop is not None else []),
     ]
     lines += _epochs_loop(compiled) if _epochs_mode(spec) else _steps_loop(compiled)
     lines += [
@@ -155,14 +158,18 @@ def _epochs_loop(compiled: Compiled) -> list[str]:
         "        ):",
         *_step(compiled, "            "),
         *(["            scheduler.step()"] if every_step else []),
-        *(["            step += 1"] if capped else []),
+        *(["            step += 1"] if capped or compiled.spec.train.stop else []),
         "",
         "            # print statistics",
         "            running_loss += loss",
         "            if (i + 1) % LOG_EVERY == 0:  # print every LOG_EVERY mini-batches",
         '                print(f"[{epoch + 1}, {i + 1:5d}] loss: {running_loss / LOG_EVERY:.3f}")',
         "                running_loss = 0.0",
+        *_stop(compiled.spec, "            "),
     ]
+    if compiled.spec.train.stop is not None:
+        lines.append("        if calm >= PATIENCE:")
+        lines.append("            break")
     if capped:
         lines += [
             "            if step == MAX_STEPS:",
@@ -191,11 +198,31 @@ def _steps_loop(compiled: Compiled) -> list[str]:
         f'                print(f"step {{step:{width}d}}/{{STEPS}}  loss: '
         '{running_loss / LOG_EVERY:.6g}")',
         "                running_loss = 0.0",
+        *_stop(compiled.spec, "            "),
         "            if step == STEPS:",
         "                break",
         "        else:  # the epoch ran to its end",
         "            epoch += 1",
         *(["            scheduler.step()"] if every == "epoch" else []),
+        *(
+            ["        if calm >= PATIENCE:", "            break"]
+            if compiled.spec.train.stop
+            else []
+        ),
+    ]
+
+
+def _stop(spec: Any, pad: str) -> list[str]:
+    """`train.stop`: the loop's rule (training/loop.py _settled) and its closing line."""
+    if spec.train.stop is None:
+        return []
+    line = f"print({STOP_LINE!r}.format(step=step, tolerance=TOLERANCE, patience=PATIENCE))"
+    return [
+        pad + "moved = previous is None or abs(previous - loss) > TOLERANCE * abs(previous)",
+        pad + "previous, calm = loss, 0 if moved else calm + 1",
+        pad + "if calm >= PATIENCE:",
+        pad + "    " + line,
+        pad + "    break",
     ]
 
 

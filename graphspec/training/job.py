@@ -37,6 +37,8 @@ class Job:
     checkpoint_every: int = 0
     step_scheduler_every_step: bool = False
     classification: bool = False
+    stop: Any = None
+    """`train.stop` (recipe.Stop) or None: end early once the loss settles."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -130,6 +132,7 @@ def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed
         checkpoint_every=spec.train.checkpoint_every,
         step_scheduler_every_step=bool(spec.scheduler and spec.scheduler.interval == "step"),
         classification=spec.loss.op in CLASSIFICATION_LOSSES,
+        stop=spec.train.stop,
     )
     return job
 

@@ -9,7 +9,7 @@ files and screens lives behind `Hooks` (session.py); this module only trains.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -30,6 +30,12 @@ class TrainState:
     """The data generator's state when the current epoch began: its order is redrawn from it."""
     running_loss: float = 0.0
     running_count: int = 0
+    previous_loss: float | None = None
+    """The last step's loss, for `train.stop` (not checkpointed: a resume starts it afresh)."""
+    calm: int = 0
+    """Steps in a row whose loss moved by at most `train.stop.tolerance` of the one before."""
+    stopped: bool = False
+    """Training ended because the loss settled (`train.stop`), not because it ran out."""
 
 
 class DivergedError(Exception):
@@ -97,6 +103,9 @@ def train(job: Job, state: TrainState, hooks: Hooks) -> TrainState:
             if hooks.stop_signal is not None:
                 hooks.on_checkpoint(state)
                 raise StoppedError(hooks.stop_signal, state)
+            if job.stop is not None and _settled(job.stop, state, value):
+                state.stopped = True
+                return state
             if job.max_steps is not None and state.step >= job.max_steps:
                 return state  # a step cap may end an epoch early; a resume continues it
         state.epoch += 1
@@ -106,6 +115,14 @@ def train(job: Job, state: TrainState, hooks: Hooks) -> TrainState:
         if epoch_scheduler is not None:
             epoch_scheduler.step()
     return state
+
+
+def _settled(stop: Any, state: TrainState, value: float) -> bool:
+    """Whether `train.stop` ends training after this step's loss (emit --train: the same rule)."""
+    previous, state.previous_loss = state.previous_loss, value
+    moved = previous is None or abs(previous - value) > stop.tolerance * abs(previous)
+    state.calm = 0 if moved else state.calm + 1
+    return state.calm >= stop.patience
 
 
 def _finished(job: Job, state: TrainState) -> bool:

@@ -13,8 +13,10 @@ What a finished run leaves there (docs/run.md shows one):
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -129,7 +131,65 @@ class Metrics:
         pass  # every write is flushed already (kept for the session's call)
 
     def close(self) -> None:
+        """Close metrics.jsonl and write metrics.csv beside it, row for row (read by
+        spreadsheets and pandas; rewritten whole, so a resumed run's csv matches too)."""
         self.file.close()
+        write_atomic(self.path.with_suffix(".csv"), metrics_csv(self.path))
+        write_tensorboard(self.path)
+
+
+TENSORBOARD_DIR = "tensorboard"
+
+
+def write_tensorboard(path: Path) -> bool:
+    """metrics.jsonl replayed as TensorBoard scalars under tensorboard/ (`tensorboard
+    --logdir runs`) when the tensorboard package (the `tensorboard` extra) is installed:
+    train/loss and train/lr per logged step, eval/<split>/<metric> per evaluation. Rewritten
+    whole at each end, so a resumed run holds one curve."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # torch without tensorboard: metrics.jsonl and .csv still hold it all
+        return False
+    folder = path.parent / TENSORBOARD_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    writer = SummaryWriter(log_dir=str(folder))
+    try:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            step = record.get("step", 0)
+            # a logged step has an lr; an evaluation (its split: train, test) has none
+            prefix = "train" if "lr" in record else f"eval/{record.get('split', 'fit')}"
+            for key, value in record.items():
+                if key in ("step", "epoch", "batch", "split", "time_s") or isinstance(value, bool):
+                    continue
+                if isinstance(value, (int, float)):
+                    writer.add_scalar(f"{prefix}/{key}", value, step)
+    finally:
+        writer.close()
+    return True
+
+
+def metrics_csv(path: Path) -> str:
+    """metrics.jsonl as CSV: a column per key in order of first appearance, a row per line;
+    a key a line lacks (an evaluation row has no lr) is an empty cell."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a kill: metrics.jsonl skips it too
+            continue
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(
+        {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()}
+        for r in records
+    )
+    return out.getvalue()
 
 
 def truncate_metrics(run_dir: Path, after_step: int) -> None:
@@ -171,15 +231,19 @@ def write_spec(
     run_dir: Path, data: dict[str, Any], source: str, overrides: list[str], notes: list[str] = ()
 ) -> None:
     """spec.yaml: exactly what ran, so `graphspec run runs/.../spec.yaml` repeats it."""
+    write_atomic(run_dir / "spec.yaml", spec_text(data, source, overrides, notes))
+
+
+def spec_text(
+    data: dict[str, Any], source: str, overrides: list[str], notes: list[str] = ()
+) -> str:
+    """The resolved spec as YAML with a header naming its file and overrides (also what
+    `graphspec run --print-config` prints)."""
     head = [f"# The spec as run by graphspec, from {source}"]
     head += [f"#   --set {item}" for item in overrides]
     head += [f"# {note}" for note in notes]
-    text = (
-        "\n".join(head)
-        + "\n"
-        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
-    )
-    write_atomic(run_dir / "spec.yaml", text)
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    return "\n".join(head) + "\n" + body
 
 
 STATUSES = ("running", "finished", "diverged", "interrupted")

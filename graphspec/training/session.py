@@ -17,6 +17,7 @@ from graphspec import __version__
 from graphspec.core.errors import Diverged, Interrupted
 from graphspec.core.files import write_atomic
 from graphspec.data.base import data_error
+from graphspec.language.recipe import STOP_LINE
 from graphspec.training import budget, checkpoint, datasets
 from graphspec.training import run_folder as runs
 from graphspec.training.data_fit import check_data_fits
@@ -81,6 +82,7 @@ class Session:
         job = make_job(spec, self.model, data, device, plan.seed)
         check_data_fits(plan.compiled, data, plan.doc, job.classification)
         check_steps(job, plan.doc.pos(("data",)))
+        self._clamp_log_every(job)
         self.spec_hash = runs.spec_hash(spec)
         return job
 
@@ -93,6 +95,18 @@ class Session:
 
     def _open_metrics(self) -> runs.Metrics:
         return runs.Metrics(self.run_dir)
+
+    def _clamp_log_every(self, job: Job) -> None:
+        """A `log_every` longer than an epoch would print no loss line and draw no loss.png:
+        log once per epoch instead, and say so once."""
+        per_epoch = len(job.data.train)
+        if job.steps_mode or job.log_every <= per_epoch:
+            return
+        self.screen.note(
+            f"train.log_every {job.log_every} is longer than an epoch of {per_epoch} batches: "
+            f"logging every {per_epoch}"
+        )
+        job.log_every = per_epoch
 
     def _resume(self, job: Job) -> TrainState:
         self.run_dir = self.plan.run_dir
@@ -313,6 +327,11 @@ class Session:
         from graphspec.training.results import RunRecord, finish  # evaluation and drawings
 
         elapsed = time.monotonic() - self.started
+        if state.stopped:  # train.stop ended it; emit --train's script prints the same line
+            stop = self.spec.train.stop
+            self.screen.say(
+                STOP_LINE.format(step=state.step, tolerance=stop.tolerance, patience=stop.patience)
+            )
         if self.last_checkpoint != checkpoint.path_for(self.run_dir, state.step):
             self.on_checkpoint(state)
         self.screen.say("Finished Training")
