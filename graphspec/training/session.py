@@ -272,6 +272,7 @@ class Session:
             state, self.model, job.optimizer, job.scheduler, job.generator, self.spec_hash
         )
         ckpt.update(self._checkpoint_extras())
+        ckpt["checksum"] = checkpoint.digest(ckpt)  # over the extras too (a distributed run's)
         path = checkpoint.path_for(self.run_dir, state.step)
         checkpoint.save_atomic(ckpt, path)
         checkpoint.prune(self.run_dir, self.spec.train.keep_checkpoints)
