@@ -69,9 +69,16 @@ def _flat(out) -> list[torch.Tensor]:
     return [out] if isinstance(out, torch.Tensor) else list(out)
 
 
+# seq_cnn's Conv1d/pool stack over a symbolic L: torch.export reports "Constraints violated"
+# for L and the exporter does not yet fall back (pt2, onnx). Strict: it fails the suite once fixed.
+KNOWN = {("zoo/seq_cnn", "pt2"), ("zoo/seq_cnn", "onnx")}
+
+
 @pytest.mark.parametrize("fmt", formats.available())
 @pytest.mark.parametrize("name", MODELS + ZOO)
-def test_round_trip(name, fmt, tmp_path):
+def test_round_trip(name, fmt, tmp_path, request):
+    if (name, fmt) in KNOWN:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="symbolic L not exported yet"))
     spec = _spec(name)
     target = tmp_path / f"model{formats.FORMATS[fmt].suffix}"
     report = export(Request(str(spec), fmt, str(target)))

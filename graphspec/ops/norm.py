@@ -251,9 +251,9 @@ class Dropout(Op):
         # in training the scaled mask (the input's dtype) is kept: one value per element, or
         # per sample and channel for channel dropout
         out = numel(outputs[0])
-        mask = (
-            out if self.dims is None else out // numel(outputs[0].with_shape(outputs[0].shape[2:]))
-        )
+        spatial = numel(outputs[0].with_shape(outputs[0].shape[2:]))
+        # an empty spatial size (a mutated spec's zero) keeps no mask: nothing to divide by
+        mask = out if self.dims is None else (out // spatial if spatial else 0)
         return Cost(flops=out, saved=((mask, inputs[0].dtype),) if 0 < self.p < 1 else ())
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
