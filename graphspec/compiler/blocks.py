@@ -464,7 +464,7 @@ def _declared_dim(d: Any, names: dict[str, Any]) -> Dim:
         numbers = {k: v for k, v in names.items() if type(v) is int}
         return Dim.parse(str(d), numbers)
     except DimError:
-        return Dim.of("?")  # the block's own validation reports it
+        return Dim(1, ("?",))  # a placeholder symbol; the block's own validation reports it
 
 
 def _static_sizes(declared: list[TensorType], actual: list[TensorType]) -> dict[str, int]:
