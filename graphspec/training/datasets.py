@@ -122,10 +122,8 @@ def build(spec: Any, program: Program, stands_for: Any = None) -> Data:
         raise DataError(
             f"{spec.source}{f' {where}' if where else ''} could not be loaded: {err}"
         ) from None
-    train = Split(
-        _items(trainset), spec.batch_size or len(_items(trainset)), program,
-        spec.shuffle, spec.drop_last,
-    )  # fmt: skip
+    items = _items(trainset)
+    train = Split(items, spec.batch_size or len(items), program, spec.shuffle, spec.drop_last)
     test = None
     if testset is not None:
         test = Split(_items(testset), spec.test_batch_size or train.batch_size, program)
