@@ -93,7 +93,7 @@ def test_arrays_train_and_the_script_prints_the_same_run(tmp_path, monkeypatch):
     assert main(["emit", str(run.run_dir / "spec.yaml"), "--train", "-o", str(script)]) == 0
     proc = python_child(script, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    skip = ("model: ", "data: ", "batches: ", "train: ", "wrote: ")
+    skip = ("model: ", "data: ", "data path: ", "batches: ", "train: ", "wrote: ")
     expected = [line for line in run.out.splitlines()[:-1] if not line.startswith(skip)]
     assert proc.stdout.splitlines() == expected  # shuffled, and still the same numbers
 

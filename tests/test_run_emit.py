@@ -15,7 +15,7 @@ from runhelp import ROOT, SPECS, python_child, run_cli
 
 from graphspec.cli import main
 
-RUN_ONLY = ("model: ", "data: ", "batches: ", "train: ", "wrote: ")
+RUN_ONLY = ("model: ", "data: ", "data path: ", "batches: ", "train: ", "wrote: ")
 NO_GRAPHSPEC = (
     "import runpy, sys; sys.modules['graphspec'] = None; "
     "runpy.run_path(sys.argv[1], run_name='__main__')"
@@ -88,7 +88,9 @@ def test_cifar_script_reads_like_the_tutorial(tmp_path):
         'print(f"[{epoch + 1}, {i + 1:5d}] loss: {running_loss / LOG_EVERY:.3f}")',
         "net.load_state_dict(torch.load(PATH, weights_only=True))",
         'print("GroundTruth: ", ',
-        "NUM_WORKERS = 2",
         "BATCH_SIZE = 4",
+        # the uint8 images in memory, transformed a batch at a time (no DataLoader, no workers)
+        "return images_of(trainset), images_of(testset)",
+        "yield (transform_batch(inputs[0][pick]),), target[pick]",
     ):
         assert piece in text, piece

@@ -45,6 +45,7 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.in_process = argv is not None  # called from Python, not from a shell: see run_cmd
     try:
         return _command(args.command).run(args) or 0
     except BaseException as err:  # every ending goes through the one exit table

@@ -53,6 +53,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--quiet", "-q", action="store_true", help="print only the run folder")
     p.add_argument(
+        "--no-plots",
+        action="store_true",
+        help="draw no pictures (loss.png, fit.png, fit.gif, graph.svg)",
+    )
+    p.add_argument(
+        "--plots-now",
+        action="store_true",
+        help="draw the pictures before the command returns; by default a background process "
+        "draws them once the run folder is otherwise complete",
+    )
+    p.add_argument(
         "--runs-dir", default="runs", metavar="DIR", help="where run folders go (default: runs)"
     )
     p.add_argument("--out", metavar="DIR", help="write the run to exactly this folder")
@@ -107,8 +118,19 @@ def run(args: argparse.Namespace) -> int:
         argv=_command_line(args),
         budget_mem=args.budget_mem,
         no_budget=args.no_budget,
+        pictures=_pictures(args),
     )
     return train(opts)
+
+
+def _pictures(args: argparse.Namespace) -> str:
+    """Off with --no-plots; drawn before returning with --plots-now or when called in-process
+    (a caller of graphspec.cli.main reads the folder next); else by a background process."""
+    if args.no_plots:
+        return "off"
+    if args.plots_now or getattr(args, "in_process", False):
+        return "now"
+    return "background"
 
 
 def train(opts) -> int:
@@ -161,7 +183,7 @@ def _command_line(args: argparse.Namespace) -> list[str]:
         value = getattr(args, flag)
         if value is not None and not (flag == "runs_dir" and value == "runs"):
             line += [f"--{flag.replace('_', '-')}", str(value)]
-    flags = ("fallback", "quiet", "overwrite", "no_budget", "any_world_size")
+    flags = ("fallback", "quiet", "overwrite", "no_budget", "any_world_size", "no_plots")
     return line + [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f)]
 
 

@@ -15,13 +15,13 @@ from graphspec.compiler.infer import TypedGraph
 from graphspec.core.errors import Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.language.load import Document
-from graphspec.language.recipe import CLASSIFICATION_LOSSES
+from graphspec.language.recipe import CLASSIFICATION_LOSSES, CLOSURE_OPTIMIZERS
 from graphspec.language.spec import Spec
 
 
 def check(spec: Spec, graph: TypedGraph, doc: Document) -> None:
     problems = _trainable(spec, doc) + _loss_problems(spec, graph, doc)
-    problems += _loader_problems(spec, doc)
+    problems += _loader_problems(spec, doc) + _amp_problems(spec, doc)
     if problems:
         raise SpecError(problems)
 
@@ -152,3 +152,18 @@ def _loader_problems(spec: Spec, doc: Document) -> list[Problem]:
             )
         )
     return problems
+
+
+def _amp_problems(spec: Spec, doc: Document) -> list[Problem]:
+    """float16 autocast needs CUDA (the CPU autocasts to bfloat16) and a grad scaler, which a
+    closure optimizer's several evaluations per step cannot use."""
+    if spec.train is None or spec.train.amp != "fp16":
+        return []
+    pos = doc.pos(("train", "amp"))
+    if spec.device in ("cpu", "mps"):
+        return [Problem("E-CONSTRAINT", f"train.amp fp16 on device {spec.device}: float16 "
+                        "autocast is for CUDA", pos, hint="use amp: bf16 on the CPU")]  # fmt: skip
+    if spec.optimizer is not None and spec.optimizer.op in CLOSURE_OPTIMIZERS:
+        return [Problem("E-CONSTRAINT", f"train.amp fp16 with {spec.optimizer.op}: its closure "
+                        "cannot be gradient-scaled", pos, hint="use amp: bf16")]  # fmt: skip
+    return []

@@ -32,7 +32,10 @@ class Source(StrictModel):
     """Batch size for evaluation; default: batch_size."""
     shuffle: bool = False
     """Reshuffle the training set every epoch, in an order fixed by the spec's seed."""
-    num_workers: NonNeg = 0
+    num_workers: NonNeg | None = None
+    """DataLoader worker processes; default: from the cores this machine gives the run (none
+    on 2 cores, where workers only compete with the training for them). The in-memory paths
+    use none."""
     drop_last: bool = False
 
     in_memory: ClassVar[bool] = True
@@ -94,6 +97,18 @@ class Source(StrictModel):
     def make_data(self) -> list[str]:
         """The lines of `def make_data():`, returning (trainset, testset)."""
         raise NotImplementedError
+
+    def helpers(self) -> list[str]:
+        """More functions of the training program that make_data() or batches() call."""
+        return []
+
+    def transforms_batches(self) -> bool:
+        """Whether batches() applies the program's `transform_batch` to each batch's input."""
+        return False
+
+    def data_path(self) -> str:
+        """How batches are made, in words (printed and kept in meta.json as `data_path`)."""
+        return "in memory: tensors sliced per batch (no DataLoader)"
 
     def describe(self, train: int, test: int | None) -> str:
         """One line for the run's screen, once the data is built."""

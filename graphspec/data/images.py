@@ -1,6 +1,9 @@
 """Image datasets through torchvision: CIFAR-10, MNIST and FashionMNIST by name (downloaded on
 demand), FakeData (random images, for pipeline tests and `--fake-data`), and ImageFolder (the
-user's own images, one folder per class). Each is a Dataset read through a DataLoader.
+user's own images, one folder per class). Each is a Dataset read through a DataLoader, except
+where torchvision holds the images as one uint8 array (CIFAR-10, MNIST, FashionMNIST) and every
+transform has an exact batched form (data/transforms.py): then make_data() returns that array as
+a tensor and batches() transforms a batch at a time, with no PIL image per sample and no worker.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from graphspec.core.codetext import literal
 from graphspec.core.fields import NonNeg, Size
 from graphspec.data.base import TORCHVISION_IMPORTS, Source, data_error, transforms_line
 from graphspec.data.tensors import ShapeList
-from graphspec.data.transforms import Transform
+from graphspec.data.transforms import Transform, batched_steps, why_not_batched
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -87,6 +90,12 @@ class ImageSource(Source):
     in_memory = False
     imports = TORCHVISION_IMPORTS
 
+    def data_path(self) -> str:
+        return f"DataLoader, one PIL image per sample ({self._why_loader()})"
+
+    def _why_loader(self) -> str:
+        return f"{self.source} is read image by image"
+
 
 class VisionData(ImageSource):
     """A torchvision dataset by name, downloaded on demand into `root`; evaluation uses its
@@ -101,6 +110,28 @@ class VisionData(ImageSource):
     @property
     def known(self) -> VisionSet:
         return VISION[self.source]
+
+    @property
+    def in_memory(self) -> bool:  # type: ignore[override]
+        """The uint8 images as one tensor, transformed a batch at a time (see the docstring)."""
+        return batched_steps(self.transforms) is not None
+
+    def transforms_batches(self) -> bool:
+        return self.in_memory
+
+    def _why_loader(self) -> str:
+        return why_not_batched(self.transforms)
+
+    def data_path(self) -> str:
+        if not self.in_memory:
+            return super().data_path()
+        names = ", ".join(name for name, _ in batched_steps(self.transforms))
+        return f"in memory: one uint8 tensor, {names} on whole batches (no DataLoader)"
+
+    def helpers(self) -> list[str]:
+        if not self.in_memory:
+            return []
+        return [_IMAGES_OF, _transform_batch(batched_steps(self.transforms))]
 
     def class_count(self) -> tuple[int | None, str]:
         return len(self.known.classes), self.source  # `classes:` only names them
@@ -123,6 +154,8 @@ class VisionData(ImageSource):
         return []
 
     def make_data(self) -> list[str]:
+        if self.in_memory:
+            return self._make_tensors()
         lines = [transforms_line(self.transforms)]
         for split, flag in (("trainset", True), ("testset", False)):
             lines.append(
@@ -130,6 +163,15 @@ class VisionData(ImageSource):
                 f"train={flag}, download={self.download}, transform=transform)"
             )
         return lines + ["    return trainset, testset"]
+
+    def _make_tensors(self) -> list[str]:
+        lines = ["    # the raw images, untransformed: batches() transforms a whole batch at once"]
+        for split, flag in (("trainset", True), ("testset", False)):
+            lines.append(
+                f"    {split} = torchvision.datasets.{self.source}(root={literal(self.root)}, "
+                f"train={flag}, download={self.download})"
+            )
+        return lines + ["    return images_of(trainset), images_of(testset)"]
 
     def describe(self, train: int, test: int | None) -> str:
         return f"{self.source} ({self.root}/): {train:,} train / {test or 0:,} test"
@@ -275,3 +317,36 @@ def _check_folder(root: str, pos) -> None:
         raise data_error(f"image folder '{root}' does not exist", pos, hint)
     if not any(e.is_dir() for e in os.scandir(root)):
         raise data_error(f"image folder '{root}' has no class folders", pos, hint)
+
+
+_IMAGES_OF = """\
+def images_of(dataset):
+    \"\"\"A torchvision dataset's images as one uint8 tensor (N, C, H, W), and its labels.\"\"\"
+    images = torch.as_tensor(dataset.data)
+    if images.dim() == 3:  # MNIST's (N, H, W): one channel
+        images = images.unsqueeze(1)
+    else:  # CIFAR-10's (N, H, W, C)
+        images = images.permute(0, 3, 1, 2).contiguous()
+    return (images,), torch.as_tensor(dataset.targets)"""
+
+
+def _transform_batch(steps: list[tuple[str, dict]]) -> str:
+    """transform_batch(images): the spec's transforms as tensor ops on a uint8 batch."""
+    lines = [
+        "def transform_batch(images):",
+        '    """The transforms on a whole uint8 batch (N, C, H, W): the very numbers of',
+        "    torchvision's per-image path, without a PIL image per sample (see graphspec's",
+        '    data/transforms.py for which transforms have such a form)."""',
+    ]
+    name = "images"
+    for op, args in steps:
+        call = f"transforms.{op}({', '.join(f'{k}={literal(v)}' for k, v in args.items())})"
+        if op == "ToTensor":
+            lines.append(f"    x = images.to(torch.get_default_dtype()).div(255)  # {call}")
+            name = "x"
+        elif op == "PILToTensor":
+            lines.append(f"    x = images  # {call}: the uint8 tensor as it is")
+            name = "x"
+        else:
+            lines.append(f"    {name} = {call}({name})")
+    return "\n".join([*lines, f"    return {name}"])

@@ -54,3 +54,47 @@ def transform_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 Transform = table_union("Transform", TRANSFORMS, _transform_form, keyed=True)
+
+
+# -- the batched forms --------------------------------------------------------------------------
+# A dataset held as one uint8 tensor (CIFAR-10, MNIST, FashionMNIST: torchvision keeps `.data`
+# so) can skip the PIL image per sample: the transforms run once per batch, as tensor ops. Only
+# transforms whose batched form gives the very numbers of the per-image path qualify:
+# - ToTensor is `.to(float).div(255)` on the uint8 tensor (what torchvision does to the array
+#   behind the PIL image), PILToTensor is the uint8 tensor itself;
+# - CenterCrop and Pad (constant zero) only move pixels, so they are exact on uint8 as on PIL;
+# - on a float tensor, Normalize, CenterCrop, Pad and Grayscale are torchvision's tensor
+#   functions, which take a batch (..., C, H, W) and compute each image as they would alone.
+# Random transforms draw per image in the DataLoader's order and Resize resamples a PIL image
+# its own way: those keep the DataLoader path.
+ON_UINT8 = {"CenterCrop", "Pad"}
+ON_TENSOR = {"Normalize", "CenterCrop", "Pad", "Grayscale"}
+TO_TENSOR = {"ToTensor", "PILToTensor"}
+
+
+def batched_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]] | None:
+    """The transforms as (name, kwargs) steps on a uint8 batch, or None when one of them has no
+    exact batched form (or no step makes a tensor: the DataLoader could not batch PIL images)."""
+    steps = transform_steps(transforms)
+    names = [name for name, _ in steps]
+    if not any(n in TO_TENSOR for n in names):
+        return None
+    first = next(i for i, n in enumerate(names) if n in TO_TENSOR)
+    before, after = names[:first], names[first + 1 :]
+    if all(n in ON_UINT8 for n in before) and all(n in ON_TENSOR for n in after):
+        return steps
+    return None
+
+
+def why_not_batched(transforms: list[Any]) -> str:
+    """Which transform keeps a dataset on the DataLoader path, in words."""
+    names = [name for name, _ in transform_steps(transforms)]
+    if not any(n in TO_TENSOR for n in names):
+        return "no ToTensor"
+    first = next(i for i, n in enumerate(names) if n in TO_TENSOR)
+    for i, name in enumerate(names):
+        allowed = ON_UINT8 if i < first else ON_TENSOR if i > first else TO_TENSOR
+        if name not in allowed:
+            where = "before" if i < first else "after"
+            return f"{name} {where} {names[first]} has no exact batched form"
+    return "every transform is batched"

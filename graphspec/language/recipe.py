@@ -165,7 +165,13 @@ class Train(StrictModel):
     stop: Stop | None = None
     """Stop before `epochs`/`steps` run out when the loss settles (`{tolerance, patience}`)."""
     compile: bool = False
-    amp: bool = False
+    """torch.compile the model before training (the generated `prepare()`; off: on the CPU it
+    did not pay for the project's models, bench/RESULTS.md)."""
+    amp: Literal["bf16", "fp16"] | bool = False
+    """Mixed precision: autocast to bfloat16 (`bf16`, or `true`) or float16 (`fp16`, with a
+    GradScaler; CUDA only). Off by default: on the CPU bf16 was slower (bench/RESULTS.md)."""
+    channels_last: bool = False
+    """Train in the channels-last memory format (the model and 4-D inputs)."""
 
 
 class Evaluate(StrictModel):

@@ -15,7 +15,7 @@ from typing import Any
 from graphspec.core.codetext import one_line
 from graphspec.language.recipe import CLOSURE_OPTIMIZERS
 
-FUNCTIONS = ("make_data", "batches", "size", "epoch_order", "train_step")
+FUNCTIONS = ("make_data", "batches", "size", "epoch_order", "prepare", "train_step")
 """What the run takes from the executed program."""
 
 
@@ -41,9 +41,29 @@ def settings(spec: Any) -> list[str]:
         f"SHUFFLE = {data.shuffle}",
         f"DROP_LAST = {data.drop_last}",
     ]
-    if not data.in_memory:
+    if _auto_workers(data):
+        lines += [
+            "# data.num_workers left out: workers only where cores are to spare for them (torch's",
+            "# thread count is the cores this process may use); on 2 cores they would compete",
+            "CORES = torch.get_num_threads()",
+            "NUM_WORKERS = min(8, CORES // 2) if CORES > 2 else 0",
+        ]
+    elif not data.in_memory:
         lines.append(f"NUM_WORKERS = {data.num_workers}")
-    return lines + [f"DEVICE = {_device(spec.device)}"]
+    lines.append(f"DEVICE = {_device(spec.device)}")
+    if _amp(spec) == "fp16":  # float16's narrow range: scale the loss so small gradients live
+        lines.append("SCALER = torch.amp.GradScaler(DEVICE.type)")
+    return lines
+
+
+def _amp(spec: Any) -> str | None:
+    """train.amp as the dtype's short name: `true` means bf16 (what the CPU autocasts to)."""
+    amp = getattr(spec.train, "amp", False)
+    return "bf16" if amp is True else amp or None
+
+
+def _auto_workers(data: Any) -> bool:
+    return not data.in_memory and data.num_workers is None
 
 
 def _device(name: str) -> str:
@@ -60,8 +80,10 @@ def sections(spec: Any) -> list[str]:
     data = spec.data
     return [
         "\n".join(["def make_data():", *data.make_data()]),
+        *data.helpers(),
         _batches(data),
         _epoch_order(),
+        _prepare(spec),
         _train_step(spec),
     ]
 
@@ -81,7 +103,11 @@ def _batches(data: Any) -> str:
             "            pick = slice(i * batch_size, (i + 1) * batch_size)",
             "        else:",
             "            pick = order[i * batch_size : (i + 1) * batch_size]",
-            "        yield tuple(x[pick] for x in inputs), target[pick]",
+            *(
+                ["        yield (transform_batch(inputs[0][pick]),), target[pick]"]
+                if data.transforms_batches()
+                else ["        yield tuple(x[pick] for x in inputs), target[pick]"]
+            ),
             "",
             "",
             "def size(dataset):",
@@ -119,8 +145,29 @@ def _epoch_order() -> str:
     )
 
 
+def _prepare(spec: Any) -> str:
+    """prepare(net): the model as it trains, after .to(DEVICE): train.channels_last, compile."""
+    train = spec.train
+    lines = [
+        "def prepare(net):",
+        '    """The model as train_step() gets it (train.channels_last, train.compile)."""',
+    ]
+    if getattr(train, "channels_last", False):
+        lines.append("    net = net.to(memory_format=torch.channels_last)  # NHWC weights")
+    if train.compile:
+        lines.append("    net = torch.compile(net)  # its first steps compile")
+    return "\n".join([*lines, "    return net"])
+
+
 def _train_step(spec: Any) -> str:
-    amp = bool(getattr(spec.train, "amp", False))
+    amp = _amp(spec)
+    scaled = amp == "fp16"
+    channels = (
+        ["    inputs = tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 "
+         "else x for x in inputs)"]
+        if getattr(spec.train, "channels_last", False)
+        else []
+    )  # fmt: skip
     if spec.optimizer.op in CLOSURE_OPTIMIZERS:
         forward = [
             "        optimizer.zero_grad()",
@@ -132,6 +179,7 @@ def _train_step(spec: Any) -> str:
         lines = [
             "def train_step(net, criterion, optimizer, inputs, labels):",
             '    """One optimizer step; the optimizer re-evaluates the loss several times."""',
+            *channels,
             "    outputs = []",
             "",
             "    def closure():",
@@ -149,6 +197,7 @@ def _train_step(spec: Any) -> str:
             "",
             "    The loss is checked before the update, so a non-finite one never reaches the",
             '    weights. Returns the loss as a number and the outputs."""',
+            *channels,
             "    optimizer.zero_grad()",
             *_autocast(
                 amp, "    ", ["outputs = net(*inputs)", "loss = criterion(outputs, labels)"]
@@ -156,17 +205,25 @@ def _train_step(spec: Any) -> str:
             "    value = loss.item()",
             "    if not math.isfinite(value):",
             "        raise FloatingPointError(value)",
-            "    loss.backward()",
-            "    optimizer.step()",
+            *(
+                [
+                    "    SCALER.scale(loss).backward()",
+                    "    SCALER.step(optimizer)  # skipped when the scaled gradients overflowed",
+                    "    SCALER.update()",
+                ]
+                if scaled
+                else ["    loss.backward()", "    optimizer.step()"]
+            ),
             "    return value, outputs",
         ]
     return "\n".join(lines)
 
 
-def _autocast(amp: bool, pad: str, body: list[str]) -> list[str]:
+def _autocast(amp: str | None, pad: str, body: list[str]) -> list[str]:
     if not amp:
         return [pad + line for line in body]
-    return [f"{pad}with torch.autocast(DEVICE.type, dtype=torch.bfloat16):"] + [
+    dtype = {"bf16": "torch.bfloat16", "fp16": "torch.float16"}[amp]
+    return [f"{pad}with torch.autocast(DEVICE.type, dtype={dtype}):"] + [
         f"{pad}    {line}" for line in body
     ]
 

@@ -119,6 +119,7 @@ def _main(compiled: Compiled) -> str:
             + _call("torch.optim.lr_scheduler.", spec.scheduler, "optimizer", ("op", "interval"))
         )
     lines += [
+        "    model = prepare(net)  # what trains: net itself unless train.compile/channels_last",
         "    order_generator = torch.Generator().manual_seed(SEED)  # each epoch's order",
         "",
         "    net.train()",
@@ -233,7 +234,7 @@ def _scheduler_every(spec: Any) -> str | None:
 def _step(compiled: Compiled, pad: str) -> list[str]:
     return [
         pad + "inputs, labels = tuple(x.to(DEVICE) for x in inputs), labels.to(DEVICE)",
-        pad + "loss, outputs = train_step(net, criterion, optimizer, inputs, labels)",
+        pad + "loss, outputs = train_step(model, criterion, optimizer, inputs, labels)",
     ]
 
 

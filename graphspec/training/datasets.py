@@ -2,9 +2,11 @@
 
 `make_data()`, `batches()` and `epoch_order()` are the program's own (program/functions.py,
 written per source in data/): the run executes the same text that `emit --train` writes and
-wraps what it returns. In-memory tensors (random, linspace, digits) are sliced or indexed with
-no DataLoader in the way (a full-batch regression step is 350 µs; a loader would add a third);
-torchvision datasets go through a DataLoader, with workers if the spec asks.
+wraps what it returns. In-memory tensors (random, linspace, digits, arrays) are sliced or indexed
+with no DataLoader in the way (a full-batch regression step is 350 µs; a loader would add a
+third). CIFAR-10, MNIST and FashionMNIST are in memory too where their transforms have batched
+forms (their uint8 images as one tensor, transformed per batch: data/transforms.py); the rest go
+through a DataLoader, with the spec's workers or a number fit to the machine's cores.
 
 Order: each epoch draws `torch.randperm(n, generator=g)` from the run's data generator when
 shuffling. A checkpoint stores g's state at the start of the epoch and the batch reached, so a
@@ -93,6 +95,8 @@ class Data:
     """Set when FakeData stands in for a missing dataset: what it replaces (labelled in output)."""
     fit: TensorSet | None = field(default=None, repr=False)
     """For a fitting task (linspace data): the points to plot the fit over."""
+    path: str = ""
+    """How batches are made, in words: the in-memory path or a DataLoader and its workers."""
 
     @property
     def program(self) -> Program:
@@ -130,6 +134,7 @@ def build(spec: Any, program: Program, stands_for: Any = None) -> Data:
     description = spec.describe(len(train.items), len(test.items) if test else None)
     classes = spec.class_names() or _dataset_classes(trainset)
     data = Data(train, test, description, classes, fit=train.items if spec.fit else None)
+    data.path = _path(spec, program, items)
     if stands_for is not None:
         c, h, w = spec.image_size
         data.fake = data.description = (
@@ -138,6 +143,15 @@ def build(spec: Any, program: Program, stands_for: Any = None) -> Data:
             "random labels"
         )
     return data
+
+
+def _path(spec: Any, program: Program, items: Any) -> str:
+    if isinstance(items, TensorSet):
+        ignored = spec.num_workers  # a spec written for the DataLoader path may name workers
+        return spec.data_path() + (f"; num_workers {ignored} unused" if ignored else "")
+    workers = program.namespace.get("NUM_WORKERS", 0)
+    chosen = "" if spec.num_workers is not None else " (fit to this machine's cores)"
+    return f"{spec.data_path()}, {workers} worker{'' if workers == 1 else 's'}{chosen}"
 
 
 def _items(split: Any) -> TensorSet | Dataset:
@@ -154,8 +168,10 @@ def _dataset_classes(dataset: Any) -> list[str] | None:
 
 def first_sample(split: Split) -> tuple[tuple[torch.Tensor, ...], Any]:
     """One sample's inputs (no batch dim) and target, for the pre-training shape check."""
-    if isinstance(split.items, TensorSet):
-        return tuple(t[0] for t in split.items.inputs), split.items.target[0]
+    if isinstance(split.items, TensorSet):  # through batches(): a batched transform applies
+        first = torch.zeros(1, dtype=torch.long)
+        inputs, target = next(split.program.batches(split.raw, first, 0, 1, False))
+        return tuple(t[0] for t in inputs), target[0]
     image, label = split.items[0]
     return (image,), label
 

@@ -119,7 +119,7 @@ def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed
     if epochs is None and steps is None:
         epochs = 1
     job = Job(
-        model=torch.compile(model) if spec.train.compile else model,
+        model=data.program.prepare(model),  # generated: channels_last, torch.compile
         loss_fn=make_loss(spec.loss).to(device),
         optimizer=optimizer,
         scheduler=make_scheduler(spec.scheduler, optimizer),

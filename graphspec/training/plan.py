@@ -44,6 +44,8 @@ class Options:
     budget_mem: str | None = None
     """--budget-mem SIZE: the memory budget (default: a share of RAM; training/budget.py)."""
     no_budget: bool = False
+    pictures: str = "now"
+    """"now", "background" (the command line's default: training/plots.py) or "off" (--no-plots)."""
 
 
 @dataclass

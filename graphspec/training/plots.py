@@ -1,5 +1,13 @@
 """The run's pictures, drawn off-screen by matplotlib's Agg canvas, imported only here.
 
+Drawing is off the run's critical path: matplotlib's import and the drawing cost about as much
+as a short run's whole training (bench/RESULTS.md). A run started from the command line saves
+what the pictures need (`Pictures.save`: plain numpy arrays, `.pictures.npz`) once the run
+folder is otherwise complete, and a detached `python -m graphspec.training.plots RUN_DIR`
+draws loss.png, fit.png, fit.gif and graph.svg while the shell has its prompt back; that
+process imports neither torch nor pyplot. Called in-process (`graphspec.cli.main([...])`), a run
+draws them before it returns; `--no-plots` draws none.
+
 Figures are made with the object API (`Figure` + `FigureCanvasAgg`), not pyplot: no global
 figure state, no backend selection, and about half a second less to import.
 
@@ -10,10 +18,18 @@ the seed's live `plt.ion()` plot made into a file, one frame per logged step.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from graphspec.core.files import write_atomic
+
+PENDING = ".pictures.npz"
+LOG = "pictures.log"
 
 MAX_FRAMES = 60  # a GIF of a few seconds; longer runs are sampled evenly
 
@@ -114,4 +130,123 @@ def fit_gif(x: Any, y: Any, frames: list[tuple[int, Any, float]], path: Path) ->
 
 
 def _flat(t: Any) -> Any:
-    return t.detach().cpu().float().reshape(-1).numpy()  # bfloat16 (amp) has no numpy type
+    if hasattr(t, "detach"):  # a tensor; bfloat16 (amp) has no numpy type
+        return t.detach().cpu().float().reshape(-1).numpy()
+    return t.reshape(-1)
+
+
+@dataclass
+class Pictures:
+    """What a finished run draws: loss.png from metrics.jsonl; for a fit, its points, final
+    prediction and the animation's frames; graph.svg from the run's spec.yaml."""
+
+    name: str
+    loss: bool
+    fit: dict[str, Any] | None = None  # x, y, prediction (flat arrays), loss
+    frames: list[tuple[int, Any, float]] = field(default_factory=list)
+
+    def names(self) -> list[str]:
+        made = ["loss.png"] if self.loss else []
+        made += ["fit.png"] if self.fit else []
+        made += ["fit.gif"] if self.fit and self.frames else []
+        return made
+
+    def draw(self, run_dir: Path) -> None:
+        if self.loss:
+            records = _records(run_dir / "metrics.jsonl")
+            loss_png(records, run_dir / "loss.png", f"{self.name}: training loss")
+        if self.fit:
+            fit = self.fit
+            caption = f"{self.name}: final fit"
+            x, y = fit["x"], fit["y"]
+            fit_png(x, y, fit["prediction"], fit["loss"], run_dir / "fit.png", caption)
+            if self.frames:
+                fit_gif(fit["x"], fit["y"], self.frames, run_dir / "fit.gif")
+
+    def save(self, run_dir: Path) -> None:
+        """The arrays and numbers as one .npz, for the background process."""
+        import numpy as np
+
+        arrays: dict[str, Any] = {}
+        about = {"name": self.name, "loss": self.loss, "fit_loss": None, "steps": [], "losses": []}
+        if self.fit:
+            arrays.update({k: _flat(self.fit[k]) for k in ("x", "y", "prediction")})
+            about["fit_loss"] = float(self.fit["loss"])
+        if self.frames:
+            arrays["frames"] = np.stack([_flat(p) for _, p, _ in self.frames])
+            about["steps"] = [int(s) for s, _, _ in self.frames]
+            about["losses"] = [float(v) for _, _, v in self.frames]
+        arrays["about"] = np.frombuffer(json.dumps(about).encode(), dtype=np.uint8)
+        write_atomic(run_dir / PENDING, lambda f: np.savez(f, **arrays))
+
+    @classmethod
+    def load(cls, path: Path) -> Pictures:
+        import numpy as np
+
+        with np.load(path) as npz:
+            about = json.loads(npz["about"].tobytes().decode())
+            fit = None
+            if about["fit_loss"] is not None:
+                fit = {k: npz[k] for k in ("x", "y", "prediction")} | {"loss": about["fit_loss"]}
+            frames = []
+            if about["steps"]:
+                stack = npz["frames"]
+                frames = list(zip(about["steps"], stack, about["losses"], strict=True))
+        return cls(about["name"], about["loss"], fit, frames)
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    records = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def start_background(run_dir: Path) -> int:
+    """Draw the saved pictures and the graph in a detached process; its pid. Its output goes
+    to pictures.log in the run folder (kept only if it says something)."""
+    log = open(run_dir / LOG, "wb")  # noqa: SIM115 (handed to the child)
+    with log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "graphspec.training.plots", str(run_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # not stopped by the shell's Ctrl-C meant for the next job
+            env=dict(os.environ, MPLBACKEND="agg"),
+        )
+    return child.pid
+
+
+def _background(run_dir: Path) -> int:
+    """The background process: the pictures, then graph.svg; the pending file goes last."""
+    pending = run_dir / PENDING
+    Pictures.load(pending).draw(run_dir)
+    _graph_svg(run_dir)
+    pending.unlink()
+    log = run_dir / LOG
+    if log.exists() and log.stat().st_size == 0:
+        log.unlink()
+    return 0
+
+
+def _graph_svg(run_dir: Path) -> None:
+    from graphspec.compiler.pipeline import compile_file
+    from graphspec.core.errors import SpecError
+
+    try:
+        from graphspec.render.diagram import render_to_file
+    except ImportError:
+        return
+    try:
+        render_to_file(compile_file(run_dir / "spec.yaml"), run_dir / "graph.svg")
+    except SpecError as err:  # no graphviz: graph.dot is written instead
+        print(f"graph.svg skipped: {err}")
+
+
+if __name__ == "__main__":
+    sys.exit(_background(Path(sys.argv[1])))

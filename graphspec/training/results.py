@@ -35,6 +35,9 @@ class RunRecord:
     compiled: Compiled
     frames: list
     """The fit animation's frames: (step, prediction, loss)."""
+    pictures: str = "now"
+    """"now": drawn before finish() returns; "background": saved for plots.start_background
+    (the session starts it once meta.json is final); "off": --no-plots."""
 
     @property
     def spec(self) -> Any:
@@ -49,18 +52,21 @@ def finish(run: RunRecord, trained: torch.nn.Module, job: Job, state: TrainState
     model = run.compiled.build().to(job.device)
     model.load_state_dict(torch.load(weights, map_location=job.device, weights_only=True))
     result = _evaluate(run, job, model, state.step)
-    records = runs.read_metrics(run_dir)
-    if any("split" not in r for r in records):
-        plots.loss_png(records, run_dir / "loss.png", f"{run.spec.name}: training loss")
-    if job.data.fit is not None:
-        _fit_pictures(run, job, model)
-    _graph(run)
+    later = ""
+    if run.pictures != "off":
+        pictures = _pictures(run, job, model)
+        if run.pictures == "now":
+            pictures.draw(run_dir)
+            _graph(run)
+        else:
+            pictures.save(run_dir)
+            later = f"; drawing {', '.join([*pictures.names(), 'graph.svg'])} in the background"
     made = sorted(
         p.name + ("/" if p.is_dir() else "")
         for p in run_dir.iterdir()
         if not p.name.startswith(".")
     )
-    screen.say(f"wrote: {', '.join(made)}")
+    screen.say(f"wrote: {', '.join(made)}{later}")
     return result
 
 
@@ -106,14 +112,17 @@ def _learned(run: RunRecord, job: Job, model: torch.nn.Module) -> dict[str, floa
     return params
 
 
-def _fit_pictures(run: RunRecord, job: Job, model: torch.nn.Module) -> None:
-    points = job.data.fit
-    result, prediction = evaluation.fit(model, points, job.loss_fn, job.device)
-    x, y = points.inputs[0], points.target
-    caption = f"{run.spec.name}: final fit"
-    plots.fit_png(x, y, prediction, result["loss"], run.run_dir / "fit.png", caption)
-    if run.frames:
-        plots.fit_gif(x, y, run.frames, run.run_dir / "fit.gif")
+def _pictures(run: RunRecord, job: Job, model: torch.nn.Module) -> plots.Pictures:
+    """What to draw: the loss when steps were logged, the fit for the fitting tasks."""
+    records = runs.read_metrics(run.run_dir)
+    pictures = plots.Pictures(run.spec.name, any("split" not in r for r in records))
+    if job.data.fit is not None:
+        points = job.data.fit
+        result, prediction = evaluation.fit(model, points, job.loss_fn, job.device)
+        x, y = points.inputs[0], points.target
+        pictures.fit = {"x": x, "y": y, "prediction": prediction, "loss": result["loss"]}
+        pictures.frames = run.frames
+    return pictures
 
 
 def _graph(run: RunRecord) -> None:

@@ -78,6 +78,7 @@ class Session:
         except datasets.DataError as err:
             raise data_error(str(err), plan.doc.pos(("data", "source"))) from None
         data.program.use_device(device)
+        self.data_path = data.path  # said on screen and kept in meta.json
         self.model = plan.compiled.build()
         job = make_job(spec, self.model, data, device, plan.seed)
         check_data_fits(plan.compiled, data, plan.doc, job.classification)
@@ -150,6 +151,7 @@ class Session:
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "status": "running",
             "resumed_from": resumed_from,
+            "data_path": getattr(self, "data_path", None),
         }
         runs.write_json(self.run_dir / "meta.json", self.meta)
 
@@ -170,6 +172,7 @@ class Session:
             say(f"data: {job.data.fake}")
         else:
             say(f"data: {job.data.description}")
+        say(f"data path: {job.data.path}")
         split = job.data.train
         order = "shuffled" if split.shuffle else "in order"
         say(f"batches: {len(split):,} per epoch of {split.batch_size} ({order})")
@@ -337,9 +340,17 @@ class Session:
             self.on_checkpoint(state)
         self.screen.say("Finished Training")
         self.screen.note(f"trained {_count(state.step, 'step')} in {elapsed:.2f} s")
-        record = RunRecord(self.run_dir, self.screen, self.metrics, self.plan.compiled, self.frames)
+        pictures = getattr(self.opts, "pictures", "now")
+        record = RunRecord(
+            self.run_dir, self.screen, self.metrics, self.plan.compiled, self.frames, pictures
+        )
         result = finish(record, self.model, job, state)
+        self.meta["pictures"] = pictures
         self._write_end("finished", state, result)
+        if pictures == "background":  # the folder is complete: draw while the shell goes on
+            from graphspec.training.plots import start_background
+
+            start_background(self.run_dir)
         self.screen.result(str(self.run_dir))
         return 0
 
