@@ -338,7 +338,7 @@ def _transform_batch(steps: list[tuple[str, dict]]) -> str:
         "    torchvision's per-image path, without a PIL image per sample (see graphspec's",
         '    data/transforms.py for which transforms have such a form)."""',
     ]
-    name = "images"
+    name, constants = "images", []
     for op, args in steps:
         call = f"transforms.{op}({', '.join(f'{k}={literal(v)}' for k, v in args.items())})"
         if op == "ToTensor":
@@ -347,6 +347,15 @@ def _transform_batch(steps: list[tuple[str, dict]]) -> str:
         elif op == "PILToTensor":
             lines.append(f"    x = images  # {call}: the uint8 tensor as it is")
             name = "x"
+        elif op == "Normalize":  # torchvision's own arithmetic, its tensors made once
+            n = len(constants) // 2 + 1
+            for key in ("mean", "std"):
+                constants.append(
+                    f"{key.upper()}_{n} = torch.tensor({literal(args[key])}, "
+                    "dtype=torch.get_default_dtype()).view(-1, 1, 1)"
+                )
+            lines.append(f"    {name} = {name}.sub(MEAN_{n}).div(STD_{n})  # {call}")
         else:
             lines.append(f"    {name} = {call}({name})")
-    return "\n".join([*lines, f"    return {name}"])
+    head = ["# Normalize's mean and std as torchvision makes them, over (C, 1, 1)", *constants]
+    return "\n".join([*(head if constants else []), *lines, f"    return {name}"])
