@@ -105,8 +105,10 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to build)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (see step_time.py)")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     before = load_average()
     variants = ["eager", "amp bf16", "channels_last"] + ([] if args.no_compile else ["compile"])
     rows = []

@@ -44,7 +44,8 @@ SCRIPT_GLOBALS = frozenset(
         "torch", "nn", "F", "math", "torchvision", "transforms", "load_digits", "BATCH_SIZE",
         "DEVICE", "DROP_LAST", "EPOCHS", "LOG_EVERY", "NUM_WORKERS", "PATH", "SEED", "SHUFFLE",
         "STEPS", "batches", "compare", "evaluate", "main", "make_data", "size", "epoch_order",
-        "train_step",
+        "train_step", "prepare", "take", "images_of", "transform_batch", "CORES", "SCALER",
+        "MEAN_1", "STD_1", "MEAN_2", "STD_2", "MEAN_3", "STD_3",
         "GradientDescent",
     }
 )  # fmt: skip
