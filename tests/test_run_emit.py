@@ -91,6 +91,6 @@ def test_cifar_script_reads_like_the_tutorial(tmp_path):
         "BATCH_SIZE = 4",
         # the uint8 images in memory, transformed a batch at a time (no DataLoader, no workers)
         "return images_of(trainset), images_of(testset)",
-        "yield (transform_batch(inputs[0][pick]),), target[pick]",
+        "yield (transform_batch(take(inputs[0], pick)),), take(target, pick)",
     ):
         assert piece in text, piece
