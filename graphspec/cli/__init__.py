@@ -19,6 +19,7 @@ COMMANDS = {
     "render": "draw the graph with graphviz (svg, png, pdf or dot)",
     "schema": "print the JSON Schema of the spec language (for editors)",
     "run": "train a spec; writes runs/<name>/<timestamp>/",
+    "runs": "list runs with their final numbers; `runs compare RUN RUN...` side by side",
     "export": "export the model to torch.export (.pt2), TorchScript or ONNX, checked against eager",
 }
 

@@ -19,7 +19,7 @@ from graphspec.compiler.positions import field_positions, node_positions
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.names import class_name_problem
-from graphspec.language import load
+from graphspec.language import includes, load
 from graphspec.language import locate as report
 from graphspec.language.spec import Spec
 
@@ -77,6 +77,7 @@ def compile_text(text: str, file: str = "<spec>") -> Compiled:
 def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     """`data` replaces `doc.data` (after --set overrides); positions still come from `doc`."""
     data = doc.data if data is None else data
+    _check_unresolved_from(data, doc)
     _check_graph_size(data, doc)
     constants = _constants(data, doc)
     typer = blocks.Blocks(data, doc, constants, _all_names(data))
@@ -137,6 +138,23 @@ def _model_data(data: Any, constants: dict, doc: load.Document) -> tuple[Any, li
     if isinstance(raw, dict) and all(isinstance(b, dict) for b in raw.values()):
         out["blocks"] = {}
     return out, problems
+
+
+def _check_unresolved_from(data: Any, doc: load.Document) -> None:
+    """`model.from` is resolved as the file is read (language/includes.py); one still here was
+    added later, by --set or by a caller's data."""
+    model = data.get("model") if isinstance(data, dict) else None
+    if isinstance(model, dict) and includes.KEY in model:
+        raise SpecError(
+            [
+                Problem(
+                    "E-SCHEMA",
+                    "model.from is read with the spec file and cannot be set afterwards",
+                    doc.key_pos(("model", includes.KEY)),
+                    hint="write `model: {from: FILE}` in the spec file itself",
+                )
+            ]
+        )
 
 
 def _check_graph_size(data: Any, doc: load.Document) -> None:

@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was installed
     _CParser = None
 
 from graphspec.core.errors import Pos, SpecError, fail
-from graphspec.language import yaml_core
+from graphspec.language import includes, yaml_core
 
 MAX_BYTES = 1 << 20  # a hand-written spec is a few kB; with MAX_NODES this bounds parse time
 MAX_DEPTH = 32  # nested mappings/sequences; the composer recurses once per level
@@ -56,11 +56,16 @@ class Document:
     positions: dict[tuple, Pos] = field(default_factory=dict)
     key_positions: dict[tuple, Pos] = field(default_factory=dict)
     text: str = field(default="", repr=False)
+    texts: dict[str, str] = field(default_factory=dict, repr=False)
+    """Every file's text by name, where values came from other files (`model: {from: ...}`)."""
+    includes: list[str] = field(default_factory=list)
+    """The files the model was taken from, nearest first (language/includes.py)."""
 
     def text_at(self, path: tuple) -> str:
         """Source from the value at `path` to the end of its line (shows whether it is quoted)."""
         pos = self.pos(path)
-        lines = self.text.splitlines()
+        text = self.texts.get(pos.file, self.text if pos.file == self.file else "")
+        lines = text.splitlines()
         return lines[pos.line - 1][pos.col - 1 :] if 0 < pos.line <= len(lines) else ""
 
     def pos(self, path: tuple) -> Pos:
@@ -80,13 +85,24 @@ class Document:
 
 
 def load_file(path: str | os.PathLike) -> Document:
-    """Read and load the spec at `path`; every failure is a SpecError."""
+    """Read and load the spec at `path`, its `model: {from: ...}` resolved; every failure is a
+    SpecError."""
     file = os.fspath(path)
     return load_text(_decode(_read_capped(file), file), file)
 
 
 def load_text(text: str, file: str) -> Document:
-    """Load spec source `text`; `file` is only used to label positions."""
+    """Load spec source `text`, its `model: {from: ...}` resolved relative to `file`'s folder
+    (the current folder for a label such as '<spec>'); `file` labels positions."""
+    return includes.resolve(_load_one(text, file), _read_one, MAX_BYTES)
+
+
+def _read_one(path: str, label: str) -> Document:
+    """One file, read and loaded as it is: a model file named by `from:`."""
+    return _load_one(_decode(_read_capped(path), label), label)
+
+
+def _load_one(text: str, file: str) -> Document:
     start = Pos(file, 1, 1)
     # a string with more characters than the limit has at least as many bytes; skip encoding it
     size = len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "surrogatepass"))
@@ -124,7 +140,7 @@ def _load(text: str, file: str) -> Document:
         got = "a list" if isinstance(root, _Seq) else yaml_core.type_name(_resolve(root))
         message = f"top level must be a mapping, got {got}"
         raise fail("E-SCHEMA", message, root.pos, hint="write the spec as 'key: value' lines")
-    doc = Document(None, file, text=text)
+    doc = Document(None, file, text=text, texts={file: text})
     doc.data = _build(root, (), doc.positions, doc.key_positions)
     return doc
 

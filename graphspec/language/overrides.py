@@ -10,6 +10,7 @@ that gave it: `--set optimizer.lr:1:1: error[E-RANGE]: 'lr' must be > 0, got -1.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,8 @@ def apply(doc: Document, overrides: list[Override]) -> Document:
                 key_positions[ov.path + sub[1:]] = Pos(pos.file, 1, max(1, pos.col - shift))
         for depth in range(len(ov.path)):  # keys the override created along the way
             key_positions.setdefault(ov.path[: depth + 1], Pos(ov.label, 1, 1))
-    return Document(data, doc.file, positions, key_positions)
+    # the texts stay: positions not overridden still point into the files (quoted values)
+    return dataclasses.replace(doc, data=data, positions=positions, key_positions=key_positions)
 
 
 def _assign(data: Any, ov: Override) -> Any:

@@ -271,4 +271,37 @@ def json_schema() -> dict[str, Any]:
     from graphspec.language.schema_docs import document
 
     unions = [Layer, *spec_train.UNIONS]
-    return document(add_unions(Spec.model_json_schema(by_alias=True), unions))
+    return _model_from(document(add_unions(Spec.model_json_schema(by_alias=True), unions)))
+
+
+def _model_from(schema: dict[str, Any]) -> dict[str, Any]:
+    """`model: {from: FILE}` (language/includes.py) is resolved as the file is read, so the
+    Spec never sees it; the schema names it for editors, beside the model written out."""
+    defs = schema["$defs"]
+    model = defs["Model"]
+    where = "relative to this spec's folder, inside its git working tree (or its folder)"
+    defs["ModelFrom"] = {
+        "title": "ModelFrom",
+        "description": "The model of another spec file, with its constants and blocks (this "
+        "file's entries of the same name win); other keys replace the model's.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "from": {"type": "string", "description": f"The spec file to take it from, {where}."},
+            **model["properties"],
+            # merged into the model's by name: a layer may give only the fields it changes
+            **{
+                key: {
+                    "type": "object",
+                    "description": f"{key.capitalize()} to change (the fields given replace the "
+                    "model's) or to add (at the end).",
+                }
+                for key in ("params", "layers")
+            },
+        },
+        "required": ["from"],
+    }
+    schema["properties"]["model"] = {
+        "anyOf": [{"$ref": "#/$defs/Model"}, {"$ref": "#/$defs/ModelFrom"}]
+    }
+    return schema
