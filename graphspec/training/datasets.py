@@ -121,9 +121,8 @@ def build(spec: Any, program: Program, stands_for: Any = None) -> Data:
         # a failed download, a corrupt or unreadable file, an object array (a pickle) numpy
         # refuses to load, a torch file whose pickle weights_only refuses
         where = getattr(spec, "root", None)
-        raise DataError(
-            f"{spec.source}{f' {where}' if where else ''} could not be loaded: {err}"
-        ) from None
+        named = f"{spec.source} {where}" if where else spec.named_as()[0]
+        raise DataError(f"{named} could not be loaded: {err}") from None
     items = _items(trainset)
     train = Split(items, spec.batch_size or len(items), program, spec.shuffle, spec.drop_last)
     test = None
