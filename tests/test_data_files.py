@@ -141,23 +141,34 @@ def test_a_test_file_is_the_test_split(tmp_path, monkeypatch):
     assert _accuracy(run.out) >= 90
 
 
-def test_the_table_and_its_script_give_the_same_numbers_shuffled(tmp_path, monkeypatch):
-    """`emit --train` writes the same table reader and split: the same losses, shuffled."""
-    monkeypatch.chdir(tmp_path)
-    _table(tmp_path)
+def _same_table(d: Path) -> Path:
+    _table(d)
     data = ("  {source: table, path: t.csv, target: label, num_classes: 3, standardize: true,"
             " test_fraction: 0.25, batch_size: 16, shuffle: true}")  # fmt: skip
-    spec = _write(tmp_path, MLP, data).read_text().replace("log_every: 100", "log_every: 5")
-    (tmp_path / "spec.yaml").write_text(spec)
-    run = run_cli(tmp_path / "spec.yaml", runs=tmp_path / "runs")
+    return _write(d, MLP, data)
+
+
+def _same_text(d: Path) -> Path:
+    data = _text_data(d, batch_size=8, shuffle="true")
+    return _write(d, TOKENS, data, vocab=20)
+
+
+@pytest.mark.parametrize("make", [_same_table, _same_text], ids=["table", "text"])
+def test_run_and_its_script_give_the_same_numbers_shuffled(tmp_path, monkeypatch, make):
+    """`emit --train` writes the same reader, split and order: the same losses, shuffled."""
+    monkeypatch.chdir(tmp_path)
+    spec = make(tmp_path)
+    spec.write_text(spec.read_text().replace("log_every: 100", "log_every: 3"))
+    run = run_cli(spec, runs=tmp_path / "runs")
     assert run.code == 0, run.err
     script = tmp_path / "train.py"
     assert main(["emit", str(run.run_dir / "spec.yaml"), "--train", "-o", str(script)]) == 0
     proc = python_child(script, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    losses = [line for line in run.out.splitlines() if line.startswith("[")]
+    keep = ("[", "Accuracy", "test loss")
+    losses = [line for line in run.out.splitlines() if line.startswith(keep)]
     assert len(losses) >= 10
-    assert [line for line in proc.stdout.splitlines() if line.startswith("[")] == losses
+    assert [line for line in proc.stdout.splitlines() if line.startswith(keep)] == losses
 
 
 def _text_data(d: Path, text: str = TEXT, **fields: object) -> str:

@@ -115,3 +115,26 @@ def test_ignore_index_leaves_masked_positions_out_of_the_label_check(tmp_path, m
     run = run_cli(masked, runs=tmp_path / "runs")
     assert run.code == 0, run.err
     assert re.search(r"loss", run.out)
+
+
+def test_random_data_takes_a_dtype_and_a_range(tmp_path, capsys):
+    """Integer ids in [low, high) and uniform floats in [low, high), as generated code."""
+    from graphspec.compiler.pipeline import compile_file
+    from graphspec.training import datasets
+
+    data = ("{source: random, inputs: {idx: {shape: [64, 5], dtype: int64, low: 3, high: 9}, "
+            "w: {shape: [64, 5], low: -2, high: -1}}, target: [64, 5, 8]}")  # fmt: skip
+    layers = "\n".join([
+        "emb: {op: Embedding, num_embeddings: 9, embedding_dim: 8, in: idx}",
+        "scale: {op: unsqueeze, dim: -1, in: w}",
+        "out: {op: mul, in: [emb, scale]}",
+    ])  # fmt: skip
+    path = _spec(tmp_path, IDS + ", w: [N, 5]", layers, data, "MSELoss")
+    assert _validate(path, capsys)[0] == 0
+    idx, w = datasets.from_spec(compile_file(path).spec).train.items.inputs
+    assert not idx.is_floating_point() and int(idx.min()) >= 3 and int(idx.max()) < 9
+    assert set(idx.unique().tolist()) == set(range(3, 9))  # the whole range is drawn
+    assert float(w.min()) >= -2 and float(w.max()) < -1
+    bad = data.replace("low: 3, high: 9", "low: 3")
+    code, err = _validate(_spec(tmp_path, IDS + ", w: [N, 5]", layers, bad, "MSELoss"), capsys)
+    assert code == 2 and "needs 'high'" in err
