@@ -368,3 +368,46 @@ def test_gpt2_without_tiktoken_says_how_to_get_it(tmp_path, monkeypatch):
     run = run_cli(spec, runs=tmp_path / "runs")
     assert run.code == 2 and "tiktoken" in run.err and "graphspec[text]" in run.err, run.err
     assert not (tmp_path / "runs").exists()
+
+
+AUTOENCODER = """\
+name: ae
+model:
+  inputs: {{x: [N, 2]}}
+  layers:
+    code: {{op: Linear, out_features: 2}}
+    back: {{op: Linear, out_features: 2}}
+data:
+{data}
+loss: MSELoss
+optimizer: {{op: Adam, lr: 0.05}}
+train: {{epochs: 4, log_every: 100}}
+seed: 3
+device: cpu
+"""
+
+
+def _npz(d: Path) -> None:
+    x, y = _blobs()
+    np.savez(d / "t.npz", x=x, y=y)
+
+
+@pytest.mark.parametrize(
+    ("make", "data"),
+    [
+        (_npy, "  {source: npy, inputs: [x.npy], target: input, batch_size: 16}"),
+        (_npz, "  {source: arrays, path: t.npz, inputs: [x], target: input, batch_size: 16}"),
+        (_pt, "  {source: tensors, path: t.pt, target: input, batch_size: 16}"),
+        (_table, "  {source: table, path: t.csv, features: [a, b], target: input, "
+                 "batch_size: 16}"),
+    ],
+    ids=["npy", "arrays", "tensors", "table"],
+)  # fmt: skip
+def test_target_input_reconstructs_from_each_file_source(tmp_path, monkeypatch, make, data):
+    monkeypatch.chdir(tmp_path)
+    make(tmp_path)
+    run = run_cli(_write(tmp_path, AUTOENCODER, data), runs=tmp_path / "runs")
+    assert run.code == 0, run.err
+    final = float(re.search(r"final MSELoss on the training data: ([\d.e-]+)", run.out).group(1))
+    x, _ = _blobs()
+    assert final < 0.05 * float(((x - x.mean(0)) ** 2).mean())  # 2 -> 2 -> 2: near exact
