@@ -46,6 +46,7 @@ SCRIPT_GLOBALS = frozenset(
         "STEPS", "batches", "compare", "evaluate", "main", "make_data", "size", "epoch_order",
         "train_step",
         "GradientDescent",
+        "np", "csv", "Path", "tiktoken", "safetensors",  # the data sources' imports
     }
 )  # fmt: skip
 """Top-level names of the `emit --train` script (constants, functions, imports, copied classes)."""

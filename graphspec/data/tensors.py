@@ -11,7 +11,7 @@ import keyword
 from math import prod
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from graphspec.core import exprs
@@ -59,6 +59,17 @@ class RandomInput(StrictModel):
         return f"torch.rand({dims}{kind}) * {width} + {literal(self.low)}"
 
 
+def _kind(value: object) -> str:
+    return "input" if isinstance(value, dict | RandomInput) else "shape"
+
+
+# A list is a shape, a mapping a RandomInput: each reports its own errors, never both.
+RandomSpec = Annotated[
+    Annotated[ShapeList, Tag("shape")] | Annotated[RandomInput, Tag("input")],
+    Discriminator(_kind),
+]
+
+
 class RandomData(Source):
     """Random tensors made once (the seed's LeNet example): `randn` floats, or inputs with a
     dtype and a range (ids for an Embedding). The first dimension of each shape is the number
@@ -66,7 +77,7 @@ class RandomData(Source):
 
     can_reconstruct = True
     source: Literal["random"]
-    inputs: dict[str, ShapeList | RandomInput] = Field(min_length=1)
+    inputs: dict[str, RandomSpec] = Field(min_length=1)
     """Per model input: a shape (`randn` float32), or `{shape, dtype, low, high}`."""
     target: ShapeList | Literal["input"] | None = None
     """Shape of a `randn` target (regression); with `num_classes`, the labels' shape (one per
