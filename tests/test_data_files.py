@@ -287,7 +287,7 @@ BAD = {
     "npy missing": (_nothing, MLP, NPY, "x.npy", "inputs", "is not a file"),
     "npy dtype": (_npy_strings, MLP, NPY, "x.npy", "inputs", "arrays of numbers"),
     "npy counts": (_npy_counts, MLP, NPY, "x.npy", "inputs", "different numbers of samples"),
-    "npy labels": (_npy_beyond, MLP, NPY, "x.npy", "inputs", "class labels from 3 to 5"),
+    "npy labels": (_npy_beyond, MLP, NPY, "x.npy", "inputs", "labels run from 3 to 5"),
     "npy float labels": (_npy_float_labels, MLP, NPY, "x.npy", "inputs", "integer class labels"),
     "pt missing": (_nothing, MLP, "  {source: tensors, path: t.pt}", "t.pt", "path",
                    "is not a file"),

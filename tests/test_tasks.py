@@ -109,7 +109,7 @@ def test_ignore_index_leaves_masked_positions_out_of_the_label_check(tmp_path, m
     data = "{source: npy, inputs: [ids.npy], target: labels.npy, batch_size: 4}"
     layers = SEQ + "\nout: {op: transpose, dim0: 1, dim1: 2}"
     refused = run_cli(_spec(tmp_path, IDS, layers, data), runs=tmp_path / "runs")
-    assert refused.code == 2 and "class labels from -1" in refused.err, refused.err
+    assert refused.code == 2 and "labels run from -1" in refused.err, refused.err
     assert "ids.npy" in refused.err and not (tmp_path / "runs").exists()
     masked = _spec(tmp_path, IDS, layers, data, "{op: CrossEntropyLoss, ignore_index: -1}")
     run = run_cli(masked, runs=tmp_path / "runs")

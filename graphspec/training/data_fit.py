@@ -36,12 +36,12 @@ def check_data_fits(compiled: Compiled, data: Any, doc: Document, classification
         if split is not None:
             fit.ids(split)
     outputs = compiled.graph.outputs
-    if not outputs or not hasattr(target, "shape"):
-        return
-    if classification:
+    if outputs and classification:  # labels of a Dataset are ints, not tensors
         for split in (data.train, data.test):
             if split is not None:
                 fit.labels(split, outputs[0], target)
+        return
+    if not outputs or not hasattr(target, "shape"):
         return
     want = _static(outputs[0].out.shape[1:])
     if want is not None and tuple(target.shape) != want:
@@ -114,10 +114,11 @@ class _Fit:
         out = output.out
         if labels.is_floating_point():
             want = _static(out.shape[1:])
-            if want is not None and tuple(target.shape) == want:
+            shape = tuple(getattr(target, "shape", ()))
+            if want is not None and shape == want:
                 return  # class probabilities of the output's shape: torch takes them
             raise self.error(
-                f"gives a float target of shape {tuple(target.shape)} per sample for "
+                f"gives a float target of shape {shape} per sample for "
                 f"{self.compiled.spec.loss.op}, which wants integer class labels",
                 hint="class labels are integers 0 .. C-1 (a table: give num_classes)",
             )
@@ -128,9 +129,9 @@ class _Fit:
         classes = out.shape[1] if out.rank >= 2 else None
         low, high = int(kept.min()), int(kept.max())
         if low < 0 or (classes is not None and classes.is_static and high >= classes.value):
-            skip = f" (ignore_index {ignore} left out)" if ignore is not None else ""
+            skip = f" (ignore_index {ignore} left out)" if ignore not in (None, -100) else ""
             raise self.error(
-                f"gives class labels from {low} to {high}{skip}, but the model's output "
+                f"gives class labels: labels run from {low} to {high}{skip}, but the output "
                 f"'{output.name}' {out} has {classes} classes in dimension 1",
                 hint="give the last layer one value per class, or renumber the labels",
             )
