@@ -64,9 +64,13 @@ def _loss_problems(spec: Spec, graph: TypedGraph, doc: Document) -> list[Problem
             )
         ]
     out, op, source = outs[0].out, spec.loss.op, spec.data.source
-    classes, where = spec.data.class_count()
-    if op in CLASSIFICATION_LOSSES and classes is not None:
-        return _class_problems(op, out, outs[0].name, classes, where, pos)
+    name = outs[0].name
+    if spec.data.reconstructs():
+        return _reconstruction_problems(op, out, name, graph, pos)
+    if op in CLASSIFICATION_LOSSES and spec.data.gives_labels():
+        classes, where = spec.data.class_count()
+        labels = spec.data.label_shape()
+        return _class_problems(op, out, name, (classes, where), labels, pos)
     if op not in CLASSIFICATION_LOSSES and spec.data.gives_labels():
         return [
             Problem(
@@ -74,8 +78,8 @@ def _loss_problems(spec: Spec, graph: TypedGraph, doc: Document) -> list[Problem
                 f"{op} compares the output with a target of its shape, but "
                 f"{source} data gives class labels",
                 pos,
-                outs[0].name,
-                hint="use CrossEntropyLoss for class labels",
+                name,
+                hint=_labels_hint(spec, graph, out),
             )
         ]
     target = spec.data.target_shape()
@@ -87,7 +91,7 @@ def _loss_problems(spec: Spec, graph: TypedGraph, doc: Document) -> list[Problem
                 f"{op}: the model output {out} does not match the target "
                 f"{shown} of the {source} data",
                 pos,
-                outs[0].name,
+                name,
                 hint="make the output the target's shape (torch would broadcast "
                 "silently, or fail at the first batch)",
             )
@@ -95,20 +99,100 @@ def _loss_problems(spec: Spec, graph: TypedGraph, doc: Document) -> list[Problem
     return []
 
 
-def _class_problems(
-    op: str, out: TensorType, name: str, classes: int, where: str, pos: Any
+def _labels_hint(spec: Spec, graph: TypedGraph, out: TensorType) -> str:
+    """What fits a regression loss over data of class labels: it depends on the model."""
+    first = graph.inputs[0].out if graph.inputs else None
+    if first is not None and out.shape == first.shape:
+        # the output has the input's shape: an autoencoder, whose target is its input
+        from graphspec.data import SOURCES
+
+        able = sorted(
+            tag
+            for cls in SOURCES
+            if cls.can_reconstruct
+            for tag in cls.model_fields["source"].annotation.__args__
+        )
+        if type(spec.data).can_reconstruct:
+            return (
+                "the output has the input's shape: to reconstruct the input, add "
+                "'target: input' to data:"
+            )
+        return (
+            "the output has the input's shape: to reconstruct the input, use a source with "
+            f"'target: input' ({', '.join(able)})"
+        )
+    if out.rank == 2:
+        return "use CrossEntropyLoss for class labels (the output's width is the classes)"
+    return (
+        f"class labels need CrossEntropyLoss over a (N, C, ...) output; for {spec.loss.op}, "
+        "use data whose target is values of the output's shape"
+    )
+
+
+def _reconstruction_problems(
+    op: str, out: TensorType, name: str, graph: TypedGraph, pos: Any
 ) -> list[Problem]:
-    if out.rank != 2:
+    """`target: input`: the output must be the first input's shape, and a loss over values."""
+    first = graph.inputs[0] if graph.inputs else None
+    if op in CLASSIFICATION_LOSSES:
+        return [Problem("E-LOSS", f"{op} needs class labels, but target: input makes the "
+                        "target the input's values", pos, name,
+                        hint="use a reconstruction loss such as MSELoss, L1Loss or "
+                        "BCELoss (pixels in [0, 1])")]  # fmt: skip
+    if first is not None and not _same_dims(out.shape, first.out.shape):
         return [
             Problem(
                 "E-LOSS",
-                f"{op} with class labels needs a (N, C) output, got {out}",
+                f"{op}: target: input makes the target the input '{first.name}' "
+                f"{first.out}, but the model output is {out}",
                 pos,
                 name,
-                hint="flatten to (N, features) and end with a Linear layer",
+                hint="a reconstruction's output has its input's shape (decode back to it)",
             )
         ]
-    if out.shape[1] != Dim(classes):
+    return []
+
+
+def _same_dims(a: tuple[Dim, ...], b: tuple[Dim, ...]) -> bool:
+    """Equal rank and no static size that differs (symbols are not judged)."""
+    if len(a) != len(b):
+        return False
+    return all(x == y or not (x.is_static and y.is_static) for x, y in zip(a, b, strict=True))
+
+
+def _class_problems(
+    op: str,
+    out: TensorType,
+    name: str,
+    counted: tuple[int | None, str],
+    labels: tuple[int | str, ...] | None,
+    pos: Any,
+) -> list[Problem]:
+    """Class labels against the output: (N, C) for one label per sample, (N, C, d1, ...) for
+    labels (N, d1, ...) per token or pixel (torch's rule); C is dimension 1 either way."""
+    extra = labels or ()
+    want = "(N, C" + "".join(f", {d}" for d in extra) + ")"
+    problem = None
+    if out.rank != 2 + len(extra):
+        if not extra:
+            hint = ("one label per sample needs (N, C): flatten (start_dim: 1) and end with a "
+                    "Linear layer giving one value per class")  # fmt: skip
+        else:
+            hint = f"labels of shape (N, {', '.join(map(str, extra))}) need classes in dim 1"
+        problem = (f"{op} with class labels needs a {want} output, got {out}", hint)
+    elif extra and not _same_dims(out.shape[2:], tuple(Dim.of(d) for d in extra)):
+        hint = "the classes go in dimension 1, the labels' sizes after them (torch's rule)"
+        if _same_dims(out.shape[1:-1], tuple(Dim.of(d) for d in extra)):
+            hint = (
+                f"the classes are last in {out}: torch wants them in dimension 1; add "
+                f"{{op: transpose, dim0: 1, dim1: {out.rank - 1}}} as the last layer"
+            )
+        problem = (f"{op}: labels of shape (N, {', '.join(map(str, extra))}) need a {want} "
+                   f"output, got {out}", hint)  # fmt: skip
+    if problem is not None:
+        return [Problem("E-LOSS", problem[0], pos, name, hint=problem[1])]
+    classes, where = counted
+    if classes is not None and out.shape[1] != Dim(classes):
         return [
             Problem(
                 "E-LOSS",
@@ -116,7 +200,8 @@ def _class_problems(
                 f"has {classes} ({where})",
                 pos,
                 name,
-                hint=f"make the last layer give {classes} values (out_features: {classes})",
+                hint=f"make the layer before the loss give {classes} values in dimension 1 "
+                f"(out_features: {classes})",
             )
         ]
     return []

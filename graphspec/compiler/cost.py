@@ -248,10 +248,7 @@ def default_sizes(spec: Any) -> dict[str, int]:
     data = getattr(spec, "data", None)
     batch = getattr(data, "batch_size", None)
     if batch is None and data is not None:
-        inputs = getattr(data, "inputs", None)
-        if isinstance(inputs, dict) and inputs:
-            batch = next(iter(inputs.values()))[0]  # random data: samples first
-        batch = batch or getattr(data, "steps", None)  # linspace: one batch of all the steps
+        batch = data.whole_batch()  # the whole set as one batch (random, linspace)
     return {"N": batch if isinstance(batch, int) and batch > 0 else 1}
 
 

@@ -24,6 +24,10 @@ ALLOWED_IMPORTS = frozenset(
         "torchvision",
         "torchvision.transforms",
         "sklearn.datasets",
+        "csv",
+        "pathlib",
+        "safetensors.torch",
+        "tiktoken",
     }
 )
 # Bare names generated code never needs and an injected payload would.

@@ -47,6 +47,7 @@ SCRIPT_GLOBALS = frozenset(
         "train_step", "prepare", "take", "images_of", "transform_batch", "CORES", "SCALER",
         "MEAN_1", "STD_1", "MEAN_2", "STD_2", "MEAN_3", "STD_3",
         "GradientDescent",
+        "np", "csv", "Path", "tiktoken", "safetensors",  # the data sources' imports
     }
 )  # fmt: skip
 """Top-level names of the `emit --train` script (constants, functions, imports, copied classes)."""

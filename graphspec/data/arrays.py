@@ -30,14 +30,19 @@ class ArraysData(Source):
     """The `.npz` file (numpy.savez), relative to the working folder."""
     inputs: list[str] = Field(default=["x"], min_length=1)
     target: str = "y"
+    """The labels' or values' array; `input`: the first input is the target (reconstruction)."""
     test_fraction: Probability = 0.0
     """Held out for the evaluation, drawn with `split_seed`."""
     split_seed: Int = 0
 
     imports = ("import numpy as np",)
+    can_reconstruct = True
 
     def has_test(self) -> bool:
         return self.test_fraction > 0
+
+    def reconstructs(self) -> bool:
+        return self.target == "input"
 
     def check_available(self, doc, *, fake_data: bool) -> None:
         pos = doc.pos(("data", "path"))
@@ -50,7 +55,8 @@ class ArraysData(Source):
                 names = {n.removesuffix(".npy") for n in z.namelist()}
         except (OSError, zipfile.BadZipFile) as err:
             raise data_error(f"'{self.path}' is not a .npz file ({err})", pos) from None
-        for field, wanted in [("target", self.target)] + [("inputs", n) for n in self.inputs]:
+        wanted_target = [] if self.reconstructs() else [("target", self.target)]
+        for field, wanted in wanted_target + [("inputs", n) for n in self.inputs]:
             if wanted not in names:
                 raise data_error(
                     f"'{self.path}' has no array '{wanted}'",
@@ -70,9 +76,7 @@ class ArraysData(Source):
             "        else torch.from_numpy(arrays[name])",
             f"        for name in {literal(self.inputs)}",
             "    )",
-            f"    target = torch.from_numpy(arrays[{literal(self.target)}])",
-            "    if target.is_floating_point():",
-            "        target = target.to(torch.float32)",
+            *self._target_lines(),
             "    split = torch.randperm(len(target), "
             f"generator=torch.Generator().manual_seed({self.split_seed}))",
             f"    n_test = round(len(target) * {literal(self.test_fraction)})",
@@ -80,6 +84,15 @@ class ArraysData(Source):
             "    trainset = tuple(x[train] for x in inputs), target[train]",
             "    testset = (tuple(x[test] for x in inputs), target[test]) if n_test else None",
             "    return trainset, testset",
+        ]
+
+    def _target_lines(self) -> list[str]:
+        if self.reconstructs():
+            return ["    target = inputs[0]  # reconstruction: the target is the input"]
+        return [
+            f"    target = torch.from_numpy(arrays[{literal(self.target)}])",
+            "    if target.is_floating_point():",
+            "        target = target.to(torch.float32)",
         ]
 
     def describe(self, train: int, test: int | None) -> str:

@@ -42,6 +42,8 @@ class Source(StrictModel):
     """Samples are tensors that batches() slices; False: a Dataset read through a DataLoader."""
     imports: ClassVar[tuple[str, ...]] = ()
     """Import lines the generated make_data() needs beyond torch."""
+    can_reconstruct: ClassVar[bool] = False
+    """The source takes `target: input` (the compiler's hints name the sources that do)."""
     fit: ClassVar[bool] = False
     """A fitting task over all its points (the fit plot and animation)."""
 
@@ -69,6 +71,22 @@ class Source(StrictModel):
 
     def has_test(self) -> bool:
         return False
+
+    def reconstructs(self) -> bool:
+        """The target is the model's (first) input: an autoencoder's reconstruction task."""
+        return False
+
+    def label_shape(self) -> tuple[int | str, ...] | None:
+        """One sample's labels where they are more than one (a class per token or pixel): the
+        sizes after the batch dimension, a str for a size only the data knows."""
+        return None
+
+    def named_as(self) -> tuple[str, tuple]:
+        """How errors about the data name it (a file, quoted) and the spec field that says so."""
+        path = getattr(self, "path", None)
+        if isinstance(path, str):
+            return f"'{path}'", ("data", "path")
+        return f"the {self.source} data", ("data", "source")
 
     def whole_batch(self) -> int | None:
         """The batch size when `batch_size` is left out and the default is the whole set."""
@@ -119,6 +137,45 @@ class Source(StrictModel):
 def data_error(message: str, pos: Pos | None, hint: str | None = None) -> SpecError:
     """An E-DATA error at the spec's `data:` section (or one of its fields)."""
     return fail("E-DATA", message, pos, hint=hint)
+
+
+def constraint(message: str, pos: Pos | None) -> Any:
+    """An E-CONSTRAINT problem between fields of a source (for `Source.problems`)."""
+    from graphspec.core.errors import Problem
+
+    return Problem("E-CONSTRAINT", message, pos)
+
+
+def split_lines(fraction: float, seed: int) -> list[str]:
+    """The end of a make_data() holding `inputs` (a tuple) and `target`: a test split of
+    `fraction` drawn from a generator seeded with `seed`, fixed by the spec, not the run."""
+    from graphspec.core.codetext import literal
+
+    return [
+        f"    split = torch.randperm(len(target), generator=torch.Generator().manual_seed({seed}))",
+        f"    n_test = round(len(target) * {literal(fraction)})",
+        "    test, train = split[:n_test], split[n_test:]",
+        "    trainset = tuple(x[train] for x in inputs), target[train]",
+        "    testset = (tuple(x[test] for x in inputs), target[test]) if n_test else None",
+        "    return trainset, testset",
+    ]
+
+
+def file_problem(path: str, pos: Pos | None, max_bytes: int, what: str) -> SpecError | None:
+    """E-DATA when `path` is not a regular file of at most `max_bytes` (a folder, a FIFO, a
+    missing file, /dev/zero), else None. Checked before anything reads it."""
+    import os
+    import stat
+
+    try:
+        info = os.stat(path)
+    except OSError:
+        return data_error(f"'{path}' is not a file", pos, f"give the path of {what}")
+    if not stat.S_ISREG(info.st_mode):
+        return data_error(f"'{path}' is not a file", pos, f"give the path of {what}")
+    if info.st_size > max_bytes:
+        return data_error(f"'{path}' is larger than {max_bytes:,} bytes", pos)
+    return None
 
 
 def count(n: int, noun: str) -> str:

@@ -11,36 +11,97 @@ import keyword
 from math import prod
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from graphspec.core import exprs
 from graphspec.core.codetext import literal
-from graphspec.core.fields import Float, Size
+from graphspec.core.fields import Float, Size, StrictModel
 from graphspec.data.base import Source, count
 
 ShapeList = Annotated[list[Size], Field(min_length=1, max_length=8)]
 
 
-class RandomData(Source):
-    """Random tensors made once with `randn` (the seed's LeNet example). The first dimension of
-    each shape is the number of samples."""
+INT_DTYPES = ("int64", "int32")
+BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4}
 
+
+class RandomInput(StrictModel):
+    """A random input of a dtype and a range: integer ids in [low, high) (what an Embedding
+    takes), or floats uniform in [low, high) (`randn` when no range is given)."""
+
+    shape: ShapeList
+    dtype: Literal["float32", "float64", "float16", "bfloat16", "int64", "int32"] = "float32"
+    low: Float = 0
+    high: Float | None = None
+    """Integers: one past the largest id (required). Floats: uniform in [low, high)."""
+
+    @model_validator(mode="after")
+    def _range(self) -> RandomInput:
+        integer = self.dtype in INT_DTYPES
+        if integer and self.high is None:
+            raise ValueError(f"{self.dtype} random data needs 'high': ids are drawn in [low, high)")
+        if integer and (self.low != int(self.low) or self.high != int(self.high)):
+            raise ValueError("integer random data needs whole numbers for 'low' and 'high'")
+        if self.high is not None and self.high <= self.low:
+            raise ValueError(f"'high' ({self.high:g}) must be above 'low' ({self.low:g})")
+        return self
+
+    def code(self) -> str:
+        dims = ", ".join(map(str, self.shape))
+        if self.dtype in INT_DTYPES:
+            return (f"torch.randint({int(self.low)}, {int(self.high)}, ({dims},), "
+                    f"dtype=torch.{self.dtype})")  # fmt: skip
+        kind = "" if self.dtype == "float32" else f", dtype=torch.{self.dtype}"
+        if self.high is None:
+            return f"torch.randn({dims}{kind})"
+        width = literal(self.high - self.low)
+        return f"torch.rand({dims}{kind}) * {width} + {literal(self.low)}"
+
+
+def _kind(value: object) -> str:
+    return "input" if isinstance(value, dict | RandomInput) else "shape"
+
+
+# A list is a shape, a mapping a RandomInput: each reports its own errors, never both.
+RandomSpec = Annotated[
+    Annotated[ShapeList, Tag("shape")] | Annotated[RandomInput, Tag("input")],
+    Discriminator(_kind),
+]
+
+
+class RandomData(Source):
+    """Random tensors made once (the seed's LeNet example): `randn` floats, or inputs with a
+    dtype and a range (ids for an Embedding). The first dimension of each shape is the number
+    of samples."""
+
+    can_reconstruct = True
     source: Literal["random"]
-    inputs: dict[str, ShapeList] = Field(min_length=1)
-    target: ShapeList | None = None
-    """Shape of a `randn` target (regression)."""
+    inputs: dict[str, RandomSpec] = Field(min_length=1)
+    """Per model input: a shape (`randn` float32), or `{shape, dtype, low, high}`."""
+    target: ShapeList | Literal["input"] | None = None
+    """Shape of a `randn` target (regression); with `num_classes`, the labels' shape (one per
+    token or pixel); `input`: the first input is the target (reconstruction)."""
     num_classes: Size | None = None
-    """Instead of `target`: integer labels in [0, num_classes) (classification)."""
+    """Integer labels in [0, num_classes) (classification), one per sample unless `target`
+    gives their shape."""
     batch_size: Size | None = None  # type: ignore[assignment]
     """Default: the whole set as one batch."""
 
+    @field_validator("inputs", mode="after")
+    @classmethod
+    def _as_inputs(cls, value: dict) -> dict:
+        """A bare shape is float32 `randn`: one form for the code below."""
+        return {k: RandomInput(shape=v) if isinstance(v, list) else v for k, v in value.items()}
+
     @model_validator(mode="after")
     def _one_target(self) -> RandomData:
-        if (self.target is None) == (self.num_classes is None):
-            raise ValueError("random data needs exactly one of 'target' and 'num_classes'")
-        firsts = {name: shape[0] for name, shape in self.inputs.items()}
-        if self.target is not None:
+        if self.target is None and self.num_classes is None:
+            raise ValueError("random data needs 'target' (a shape, or input) or 'num_classes'")
+        if self.target == "input" and self.num_classes is not None:
+            raise ValueError("target: input reconstructs the input: it has no 'num_classes'")
+        firsts = {name: spec.shape[0] for name, spec in self.inputs.items()}
+        if isinstance(self.target, list):
             firsts["target"] = self.target[0]
         if len(set(firsts.values())) > 1:
             shown = ", ".join(f"{k} {v}" for k, v in firsts.items())
@@ -48,13 +109,28 @@ class RandomData(Source):
         return self
 
     def _samples(self) -> int:
-        return next(iter(self.inputs.values()))[0]
+        return next(iter(self.inputs.values())).shape[0]
+
+    def _first(self) -> RandomInput:
+        return next(iter(self.inputs.values()))
 
     def class_count(self) -> tuple[int | None, str]:
         return (self.num_classes, "data.num_classes") if self.num_classes else (None, "")
 
+    def reconstructs(self) -> bool:
+        return self.target == "input"
+
+    def label_shape(self) -> tuple[int | str, ...] | None:
+        if self.num_classes and isinstance(self.target, list) and len(self.target) > 1:
+            return tuple(self.target[1:])
+        return None
+
     def target_shape(self) -> tuple[int, ...] | None:
-        return tuple(self.target) if self.target is not None else None
+        if self.reconstructs():
+            return tuple(self._first().shape)
+        if self.num_classes is None and isinstance(self.target, list):
+            return tuple(self.target)
+        return None
 
     def sample_count(self) -> tuple[int | None, str]:
         return self._samples(), "data.inputs"
@@ -63,12 +139,13 @@ class RandomData(Source):
         return self._samples()
 
     def memory_parts(self) -> list[tuple[str, int, tuple]]:
-        parts = [  # float32 from randn
-            (f"random data input '{name}' {list(shape)}", 4 * prod(shape), ("data", "inputs", name))
-            for name, shape in self.inputs.items()
-        ]
-        if self.target is not None:
-            parts.append((f"random data target {self.target}", 4 * prod(self.target),
+        parts = [
+            (f"random data input '{name}' {list(spec.shape)}",
+             BYTES[spec.dtype] * prod(spec.shape), ("data", "inputs", name))
+            for name, spec in self.inputs.items()
+        ]  # fmt: skip
+        if isinstance(self.target, list):
+            parts.append((f"random data target {self.target}", 8 * prod(self.target),
                           ("data", "target")))  # fmt: skip
         return parts
 
@@ -78,10 +155,15 @@ class RandomData(Source):
             for i, n in enumerate(self.inputs)
         ]
         lines = ['    """Random tensors, drawn once (the seed\'s LeNet example)."""']
-        for name, shape in zip(names, self.inputs.values(), strict=True):
-            lines.append(f"    {name} = torch.randn({', '.join(map(str, shape))})")
-        if self.num_classes is not None:
-            lines.append(f"    target = torch.randint({self.num_classes}, ({self._samples()},))")
+        for name, spec in zip(names, self.inputs.values(), strict=True):
+            lines.append(f"    {name} = {spec.code()}")
+        if self.reconstructs():
+            lines.append(f"    target = {names[0]}  # reconstruction: the target is the input")
+        elif self.num_classes is not None:
+            shape = self.target if isinstance(self.target, list) else [self._samples()]
+            lines.append(
+                f"    target = torch.randint({self.num_classes}, ({', '.join(map(str, shape))},))"
+            )
         else:
             lines.append(f"    target = torch.randn({', '.join(map(str, self.target))})")
         lines.append(f"    return (({', '.join(names)},), target), None")

@@ -328,10 +328,10 @@ def _class_names(compiled: Compiled) -> str:
     """The names graphspec.training.evaluate prints, as a Python expression."""
     data = compiled.spec.data
     names = data.class_names()
-    if names is None and data.gives_labels():
+    if names is None and not data.in_memory:
         return "list(trainset.classes)"  # ImageFolder: the class folders' names
     names = list(names or [])
-    out = compiled.graph.outputs[0].out.shape[-1]
+    out = compiled.graph.outputs[0].out.shape[1]  # the classes: dimension 1
     count = out.value if out.is_static else len(names)
     return repr(names + [str(i) for i in range(len(names), count)])
 
@@ -344,7 +344,7 @@ def _classification(compiled: Compiled) -> list[str]:
     lines = [
         '    """The tutorial\'s test: a few examples, the accuracy, and each class\'s."""',
         f"    classes = {_class_names(compiled)}",
-        "    correct, total, loss_sum = 0, 0, 0.0",
+        "    correct, total, loss_sum, weight = 0, 0, 0.0, 0",
         "    correct_pred = {classname: 0 for classname in classes}",
         "    total_pred = {classname: 0 for classname in classes}",
         "    shown = []",
@@ -354,6 +354,8 @@ def _classification(compiled: Compiled) -> list[str]:
         "            inputs, labels = tuple(x.to(DEVICE) for x in inputs), labels.to(DEVICE)",
         "            outputs = net(*inputs)",
         "            loss_sum += criterion(outputs, labels).item() * labels.size(0)",
+        "            weight += labels.size(0)",
+        *_per_position(compiled),
         "            _, predicted = torch.max(outputs, 1)  # the class with the highest energy",
         "            total += labels.size(0)",
         "            correct += (predicted == labels).sum().item()",
@@ -382,5 +384,24 @@ def _classification(compiled: Compiled) -> list[str]:
             "            accuracy = 100 * float(correct_count) / total_pred[classname]",
             '            print(f"Accuracy for class: {classname:5s} is {accuracy:.1f} %")',
         ]
-    lines.append('    print(f"test loss: {loss_sum / total:.4f}")')
+    lines.append('    print(f"test loss: {loss_sum / weight:.4f}")')
+    return lines
+
+
+def _per_position(compiled: Compiled) -> list[str]:
+    """A class per token or pixel, (N, C, d1, ...): one row per position, as
+    graphspec.training.evaluate.per_position scores them; ignored positions left out."""
+    lines = []
+    if compiled.graph.outputs[0].out.rank > 2:
+        lines.append(
+            "            outputs = outputs.movedim(1, -1).reshape(-1, outputs.shape[1])"
+            "  # a class per position"
+        )
+        lines.append("            labels = labels.reshape(-1)")
+    ignore = getattr(compiled.spec.loss, "ignore_index", None)
+    if ignore is not None and (lines or ignore != -100):
+        lines += [
+            f"            keep = labels != {ignore}  # positions the loss ignores",
+            "            outputs, labels = outputs[keep], labels[keep]",
+        ]
     return lines

@@ -16,6 +16,7 @@ before it.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,12 +121,12 @@ def build(spec: Any, program: Program, stands_for: Any = None) -> Data:
     RNG, seeded by the caller. `stands_for`: the dataset FakeData replaces (--fake-data)."""
     try:
         trainset, testset = program.make_data()
-    except (OSError, RuntimeError, ValueError, KeyError) as err:  # a failed download, a
-        # corrupt or unreadable file, an object array (a pickle) numpy refuses to load
+    except (OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as err:
+        # a failed download, a corrupt or unreadable file, an object array (a pickle) numpy
+        # refuses to load, a torch file whose pickle weights_only refuses
         where = getattr(spec, "root", None)
-        raise DataError(
-            f"{spec.source}{f' {where}' if where else ''} could not be loaded: {err}"
-        ) from None
+        named = f"{spec.source} {where}" if where else spec.named_as()[0]
+        raise DataError(f"{named} could not be loaded: {err}") from None
     items = _items(trainset)
     train = Split(items, spec.batch_size or len(items), program, spec.shuffle, spec.drop_last)
     test = None

@@ -22,7 +22,7 @@ def classification(
     """Loss, accuracy, per-class accuracy and the first few predictions on `split`."""
     named = list(data.classes or [])
     classes = named + [str(i) for i in range(len(named), _num_classes(model, split, device))]
-    correct = total = 0
+    correct = total = weight = 0
     loss_sum = 0.0
     right = [0] * len(classes)
     seen = [0] * len(classes)
@@ -34,6 +34,8 @@ def classification(
             labels = labels.to(device)
             outputs = model(*inputs)
             loss_sum += loss_fn(outputs, labels).item() * labels.size(0)
+            weight += labels.size(0)
+            outputs, labels = per_position(outputs, labels, loss_fn)
             _, predicted = torch.max(outputs, 1)  # the class with the highest energy
             total += labels.size(0)
             correct += (predicted == labels).sum().item()
@@ -45,7 +47,7 @@ def classification(
     return {
         "split": "test",
         "samples": total,
-        "loss": loss_sum / total if total else float("nan"),
+        "loss": loss_sum / weight if weight else float("nan"),
         "accuracy": 100.0 * correct / total if total else float("nan"),
         "per_class": {
             name: 100.0 * right[i] / seen[i] for i, name in enumerate(classes) if seen[i]
@@ -53,6 +55,21 @@ def classification(
         "examples": [[classes[t], classes[p]] for t, p in shown],
         "correct": correct,
     }
+
+
+def per_position(
+    outputs: torch.Tensor, labels: torch.Tensor, loss_fn: torch.nn.Module
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, C, d1, ...) outputs with (N, d1, ...) labels (a class per token or pixel) as
+    (M, C) and (M,): one row per position, positions the loss ignores (ignore_index) left out."""
+    if outputs.dim() > 2:
+        outputs = outputs.movedim(1, -1).reshape(-1, outputs.shape[1])
+        labels = labels.reshape(-1)
+    ignore = getattr(loss_fn, "ignore_index", None)
+    if ignore is not None and not labels.is_floating_point():
+        keep = labels != ignore
+        outputs, labels = outputs[keep], labels[keep]
+    return outputs, labels
 
 
 def _num_classes(model: torch.nn.Module, split: Split, device: torch.device) -> int:
