@@ -27,8 +27,11 @@ def check_data_fits(compiled: Compiled, data: Any, doc: Document, classification
             f"{len(declared)} ({', '.join(t.name for t in declared)})",
             doc,
         )
+    wide = compiled.spec.train.dtype == "float64"  # floats were cast to it (train.dtype)
     for tensor, node in zip(inputs, declared, strict=True):
-        _check_sample(tuple(tensor.shape), str(tensor.dtype), node, doc)
+        dtype = str(tensor.dtype)
+        dtype = "torch.float32" if wide and dtype == "torch.float64" else dtype
+        _check_sample(tuple(tensor.shape), dtype, node, doc)
     outputs = compiled.graph.outputs
     if classification and outputs:
         _check_labels(labels_of(data.train), outputs[0], doc)
