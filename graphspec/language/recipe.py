@@ -163,7 +163,18 @@ BEST_LINE = (
 """The line after `Finished Training` of a validated run: which weights were evaluated."""
 
 _METRIC = r"^(loss|accuracy|per_class|perplexity|mse|mae|top[1-9][0-9]*)$"
-Metric = Annotated[str, Field(pattern=_METRIC)]
+
+
+def _metric(value: Any) -> Any:
+    if isinstance(value, str) and not re.match(_METRIC, value):
+        raise ValueError(
+            f"unknown metric '{value}'; use loss, accuracy, per_class, topK (K >= 1, e.g. "
+            "top5), perplexity, mse or mae"
+        )
+    return value
+
+
+Metric = Annotated[str, BeforeValidator(_metric), Field(json_schema_extra={"pattern": _METRIC})]
 """A validation metric: loss, accuracy, per_class, topK (top5: the label among the K highest
 outputs), perplexity (exp of the mean cross-entropy per target, e.g. per token), mse, mae."""
 HIGHER_IS_BETTER = re.compile(r"^(accuracy|top\d+)$")

@@ -1,0 +1,209 @@
+"""`train.validation`: metrics while training, early stopping, the best checkpoint.
+
+The overfitting spec learns random labels with a wide MLP: the validation loss bottoms out
+after a few epochs and rises, so early stopping must end the run `patience` validations after
+the best one, keep that epoch's weights in checkpoints/best.pt (compared tensor by tensor with
+the step checkpoint written at the same step), and its `emit --train` script must print the
+same numbers and keep the same best weights.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from runhelp import SPECS, meta, python_child, run_cli
+
+from graphspec.cli import main
+from graphspec.training import checkpoint
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+OVERFIT = """\
+name: overfit
+model:
+  inputs: {x: [N, 20]}
+  layers:
+    fc1: {op: Linear, out_features: 256}
+    act: relu
+    fc2: {op: Linear, out_features: 4}
+data: {source: random, inputs: {x: [200, 20]}, num_classes: 4, batch_size: 20, shuffle: true}
+loss: CrossEntropyLoss
+optimizer: {op: Adam, lr: 0.01}
+train:
+  epochs: 40
+  log_every: 8
+  checkpoint_every: 8          # 160 training samples / 20: a checkpoint at every epoch's end
+  keep_checkpoints: 100
+  validation:
+    {split: 0.2, metrics: [loss, accuracy, top2, per_class], early_stopping: {patience: 3}}
+device: cpu
+seed: 4
+"""
+RUN_ONLY = ("model: ", "data: ", "batches: ", "train: ", "wrote: ")
+
+
+def _records(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _spec(tmp_path, text: str = OVERFIT):
+    path = tmp_path / "overfit.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def overfit(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("overfit")
+    res = run_cli(_spec(tmp), runs=tmp / "runs")
+    assert res.code == 0, res.err
+    return res
+
+
+def test_early_stopping_stops_patience_validations_after_the_best(overfit):
+    run = overfit.run_dir
+    vals = [r for r in _records(run) if "val_loss" in r]
+    losses = [r["val_loss"] for r in vals]
+    best = min(range(len(losses)), key=losses.__getitem__)  # the first lowest
+    assert len(vals) == best + 1 + 3, losses  # stopped exactly `patience` after the best
+    assert 3 < len(vals) < 40  # it overfit, and stopped well before the 40 epochs
+    assert [r["epoch"] for r in vals] == list(range(1, len(vals) + 1))  # once per epoch
+    assert [r["step"] for r in vals] == [8 * e for e in range(1, len(vals) + 1)]
+    result = meta(run)["result"]["validation"]
+    assert result["early_stopped"] is True and result["final_weights"] == "last"
+    assert result["best_epoch"] == best + 1 and result["best_step"] == 8 * (best + 1)
+    assert result["best"] == losses[best]
+    assert meta(run)["steps"] == vals[-1]["step"]
+    out = overfit.out
+    assert (
+        f"early stopping at step {vals[-1]['step']} (epoch {len(vals)}): val_loss did not "
+        "improve by more than 0 for 3 validation(s)"
+    ) in out
+    assert f"at step {8 * (best + 1)} (epoch {best + 1}); the final evaluation uses the last" in out
+    # the metrics asked for: accuracy and top-2 in percent, per class in the records only
+    first = vals[0]
+    assert 0 <= first["val_accuracy"] <= first["val_top2"] <= 100
+    assert set(first["val_per_class"]) <= {"0", "1", "2", "3"}
+    assert "per_class" not in out.split("validation at step 8 ")[1].splitlines()[0]
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"val_loss", "val_accuracy", "val_top2", "val_per_class"} <= set(header)
+
+
+def test_the_best_checkpoint_holds_the_best_epochs_weights(overfit):
+    run = overfit.run_dir
+    result = meta(run)["result"]["validation"]
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    assert best["best"]["step"] == best["step"] == result["best_step"]
+    assert best["best"]["monitor"] == "loss" and best["best"]["value"] == result["best"]
+    at_best = torch.load(checkpoint.path_for(run, result["best_step"]), weights_only=True)
+    last = torch.load(checkpoint.listing(run)[0], weights_only=True)
+    assert best["model"].keys() == at_best["model"].keys()
+    assert all(torch.equal(best["model"][k], at_best["model"][k]) for k in best["model"])
+    assert not all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
+    weights = torch.load(run / "weights.pt", weights_only=True)  # final_weights: last
+    assert all(torch.equal(weights[k], last["model"][k]) for k in weights)
+    # keep_checkpoints never prunes best.pt, and it verifies like any checkpoint
+    assert checkpoint.load(run / "checkpoints" / "best.pt", meta(run)["spec_hash"])
+
+
+def test_final_weights_best_evaluates_and_keeps_the_best(tmp_path, overfit):
+    text = OVERFIT.replace("patience: 3}}", "patience: 3}, final_weights: best}")
+    text = text.replace("keep_checkpoints: 100", "keep_checkpoints: 1")
+    res = run_cli(_spec(tmp_path, text), runs=tmp_path / "runs")
+    assert res.code == 0, res.err
+    run = res.run_dir
+    assert "the final evaluation uses the best weights" in res.out
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)["model"]
+    weights = torch.load(run / "weights.pt", weights_only=True)
+    assert all(torch.equal(weights[k], best[k]) for k in weights)
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert len(names) == 2 and "best.pt" in names  # the last one, and the best beside it
+    assert meta(run)["steps"] == meta(overfit.run_dir)["steps"]  # the same training
+
+
+def test_the_script_validates_and_stops_the_same(tmp_path, overfit):
+    script = tmp_path / "train.py"
+    assert main(["emit", str(overfit.run_dir / "spec.yaml"), "--train", "-o", str(script)]) == 0
+    proc = python_child(str(script), cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    expected = [line for line in overfit.out.splitlines()[:-1] if not line.startswith(RUN_ONLY)]
+    assert proc.stdout.splitlines() == expected
+    assert any(line.startswith("early stopping at step") for line in expected)
+    ours = torch.load(tmp_path / "overfit_best.pth", weights_only=True)
+    best = torch.load(overfit.run_dir / "checkpoints" / "best.pt", weights_only=True)["model"]
+    assert all(torch.equal(ours[k], best[k]) for k in best)
+
+
+def test_without_validation_nothing_changes(tmp_path):
+    text = OVERFIT.split("  validation:")[0] + "device: cpu\nseed: 4\n"
+    res = run_cli(_spec(tmp_path, text), "--set", "train.epochs=3", runs=tmp_path / "runs")
+    assert res.code == 0, res.err
+    assert "validation at step" not in res.out
+    assert not (res.run_dir / "checkpoints" / "best.pt").exists()
+    assert "validation" not in meta(res.run_dir)["result"]
+
+
+def test_regression_metrics_and_the_test_split(tmp_path):
+    res = run_cli(
+        SPECS / "regression.yaml",
+        "--set",
+        "seed=0",
+        "--set",
+        "train.validation={split: 0.25, every: 50}",
+        runs=tmp_path,
+    )
+    assert res.code == 0, res.err
+    vals = [r for r in _records(res.run_dir) if "val_loss" in r]
+    assert [r["step"] for r in vals] == [50, 100, 150, 200]
+    for r in vals:  # MSELoss's own loss is the mse
+        assert r["val_mse"] == pytest.approx(r["val_loss"], rel=1e-6)
+        assert 0 < r["val_mae"] <= r["val_mse"] ** 0.5 + 1e-9
+    assert "75 points" in res.out  # the fit is over the 75 training points left
+    digits = run_cli(
+        SPECS / "digits.yaml",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "train.validation={split: test}",
+        runs=tmp_path,
+    )
+    assert digits.code == 0, digits.err
+    [val] = [r for r in _records(digits.run_dir) if "val_loss" in r]
+    [test] = [r for r in _records(digits.run_dir) if r.get("split") == "test"]
+    assert val["val_loss"] == pytest.approx(test["loss"], rel=1e-6)  # the same split, weights
+    assert val["val_accuracy"] == pytest.approx(test["accuracy"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "setting", "code", "words"),
+    [
+        ("regression.yaml", "{metrics: [accuracy]}", "E-LOSS", "needs class labels"),
+        ("digits.yaml", "{metrics: [mae]}", "E-LOSS", "predicts classes"),
+        ("digits.yaml", "{early_stopping: {monitor: per_class}}", "E-LOSS", "per_class"),
+        ("regression.yaml", "{split: test}", "E-DATA", "has no test split"),
+        ("regression.yaml", "{split: 1.5}", "E-", "split"),
+        ("regression.yaml", "{metrics: [top0]}", "E-CONSTRAINT", "unknown metric"),
+        ("regression.yaml", "{every: 0}", "E-", "every"),
+        ("regression.yaml", "{split: 0.999}", "E-DATA", "leaves none to train on"),
+    ],
+)
+def test_bad_validation_settings_are_input_errors(tmp_path, spec, setting, code, words):
+    res = run_cli(SPECS / spec, "--set", f"train.validation={setting}", runs=tmp_path)
+    assert res.code == 2, res.err
+    assert f"error[{code}" in res.err and words in res.err, res.err
+    assert "Traceback" not in res.err
+    assert not any(tmp_path.rglob("meta.json")), "nothing is written"
+
+
+def test_emit_refuses_what_run_refuses(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(
+        (SPECS / "regression.yaml")
+        .read_text()
+        .replace("train: {", "train: {validation: {metrics: [accuracy]}, ")
+    )
+    assert "validation" in spec.read_text()
+    assert main(["emit", str(spec), "--train", "-o", str(tmp_path / "x.py")]) == 2
+    assert not (tmp_path / "x.py").exists()
