@@ -1,7 +1,8 @@
 """`train.validation`: metrics while training, early stopping, the best checkpoint.
 
-The overfitting spec learns random labels with a wide MLP: the validation loss bottoms out
-after a few epochs and rises, so early stopping must end the run `patience` validations after
+The overfitting spec learns a linear rule under 30% label noise with a wide MLP on 160
+samples: the validation loss falls for a few epochs, then rises as the noise is memorised,
+so early stopping must end the run `patience` validations after
 the best one, keep that epoch's weights in checkpoints/best.pt (compared tensor by tensor with
 the step checkpoint written at the same step), and its `emit --train` script must print the
 same numbers and keep the same best weights.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from runhelp import SPECS, meta, python_child, run_cli
@@ -28,9 +30,9 @@ model:
     fc1: {op: Linear, out_features: 256}
     act: relu
     fc2: {op: Linear, out_features: 4}
-data: {source: random, inputs: {x: [200, 20]}, num_classes: 4, batch_size: 20, shuffle: true}
+data: {source: arrays, path: noisy.npz, inputs: [x], target: y, batch_size: 20, shuffle: true}
 loss: CrossEntropyLoss
-optimizer: {op: Adam, lr: 0.01}
+optimizer: {op: Adam, lr: 0.003}
 train:
   epochs: 40
   log_every: 8
@@ -49,8 +51,15 @@ def _records(run) -> list[dict]:
 
 
 def _spec(tmp_path, text: str = OVERFIT):
+    """The spec beside its data: 200 samples, y = argmax(x W), 30% of labels redrawn."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 20)).astype(np.float32)
+    y = (x @ rng.standard_normal((20, 4))).argmax(1)
+    flip = rng.random(200) < 0.3
+    y[flip] = rng.integers(0, 4, flip.sum())
+    np.savez(tmp_path / "noisy.npz", x=x, y=y.astype(np.int64))
     path = tmp_path / "overfit.yaml"
-    path.write_text(text)
+    path.write_text(text.replace("path: noisy.npz", f"path: {tmp_path / 'noisy.npz'}"))
     return path
 
 
@@ -68,6 +77,7 @@ def test_early_stopping_stops_patience_validations_after_the_best(overfit):
     losses = [r["val_loss"] for r in vals]
     best = min(range(len(losses)), key=losses.__getitem__)  # the first lowest
     assert len(vals) == best + 1 + 3, losses  # stopped exactly `patience` after the best
+    assert best >= 1, losses  # it learned first: the loss fell before it rose
     assert 3 < len(vals) < 40  # it overfit, and stopped well before the 40 epochs
     assert [r["epoch"] for r in vals] == list(range(1, len(vals) + 1))  # once per epoch
     assert [r["step"] for r in vals] == [8 * e for e in range(1, len(vals) + 1)]
@@ -138,6 +148,7 @@ def test_the_script_validates_and_stops_the_same(tmp_path, overfit):
 
 def test_without_validation_nothing_changes(tmp_path):
     text = OVERFIT.split("  validation:")[0] + "device: cpu\nseed: 4\n"
+    assert "validation" not in text
     res = run_cli(_spec(tmp_path, text), "--set", "train.epochs=3", runs=tmp_path / "runs")
     assert res.code == 0, res.err
     assert "validation at step" not in res.out
@@ -207,3 +218,18 @@ def test_emit_refuses_what_run_refuses(tmp_path):
     assert "validation" in spec.read_text()
     assert main(["emit", str(spec), "--train", "-o", str(tmp_path / "x.py")]) == 2
     assert not (tmp_path / "x.py").exists()
+
+
+def test_validation_reaches_tensorboard_and_the_loss_plot(overfit):
+    from tensorboard.backend.event_processing import event_accumulator  # the test extra
+
+    run = overfit.run_dir
+    acc = event_accumulator.EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"val/loss", "val/accuracy", "val/top2", "train/loss"} <= tags
+    vals = [r for r in _records(run) if "val_loss" in r]
+    events = acc.Scalars("val/loss")
+    assert [e.step for e in events] == [r["step"] for r in vals]
+    assert [e.value for e in events] == pytest.approx([r["val_loss"] for r in vals], rel=1e-6)
+    assert (run / "loss.png").stat().st_size > 0
