@@ -58,10 +58,15 @@ def _eager(spec: Path, seed: int = 0) -> torch.nn.Module:
     return compile_file(str(spec)).build().eval()
 
 
-def _third_inputs(spec: Path, checked: dict[str, int]) -> tuple[torch.Tensor, ...]:
+def _third_inputs(spec: Path, report) -> tuple[torch.Tensor, ...]:
+    """Inputs at a third size of every symbol the file keeps dynamic (fixed ones as checked)."""
     slots = samples.slots(compile_file(str(spec)).graph)
     names = samples.symbols(slots)
-    sizes = {n: THIRD_BATCH if i == 0 else checked[n] + THIRD_STEP for i, n in enumerate(names)}
+    checked = report.checked
+    sizes = {
+        n: THIRD_BATCH if i == 0 else checked[n] + THIRD_STEP * (n in report.dynamic)
+        for i, n in enumerate(names)
+    }
     return samples.random_inputs(slots, sizes, seed=7)
 
 
@@ -69,16 +74,9 @@ def _flat(out) -> list[torch.Tensor]:
     return [out] if isinstance(out, torch.Tensor) else list(out)
 
 
-# seq_cnn's Conv1d/pool stack over a symbolic L: torch.export reports "Constraints violated"
-# for L and the exporter does not yet fall back (pt2, onnx). Strict: it fails the suite once fixed.
-KNOWN = {("zoo/seq_cnn", "pt2"), ("zoo/seq_cnn", "onnx")}
-
-
 @pytest.mark.parametrize("fmt", formats.available())
 @pytest.mark.parametrize("name", MODELS + ZOO)
-def test_round_trip(name, fmt, tmp_path, request):
-    if (name, fmt) in KNOWN:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="symbolic L not exported yet"))
+def test_round_trip(name, fmt, tmp_path):
     spec = _spec(name)
     target = tmp_path / f"model{formats.FORMATS[fmt].suffix}"
     report = export(Request(str(spec), fmt, str(target)))
@@ -86,7 +84,7 @@ def test_round_trip(name, fmt, tmp_path, request):
     assert report.agreement.ok and report.dynamic  # at least the batch stays symbolic
     assert report.checked[report.dynamic[0]] != report.traced[report.dynamic[0]]
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary left
-    inputs = _third_inputs(spec, report.checked)
+    inputs = _third_inputs(spec, report)
     with torch.no_grad():
         want = _flat(_eager(spec)(*inputs))
         got = _flat(_read_back(fmt, target)(*inputs))
@@ -260,3 +258,22 @@ def test_sizes_the_model_caps_are_found_or_refused(tmp_path):
         export(Request(gpt, "pt2", str(tmp_path / "h.pt2"), check_sizes={"T": 100}))
     assert "the eager module itself fails at N=3, T=100" in err.value.problems[0].message
     assert not (tmp_path / "h.pt2").exists()
+
+
+@pytest.mark.parametrize("fmt", [f for f in ("pt2", "onnx") if f in formats.available()])
+def test_a_length_torch_fixes_is_exported_fixed_and_said(fmt, tmp_path):
+    """CPU max_pool1d makes torch specialise seq_cnn's L: the batch stays dynamic, L is traced
+    and checked at one size, and the report says so instead of failing the export."""
+    report = export(Request(str(_spec("zoo/seq_cnn")), fmt, str(tmp_path / f"m.{fmt}")))
+    assert report.dynamic == ["N"]
+    assert report.checked["L"] == report.traced["L"] and report.checked["N"] != report.traced["N"]
+    assert any("axis 2" in note and "L" in note for note in report.notes)
+
+
+def test_a_batch_size_torch_fixes_is_refused(monkeypatch, tmp_path):
+    """Negative control for the above: the same path fixing the batch axis is E-EXPORT."""
+    monkeypatch.setattr(formats.FORMATS["pt2"], "static_axes", lambda path: {("x", 0)})
+    with pytest.raises(SpecError) as err:
+        export(Request(str(_spec("lenet")), "pt2", str(tmp_path / "a.pt2")))
+    assert "fixes the batch size" in err.value.problems[0].message
+    assert list(tmp_path.iterdir()) == []

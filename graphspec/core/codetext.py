@@ -27,13 +27,14 @@ ALLOWED_IMPORTS = frozenset(
     }
 )
 # Bare names generated code never needs and an injected payload would.
-_BANNED_NAMES = frozenset(
+BANNED_NAMES = frozenset(
     {
         "__import__", "eval", "exec", "compile", "open", "globals", "locals", "vars",
         "getattr", "setattr", "delattr", "breakpoint", "input", "importlib", "os", "sys",
         "subprocess", "builtins", "__builtins__", "memoryview",
     }
 )  # fmt: skip
+"""Names generated code never uses; core/names.py refuses them as spec names too."""
 _ALLOWED_DUNDERS = frozenset({"__init__", "__name__", "__main__"})
 
 
@@ -97,7 +98,7 @@ def _check_node(node: ast.AST) -> None:
     for name in names:
         if name not in ALLOWED_IMPORTS:
             raise UnsafeSource(f"import of {name!r} at line {line}")
-    if isinstance(node, ast.Name) and node.id in _BANNED_NAMES:
+    if isinstance(node, ast.Name) and node.id in BANNED_NAMES:
         raise UnsafeSource(f"use of {node.id!r} at line {line}")
     # `model.eval()` is a method, not the builtin: attributes are checked for dunders only.
     ident = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import builtins
 import keyword
 
+from graphspec.core.codetext import BANNED_NAMES
+
 NN_MODULE_ATTRIBUTES = frozenset(
     {
         "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init",
@@ -51,11 +53,9 @@ SCRIPT_GLOBALS = frozenset(
 
 def node_name_problem(name: str) -> str | None:
     """Why `name` cannot name a node, input or param; None when it can."""
-    return _common(name) or (
-        f"'{name}' is an attribute of torch.nn.Module: a node of that name would replace it"
-        if name in NN_MODULE_ATTRIBUTES
-        else None
-    )
+    if name in NN_MODULE_ATTRIBUTES:  # the more telling reason for `eval`, `to`, `train`
+        return f"'{name}' is an attribute of torch.nn.Module: a node of that name would replace it"
+    return _common(name)
 
 
 def class_name_problem(name: str) -> str | None:
@@ -71,4 +71,7 @@ def _common(name: str) -> str | None:
         return f"'{name}' is a Python keyword"
     if name in FORWARD_NAMES:
         return f"'{name}' is a name the generated code uses"
+    if name in BANNED_NAMES:
+        # check_source refuses these in any generated text, so they are refused here first
+        return f"'{name}' is a name generated code may not hold (it is checked before it runs)"
     return None

@@ -74,7 +74,18 @@ def export(req: Request) -> Report:
     io_names = Names([s.name for s in slots], list(compiled.graph.output_types()))
     tmp = _temp_beside(target, fmt.suffix)
     try:
-        _save(fmt, model, example, io_names, dynamic, tmp, where, notes)
+        pinned = _save(fmt, model, example, io_names, dynamic, tmp, where, notes)
+        if _batch_symbol(slots) in pinned:
+            raise fail(
+                "E-EXPORT",
+                f"torch fixes the batch size while exporting as {fmt.name}: {notes[-1]}",
+                where,
+                hint="nothing was written; try another --format",
+            )
+        if pinned:  # torch fixed these sizes: check at the traced value, the batch still varies
+            checked.update({sym: traced[sym] for sym in pinned})
+            names = [n for n in names if n not in pinned]
+            probe = samples.random_inputs(slots, checked, req.seed + 1, device)
         agreement = _check(fmt, tmp, model, probe, io_names, req, checked, device, where)
         umask = os.umask(0)
         os.umask(umask)
@@ -112,8 +123,7 @@ def _inputs_that_run(model, slots, req: Request, traced, checked, device, where,
 def _plan_sizes(slots: list[samples.InputSlot], req: Request, rung=samples.SIZE_LADDER[0]):
     """The dynamic symbols, the sizes to trace and check at, torch's dynamic_shapes, notes."""
     names = samples.symbols(slots)
-    first = slots[0].shape[:1] if slots else ()
-    batch = first[0].syms[0] if first and len(first[0].syms) == 1 else ""
+    batch = _batch_symbol(slots)
     traced = samples.sizes_for(names, batch, req.sizes, check=False, rung=rung)
     checked = samples.sizes_for(names, batch, req.check_sizes, check=True, rung=rung)
     dynamic, notes = samples.dynamic_shapes(slots)
@@ -123,6 +133,12 @@ def _plan_sizes(slots: list[samples.InputSlot], req: Request, rung=samples.SIZE_
     if names and all(traced[n] == checked[n] for n in names):
         notes.append("checked at the traced sizes: the dynamic sizes were not exercised")
     return names, traced, checked, dynamic, notes
+
+
+def _batch_symbol(slots: list[samples.InputSlot]) -> str:
+    """The first input's first symbol (`N`): the batch size, which must stay dynamic."""
+    first = slots[0].shape[:1] if slots else ()
+    return first[0].syms[0] if first and len(first[0].syms) == 1 else ""
 
 
 def _format(name: str) -> Format:
@@ -208,23 +224,11 @@ def _export_errors() -> tuple[type[BaseException], ...]:
 
 def _save(
     fmt: Format, model, example, names: Names, dynamic, tmp: str, where: Pos, notes: list[str]
-) -> None:
+) -> set[str]:
+    """Export to `tmp`; return the symbols torch had to fix (empty when every one stayed)."""
     try:
         with torch.no_grad():
-            try:
-                fmt.save(model, example, names, dynamic, tmp)
-            except _export_errors() as err:
-                if "Constraints violated" not in str(err):
-                    raise
-                # The model bounds a size (a CNN needs W >= 33): named Dims claim every
-                # size, so torch refuses; Dim.DYNAMIC lets it keep the ranges it derived.
-                fmt.save(model, example, names, samples.relaxed(dynamic), tmp)
-                bounded = re.search(r"Constraints violated \(([^)]*)\)", str(err))
-                which = bounded.group(1) if bounded else "the sizes"
-                notes.append(
-                    f"the model bounds {which} (torch's guards): exported with Dim.DYNAMIC, "
-                    "keeping the ranges torch derived"
-                )
+            pinned = _save_relaxing(fmt, model, example, names, dynamic, tmp, notes)
     except _export_errors() as err:
         first = _first_line(err)
         raise fail(
@@ -234,6 +238,60 @@ def _save(
             hint="a size the spec names with a symbol may be fixed by the model: give it as "
             "a number; or try another --format",
         ) from None
+    silent = {(n, a) for n, a in fmt.static_axes(tmp) if a in dynamic.get(n, {})}
+    quiet = {samples.symbol_at(dynamic, n, a) for n, a in silent} - {None} - pinned
+    if quiet:
+        notes.append(
+            f"the {fmt.name} exporter fixed {_axes_text(silent)}: exported at the traced size "
+            f"of {', '.join(sorted(quiet))}, checked there"
+        )
+    return pinned | quiet
+
+
+def _save_relaxing(fmt, model, example, names, dynamic, tmp, notes) -> set[str]:
+    """Named Dims first; where torch says the model constrains an axis, Dim.DYNAMIC (it keeps
+    the ranges it derived: a CNN needs W >= 33); where an op still fixes one (CPU max_pool1d
+    specialises the length), that axis is exported at its traced size, and said so."""
+    try:
+        fmt.save(model, example, names, dynamic, tmp)
+        return set()
+    except _export_errors() as err:
+        if "Constraints violated" not in str(err):
+            raise
+        axes = _violated_axes(err)
+    relaxed = samples.relaxed(dynamic)
+    try:
+        fmt.save(model, example, names, relaxed, tmp)
+        notes.append(
+            f"the model bounds {_axes_text(axes)} (torch's guards): exported with Dim.DYNAMIC, "
+            "keeping the ranges torch derived"
+        )
+        return set()
+    except _export_errors() as err:
+        fixed = _violated_axes(err)
+        if "Constraints violated" not in str(err) or not fixed:
+            raise
+    kept = {n: {a: d for a, d in ax.items() if (n, a) not in fixed} for n, ax in relaxed.items()}
+    fmt.save(model, example, names, kept, tmp)
+    pinned = {samples.symbol_at(dynamic, name, axis) for name, axis in fixed} - {None}
+    notes.append(
+        f"torch fixes {_axes_text(fixed)} while tracing: exported at the traced size of "
+        f"{', '.join(sorted(pinned)) or 'that axis'}, checked there"
+    )
+    return pinned
+
+
+_AXIS = re.compile(r"\['(\w+)'\]\.size\(\)\[(\d+)\]")
+
+
+def _violated_axes(err: BaseException) -> set[tuple[str, int]]:
+    """The (input, axis) pairs torch's "Constraints violated (L['x'].size()[2])" names."""
+    head = str(err).split("!", 1)[0]
+    return {(name, int(axis)) for name, axis in _AXIS.findall(head)}
+
+
+def _axes_text(axes: set[tuple[str, int]]) -> str:
+    return ", ".join(f"input '{n}' axis {a}" for n, a in sorted(axes)) or "the sizes"
 
 
 def _check(fmt, tmp, model, probe, names: Names, req: Request, sizes, device, where) -> Agreement:

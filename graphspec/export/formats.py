@@ -35,6 +35,10 @@ class Format:
     def load(self, path: str, device: str) -> Runner:
         raise NotImplementedError
 
+    def static_axes(self, path: str) -> set[tuple[str, int]]:
+        """(input, axis) pairs the saved file holds at a fixed size (where the format says)."""
+        return set()
+
 
 class Names:
     """Input and output names, kept in the exported file where the format has them."""
@@ -105,6 +109,18 @@ class ONNX(Format):
             return [torch.from_numpy(v) for v in session.run(None, feed)]
 
         return run
+
+    def static_axes(self, path):
+        # The dynamo exporter may specialise an axis without raising: read what it wrote.
+        import onnx
+
+        graph = onnx.load(path, load_external_data=False).graph
+        return {
+            (value.name, axis)
+            for value in graph.input
+            for axis, dim in enumerate(value.type.tensor_type.shape.dim)
+            if dim.HasField("dim_value")
+        }
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (PT2(), TorchScript(), ONNX())}

@@ -140,6 +140,13 @@ def relaxed(spec: dict[str, dict[int, Any]]) -> dict[str, dict[int, Any]]:
     return {name: {axis: TorchDim.DYNAMIC for axis in axes} for name, axes in spec.items()}
 
 
+def symbol_at(spec: dict[str, dict[int, Any]], name: str, axis: int) -> str | None:
+    """The symbol torch's dynamic_shapes gives input `name`'s `axis` (a derived 2*L: L)."""
+    dim = spec.get(name, {}).get(axis)
+    root = getattr(dim, "root", dim)  # a derived dim names its root
+    return getattr(root, "__name__", None)
+
+
 def dynamic_symbols(slots_: list[InputSlot]) -> set[str]:
     """The symbols some input axis carries as a dynamic dim (the rest are traced fixed)."""
     return {f[0] for s in slots_ for d in s.shape if (f := _multiple_of_symbol(d))}
