@@ -44,7 +44,10 @@ SCRIPT_GLOBALS = frozenset(
         "torch", "nn", "F", "math", "torchvision", "transforms", "load_digits", "BATCH_SIZE",
         "DEVICE", "DROP_LAST", "EPOCHS", "LOG_EVERY", "NUM_WORKERS", "PATH", "SEED", "SHUFFLE",
         "STEPS", "batches", "compare", "evaluate", "main", "make_data", "size", "epoch_order",
-        "train_step",
+        "train_step", "MAX_STEPS", "TOLERANCE", "PATIENCE", "DTYPE", "cast",
+        "split_validation", "validate", "validation_line", "improved", "VAL_SPLIT", "VAL_EVERY",
+        "VAL_BATCH_SIZE", "MONITOR", "MIN_DELTA", "VAL_PATIENCE", "FINAL_WEIGHTS", "EARLY_LINE",
+        "BEST_LINE",
         "GradientDescent",
     }
 )  # fmt: skip
