@@ -17,6 +17,7 @@ from pydantic import (
 
 from graphspec.core.errors import fail
 from graphspec.core.fields import (
+    Fraction,
     Int,
     NonNeg,
     NonNegFloat,
@@ -179,7 +180,6 @@ Metric = Annotated[str, BeforeValidator(_metric), Field(json_schema_extra={"patt
 outputs), perplexity (exp of the mean cross-entropy per target, e.g. per token), mse, mae."""
 HIGHER_IS_BETTER = re.compile(r"^(accuracy|top\d+)$")
 REGRESSION_LOSSES = frozenset({"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"})
-Fraction = Annotated[PosFloat, Field(lt=1)]
 
 
 class EarlyStopping(StrictModel):

@@ -157,11 +157,11 @@ def _validate(spec: Any) -> str:
     ]
     result = ['"loss": loss_sum / (n or math.nan)']
     if classify:
-        start.append("counted, per_position = 0, False")
+        start.append("counted, per_position = 0, False" if ppl_default else "counted = 0")
         body += [
             f"keep = labels != {ignore}  # ignore_index: positions that are not scored",
             "counted += keep.sum().item()",
-            "per_position = per_position or outputs.dim() > 2",
+            *(["per_position = per_position or outputs.dim() > 2"] if ppl_default else []),
         ]
     if "accuracy" in wanted or "per_class" in wanted:
         body.append("hit = (outputs.argmax(1) == labels) & keep")
@@ -172,8 +172,8 @@ def _validate(spec: Any) -> str:
     for k in tops:
         start.append(f"top{k} = 0")
         body.append(
-            f"best = outputs.topk(min({k}, outputs.shape[1]), dim=1).indices"
-            f"\ntop{k} += ((best == labels.unsqueeze(1)).any(1) & keep).sum().item()"
+            f"ranked = outputs.topk(min({k}, outputs.shape[1]), dim=1).indices"
+            f"\ntop{k} += ((ranked == labels.unsqueeze(1)).any(1) & keep).sum().item()"
         )
         result.append(f'"top{k}": 100.0 * top{k} / (counted or math.nan)')
     if "perplexity" in wanted or ppl_default:
@@ -209,7 +209,9 @@ def _validate(spec: Any) -> str:
         "            outputs = net(*inputs)",
         *(f"            {part}" for line in body for part in line.split("\n")),
         "    net.train()",
-        "    metrics = {" + ", ".join(result) + "}",
+        "    metrics = {",
+        *(f"        {item}," for item in result),
+        "    }",
     ]
     if "perplexity" in wanted:
         lines.append('    metrics["perplexity"] = math.exp(nll / (counted or math.nan))')
