@@ -74,7 +74,7 @@ def spawn(*args: str | Path, runs: Path) -> subprocess.Popen:
 def losses(run_dir: Path) -> list[float]:
     """The logged training losses, in order."""
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    return [r["loss"] for r in map(json.loads, lines) if "split" not in r]
+    return [r["loss"] for r in map(json.loads, lines) if "split" not in r and "loss" in r]
 
 
 def state_digest(run_dir: Path) -> str:

@@ -261,3 +261,27 @@ def test_sharded_loss_weights_each_part_by_its_share(monkeypatch):
     value.backward()
     assert out.grad.flatten().tolist() == pytest.approx([2 * 1 / 2 * 0.8, 2 * 3 / 2 * 0.8])
     assert loss.agreed_stop is False
+
+
+def test_validation_on_two_processes_equals_one(tmp_path):
+    """Rank 0 validates the whole split; the early-stopping decision reaches every rank, so
+    all stop at the same step (a rank that went on would hang in its next all_reduce)."""
+    val = "train.validation={split: 0.2, every: 10, early_stopping: {patience: 2, min_delta: 0.01}}"
+    args = (*REGRESSION, "--set", val)
+    single = _single(args, tmp_path / "one")
+    res = _torchrun(*args, runs=tmp_path / "two")
+    assert res.returncode == 0, res.stderr
+    multi = _only_run(tmp_path / "two")
+
+    def vals(run):
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        return [r for r in map(json.loads, lines) if "val_loss" in r]
+
+    assert [r["step"] for r in vals(multi)] == [r["step"] for r in vals(single)]
+    assert [r["val_loss"] for r in vals(multi)] == pytest.approx(
+        [r["val_loss"] for r in vals(single)], rel=1e-4
+    )
+    assert meta(multi)["steps"] == meta(single)["steps"] < 200  # stopped early, together
+    assert meta(multi)["result"]["validation"]["early_stopped"] is True
+    assert res.stdout.count("early stopping at step") == 1  # rank 0 alone prints
+    assert (multi / "checkpoints" / "best.pt").exists()

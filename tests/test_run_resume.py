@@ -7,6 +7,7 @@ StepLR (scheduler state), so leaving out any one piece of state changes the resu
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -168,3 +169,52 @@ def test_resume_extends_a_finished_run(tmp_path):
     )
     assert losses(short.run_dir) == losses(whole.run_dir)
     assert state_digest(short.run_dir) == state_digest(whole.run_dir)
+
+
+VALIDATED = (
+    *ARGS,
+    "--set",
+    "train.validation={split: 0.2, every: 15, early_stopping: {patience: 4, min_delta: 0.01}}",
+)
+
+
+def _validations(run: Path) -> list[dict]:
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if "val_loss" in r]
+
+
+def _best_model(run: Path) -> dict:
+    return torch.load(run / "checkpoints" / "best.pt", weights_only=True)["model"]
+
+
+def test_sigkill_with_validation_then_resume_is_bit_exact(tmp_path):
+    """Validation every 15 steps, checkpoints every 10: the kill lands between them, and the
+    early-stopping counters and best.pt must come back as an uninterrupted run has them."""
+    whole = run_cli(*VALIDATED, runs=tmp_path / "whole")
+    assert whole.code == 0, whole.err
+    proc = spawn(*VALIDATED, runs=tmp_path / "killed")
+    newest = lambda: checkpoint.listing(next((tmp_path / "killed").glob("digits/*")))  # noqa: E731
+    _wait_for(
+        lambda: (
+            any(tmp_path.glob("killed/digits/*/checkpoints/step-*.pt"))
+            and int(newest()[0].stem.split("-")[1]) >= 40
+        ),
+        proc,
+    )
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    [run] = (tmp_path / "killed").glob("digits/*")
+    assert not (run / "weights.pt").exists(), "the kill came after the end"
+    assert (run / "checkpoints" / "best.pt").exists()
+    res = run_cli("--resume", run)
+    assert res.code == 0, res.err
+    assert state_digest(run) == state_digest(whole.run_dir)
+    assert losses(run) == losses(whole.run_dir)
+    assert _validations(run) == _validations(whole.run_dir)  # each once, the same numbers
+    a, b = _best_model(run), _best_model(whole.run_dir)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert meta(run)["result"]["validation"] == {
+        **meta(whole.run_dir)["result"]["validation"],
+        "best_checkpoint": str(run / "checkpoints" / "best.pt"),
+    }
+    assert meta(run)["steps"] == meta(whole.run_dir)["steps"]

@@ -146,6 +146,10 @@ NonNegFloat = Annotated[
 Probability = Annotated[
     float, Field(ge=0, le=1, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
 ]
+Fraction = Annotated[
+    float, Field(gt=0, lt=1, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+]
+"""A part of a whole, strictly between 0 and 1 (a validation split)."""
 
 
 def pair(value: int | list[int]) -> tuple[int, int]:

@@ -46,6 +46,10 @@ SCRIPT_GLOBALS = frozenset(
         "STEPS", "batches", "compare", "evaluate", "main", "make_data", "size", "epoch_order",
         "train_step", "prepare", "take", "images_of", "transform_batch", "CORES", "SCALER",
         "MEAN_1", "STD_1", "MEAN_2", "STD_2", "MEAN_3", "STD_3",
+        "MAX_STEPS", "TOLERANCE", "PATIENCE", "DTYPE", "cast",
+        "split_validation", "validate", "validation_line", "improved", "VAL_SPLIT", "VAL_EVERY",
+        "VAL_BATCH_SIZE", "MONITOR", "MIN_DELTA", "VAL_PATIENCE", "FINAL_WEIGHTS", "EARLY_LINE",
+        "BEST_LINE",
         "GradientDescent",
         "np", "csv", "Path", "tiktoken", "safetensors",  # the data sources' imports
     }

@@ -15,7 +15,9 @@ from pydantic import (
     Field,
 )
 
+from graphspec.core.errors import fail
 from graphspec.core.fields import (
+    Fraction,
     Int,
     NonNeg,
     NonNegFloat,
@@ -150,6 +152,117 @@ class Stop(StrictModel):
     """Calm steps in a row that end training."""
 
 
+EARLY_LINE = (
+    "early stopping at step {step} (epoch {epoch}): val_{monitor} did not improve by more than"
+    " {min_delta:g} for {patience} validation(s)"
+)
+"""What `graphspec run` and the `emit --train` script print when early stopping ends training."""
+BEST_LINE = (
+    "best validation: val_{monitor} {value:.6g} at step {step} (epoch {epoch});"
+    " the final evaluation uses the {which} weights"
+)
+"""The line after `Finished Training` of a validated run: which weights were evaluated."""
+
+_METRIC = r"^(loss|accuracy|per_class|perplexity|mse|mae|top[1-9][0-9]*)$"
+
+
+def _metric(value: Any) -> Any:
+    if isinstance(value, str) and not re.match(_METRIC, value):
+        raise ValueError(
+            f"unknown metric '{value}'; use loss, accuracy, per_class, topK (K >= 1, e.g. "
+            "top5), perplexity, mse or mae"
+        )
+    return value
+
+
+Metric = Annotated[str, BeforeValidator(_metric), Field(json_schema_extra={"pattern": _METRIC})]
+"""A validation metric: loss, accuracy, per_class, topK (top5: the label among the K highest
+outputs), perplexity (exp of the mean cross-entropy per target, e.g. per token), mse, mae."""
+HIGHER_IS_BETTER = re.compile(r"^(accuracy|top\d+)$")
+REGRESSION_LOSSES = frozenset({"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"})
+
+
+class EarlyStopping(StrictModel):
+    """Stop when a validation metric has not improved for `patience` validations."""
+
+    monitor: Metric = "loss"
+    """The metric watched (its mode follows from it: accuracy and topK higher, others lower)."""
+    patience: Size = 3
+    """Validations in a row without improvement that end training."""
+    min_delta: NonNegFloat = 0.0
+    """An improvement is a change by more than this, in the better direction."""
+
+
+class Validate(StrictModel):
+    """Evaluate on a validation split while training: metrics, early stopping, best weights."""
+
+    split: Fraction | Literal["test"] = 0.1
+    """A fraction cut off the training split by the seeded generator (the rest trains), or
+    `test`: the data's test split."""
+    every: Literal["epoch"] | Size = "epoch"
+    """After every epoch, or every N optimizer steps."""
+    metrics: list[Metric] | None = None
+    """Default, by the loss: classification loss and accuracy (and perplexity when the labels
+    are per position, e.g. per token); regression loss, mse and mae; otherwise loss."""
+    batch_size: Size | None = None
+    """Default: data.test_batch_size, else data.batch_size."""
+    early_stopping: EarlyStopping | None = None
+    final_weights: Literal["last", "best"] = "last"
+    """Which weights weights.pt keeps and the final evaluation uses: the last (as Keras'
+    restore_best_weights=False) or the best validated ones (checkpoints/best.pt)."""
+
+
+def validation_metrics(validate: Validate, loss: str) -> list[str]:
+    """The metrics a validation computes, the monitored one included; ValueError naming the one
+    that does not fit the loss. (By default a classifier whose labels are per position, a
+    language model's per token, also gets perplexity: the generated validate() sees that.)"""
+    classify = loss in CLASSIFICATION_LOSSES
+    if validate.metrics is not None:
+        wanted = list(validate.metrics)
+    elif classify:
+        wanted = ["loss", "accuracy"]
+    elif loss in REGRESSION_LOSSES:
+        wanted = ["loss", "mse", "mae"]
+    else:
+        wanted = ["loss"]
+    stop = validate.early_stopping
+    if stop is not None and stop.monitor == "per_class":
+        raise ValueError("early_stopping.monitor can't be per_class (one number per class)")
+    if stop is not None and stop.monitor not in wanted:
+        wanted.append(stop.monitor)
+    for name in wanted:
+        labels = name in ("accuracy", "per_class", "perplexity") or name.startswith("top")
+        if labels and not classify:
+            raise ValueError(f"metric '{name}' needs class labels: a {loss} run has none")
+        if name in ("mse", "mae") and classify:
+            raise ValueError(f"metric '{name}' compares values; {loss} predicts classes")
+    return list(dict.fromkeys(wanted))
+
+
+def higher_is_better(metric: str) -> bool:
+    return bool(HIGHER_IS_BETTER.match(metric))
+
+
+def check_training_options(spec: Any, doc: Any) -> None:
+    """E-LOSS for a validation metric the loss can't give, E-DATA for `split: test` without a
+    test split, E-CONSTRAINT for float64 on data read through a DataLoader."""
+    val = spec.train.validation
+    if val is not None and spec.loss is not None:
+        try:
+            validation_metrics(val, spec.loss.op)
+        except ValueError as err:
+            raise fail("E-LOSS", str(err), doc.pos(("train", "validation")),
+                       hint="leave out `metrics:` for the loss's own") from None  # fmt: skip
+        if val.split == "test" and spec.data is not None and not spec.data.has_test():
+            raise fail("E-DATA", f"train.validation.split is 'test', but {spec.data.source} "
+                       "has no test split", doc.pos(("train", "validation", "split")),
+                       hint="give a fraction of the training split, e.g. split: 0.1")  # fmt: skip
+    if spec.train.dtype != "float32" and spec.data is not None and not spec.data.in_memory:
+        raise fail("E-CONSTRAINT", f"train.dtype {spec.train.dtype} is for in-memory data; "
+                   f"{spec.data.source} is read through a DataLoader as float32",
+                   doc.pos(("train", "dtype")), hint="leave train.dtype at float32")  # fmt: skip
+
+
 class Train(StrictModel):
     epochs: Size | None = None
     """Passes over the training set (default 1 when `steps` is not given)."""
@@ -164,6 +277,11 @@ class Train(StrictModel):
     """How many of the newest checkpoints to keep."""
     stop: Stop | None = None
     """Stop before `epochs`/`steps` run out when the loss settles (`{tolerance, patience}`)."""
+    validation: Validate | None = None
+    """Evaluate on a validation split while training (`{split, every, metrics,
+    early_stopping, final_weights}`)."""
+    dtype: Literal["float32", "float64"] = "float32"
+    """The floating type of the weights and the data: float64 for ill-conditioned fits."""
     compile: bool = False
     """torch.compile the model before training (the generated `prepare()`; off: on the CPU it
     did not pay for the project's models, bench/RESULTS.md)."""

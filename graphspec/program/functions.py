@@ -13,10 +13,19 @@ from __future__ import annotations
 from typing import Any
 
 from graphspec.core.codetext import one_line
-from graphspec.language.recipe import CLOSURE_OPTIMIZERS
+from graphspec.language.recipe import (
+    BEST_LINE,
+    CLASSIFICATION_LOSSES,
+    CLOSURE_OPTIMIZERS,
+    EARLY_LINE,
+    higher_is_better,
+    validation_metrics,
+)
 
 FUNCTIONS = ("make_data", "batches", "size", "epoch_order", "prepare", "train_step")
 """What the run takes from the executed program."""
+OPTIONAL = ("cast", "split_validation", "validate", "validation_line", "improved")
+"""Written only for a spec that needs them (train.dtype, train.validation); else None."""
 
 
 def header(data: Any, comments: list[str]) -> str:
@@ -50,6 +59,9 @@ def settings(spec: Any) -> list[str]:
         ]
     elif not data.in_memory:
         lines.append(f"NUM_WORKERS = {data.num_workers}")
+    if spec.train.dtype != "float32":
+        lines.append(f"DTYPE = torch.{spec.train.dtype}  # train.dtype: the weights' and data's")
+    lines += _validation_settings(spec)
     lines.append(f"DEVICE = {_device(spec.device)}")
     if _amp(spec) == "fp16":  # float16's narrow range: scale the loss so small gradients live
         lines.append("SCALER = torch.amp.GradScaler(DEVICE.type)")
@@ -66,6 +78,25 @@ def _auto_workers(data: Any) -> bool:
     return not data.in_memory and data.num_workers is None
 
 
+def _validation_settings(spec: Any) -> list[str]:
+    val = spec.train.validation
+    if val is None:
+        return []
+    stop = val.early_stopping
+    batch = val.batch_size or spec.data.test_batch_size or spec.data.batch_size
+    lines = [
+        f"VAL_SPLIT = {val.split!r}  # train.validation.split",
+        f"VAL_EVERY = {val.every!r}",
+        f"VAL_BATCH_SIZE = {batch or spec.data.whole_batch() or 'None'}",
+        f"MONITOR = {(stop.monitor if stop else 'loss')!r}",
+        f"MIN_DELTA = {(stop.min_delta if stop else 0.0)!r}",
+    ]
+    if stop is not None:
+        lines.append(f"VAL_PATIENCE = {stop.patience}")
+    lines.append(f"FINAL_WEIGHTS = {val.final_weights!r}")
+    return lines + [f"EARLY_LINE = {EARLY_LINE!r}", f"BEST_LINE = {BEST_LINE!r}"]
+
+
 def _device(name: str) -> str:
     if name == "auto":
         return (
@@ -78,7 +109,7 @@ def _device(name: str) -> str:
 def sections(spec: Any) -> list[str]:
     """make_data, batches and size, epoch_order, train_step: one source text each."""
     data = spec.data
-    return [
+    parts = [
         "\n".join(["def make_data():", *data.make_data()]),
         *data.helpers(),
         _batches(data),
@@ -86,6 +117,165 @@ def sections(spec: Any) -> list[str]:
         _prepare(spec),
         _train_step(spec),
     ]
+    if spec.train.dtype != "float32":
+        parts.append(_cast())
+    if spec.train.validation is not None:
+        parts += [_split_validation(data), _validate(spec), _validation_line(), _improved(spec)]
+    return parts
+
+
+def _cast() -> str:
+    return "\n".join(
+        [
+            "def cast(dataset):",
+            '    """Floating tensors to DTYPE (train.dtype); ids and class labels keep theirs."""',
+            "    if dataset is None:",
+            "        return None",
+            "    inputs, target = dataset",
+            "    to = lambda t: t.to(DTYPE) if t.is_floating_point() else t  # noqa: E731",
+            "    return tuple(to(x) for x in inputs), to(target)",
+        ]
+    )
+
+
+def _split_validation(data: Any) -> str:
+    lines = [
+        "def split_validation(dataset, fraction, generator):",
+        '    """A seeded `fraction` of the training samples held out: (train, validation).',
+        "",
+        '    Both keep the samples\' own order; the cut is drawn from `generator` alone."""',
+        "    n = size(dataset)",
+        "    order = torch.randperm(n, generator=generator)",
+        "    cut = max(1, round(n * fraction))",
+        "    held, kept = order[:cut].sort().values, order[cut:].sort().values",
+    ]
+    if data.in_memory:
+        lines += [
+            "    inputs, target = dataset",
+            "    return (",
+            "        (tuple(x[kept] for x in inputs), target[kept]),",
+            "        (tuple(x[held] for x in inputs), target[held]),",
+            "    )",
+        ]
+    else:
+        lines += [
+            "    subset = torch.utils.data.Subset",
+            "    return subset(dataset, kept.tolist()), subset(dataset, held.tolist())",
+        ]
+    return "\n".join(lines)
+
+
+def _validate(spec: Any) -> str:
+    """validate(): the metrics `train.validation` asks for, one accumulator each."""
+    loss = spec.loss.op
+    wanted = validation_metrics(spec.train.validation, loss)
+    classify = loss in CLASSIFICATION_LOSSES
+    tops = [int(m[3:]) for m in wanted if m.startswith("top")]
+    ppl_default = classify and spec.train.validation.metrics is None
+    ignore = getattr(spec.loss, "ignore_index", -100)
+    start = ["n, loss_sum = 0, 0.0"]
+    body = [
+        "loss_sum += criterion(outputs, labels).item() * labels.shape[0]",
+        "n += labels.shape[0]",
+    ]
+    result = ['"loss": loss_sum / (n or math.nan)']
+    if classify:
+        start.append("counted, per_position = 0, False" if ppl_default else "counted = 0")
+        body += [
+            f"keep = labels != {ignore}  # ignore_index: positions that are not scored",
+            "counted += keep.sum().item()",
+            *(["per_position = per_position or outputs.dim() > 2"] if ppl_default else []),
+        ]
+    if "accuracy" in wanted or "per_class" in wanted:
+        body.append("hit = (outputs.argmax(1) == labels) & keep")
+    if "accuracy" in wanted:
+        start.append("correct = 0")
+        body.append("correct += hit.sum().item()")
+        result.append('"accuracy": 100.0 * correct / (counted or math.nan)')
+    for k in tops:
+        start.append(f"top{k} = 0")
+        body.append(
+            f"ranked = outputs.topk(min({k}, outputs.shape[1]), dim=1).indices"
+            f"\ntop{k} += ((ranked == labels.unsqueeze(1)).any(1) & keep).sum().item()"
+        )
+        result.append(f'"top{k}": 100.0 * top{k} / (counted or math.nan)')
+    if "perplexity" in wanted or ppl_default:
+        nll = "F.nll_loss" if loss == "NLLLoss" else "F.cross_entropy"
+        start.append("nll = 0.0")
+        body.append(f'nll += {nll}(outputs, labels, ignore_index={ignore}, reduction="sum").item()')
+    if "per_class" in wanted:
+        start.append("right = seen = 0")
+        body += [
+            "width = outputs.shape[1]",
+            "right = right + torch.bincount(labels[hit], minlength=width).cpu()",
+            "seen = seen + torch.bincount(labels[keep], minlength=width).cpu()",
+        ]
+    if "mse" in wanted or "mae" in wanted:
+        start += ["squares = absolutes = 0.0", "elements = 0"]
+        body += [
+            "diff = outputs - labels.view_as(outputs)",
+            "squares += diff.pow(2).sum().item()",
+            "absolutes += diff.abs().sum().item()",
+            "elements += diff.numel()",
+        ]
+    for name, total in (("mse", "squares"), ("mae", "absolutes")):
+        if name in wanted:
+            result.append(f'"{name}": {total} / (elements or math.nan)')
+    lines = [
+        "def validate(net, dataset, criterion):",
+        '    """The validation metrics over `dataset`, in order, in eval mode, no gradients."""',
+        "    net.eval()",
+        *(f"    {line}" for line in start),
+        "    with torch.no_grad():",
+        "        for inputs, labels in batches(dataset, None, 0, VAL_BATCH_SIZE, False):",
+        "            inputs, labels = tuple(x.to(DEVICE) for x in inputs), labels.to(DEVICE)",
+        "            outputs = net(*inputs)",
+        *(f"            {part}" for line in body for part in line.split("\n")),
+        "    net.train()",
+        "    metrics = {",
+        *(f"        {item}," for item in result),
+        "    }",
+    ]
+    if "perplexity" in wanted:
+        lines.append('    metrics["perplexity"] = math.exp(nll / (counted or math.nan))')
+    elif ppl_default:
+        lines += [
+            "    if per_position:  # labels per token or pixel: a language model's perplexity",
+            '        metrics["perplexity"] = math.exp(nll / (counted or math.nan))',
+        ]
+    if "per_class" in wanted:
+        lines.append(
+            '    metrics["per_class"] = {str(c): 100.0 * r / s for c, (r, s) in '
+            "enumerate(zip(right.tolist(), seen.tolist())) if s}"
+        )
+    return "\n".join([*lines, "    return metrics"])
+
+
+def _validation_line() -> str:
+    return "\n".join(
+        [
+            "def validation_line(step, epoch, metrics):",
+            '    """What a validation prints: its numbers, per_class left to the records."""',
+            '    shown = (f"{k}: {v:.6g}" for k, v in metrics.items() if not isinstance(v, dict))',
+            '    return f"validation at step {step} (epoch {epoch}): " + ", ".join(shown)',
+        ]
+    )
+
+
+def _improved(spec: Any) -> str:
+    stop = spec.train.validation.early_stopping
+    higher = higher_is_better(stop.monitor if stop else "loss")
+    test = "value > best + MIN_DELTA" if higher else "value < best - MIN_DELTA"
+    return "\n".join(
+        [
+            "def improved(value, best):",
+            f'    """Better than `best` by more than MIN_DELTA ({"higher" if higher else "lower"}'
+            ' is better); a NaN never is."""',
+            "    if best is None:",
+            "        return value == value",
+            f"    return {test}",
+        ]
+    )
 
 
 _COUNT = "len(target) // batch_size if drop_last else -(-len(target) // batch_size)"

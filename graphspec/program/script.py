@@ -19,7 +19,12 @@ from graphspec.compiler import codegen
 from graphspec.compiler.pipeline import Compiled
 from graphspec.core.codetext import check_source
 from graphspec.core.errors import fail
-from graphspec.language.recipe import CLASSIFICATION_LOSSES, OWN_OPTIMIZERS, STOP_LINE
+from graphspec.language.recipe import (
+    CLASSIFICATION_LOSSES,
+    OWN_OPTIMIZERS,
+    STOP_LINE,
+    check_training_options,
+)
 from graphspec.program import functions, polyfit
 
 
@@ -32,6 +37,7 @@ def generate(compiled: Compiled) -> str:
             compiled.doc.pos(()),
             hint="or emit the model alone, without --train",
         )
+    check_training_options(spec, compiled.doc)  # as `graphspec run` does
     header = codegen.header(file)
     assert compiled.source.startswith(header)
     classes = compiled.source[len(header) :].strip("\n")
@@ -103,11 +109,19 @@ def _call(prefix: str, entry: Any, first: str = "", drop: tuple[str, ...] = ("op
 
 def _main(compiled: Compiled) -> str:
     spec, name = compiled.spec, compiled.graph.class_name
+    val = spec.train.validation
+    to = "DEVICE" if spec.train.dtype == "float32" else "DEVICE, DTYPE"
     lines = [
         "def main():",
         "    torch.manual_seed(SEED)  # data first, then the weights, as `graphspec run` does",
         "    trainset, testset = make_data()",
-        f"    net = {name}().to(DEVICE)",
+        *(
+            ["    trainset, testset = cast(trainset), cast(testset)  # train.dtype"]
+            if spec.train.dtype != "float32"
+            else []
+        ),
+        *_validation_split(val),
+        f"    net = {name}().to({to})",
         "    print(net)",
         "",
         f"    criterion = {_call('nn.', spec.loss)}",
@@ -123,20 +137,94 @@ def _main(compiled: Compiled) -> str:
         "    order_generator = torch.Generator().manual_seed(SEED)  # each epoch's order",
         "",
         "    net.train()",
-        *(["    step = 0"] if spec.train.steps is not None or spec.train.stop else []),
+        *(["    step = 0"] if _counts_steps(spec) else []),
         *(["    previous, calm = None, 0  # train.stop"] if spec.train.stop is not None else []),
+        *(
+            [
+                f'    BEST_PATH = "./{spec.name}_best.pth"  # the best validated weights',
+                "    per_epoch = size(trainset) // BATCH_SIZE if DROP_LAST else "
+                "-(-size(trainset) // BATCH_SIZE)",
+                "    best, best_step, best_epoch, bad, early = None, 0, 0, 0, False",
+            ]
+            if val is not None
+            else []
+        ),
     ]
     lines += _epochs_loop(compiled) if _epochs_mode(spec) else _steps_loop(compiled)
     lines += [
         "",
         '    print("Finished Training")',
+        *_best_report(val),
         f'    PATH = "./{spec.name}_net.pth"',
         "    torch.save(net.state_dict(), PATH)",
-        f"    net = {name}().to(DEVICE)  # test the saved weights, as the tutorial does",
+        f"    net = {name}().to({to})  # test the saved weights, as the tutorial does",
         "    net.load_state_dict(torch.load(PATH, weights_only=True))",
         "    evaluate(net, trainset, testset, criterion)",
     ]
     return "\n".join(lines)
+
+
+def _counts_steps(spec: Any) -> bool:
+    train = spec.train
+    return train.steps is not None or train.stop is not None or train.validation is not None
+
+
+def _validation_split(val: Any) -> list[str]:
+    if val is None:
+        return []
+    if val.split == "test":
+        return ["    valset = testset  # train.validation.split: the test split"]
+    return [
+        "    # train.validation: a seeded part of the training set, from a stream of its own",
+        "    split_generator = torch.Generator().manual_seed(SEED + 1)",
+        "    trainset, valset = split_validation(trainset, VAL_SPLIT, split_generator)",
+    ]
+
+
+def _validation(spec: Any, pad: str, batch: str) -> list[str]:
+    """The run's on_validate (training/session.py): validate, print, keep the best, stop."""
+    val = spec.train.validation
+    if val is None:
+        return []
+    when = f"{batch} == per_epoch" if val.every == "epoch" else "step % VAL_EVERY == 0"
+    lines = [
+        f"if {when}:  # validate",
+        "    metrics = validate(net, valset, criterion)",
+        "    print(validation_line(step, epoch + 1, metrics))",
+        "    if improved(metrics[MONITOR], best):",
+        "        best, best_step, best_epoch, bad = metrics[MONITOR], step, epoch + 1, 0",
+        "        torch.save(net.state_dict(), BEST_PATH)",
+        "    else:",
+        "        bad += 1",
+    ]
+    if val.early_stopping is not None:
+        lines += [
+            "    if bad >= VAL_PATIENCE:  # early stopping",
+            "        print(EARLY_LINE.format(step=step, epoch=epoch + 1, monitor=MONITOR,",
+            "                                min_delta=MIN_DELTA, patience=VAL_PATIENCE))",
+            "        early = True",
+        ]
+    return [pad + line for line in lines]
+
+
+def _early_break(spec: Any, pad: str) -> list[str]:
+    val = spec.train.validation
+    if val is None or val.early_stopping is None:
+        return []
+    return [pad + "if early:", pad + "    break"]
+
+
+def _best_report(val: Any) -> list[str]:
+    if val is None:
+        return []
+    lines = [
+        "    if best is not None:",
+        "        print(BEST_LINE.format(monitor=MONITOR, value=best, step=best_step,",
+        "                               epoch=best_epoch, which=FINAL_WEIGHTS))",
+    ]
+    if val.final_weights == "best":
+        lines.append("        net.load_state_dict(torch.load(BEST_PATH, weights_only=True))")
+    return lines
 
 
 def _epochs_mode(spec: Any) -> bool:
@@ -159,25 +247,24 @@ def _epochs_loop(compiled: Compiled) -> list[str]:
         "        ):",
         *_step(compiled, "            "),
         *(["            scheduler.step()"] if every_step else []),
-        *(["            step += 1"] if capped or compiled.spec.train.stop else []),
+        *(["            step += 1"] if _counts_steps(compiled.spec) else []),
         "",
         "            # print statistics",
         "            running_loss += loss",
         "            if (i + 1) % LOG_EVERY == 0:  # print every LOG_EVERY mini-batches",
         '                print(f"[{epoch + 1}, {i + 1:5d}] loss: {running_loss / LOG_EVERY:.3f}")',
         "                running_loss = 0.0",
+        *_validation(compiled.spec, "            ", "i + 1"),
         *_stop(compiled.spec, "            "),
-    ]
+        *_early_break(compiled.spec, "            "),
+        *(["            if step == MAX_STEPS:", "                break"] if capped else []),
+    ]  # the epoch's batches end here; what follows ends the epochs
     if compiled.spec.train.stop is not None:
         lines.append("        if calm >= PATIENCE:")
         lines.append("            break")
+    lines += _early_break(compiled.spec, "        ")
     if capped:
-        lines += [
-            "            if step == MAX_STEPS:",
-            "                break",
-            "        if step == MAX_STEPS:",
-            "            break",
-        ]
+        lines += ["        if step == MAX_STEPS:", "            break"]
     if _scheduler_every(compiled.spec) == "epoch":
         lines.append("        scheduler.step()")
     return lines
@@ -190,7 +277,9 @@ def _steps_loop(compiled: Compiled) -> list[str]:
         "    epoch, running_loss = 0, 0.0",
         "    while step < STEPS:",
         _order("        "),
-        "        for inputs, labels in batches(trainset, order, epoch, BATCH_SIZE, DROP_LAST):",
+        "        for i, (inputs, labels) in enumerate(",
+        "            batches(trainset, order, epoch, BATCH_SIZE, DROP_LAST)",
+        "        ):",
         *_step(compiled, "            "),
         *(["            scheduler.step()"] if every == "step" else []),
         "            step += 1",
@@ -199,7 +288,9 @@ def _steps_loop(compiled: Compiled) -> list[str]:
         f'                print(f"step {{step:{width}d}}/{{STEPS}}  loss: '
         '{running_loss / LOG_EVERY:.6g}")',
         "                running_loss = 0.0",
+        *_validation(compiled.spec, "            ", "i + 1"),
         *_stop(compiled.spec, "            "),
+        *_early_break(compiled.spec, "            "),
         "            if step == STEPS:",
         "                break",
         "        else:  # the epoch ran to its end",
@@ -210,6 +301,7 @@ def _steps_loop(compiled: Compiled) -> list[str]:
             if compiled.spec.train.stop
             else []
         ),
+        *_early_break(compiled.spec, "        "),
     ]
 
 

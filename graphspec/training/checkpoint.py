@@ -32,6 +32,8 @@ FORMAT = 2  # 2: with a checksum
 MAX_BYTES = 64 << 30
 """The largest checkpoint read back (64 GiB): beyond that it is not one this run wrote."""
 FOLDER = "checkpoints"
+BEST = "best.pt"
+"""`train.validation`'s best weights, a checkpoint beside the step ones (never pruned)."""
 _NAME = re.compile(r"^step-(\d{8})\.pt$")
 _KEYS = {
     "format",
@@ -80,6 +82,12 @@ def capture(
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "rng": capture_rng(state, generator),
+        "validation": {
+            "best": state.best,
+            "best_step": state.best_step,
+            "best_epoch": state.best_epoch,
+            "bad": state.bad_validations,
+        },
     }
     ckpt["checksum"] = digest(ckpt)
     return ckpt
@@ -156,6 +164,15 @@ def restore(
         running_loss=ckpt["running_loss"],
         running_count=ckpt["running_count"],
     )
+    val = ckpt.get("validation")
+    if isinstance(val, dict):  # the early-stopping counters go on where they were
+        best = val.get("best")
+        state.best = float(best) if isinstance(best, (int, float)) else None
+        state.best_step, state.best_epoch = (
+            int(val.get("best_step", 0)),
+            int(val.get("best_epoch", 0)),
+        )
+        state.bad_validations = int(val.get("bad", 0))
     restore_rng(ckpt, state, generator)
     return state
 

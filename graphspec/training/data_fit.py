@@ -30,8 +30,11 @@ def check_data_fits(compiled: Compiled, data: Any, doc: Document, classification
             f"gives {len(inputs)} input(s) per sample, the model takes "
             f"{len(declared)} ({', '.join(t.name for t in declared)})"
         )
+    wide = compiled.spec.train.dtype == "float64"  # floats were cast to it (train.dtype)
     for tensor, node in zip(inputs, declared, strict=True):
-        fit.sample(tuple(tensor.shape), str(tensor.dtype), node)
+        dtype = str(tensor.dtype)
+        dtype = "torch.float32" if wide and dtype == "torch.float64" else dtype
+        fit.sample(tuple(tensor.shape), dtype, node)
     for split in (data.train, data.test):
         if split is not None:
             fit.ids(split)

@@ -98,6 +98,8 @@ class Data:
     """For a fitting task (linspace data): the points to plot the fit over."""
     path: str = ""
     """How batches are made, in words: the in-memory path or a DataLoader and its workers."""
+    val: Split | None = None
+    """`train.validation`'s split: a seeded part of the training data, or the test split."""
 
     @property
     def program(self) -> Program:
@@ -113,12 +115,16 @@ def from_spec(spec: Any, *, fake_data: int | None = None, origin: str = "spec") 
     stand_in = spec.data.stand_in(fake_data) if fake_data else None
     run_spec = spec if stand_in is None else spec.model_copy(update={"data": stand_in})
     functions = program.load(run_spec, origin)
-    return build(run_spec.data, functions, spec.data if stand_in is not None else None)
+    stands_for = spec.data if stand_in is not None else None
+    return build(run_spec.data, functions, stands_for, spec.train.validation, spec.seed or 0)
 
 
-def build(spec: Any, program: Program, stands_for: Any = None) -> Data:
+def build(
+    spec: Any, program: Program, stands_for: Any = None, validation: Any = None, seed: int = 0
+) -> Data:
     """Run the program's make_data() and wrap its splits. Random draws use the global torch
-    RNG, seeded by the caller. `stands_for`: the dataset FakeData replaces (--fake-data)."""
+    RNG, seeded by the caller. `stands_for`: the dataset FakeData replaces (--fake-data);
+    `validation`: train.validation, whose split is cut here by the program's own function."""
     try:
         trainset, testset = program.make_data()
     except (OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as err:
@@ -127,15 +133,27 @@ def build(spec: Any, program: Program, stands_for: Any = None) -> Data:
         where = getattr(spec, "root", None)
         named = f"{spec.source} {where}" if where else spec.named_as()[0]
         raise DataError(f"{named} could not be loaded: {err}") from None
+    if program.cast is not None:  # train.dtype
+        trainset, testset = program.cast(trainset), program.cast(testset)
+    classes = spec.class_names() or _dataset_classes(trainset)  # before a cut hides them
+    trainset, valset = _validation(trainset, testset, program, validation, seed)
     items = _items(trainset)
     train = Split(items, spec.batch_size or len(items), program, spec.shuffle, spec.drop_last)
     test = None
     if testset is not None:
         test = Split(_items(testset), spec.test_batch_size or train.batch_size, program)
     description = spec.describe(len(train.items), len(test.items) if test else None)
-    classes = spec.class_names() or _dataset_classes(trainset)
     data = Data(train, test, description, classes, fit=train.items if spec.fit else None)
     data.path = _path(spec, program, items)
+    if valset is not None:
+        batch = validation.batch_size or spec.test_batch_size or train.batch_size
+        data.val = Split(_items(valset), batch, program)
+        where = (
+            "the test split"
+            if validation.split == "test"
+            else f"{validation.split:g} of the training split, seeded"
+        )
+        data.description += f"; validation: {len(data.val.items):,} samples ({where})"
     if stands_for is not None:
         c, h, w = spec.image_size
         data.fake = data.description = (
@@ -153,6 +171,25 @@ def _path(spec: Any, program: Program, items: Any) -> str:
     workers = program.namespace.get("NUM_WORKERS", 0)
     chosen = "" if spec.num_workers is not None else " (fit to this machine's cores)"
     return f"{spec.data_path()}, {workers} worker{'' if workers == 1 else 's'}{chosen}"
+
+
+def _validation(trainset: Any, testset: Any, program: Program, validation: Any, seed: int):
+    """(train, validation): the held-out part cut by the generated `split_validation` from a
+    generator of its own (seed + 1: apart from the epoch order's stream), or the test split."""
+    if validation is None:
+        return trainset, None
+    if validation.split == "test":
+        if testset is None:
+            raise DataError("train.validation.split is 'test', but the data has no test split")
+        return trainset, testset
+    generator = torch.Generator().manual_seed(seed + 1)
+    kept, held = program.split_validation(trainset, validation.split, generator)
+    if program.size(kept) == 0:
+        raise DataError(
+            f"train.validation.split {validation.split:g} of {program.size(trainset)} samples "
+            "leaves none to train on"
+        )
+    return kept, held
 
 
 def _items(split: Any) -> TensorSet | Dataset:

@@ -189,6 +189,22 @@ class DistributedSession(Session):
         dist.barrier()  # no rank goes on (or ends) before the file is whole
         self.last_checkpoint = checkpoint.path_for(self.run_dir, state.step)
 
+    # Validation runs on rank 0 alone, over the whole validation split with the plain loss and
+    # the unwrapped model (no collective inside); its outcome (the counters and the early-stop
+    # decision) is broadcast, so every rank stops at the same step and checkpoints agree.
+
+    def _plain_loss(self) -> nn.Module:
+        return self.sharded_loss.loss_fn if self.sharded_loss is not None else self.job.loss_fn
+
+    def on_validate(self, state: TrainState) -> bool:
+        box: list[Any] = [None]
+        if self.world.writer:
+            stop = super().on_validate(state)
+            box = [(stop, state.best, state.best_step, state.best_epoch, state.bad_validations)]
+        dist.broadcast_object_list(box, src=0)
+        stop, state.best, state.best_step, state.best_epoch, state.bad_validations = box[0]
+        return stop
+
     def _resume(self, job: Job) -> TrainState:
         self.run_dir = self.plan.run_dir
         ckpt, path, strays = self._from_writer(self._read_checkpoint)

@@ -39,6 +39,8 @@ class Job:
     classification: bool = False
     stop: Any = None
     """`train.stop` (recipe.Stop) or None: end early once the loss settles."""
+    validate_every: int | str | None = None
+    """`train.validation.every` ("epoch" or a step count), None without validation."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -133,6 +135,7 @@ def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed
         step_scheduler_every_step=bool(spec.scheduler and spec.scheduler.interval == "step"),
         classification=spec.loss.op in CLASSIFICATION_LOSSES,
         stop=spec.train.stop,
+        validate_every=spec.train.validation.every if spec.train.validation else None,
     )
     return job
 

@@ -36,6 +36,14 @@ class TrainState:
     """Steps in a row whose loss moved by at most `train.stop.tolerance` of the one before."""
     stopped: bool = False
     """Training ended because the loss settled (`train.stop`), not because it ran out."""
+    best: float | None = None
+    """`train.validation`: the best value of the monitored metric so far (checkpointed)."""
+    best_step: int = 0
+    best_epoch: int = 0
+    bad_validations: int = 0
+    """Validations in a row without improvement, for early stopping (checkpointed)."""
+    early_stopped: bool = False
+    """Training ended by early stopping on the validation metric."""
 
 
 class DivergedError(Exception):
@@ -62,6 +70,9 @@ class Hooks(Protocol):
     def on_step(self, state: TrainState, loss: float) -> None: ...
     def on_log(self, state: TrainState, mean_loss: float, output: torch.Tensor) -> None: ...
     def on_checkpoint(self, state: TrainState) -> None: ...
+    def on_validate(self, state: TrainState) -> bool:
+        """Validate now; True when early stopping ends training."""
+        ...
 
 
 def train(job: Job, state: TrainState, hooks: Hooks) -> TrainState:
@@ -73,6 +84,9 @@ def train(job: Job, state: TrainState, hooks: Hooks) -> TrainState:
     step_scheduler = job.scheduler if job.step_scheduler_every_step else None
     epoch_scheduler = None if job.step_scheduler_every_step else job.scheduler
     count_steps, log_every, every = job.steps_mode, job.log_every, job.checkpoint_every
+    # validation comes before the checkpoint of the same step, so that checkpoint holds its
+    # outcome (best value, counters) and a resume never redoes or skips one
+    val_every, per_epoch = job.validate_every, len(job.data.train)
     model.train()
     while not _finished(job, state):
         if state.batch == 0:  # the epoch's order is drawn from here: keep where it began
@@ -98,6 +112,10 @@ def train(job: Job, state: TrainState, hooks: Hooks) -> TrainState:
             if (state.step if count_steps else state.batch) % log_every == 0:
                 hooks.on_log(state, state.running_loss / state.running_count, output)
                 state.running_loss, state.running_count = 0.0, 0
+            if val_every is not None and (
+                state.batch == per_epoch if val_every == "epoch" else state.step % val_every == 0
+            ):
+                state.early_stopped = hooks.on_validate(state)
             if every and state.step % every == 0:
                 hooks.on_checkpoint(state)
             if hooks.stop_signal is not None:
@@ -105,6 +123,8 @@ def train(job: Job, state: TrainState, hooks: Hooks) -> TrainState:
                 raise StoppedError(hooks.stop_signal, state)
             if job.stop is not None and _settled(job.stop, state, value):
                 state.stopped = True
+                return state
+            if state.early_stopped:
                 return state
             if job.max_steps is not None and state.step >= job.max_steps:
                 return state  # a step cap may end an epoch early; a resume continues it

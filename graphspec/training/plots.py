@@ -11,9 +11,10 @@ draws them before it returns; `--no-plots` draws none.
 Figures are made with the object API (`Figure` + `FigureCanvasAgg`), not pyplot: no global
 figure state, no backend selection, and about half a second less to import.
 
-loss.png is the logged loss against the step. For the fitting tasks, fit.png is the seed's
-final frame (data as dots, the prediction as a thick red line, `Loss=` in red) and fit.gif is
-the seed's live `plt.ion()` plot made into a file, one frame per logged step.
+loss.png is the logged loss against the step (and the validation loss, when validating). For
+the fitting tasks, fit.png is the seed's final frame (data as dots, the prediction as a thick
+red line, `Loss=` in red) and fit.gif is the seed's live `plt.ion()` plot made into a file, one
+frame per logged step.
 """
 
 from __future__ import annotations
@@ -48,7 +49,12 @@ def loss_png(records: list[dict[str, Any]], path: Path, title: str) -> None:
     steps = [r["step"] for r in records if "loss" in r and "split" not in r]
     losses = [r["loss"] for r in records if "loss" in r and "split" not in r]
     fig, ax = _figure(6.4, 4.0, 100)
-    ax.plot(steps, losses, lw=1.5)
+    ax.plot(steps, losses, lw=1.5, label="training")
+    val = [(r["step"], r["val_loss"]) for r in records if "val_loss" in r]  # train.validation
+    if val:
+        ax.plot(*zip(*val, strict=True), "o-", lw=1.5, ms=3, label="validation")
+        ax.legend()
+        losses = losses + [v for _, v in val]
     if losses and min(losses) > 0 and max(losses) / min(losses) > 50:
         ax.set_yscale("log")
     ax.set_xlabel("step")

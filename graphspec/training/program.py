@@ -17,12 +17,15 @@ from graphspec.program import functions
 
 
 class Program:
-    """The executed functions: make_data, batches, size, epoch_order, train_step."""
+    """The executed functions: make_data, batches, size, epoch_order, train_step (and the
+    optional ones, None where the spec needs none)."""
 
     def __init__(self, source: str, namespace: dict[str, Any]) -> None:
         self.source, self.namespace = source, namespace
         for name in functions.FUNCTIONS:
             setattr(self, name, namespace[name])
+        for name in functions.OPTIONAL:  # train.dtype, train.validation
+            setattr(self, name, namespace.get(name))
 
     def use_device(self, device: torch.device) -> None:
         """The run's resolved device (the text says `auto`): what autocast is given."""

@@ -49,7 +49,7 @@ def finish(run: RunRecord, trained: torch.nn.Module, job: Job, state: TrainState
     run_dir, screen = run.run_dir, run.screen
     weights = run_dir / "weights.pt"
     checkpoint.save_atomic(trained.state_dict(), weights)
-    model = run.compiled.build().to(job.device)
+    model = run.compiled.build().to(job.device, getattr(torch, run.spec.train.dtype))
     model.load_state_dict(torch.load(weights, map_location=job.device, weights_only=True))
     result = _evaluate(run, job, model, state.step)
     later = ""

@@ -5,7 +5,8 @@ What a finished run leaves there (docs/run.md shows one):
     spec.yaml        the spec as run: --set overrides applied, the seed filled in
     meta.json        how it was run: command, overrides, seed, device, FakeData or not, result
     metrics.jsonl    one line per logged step, then one per evaluation
-    checkpoints/     step-NNNNNNNN.pt, the newest few (atomic; weights_only=True loads them)
+    checkpoints/     step-NNNNNNNN.pt, the newest few (atomic; weights_only=True loads them),
+                     and best.pt, the best validated weights (train.validation)
     weights.pt       the final state_dict
     model.py         the generated module the weights belong to (`graphspec emit`'s text)
     loss.png, fit.png, fit.gif, graph.svg
@@ -160,13 +161,15 @@ def write_tensorboard(path: Path) -> bool:
             except json.JSONDecodeError:
                 continue
             step = record.get("step", 0)
-            # a logged step has an lr; an evaluation (its split: train, test) has none
+            # a logged step has an lr; an evaluation (its split: train, test) has none;
+            # a validation's keys are val_<metric>
             prefix = "train" if "lr" in record else f"eval/{record.get('split', 'fit')}"
             for key, value in record.items():
                 if key in ("step", "epoch", "batch", "split", "time_s") or isinstance(value, bool):
                     continue
                 if isinstance(value, (int, float)):
-                    writer.add_scalar(f"{prefix}/{key}", value, step)
+                    name = f"val/{key[4:]}" if key.startswith("val_") else f"{prefix}/{key}"
+                    writer.add_scalar(name, value, step)
     finally:
         writer.close()
     return True

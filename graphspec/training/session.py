@@ -17,7 +17,7 @@ from graphspec import __version__
 from graphspec.core.errors import Diverged, Interrupted
 from graphspec.core.files import write_atomic
 from graphspec.data.base import data_error
-from graphspec.language.recipe import STOP_LINE
+from graphspec.language.recipe import BEST_LINE, EARLY_LINE, STOP_LINE, check_training_options
 from graphspec.training import budget, checkpoint, datasets
 from graphspec.training import run_folder as runs
 from graphspec.training.data_fit import check_data_fits
@@ -72,6 +72,7 @@ class Session:
         device = resolve_device(spec.device, plan.doc.pos(("device",)))
         budget.check_device(plan.compiled, plan.doc, device, not self.opts.no_budget,
                             self.opts.budget_mem is not None)  # fmt: skip
+        check_training_options(spec, plan.doc)  # emit --train makes the same checks
         torch.manual_seed(plan.seed)  # data first, then weights: the regression seed's order
         try:
             data = datasets.from_spec(spec, fake_data=self.opts.fake_data, origin=plan.source)
@@ -80,6 +81,8 @@ class Session:
         data.program.use_device(device)
         self.data_path = data.path  # said on screen and kept in meta.json
         self.model = plan.compiled.build()
+        if spec.train.dtype != "float32":  # drawn in float32 as always, then cast: same start
+            self.model.to(getattr(torch, spec.train.dtype))
         job = make_job(spec, self.model, data, device, plan.seed)
         check_data_fits(plan.compiled, data, plan.doc, job.classification)
         check_steps(job, plan.doc.pos(("data",)))
@@ -281,6 +284,49 @@ class Session:
         checkpoint.prune(self.run_dir, self.spec.train.keep_checkpoints)
         self.last_checkpoint = path
 
+    def on_validate(self, state: TrainState) -> bool:
+        """Evaluate the validation split with the generated validate(); record, print, keep the
+        best weights (checkpoints/best.pt); True when early stopping ends training."""
+        program, val = self.job.data.program, self.spec.train.validation
+        metrics = program.validate(self.model, self.job.data.val.raw, self._plain_loss())
+        epoch = state.epoch + 1
+        self.flush_logs()
+        self.screen.say(program.validation_line(state.step, epoch, metrics))
+        self.metrics.write({"step": state.step, "epoch": epoch,
+                            **{f"val_{k}": v for k, v in metrics.items()}})  # fmt: skip
+        stop = val.early_stopping
+        monitor = stop.monitor if stop else "loss"
+        if program.improved(metrics[monitor], state.best):
+            state.best, state.best_step, state.best_epoch = metrics[monitor], state.step, epoch
+            state.bad_validations = 0
+            self._save_best(state, monitor)
+        else:
+            state.bad_validations += 1
+        if stop is None or state.bad_validations < stop.patience:
+            return False
+        line = EARLY_LINE.format(
+            step=state.step, epoch=epoch, monitor=monitor, min_delta=stop.min_delta,
+            patience=stop.patience,
+        )  # fmt: skip
+        self.screen.say(line)
+        return True
+
+    def _plain_loss(self) -> torch.nn.Module:
+        """The spec's loss as built (a distributed run wraps it in a collective)."""
+        return self.job.loss_fn
+
+    def _save_best(self, state: TrainState, monitor: str) -> None:
+        """checkpoints/best.pt: a whole checkpoint (resumable, checksummed) of the best weights,
+        with what made them best; keep_checkpoints never prunes it."""
+        job = self.job
+        ckpt = checkpoint.capture(
+            state, self.model, job.optimizer, job.scheduler, job.generator, self.spec_hash
+        )
+        ckpt["best"] = {"monitor": monitor, "value": state.best, "step": state.step,
+                        "epoch": state.best_epoch}  # fmt: skip
+        ckpt["checksum"] = checkpoint.digest(ckpt)
+        checkpoint.save_atomic(ckpt, self.run_dir / checkpoint.FOLDER / checkpoint.BEST)
+
     def _checkpoint_extras(self) -> dict[str, Any]:
         """More to store in a checkpoint (a distributed run: its world size, each rank's RNG)."""
         return {}
@@ -341,10 +387,13 @@ class Session:
         self.screen.say("Finished Training")
         self.screen.note(f"trained {_count(state.step, 'step')} in {elapsed:.2f} s")
         pictures = getattr(self.opts, "pictures", "now")
+        best = self._best_summary(state)
         record = RunRecord(
             self.run_dir, self.screen, self.metrics, self.plan.compiled, self.frames, pictures
         )
         result = finish(record, self.model, job, state)
+        if best is not None:
+            result["validation"] = best
         self.meta["pictures"] = pictures
         self._write_end("finished", state, result)
         if pictures == "background":  # the folder is complete: draw while the shell goes on
@@ -353,6 +402,24 @@ class Session:
             start_background(self.run_dir)
         self.screen.result(str(self.run_dir))
         return 0
+
+    def _best_summary(self, state: TrainState) -> dict[str, Any] | None:
+        """After training: which validation was best, and which weights the final evaluation
+        uses; with `final_weights: best` the model takes the best weights back first."""
+        val = self.spec.train.validation
+        if val is None or state.best is None:
+            return None
+        monitor = val.early_stopping.monitor if val.early_stopping else "loss"
+        which = val.final_weights
+        self.screen.say(BEST_LINE.format(monitor=monitor, value=state.best, step=state.best_step,
+                                         epoch=state.best_epoch, which=which))  # fmt: skip
+        path = self.run_dir / checkpoint.FOLDER / checkpoint.BEST
+        if which == "best":
+            best = checkpoint.load(path, self.spec_hash)
+            self.model.load_state_dict(best["model"])
+        return {"monitor": monitor, "best": state.best, "best_step": state.best_step,
+                "best_epoch": state.best_epoch, "early_stopped": state.early_stopped,
+                "final_weights": which, "best_checkpoint": str(path)}  # fmt: skip
 
 
 def _number(value: float) -> str:
