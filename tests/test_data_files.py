@@ -114,7 +114,7 @@ def _write(d: Path, template: str, data: str, **extra: object) -> Path:
 
 
 def _accuracy(out: str) -> int:
-    return int(re.search(r"on the (\d+) test images: (\d+) %", out).group(2))
+    return int(re.search(r"on the (\d+) test (?:images|samples|positions): (\d+) %", out).group(2))
 
 
 @pytest.mark.parametrize("kind", sorted(GOOD))

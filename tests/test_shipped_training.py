@@ -30,7 +30,7 @@ def _test_loss(run_dir) -> float:
 def _accuracy(out: str) -> int:
     import re
 
-    return int(re.search(r"on the (\d+) test images: (\d+) %", out).group(2))
+    return int(re.search(r"on the (\d+) test (?:images|samples|positions): (\d+) %", out).group(2))
 
 
 def test_char_gpt_beats_the_unigram_model_in_under_two_minutes(tmp_path, monkeypatch):

@@ -45,6 +45,8 @@ class Source(StrictModel):
     can_reconstruct: ClassVar[bool] = False
     """The source takes `target: input` (the compiler's hints name the sources that do)."""
     fit: ClassVar[bool] = False
+    counted_as: ClassVar[str] = "samples"
+    """What the accuracy line counts ("... on the 10000 test images"): images, samples."""
     """A fitting task over all its points (the fit plot and animation)."""
 
     # -- static facts ---------------------------------------------------------------------

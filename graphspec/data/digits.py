@@ -3,7 +3,7 @@ spec trains offline (the quick start's `specs/digits.yaml`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from graphspec.core.codetext import literal
 from graphspec.core.fields import Int, Probability
@@ -14,6 +14,7 @@ SAMPLES = 1797
 
 
 class DigitsData(Source):
+    counted_as: ClassVar[str] = "images"
     """scikit-learn's 8x8 digits (1,797 images, ships with scikit-learn, works offline), scaled
     to [0, 1] and shaped (N, 1, 8, 8)."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from graphspec.core.codetext import literal
 from graphspec.core.fields import NonNeg, Size
@@ -83,6 +83,7 @@ VISION: dict[str, VisionSet] = {
 
 
 class ImageSource(Source):
+    counted_as: ClassVar[str] = "images"
     """A torchvision Dataset with transforms, batched by a DataLoader."""
 
     transforms: list[Transform] = ["ToTensor"]

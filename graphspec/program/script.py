@@ -466,7 +466,7 @@ def _classification(compiled: Compiled) -> list[str]:
     accuracy = want.accuracy if want else True
     if accuracy:
         lines.append(
-            '    print(f"Accuracy of the network on the {total} test images: '
+            f'    print(f"Accuracy of the network on the {{total}} test {counted_as(compiled)}: '
             '{100 * correct // total} %")'
         )
     if accuracy and want and want.per_class:
@@ -478,6 +478,13 @@ def _classification(compiled: Compiled) -> list[str]:
         ]
     lines.append('    print(f"test loss: {loss_sum / weight:.4f}")')
     return lines
+
+
+def counted_as(compiled: Compiled) -> str:
+    """What the accuracy line counts: the source's images or samples, or positions when each
+    sample has a class per token or pixel (run and script say the same)."""
+    per_position = compiled.graph.outputs and compiled.graph.outputs[0].out.rank > 2
+    return "positions" if per_position else compiled.spec.data.counted_as
 
 
 def _per_position(compiled: Compiled) -> list[str]:

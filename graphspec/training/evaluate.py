@@ -79,7 +79,7 @@ def _num_classes(model: torch.nn.Module, split: Split, device: torch.device) -> 
 
 
 def classification_lines(
-    result: dict[str, Any], accuracy: bool, per_class: bool, fake: str | None
+    result: dict[str, Any], accuracy: bool, per_class: bool, fake: str | None, counted: str
 ) -> list[str]:
     """The tutorial's prints, in its words (`accuracy: false` keeps only the examples)."""
     lines = []
@@ -90,7 +90,7 @@ def classification_lines(
     n = result["samples"]
     percent = 100 * result["correct"] // n if n else 0
     if accuracy:
-        lines.append(f"Accuracy of the network on the {n} test images: {percent} %")
+        lines.append(f"Accuracy of the network on the {n} test {counted}: {percent} %")
     if accuracy and per_class:
         lines += [
             f"Accuracy for class: {name:5s} is {acc:.1f} %"

@@ -14,6 +14,7 @@ import torch
 
 from graphspec.core.errors import SpecError
 from graphspec.program import polyfit
+from graphspec.program.script import counted_as
 from graphspec.training import checkpoint, plots
 from graphspec.training import evaluate as evaluation
 from graphspec.training import run_folder as runs
@@ -80,7 +81,9 @@ def _evaluate(run: RunRecord, job: Job, model: torch.nn.Module, step: int) -> di
             model, data.test, data, job.loss_fn, job.device, examples
         )
         accuracy = want.accuracy if want else True
-        for line in evaluation.classification_lines(result, accuracy, per_class, data.fake):
+        counted = counted_as(run.compiled)
+        lines = evaluation.classification_lines(result, accuracy, per_class, data.fake, counted)
+        for line in lines:
             screen.say(line)
         screen.say(f"test loss: {result['loss']:.4f}")
     elif data.fit is not None:
