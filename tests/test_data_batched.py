@@ -17,8 +17,8 @@ import torchvision.transforms as T
 
 from graphspec.compiler.pipeline import compile_text
 from graphspec.training import datasets, program
-from tests.runhelp import run_cli
-from tests.vision_files import accept_cifar, write_cifar, write_mnist
+from runhelp import run_cli
+from vision_files import accept_cifar, write_cifar, write_mnist
 
 NORMALIZE = "{Normalize: {mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.243, 0.261]}}"
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)
