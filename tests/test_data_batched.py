@@ -14,11 +14,11 @@ import pytest
 import torch
 import torchvision
 import torchvision.transforms as T
+from runhelp import run_cli
+from vision_files import accept_cifar, write_cifar, write_mnist
 
 from graphspec.compiler.pipeline import compile_text
 from graphspec.training import datasets, program
-from runhelp import run_cli
-from vision_files import accept_cifar, write_cifar, write_mnist
 
 NORMALIZE = "{Normalize: {mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.243, 0.261]}}"
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.247, 0.243, 0.261)

@@ -44,7 +44,7 @@ train:
 device: cpu
 seed: 4
 """
-RUN_ONLY = ("model: ", "data: ", "batches: ", "train: ", "wrote: ")
+RUN_ONLY = ("model: ", "data: ", "data path: ", "batches: ", "train: ", "wrote: ")
 
 
 def _records(run) -> list[dict]:

@@ -14,9 +14,10 @@ SAMPLES = 1797
 
 
 class DigitsData(Source):
-    counted_as: ClassVar[str] = "images"
     """scikit-learn's 8x8 digits (1,797 images, ships with scikit-learn, works offline), scaled
     to [0, 1] and shaped (N, 1, 8, 8)."""
+
+    counted_as: ClassVar[str] = "images"
 
     can_reconstruct = True
     source: Literal["digits"]

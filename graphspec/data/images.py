@@ -83,8 +83,9 @@ VISION: dict[str, VisionSet] = {
 
 
 class ImageSource(Source):
-    counted_as: ClassVar[str] = "images"
     """A torchvision Dataset with transforms, batched by a DataLoader."""
+
+    counted_as: ClassVar[str] = "images"
 
     transforms: list[Transform] = ["ToTensor"]
 
