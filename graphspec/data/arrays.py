@@ -16,7 +16,7 @@ from pydantic import Field
 
 from graphspec.core.codetext import literal
 from graphspec.core.fields import Int, Probability
-from graphspec.data.base import Source, data_error
+from graphspec.data.base import Source, data_error, split_lines
 
 MAX_FILE_BYTES = 8 * 1024**3
 
@@ -77,13 +77,7 @@ class ArraysData(Source):
             f"        for name in {literal(self.inputs)}",
             "    )",
             *self._target_lines(),
-            "    split = torch.randperm(len(target), "
-            f"generator=torch.Generator().manual_seed({self.split_seed}))",
-            f"    n_test = round(len(target) * {literal(self.test_fraction)})",
-            "    test, train = split[:n_test], split[n_test:]",
-            "    trainset = tuple(x[train] for x in inputs), target[train]",
-            "    testset = (tuple(x[test] for x in inputs), target[test]) if n_test else None",
-            "    return trainset, testset",
+            *split_lines(self.test_fraction, self.split_seed),
         ]
 
     def _target_lines(self) -> list[str]:

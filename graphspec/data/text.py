@@ -14,7 +14,7 @@ from typing import Literal
 
 from graphspec.core.codetext import literal
 from graphspec.core.fields import Int, Probability, Size
-from graphspec.data.base import Source, constraint, data_error, file_problem
+from graphspec.data.base import Source, constraint, data_error, file_problem, split_lines
 
 MAX_FILE_BYTES = 64 * 1024**2
 VOCAB = {"bytes": 256, "gpt2": 50257}
@@ -120,16 +120,7 @@ class TextData(Source):
         ]
         if self.test is not None:
             return lines + ["    return ((x,), target), blocks(encoded[1])"]
-        return lines + [
-            "    inputs = (x,)",
-            f"    split = torch.randperm(len(target), "
-            f"generator=torch.Generator().manual_seed({self.split_seed}))",
-            f"    n_test = round(len(target) * {literal(self.test_fraction)})",
-            "    test, train = split[:n_test], split[n_test:]",
-            "    trainset = tuple(x[train] for x in inputs), target[train]",
-            "    testset = (tuple(x[test] for x in inputs), target[test]) if n_test else None",
-            "    return trainset, testset",
-        ]
+        return [*lines, "    inputs = (x,)", *split_lines(self.test_fraction, self.split_seed)]
 
     def _encode(self) -> list[str]:
         if self.encoding == "chars":

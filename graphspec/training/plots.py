@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from graphspec.core.files import write_atomic
+from graphspec.training.run_folder import read_metrics
 
 PENDING = ".pictures.npz"
 LOG = "pictures.log"
@@ -159,7 +160,7 @@ class Pictures:
 
     def draw(self, run_dir: Path) -> None:
         if self.loss:
-            records = _records(run_dir / "metrics.jsonl")
+            records = read_metrics(run_dir)
             loss_png(records, run_dir / "loss.png", f"{self.name}: training loss")
         if self.fit:
             fit = self.fit
@@ -199,17 +200,6 @@ class Pictures:
                 stack = npz["frames"]
                 frames = list(zip(about["steps"], stack, about["losses"], strict=True))
         return cls(about["name"], about["loss"], fit, frames)
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    records = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return records
 
 
 def start_background(run_dir: Path) -> int:
