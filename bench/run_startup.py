@@ -4,9 +4,11 @@ bench/seeds/regression.py and bench/seeds/lenet.py are the seed programs as a pe
 (import torch, the net, the data, the loop, save the weights). Each round runs, in turn, the seed
 script and `graphspec run SPEC -q` (its defaults: pictures drawn by a background process once
 the run folder is complete), and `graphspec run SPEC -q --plots-now` (pictures before exit) for
-reference. After a graphspec run the benchmark waits, untimed, until that background drawing is
-done, so it never competes with the next process. The ratio is the median over rounds of
-graphspec / seed in the same round (target <= 1.10).
+reference, and the seed script once more with the start-up `graphspec run` does (the garbage
+collector paused while torch loads, then frozen: graphspec/training/startup.py) as a control
+that shows what that alone is worth. After a graphspec run the benchmark waits, untimed, until
+that background drawing is done, so it never competes with the next process. The ratio is the
+median over rounds of graphspec / seed in the same round (target <= 1.10).
 
 Python is run with bytecode caching on (`PYTHONPYCACHEPREFIX` under the benchmark's temporary
 folder, after one warm-up round), as an installed package has it: with PYTHONDONTWRITEBYTECODE
@@ -28,6 +30,12 @@ from pathlib import Path
 from _common import BENCH, ROOT, load_average, machine_lines, median, record, spread, table
 
 TARGET = 1.10
+# The control: the seed script with the start-up graphspec run does (training/startup.py: the
+# collector paused while torch loads, then frozen), to show what that alone is worth.
+PAUSED_SEED = (
+    "import gc, runpy, sys; gc.disable(); import torch, torch._dynamo; gc.freeze(); gc.enable(); "
+    "runpy.run_path(sys.argv[1], run_name='__main__')"
+)
 CASES = {"regression": "specs/regression.yaml", "lenet": "specs/lenet.yaml"}
 
 
@@ -59,8 +67,10 @@ def measure(rounds: int) -> tuple[list[list[str]], list[str]]:
         tmp = Path(name)
         env = _env(tmp)
         for case, spec in CASES.items():
+            seed_script = str(BENCH / "seeds" / f"{case}.py")
             commands = {
-                "seed": [sys.executable, str(BENCH / "seeds" / f"{case}.py")],
+                "seed": [sys.executable, seed_script],
+                "seed, collector paused": [sys.executable, "-c", PAUSED_SEED, seed_script],
                 "run -q": [sys.executable, "-m", "graphspec", "run", str(ROOT / spec), "-q"],
                 "run -q --plots-now": [
                     sys.executable, "-m", "graphspec", "run", str(ROOT / spec), "-q", "--plots-now"
@@ -69,16 +79,18 @@ def measure(rounds: int) -> tuple[list[list[str]], list[str]]:
             times: dict[str, list[float]] = {k: [] for k in commands}
             for r in range(rounds + 1):  # round 0 warms the file and bytecode caches
                 for key, argv in commands.items():
-                    argv = [*argv, "--runs-dir", str(tmp / "runs")] if key != "seed" else argv
+                    runs = not key.startswith("seed")
+                    argv = [*argv, "--runs-dir", str(tmp / "runs")] if runs else argv
                     took, out = _timed(argv, tmp, env)
-                    if key != "seed":
+                    if runs:
                         _wait_for_pictures(Path(out.strip().splitlines()[-1]))
                     if r:
                         times[key].append(took)
             seed = times["seed"]
             for key, values in times.items():
                 ratios = [a / b for a, b in zip(values, seed, strict=True)]
-                rows.append([case, f"`{key}`" if key != "seed" else "seed script",
+                label = "seed script" + key[4:] if key.startswith("seed") else f"`{key}`"
+                rows.append([case, label,
                              f"{median(values):.2f}", spread(values),
                              f"{median(ratios):.3f} ({spread(ratios)})"])  # fmt: skip
             ratio = median([a / b for a, b in zip(times["run -q"], seed, strict=True)])

@@ -68,7 +68,10 @@ def test_tensorboard_reads_the_runs_scalars(tmp_path):
 
 
 def test_without_tensorboard_the_run_writes_no_event_files(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    for name in ("tensorboard", "tensorboard.compat.proto.event_pb2",
+                 "tensorboard.compat.proto.summary_pb2",
+                 "tensorboard.summary.writer.event_file_writer"):  # fmt: skip
+        monkeypatch.setitem(sys.modules, name, None)  # import fails
     res = run_cli(SPECS / "regression.yaml", "train.steps=5", "seed=1", runs=tmp_path)
     assert res.code == 0, res.err
     assert not (res.run_dir / "tensorboard").exists()

@@ -3,8 +3,10 @@ process), and train.amp / channels_last / compile written into the shared genera
 
 from __future__ import annotations
 
+import json
 import time
 
+import pytest
 import torch
 from runhelp import SPECS, meta, python_child, run_cli
 
@@ -48,6 +50,20 @@ def test_the_command_line_draws_in_the_background(tmp_path):
     assert PICTURES <= _names(run)
     assert (run / "fit.gif").read_bytes()[:6] == b"GIF89a"
     assert not (run / "pictures.log").exists()  # kept only when the drawing said something
+    _same_scalars(run)
+
+
+def _same_scalars(run):
+    """The background process wrote tensorboard/ (torch-free): every logged loss is there."""
+    from tensorboard.backend.event_processing import event_accumulator  # the test extra
+
+    acc = event_accumulator.EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    logged = [r for r in map(json.loads, lines) if "lr" in r]
+    events = acc.Scalars("train/loss")
+    assert logged and [e.step for e in events] == [r["step"] for r in logged]
+    assert [e.value for e in events] == pytest.approx([r["loss"] for r in logged], rel=1e-6)
 
 
 def _spec(train: str, device: str = "cpu", optimizer: str = "{op: SGD, lr: 0.01}") -> str:

@@ -140,6 +140,9 @@ def train(opts) -> int:
 
     plan = prepare(opts)
     try:
+        from graphspec.training.startup import load_torch
+
+        load_torch()  # a fresh process: the collector paused while torch loads (startup.py)
         from graphspec.training import world as worlds
         from graphspec.training.session import Session  # imports torch
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -120,6 +121,8 @@ class Metrics:
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / "metrics.jsonl"
         self.file = AppendFile(self.path)
+        self.tensorboard = True
+        """False once the background drawing process is to write tensorboard/ (plots.py)."""
 
     def write(self, record: dict[str, Any]) -> None:
         self.write_lines([json.dumps(record)])
@@ -136,7 +139,8 @@ class Metrics:
         spreadsheets and pandas; rewritten whole, so a resumed run's csv matches too)."""
         self.file.close()
         write_atomic(self.path.with_suffix(".csv"), metrics_csv(self.path))
-        write_tensorboard(self.path)
+        if self.tensorboard:
+            write_tensorboard(self.path)
 
 
 TENSORBOARD_DIR = "tensorboard"
@@ -146,33 +150,56 @@ def write_tensorboard(path: Path) -> bool:
     """metrics.jsonl replayed as TensorBoard scalars under tensorboard/ (`tensorboard
     --logdir runs`) when the tensorboard package (the `tensorboard` extra) is installed:
     train/loss and train/lr per logged step, eval/<split>/<metric> per evaluation. Rewritten
-    whole at each end, so a resumed run holds one curve."""
+    whole at each end, so a resumed run holds one curve.
+
+    Written with tensorboard's own event-file writer and Summary protos, the ones
+    torch.utils.tensorboard's SummaryWriter.add_scalar writes, without importing torch: the
+    background drawing process (plots.py) writes them too."""
     try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # torch without tensorboard: metrics.jsonl and .csv still hold it all
+        from tensorboard.compat.proto.event_pb2 import Event
+        from tensorboard.compat.proto.summary_pb2 import Summary
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    except ImportError:  # no tensorboard: metrics.jsonl and .csv still hold it all
         return False
     folder = path.parent / TENSORBOARD_DIR
     shutil.rmtree(folder, ignore_errors=True)
-    writer = SummaryWriter(log_dir=str(folder))
+    writer = EventFileWriter(str(folder))
     try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            step = record.get("step", 0)
-            # a logged step has an lr; an evaluation (its split: train, test) has none;
-            # a validation's keys are val_<metric>
-            prefix = "train" if "lr" in record else f"eval/{record.get('split', 'fit')}"
-            for key, value in record.items():
-                if key in ("step", "epoch", "batch", "split", "time_s") or isinstance(value, bool):
-                    continue
-                if isinstance(value, (int, float)):
-                    name = f"val/{key[4:]}" if key.startswith("val_") else f"{prefix}/{key}"
-                    writer.add_scalar(name, value, step)
+        for step, name, value in _scalars(path):
+            summary = Summary(value=[Summary.Value(tag=name, simple_value=value)])
+            writer.add_event(Event(summary=summary, step=step, wall_time=time.time()))
     finally:
         writer.close()
     return True
+
+
+def tensorboard_installed() -> bool:
+    """Whether write_tensorboard will write anything (found without importing it)."""
+    try:
+        return importlib.util.find_spec("tensorboard") is not None
+    except (ImportError, ValueError):  # a None entry in sys.modules: import it and it fails
+        return False
+
+
+def _scalars(path: Path) -> list[tuple[int, str, float]]:
+    """(step, tag, value) for every number in metrics.jsonl, in order."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        step = record.get("step", 0)
+        # a logged step has an lr; an evaluation (its split: train, test) has none;
+        # a validation's keys are val_<metric>
+        prefix = "train" if "lr" in record else f"eval/{record.get('split', 'fit')}"
+        for key, value in record.items():
+            if key in ("step", "epoch", "batch", "split", "time_s") or isinstance(value, bool):
+                continue
+            if isinstance(value, (int, float)):
+                name = f"val/{key[4:]}" if key.startswith("val_") else f"{prefix}/{key}"
+                out.append((step, name, float(value)))
+    return out
 
 
 def metrics_csv(path: Path) -> str:

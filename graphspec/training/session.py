@@ -399,6 +399,7 @@ class Session:
         if pictures == "background":  # the folder is complete: draw while the shell goes on
             from graphspec.training.plots import start_background
 
+            self.metrics.tensorboard = False  # the background process writes it, after drawing
             start_background(self.run_dir)
         self.screen.result(str(self.run_dir))
         return 0
