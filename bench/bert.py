@@ -35,12 +35,9 @@ from torch import nn
 sys.path.insert(0, str(ROOT))
 from graphspec.compiler import pipeline as gcompile  # noqa: E402
 from graphspec.compiler.blocks import Blocks  # noqa: E402
-from graphspec.compiler.graph import (  # noqa: E402
-    build_graph,  # noqa: E402
-    field_positions,
-    node_positions,
-)
+from graphspec.compiler.graph import build_graph  # noqa: E402
 from graphspec.compiler.infer import infer  # noqa: E402
+from graphspec.compiler.positions import field_positions, node_positions  # noqa: E402
 from graphspec.language.load import load_file  # noqa: E402
 from tests import seed_programs as seed  # noqa: E402
 

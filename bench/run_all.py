@@ -35,6 +35,7 @@ CPU = {
     "scale.py": (["--sizes", "100", "1000", "--rounds", "2"], []),
     "render.py": (["--repeats", "2"], []),
     "precision.py": (["--rounds", "2", "--steps", "2", "--no-compile"], ["--rounds", "5"]),
+    "ddp_step.py": (["--rounds", "1"], ["--rounds", "3"]),
 }
 CUDA = {
     "cuda_speed.py": ([], []),

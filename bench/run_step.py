@@ -35,7 +35,7 @@ from _common import ROOT, load_average, machine_lines, median, record, spread, t
 
 sys.path.insert(0, str(ROOT))
 from graphspec.compiler.pipeline import compile_file  # noqa: E402
-from graphspec.training import datasets  # noqa: E402
+from graphspec.training import datasets, program  # noqa: E402
 from graphspec.training import run_folder as runs  # noqa: E402
 from graphspec.training.job import make_job  # noqa: E402
 from graphspec.training.loop import TrainState, train  # noqa: E402
@@ -121,7 +121,8 @@ def cifar(folder: Path):
     torch.manual_seed(0)
     images = torch.randn(CIFAR_IMAGES, 3, 32, 32)
     labels = torch.randint(10, (CIFAR_IMAGES,))
-    split = datasets.Split(datasets.TensorSet((images,), labels), 4, shuffle=True)
+    code = program.load(spec, "bench/run_step.py")  # the run's generated batching functions
+    split = datasets.Split(datasets.TensorSet((images,), labels), 4, code, shuffle=True)
     data = datasets.Data(split, None, "in-memory CIFAR-shaped", list(sp.CIFAR_CLASSES))
     model = compiled.build()
     job = make_job(spec, model, data, torch.device("cpu"), seed=0)

@@ -45,3 +45,23 @@ def test_a_process_holding_torch_is_left_alone():
     before = gc.get_freeze_count()
     assert load_torch() is False
     assert gc.get_freeze_count() == before and gc.isenabled()
+
+
+BLOCKED = """
+import sys
+class NoTorch:  # torch absent, as after `pip install -e .` without the train extra
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name.split(".")[0])
+sys.meta_path.insert(0, NoTorch())
+from graphspec.cli import main
+sys.exit(main(['run', sys.argv[1], '--runs-dir', 'runs']))
+"""
+
+
+def test_a_run_without_torch_says_what_to_install(tmp_path):
+    done = python_child("-c", BLOCKED, SPECS / "regression.yaml", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "error[E-INSTALL]: graphspec run needs torch" in done.stderr
+    assert "pip install 'graphspec[train]'" in done.stderr and "crash" not in done.stderr
+    assert not (tmp_path / "runs").exists()  # nothing written

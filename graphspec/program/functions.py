@@ -288,6 +288,15 @@ def _batches(data: Any) -> str:
             '    """One epoch\'s batches from number `start` on: slices, or picks of `order`."""',
             "    inputs, target = dataset",
             f"    count = {_COUNT}",
+            "    if order is None and start == 0 and count == 1 and batch_size >= len(target):",
+            "        # one batch of everything, in order: the tensors themselves (a view per step",
+            "        # costs a 0.1 ms full-batch step 10%)",
+            *(
+                ["        yield (transform_batch(inputs[0]),), target"]
+                if data.transforms_batches()
+                else ["        yield tuple(inputs), target"]
+            ),
+            "        return",
             "    for i in range(start, count):",
             "        if order is None:  # a slice is a view: no copy",
             "            pick = slice(i * batch_size, (i + 1) * batch_size)",

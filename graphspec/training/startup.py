@@ -21,10 +21,15 @@ from __future__ import annotations
 import gc
 import sys
 
+from graphspec.core.errors import fail
+
+# The `train` extra: what `graphspec run` imports (scikit-learn for the digits set only).
+TRAIN_EXTRA = {"torch", "torchvision", "matplotlib", "sklearn", "tqdm"}
+
 
 def load_torch() -> bool:
     """Import torch and the modules a run needs with the collector paused; True if this process
-    was fresh and its loaded heap is now frozen."""
+    was fresh and its loaded heap is now frozen. A missing `train` extra is E-INSTALL."""
     if "torch" in sys.modules:
         return False
     was_enabled = gc.isenabled()
@@ -34,6 +39,15 @@ def load_torch() -> bool:
         import torch._dynamo  # noqa: F401 (the optimizer imports it anyway)
 
         import graphspec.training.session  # noqa: F401 (the rest of what a run loads)
+    except ModuleNotFoundError as err:
+        if err.name not in TRAIN_EXTRA:
+            raise  # a module of an installed package is missing: a broken install, or a bug
+        raise fail(
+            "E-INSTALL",
+            f"graphspec run needs {err.name}, which is not installed here",
+            hint="pip install 'graphspec[train]' (torch, torchvision, matplotlib, scikit-learn, "
+            "tqdm); validate, summary, emit and render work without it",
+        ) from None
     finally:
         gc.freeze()
         if was_enabled:
