@@ -36,3 +36,22 @@ def test_edges_are_the_wiring():
     for name, t in graph.nodes.items():
         sources = {ref.partition(".")[0] for ref in t.node.inputs}
         assert set(graph.digraph.predecessors(name)) == sources
+
+
+def test_the_acyclic_check_agrees_with_networkx_on_random_graphs():
+    import random
+
+    import networkx as nx
+
+    from graphspec.compiler.graph import _acyclic
+
+    rng = random.Random(0)
+    cyclic = 0
+    for _ in range(2000):
+        n = rng.randint(1, 12)
+        g = nx.DiGraph()
+        g.add_nodes_from(range(n))
+        g.add_edges_from((rng.randrange(n), rng.randrange(n)) for _ in range(rng.randint(0, 20)))
+        assert _acyclic(g) == nx.is_directed_acyclic_graph(g), list(g.edges)
+        cyclic += not _acyclic(g)
+    assert 200 < cyclic < 1800  # both kinds were drawn

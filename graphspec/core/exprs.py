@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import keyword
 import math
 import operator
@@ -117,7 +118,14 @@ def _show(value: Number) -> str:
 
 
 def _did_you_mean(name: str, known: Collection[str]) -> str | None:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return _closest(name, tuple(sorted(known)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _closest(name: str, known: tuple[str, ...]) -> str | None:
+    """Cached: a block's symbolic sizes (`N`) fail the number branch of a field on every call,
+    and each failure asks for the hint again."""
+    close = difflib.get_close_matches(name, known, n=1)
     return f"did you mean '{close[0]}'?" if close else None
 
 
@@ -293,11 +301,20 @@ def _check_power(text: str, node: ast.BinOp, base: Number, exp: Number, shown: s
 
 def evaluate(text: str, names: Mapping[str, Number]) -> Number:
     """Value of an arithmetic expression over `names` (plus `pi`); raises ExprError."""
-    tree = _checked(text, calls=False)
-    for name, node in _names_in(tree).items():
+    tree, free = _prepared(text)
+    for name, node in free:
         if name not in names and name not in BUILTIN_CONSTANTS:
             raise _unknown_name(text, node, names)
     return _eval(text, tree, names)
+
+
+@functools.lru_cache(maxsize=4096)
+def _prepared(text: str) -> tuple[ast.expr, tuple[tuple[str, ast.Name], ...]]:
+    """The checked tree of `text` and its free names: a block's sizes are evaluated once per
+    call with new names, and parsing them again was a tenth of typing a BERT stack. The trees
+    are only read (never changed), so sharing them is safe; a refused text raises each time."""
+    tree = _checked(text, calls=False)
+    return tree, tuple(_names_in(tree).items())
 
 
 def evaluate_int(text: str, names: Mapping[str, Number]) -> int:

@@ -57,7 +57,7 @@ class Dim:
 
     def __init__(self, coeff: int = 0, syms: tuple[str, ...] = ()) -> None:
         """`Dim(5)` is 5, `Dim(2, ("L", "N"))` is 2*L*N (the old monomial constructor)."""
-        terms = ((tuple(sorted(syms)), coeff),) if coeff else ()
+        terms = (((tuple(sorted(syms)) if syms else ()), coeff),) if coeff else ()
         object.__setattr__(self, "terms", terms)
         object.__setattr__(self, "_hash", None)
 
@@ -66,11 +66,27 @@ class Dim:
 
     @staticmethod
     def _make(terms: dict[Mono, int]) -> Dim:
+        kept = [(m, c) for m, c in terms.items() if c]
+        if len(kept) > 1:
+            kept.sort(key=lambda mc: _mono_key(mc[0]))
+        return Dim._of_terms(tuple(kept))
+
+    @staticmethod
+    def _of_terms(terms: Terms) -> Dim:
+        """A Dim from terms already in canonical form (nonzero, in `_mono_key` order)."""
         d = Dim.__new__(Dim)
-        ordered = sorted(((m, c) for m, c in terms.items() if c), key=lambda mc: _mono_key(mc[0]))
-        object.__setattr__(d, "terms", tuple(ordered))
+        object.__setattr__(d, "terms", terms)
         object.__setattr__(d, "_hash", None)
         return d
+
+    def _static_value(self) -> int | None:
+        """The integer when this size has no symbols (the common case), else None."""
+        terms = self.terms
+        if not terms:
+            return 0
+        if len(terms) == 1 and not terms[0][0]:
+            return terms[0][1]
+        return None
 
     @staticmethod
     def of(value: int | str | Dim) -> Dim:
@@ -142,6 +158,10 @@ class Dim:
         return dict(self.terms)
 
     def __add__(self, other: Dim | int) -> Dim:
+        other = Dim.of(other)
+        a, b = self._static_value(), other._static_value()
+        if a is not None and b is not None:  # plain integers: no polynomial to merge
+            return Dim(a + b)
         out = self._dict()
         for m, c in Dim.of(other).terms:
             out[m] = out.get(m, 0) + c
@@ -160,6 +180,12 @@ class Dim:
 
     def __mul__(self, other: Dim | int) -> Dim:
         other = Dim.of(other)
+        a, b = self._static_value(), other._static_value()
+        if b is not None or a is not None:  # a number times a size: scale the coefficients
+            k, dim = (b, self) if b is not None else (a, other)
+            if not k:
+                return Dim(0)
+            return Dim._of_terms(tuple((m, c * k) for m, c in dim.terms))
         out: dict[Mono, int] = {}
         for m1, c1 in self.terms:
             for m2, c2 in other.terms:
@@ -204,6 +230,8 @@ class Dim:
 
     def subs(self, values: dict[str, Dim | int]) -> Dim:
         """Each symbol replaced by its value (a size or an int); floor divisions re-evaluated."""
+        if self._static_value() is not None or not self.free_symbols() & values.keys():
+            return self  # nothing to replace: already canonical, floors already reduced
         out = Dim(0)
         for mono, c in self.terms:
             term = Dim(c)
