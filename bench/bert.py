@@ -231,6 +231,8 @@ def main() -> int:
         f"**median ratio emitted / hand-written = {ratio:.3f} "
         f"(target <= {STEP_TARGET}: {step_ok})**",
     ]
+    verdicts = [line for line in body if line.startswith("**")]
+    print("\n".join(verdicts), flush=True)  # run_all.py collects them
     if not args.no_record:
         record("BERT attention (bench/bert.py)", body)
     return 0
