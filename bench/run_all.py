@@ -2,8 +2,8 @@
 and this one writes a summary section (machine, versions, date, load, each script's time and
 its verdict lines) at the top of the day's results.
 
-    .venv/bin/python bench/run_all.py --short        # a quick look, about 5 minutes when quiet
-    .venv/bin/python bench/run_all.py                # the record, about 20 minutes when quiet
+    .venv/bin/python bench/run_all.py --short        # a quick look (fewer rounds)
+    .venv/bin/python bench/run_all.py                # the record, about 11 minutes when quiet
     .venv/bin/python bench/run_all.py --device cuda  # on a GPU machine: bench/cuda_speed.py and
                                                      # bench/cuda_check.py (fails without CUDA)
 
