@@ -163,7 +163,7 @@ class Dim:
         if a is not None and b is not None:  # plain integers: no polynomial to merge
             return Dim(a + b)
         out = self._dict()
-        for m, c in Dim.of(other).terms:
+        for m, c in other.terms:
             out[m] = out.get(m, 0) + c
         return Dim._make(out)
 

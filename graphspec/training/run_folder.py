@@ -184,11 +184,7 @@ def tensorboard_installed() -> bool:
 def _scalars(path: Path) -> list[tuple[int, str, float]]:
     """(step, tag, value) for every number in metrics.jsonl, in order."""
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for record in read_metrics(path.parent):
         step = record.get("step", 0)
         # a logged step has an lr; an evaluation (its split: train, test) has none;
         # a validation's keys are val_<metric>
@@ -205,12 +201,7 @@ def _scalars(path: Path) -> list[tuple[int, str, float]]:
 def metrics_csv(path: Path) -> str:
     """metrics.jsonl as CSV: a column per key in order of first appearance, a row per line;
     a key a line lacks (an evaluation row has no lr) is an empty cell."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut short by a kill: metrics.jsonl skips it too
-            continue
+    records = read_metrics(path.parent)  # a line cut short by a kill is skipped there too
     columns = list(dict.fromkeys(key for record in records for key in record))
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, lineterminator="\n")
@@ -245,6 +236,7 @@ def _step_of(line: str) -> int | None:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """metrics.jsonl's records, skipping a line cut short by a kill."""
     path = run_dir / "metrics.jsonl"
     if not path.exists():
         return []
