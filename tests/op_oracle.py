@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from pydantic import ValidationError
+
+import graphspec
 
 from graphspec.compiler import codegen
 from graphspec.compiler.build import load_class
@@ -206,11 +208,27 @@ def _from_torch(err: Exception) -> bool:
     tb = err.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    where = tb.tb_frame.f_code.co_filename if tb is not None else ""
-    # C++ errors surface at the calling line (often the generated forward); Python-level ones
-    # must come from torch's own files
-    ours = f"{os.sep}graphspec{os.sep}" in where or where.endswith("op_oracle.py")
-    return not ours
+    if tb is None:
+        return True
+    # C++ errors surface at the calling line (often the generated forward, whose module is
+    # graphspec.generated.*); Python-level ones must come from torch's own modules. The raising
+    # module is judged by its identity, never by a substring of its path: a clone named
+    # `graphspec` holds torch inside its .venv.
+    return not _is_ours(tb.tb_frame.f_globals.get("__name__", ""), tb.tb_frame.f_code.co_filename)
+
+
+_PACKAGE_DIR = Path(graphspec.__file__).resolve().parent
+
+
+def _is_ours(module: str, filename: str) -> bool:
+    """Whether a frame runs graphspec's own code or this oracle (generated code is not ours)."""
+    if module == __name__ or module.startswith("graphspec.generated."):
+        return module == __name__
+    if module == "graphspec" or module.startswith("graphspec."):
+        return True
+    if filename.startswith("<"):
+        return False
+    return Path(filename).resolve().is_relative_to(_PACKAGE_DIR)
 
 
 def _run_on(cls: type, case: Case, device: str, op: Op, refused: bool) -> Torch:

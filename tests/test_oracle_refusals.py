@@ -31,16 +31,43 @@ def test_a_missing_kernel_is_no_verdict():
     assert got.unsupported
 
 
-def test_an_error_of_the_harness_is_not_a_refusal():
-    """Raised in the oracle's own file (standing in for any bug of ours): a HarnessError."""
-    import op_oracle
+def _raised_in(module: dict, filename: str, err: Exception) -> Exception:
+    """`err` as raised by a function of `module` whose code claims to live in `filename`."""
+    import types
 
     def boom():
-        raise ValueError("a bug in the harness")
+        raise err
 
-    boom.__code__ = boom.__code__.replace(co_filename=op_oracle.__file__)
+    code = boom.__code__.replace(co_filename=filename)
     try:
-        boom()
-    except ValueError as err:
-        with pytest.raises(HarnessError):
-            _refusal(err, CASE, "cpu", refused=True)
+        types.FunctionType(code, module, closure=boom.__closure__)()
+    except Exception as raised:  # noqa: BLE001 - handed back to the caller to judge
+        return raised
+    raise AssertionError("boom did not raise")
+
+
+def test_an_error_of_the_harness_is_not_a_refusal():
+    """Raised in the oracle's own module (standing in for any bug of ours): a HarnessError."""
+    import op_oracle
+
+    err = _raised_in(vars(op_oracle), op_oracle.__file__, ValueError("a bug in the harness"))
+    with pytest.raises(HarnessError):
+        _refusal(err, CASE, "cpu", refused=True)
+
+
+def test_an_error_of_graphspec_itself_is_not_a_refusal():
+    import graphspec.core.shapes as ours
+
+    err = _raised_in(vars(ours), ours.__file__, ValueError("a bug in graphspec"))
+    with pytest.raises(HarnessError):
+        _refusal(err, CASE, "cpu", refused=True)
+
+
+def test_torch_inside_a_clone_named_graphspec_is_still_torch():
+    """A newcomer's venv sits inside the clone: torch's path then holds '/graphspec/'."""
+    import torch.nn.functional as torch_module
+
+    path = "/home/me/graphspec/.venv/lib/python3.11/site-packages/torch/nn/functional.py"
+    err = _raised_in(vars(torch_module), path, ValueError("Expected 4D input"))
+    got = _refusal(err, CASE, "cpu", refused=True)
+    assert isinstance(got, Torch) and got.error
