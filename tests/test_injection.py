@@ -7,6 +7,7 @@ The negative control shows the payload really is code when pasted into a file un
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -116,3 +117,70 @@ def test_a_newline_inside_a_value_stays_on_one_error_line(tmp_path):
     assert out.returncode == 2
     lines = out.stderr.splitlines()
     assert lines and all(line.startswith(f"{spec}:") for line in lines), out.stderr
+
+
+DATA_MEMBER_SPEC = """\
+name: members
+model:
+  inputs: {x: [N, 2]}
+  layers:
+    out: {op: Linear, out_features: 3}
+data: {source: arrays, path: m.npz, inputs: [%s], target: %s, batch_size: 8}
+loss: CrossEntropyLoss
+optimizer: {op: SGD, lr: 0.1}
+train: {steps: 2}
+seed: 1
+device: cpu
+"""
+
+
+def _member_payloads(sentinel: str) -> list[str]:
+    """Names that close the docstring make_data() opens, in each quoting a generator might use."""
+    code = f"torch.save(0, {sentinel!r})"
+    return [f'x"""; {code}; """', f"x'''; {code}; '''", f'x\\\\"""; {code}; """', f"x\n{code}\n#"]
+
+
+@pytest.mark.parametrize("where", ["inputs", "target"])
+@pytest.mark.parametrize("kind", range(4))
+def test_a_data_file_member_name_never_runs(tmp_path, monkeypatch, where, kind):
+    """An .npz member named like code, named by the spec, stays text in make_data()."""
+    import numpy as np
+
+    from graphspec.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    sentinel = tmp_path / "PWNED"
+    evil = _member_payloads(sentinel.name)[kind]
+    names = {"inputs": evil, "target": "y"} if where == "inputs" else {"inputs": "x", "target": evil}
+    rng = np.random.default_rng(0)
+    members = {names["inputs"]: rng.normal(size=(16, 2)), names["target"]: rng.integers(0, 3, 16)}
+    np.savez(tmp_path / "m.npz", **members)
+    spec = tmp_path / "members.yaml"
+    # JSON strings are YAML double-quoted scalars: every character survives, escaped
+    spec.write_text(DATA_MEMBER_SPEC % (json.dumps(names["inputs"]), json.dumps(names["target"])))
+    assert main(["emit", str(spec), "--train", "-o", str(tmp_path / "train.py")]) == 0
+    script = (tmp_path / "train.py").read_text()
+    check_source(script)
+    assert "torch.save(0" not in _code_outside_strings_and_comments(script)
+    code = main(["run", str(spec), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert code in (0, 2)
+    assert not sentinel.exists()
+
+
+def _code_outside_strings_and_comments(source: str) -> str:
+    """The source's code with string constants and comments dropped (what would run)."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = ""
+    return ast.unparse(tree)
+
+
+def test_negative_control_a_member_name_pasted_raw_runs(tmp_path, monkeypatch):
+    """The payload above is code when a docstring takes it unescaped."""
+    monkeypatch.chdir(tmp_path)
+    evil = _member_payloads("PWNED")[0]
+    raw = f'import torch\ndef make_data():\n    """Arrays {evil} from a file."""\n'
+    assert "torch.save(0" in _code_outside_strings_and_comments(raw)

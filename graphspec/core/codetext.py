@@ -1,8 +1,10 @@
 """The one door through which outside text reaches generated Python source or a terminal line.
 
-A spec's file path, node names, strings and numbers come from whoever wrote the file. Generated
-code holds them only in two shapes: inside a comment or a one-line message (`one_line`, which
-escapes every character that could end a line or hide text), or as a Python literal (`literal`,
+A spec's file path, node names, strings and numbers come from whoever wrote the file, and the
+names inside a data file from whoever made it. Generated code holds them only in three shapes:
+inside a comment or a one-line message (`one_line`, which escapes every character that could end a
+line or hide text), inside a docstring (`in_docstring`, which also replaces double quotes and
+backslashes), or as a Python literal (`literal`,
 which is `repr` of a plain value, never of an object). `check_source` then parses the finished
 source and refuses anything the generator does not write (foreign imports, dunder access,
 builtins that run or open things) before it is executed or saved: a second wall, in case a
@@ -54,6 +56,12 @@ def _escape(c: str) -> str:
     return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(c) or (
         f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
     )
+
+
+def in_docstring(text: object) -> str:
+    """`text` made safe inside a triple-quoted docstring: one line, and no double quote or backslash
+    that could end the string or escape its end (a data file's member name is anybody's text)."""
+    return one_line(text).replace('"', "'").replace("\\", "/")
 
 
 def literal(value: object) -> str:

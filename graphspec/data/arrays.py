@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from graphspec.core.codetext import literal
+from graphspec.core.codetext import in_docstring, literal
 from graphspec.core.fields import Int, Probability
 from graphspec.data.base import Source, data_error, split_lines
 
@@ -66,8 +66,8 @@ class ArraysData(Source):
 
     def make_data(self) -> list[str]:
         return [
-            f'    """Arrays {", ".join(self.inputs)} and {self.target} from a .npz file, '
-            'split by a fixed seed."""',
+            f'    """Arrays {in_docstring(", ".join(self.inputs))} and {in_docstring(self.target)} '
+            'from a .npz file, split by a fixed seed."""',
             f"    arrays = np.load({literal(self.path)})  # no pickles: allow_pickle is False",
             "    # numpy's float64 becomes torch's float32, the dtype the model computes in",
             "    inputs = tuple(",

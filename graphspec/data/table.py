@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from graphspec.core.codetext import literal
+from graphspec.core.codetext import in_docstring, literal
 from graphspec.core.fields import Int, Probability, Size
 from graphspec.data.base import Source, constraint, data_error, file_problem
 
@@ -131,7 +131,7 @@ class TableData(Source):
     def make_data(self) -> list[str]:
         label = "torch.int64" if self.num_classes else "torch.float32"
         lines = [
-            f'    """The table {_doc(self.path)}: features and target by column name."""',
+            f'    """The table {in_docstring(self.path)}: features and target by column name."""',
             "",
             "    def load(path):",
             "        lines = Path(path).read_text(encoding='utf-8').splitlines()",
@@ -219,9 +219,3 @@ def _check_labels(path: str, delimiter: str, column: int, classes: int, name: st
                     pos,
                     "labels are integers from 0; raise num_classes or renumber the labels",
                 )
-
-
-def _doc(text: str) -> str:
-    from graphspec.core.codetext import one_line
-
-    return one_line(text).replace('"', "'").replace("\\", "/")

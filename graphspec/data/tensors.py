@@ -15,7 +15,7 @@ from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator,
 from pydantic_core import PydanticCustomError
 
 from graphspec.core import exprs
-from graphspec.core.codetext import literal
+from graphspec.core.codetext import in_docstring, literal
 from graphspec.core.fields import Float, Size, StrictModel
 from graphspec.data.base import Source, count
 
@@ -221,18 +221,12 @@ class LinspaceData(Source):
             x = f"torch.unsqueeze({x}, dim=1)  # shape ({self.steps}, 1)"
         return [
             f'    """x = linspace({self.start:g}, {self.end:g}, {self.steps}); the target is '
-            f'{_doc(self.target)}."""',
+            f'{in_docstring(self.target)}."""',
             f"    x = {x}",
             f"    y = {target}",
             "    return ((x,), y), None",
         ]
 
     def describe(self, train: int, test: int | None) -> str:
-        return f"linspace({self.start:g}, {self.end:g}, {self.steps}), target {_doc(self.target)}"
-
-
-def _doc(text: str) -> str:
-    """The user's expression inside a docstring or a line: one line, no quote to close it."""
-    from graphspec.core.codetext import one_line
-
-    return one_line(text).replace('"', "'").replace("\\", "/")
+        target = in_docstring(self.target)
+        return f"linspace({self.start:g}, {self.end:g}, {self.steps}), target {target}"

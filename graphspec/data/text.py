@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.core.codetext import literal
+from graphspec.core.codetext import in_docstring, literal
 from graphspec.core.fields import Int, Probability, Size
 from graphspec.data.base import Source, constraint, data_error, file_problem, split_lines
 
@@ -104,7 +104,7 @@ class TextData(Source):
     def make_data(self) -> list[str]:
         stride = self.stride or self.block_size
         lines = [
-            f'    """{self.encoding_noun().capitalize()} of {_doc(self.path)} in blocks of '
+            f'    """{self.encoding_noun().capitalize()} of {in_docstring(self.path)} in blocks of '
             f'{self.block_size}; the target is the next id at every position."""',
             f"    texts = [Path(p).read_text(encoding='utf-8') for p in "
             f"{literal([p for p in (self.path, self.test) if p])}]",
@@ -164,9 +164,3 @@ def _gpt2(pos):
             pos,
             "tiktoken downloads it once: run once with network access",
         ) from None
-
-
-def _doc(text: str) -> str:
-    from graphspec.core.codetext import one_line
-
-    return one_line(text).replace('"', "'").replace("\\", "/")
