@@ -13,9 +13,9 @@ of the emitted block against the hand-written one (issue 4, done-when 3).
    taken against the faster meta variant.
 2. Training step of specs/bert_attention.yaml with ids (8, 30): zero_grad + forward + MSE of
    the output against a fixed target + backward + SGD step. The emitted module and
-   tests/seed_programs.py's BertEmbedding + MultiHeadAttention share weights (load_state_dict)
-   and are checked equal before timing. Steps alternate one by one (A B B A ...), each timed
-   alone. Target: median per-round ratio emitted / seed <= 1.02.
+   tests/helpers/seed_programs.py's BertEmbedding + MultiHeadAttention share weights
+   (load_state_dict) and are checked equal before timing. Steps alternate one by one
+   (A B B A ...), each timed alone. Target: median per-round ratio emitted / seed <= 1.02.
 
     .venv/bin/python bench/bert.py [--rounds 31] [--infer-rounds 41] [--threads 1] [--no-record]
 """
@@ -39,7 +39,7 @@ from graphspec.compiler.graph import build_graph  # noqa: E402
 from graphspec.compiler.infer import infer  # noqa: E402
 from graphspec.compiler.positions import field_positions, node_positions  # noqa: E402
 from graphspec.language.load import load_file  # noqa: E402
-from tests import seed_programs as seed  # noqa: E402
+from tests.helpers import seed_programs as seed  # noqa: E402
 
 STACK = str(ROOT / "bench" / "specs" / "bert_stack12.yaml")
 BLOCK = str(ROOT / "specs" / "bert_attention.yaml")
@@ -49,7 +49,7 @@ INFER_TARGET, STEP_TARGET = 20.0, 1.02
 def _ids() -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(1, 30522, (8, 30), generator=g)
-    ids[:, 22:] = 0  # trailing padding, as in tests/test_bert.py
+    ids[:, 22:] = 0  # trailing padding, as in tests/e2e/test_bert.py
     return ids, torch.randint(0, 2, (8, 30), generator=g)
 
 

@@ -3,11 +3,13 @@
 10,000 random uint8 images (default) are written in CIFAR-10's own on-disk layout (pickled
 data_batch_1..5, test_batch, batches.meta) and read by torchvision's real `CIFAR10` class. That
 class checks every file's MD5 against its own list, so this benchmark patches the class's lists
-with the files' MD5s (`tests/vision_files.py`, `accept_cifar`): the loader hook, nothing else.
+with the files' MD5s (`tests/helpers/vision_files.py`, `accept_cifar`): the loader hook,
+nothing else.
 
 - **tutorial**: the CIFAR-10 tutorial as written: `Compose([ToTensor(), Normalize(...)])`,
-  `DataLoader(trainset, batch_size, shuffle=True, num_workers=2)`, its loop (tests/seed_programs.py
-  `cifar_train`, one epoch); the epoch is timed, the dataset built before.
+  `DataLoader(trainset, batch_size, shuffle=True, num_workers=2)`, its loop
+  (tests/helpers/seed_programs.py `cifar_train`, one epoch); the epoch is timed, the dataset
+  built before.
 - **graphspec**: `graphspec run` on specs/cifar.yaml (root and batch size set; `--no-plots`,
   in-process), at its defaults: the in-memory uint8 path; the epoch as the run reports it
   ("trained N steps in X s").
@@ -35,8 +37,8 @@ from _common import ROOT, load_average, machine_lines, median, record, spread, t
 
 sys.path.insert(0, str(ROOT))
 from graphspec.cli import main as graphspec_main  # noqa: E402
-from tests import seed_programs as sp  # noqa: E402
-from tests.vision_files import accept_cifar, write_cifar  # noqa: E402
+from tests.helpers import seed_programs as sp  # noqa: E402
+from tests.helpers.vision_files import accept_cifar, write_cifar  # noqa: E402
 
 TARGETS = {
     4: (1.4, 1.10),

@@ -29,7 +29,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import seed_programs as sp  # noqa: E402
+from helpers import seed_programs as sp  # noqa: E402
 
 from graphspec.compiler.pipeline import compile_file  # noqa: E402
 

@@ -7,7 +7,7 @@ Each run is `graphspec run ... --set seed=0` (2 processes: `--nproc 2`, which st
 X s" note (the loop only: no start-up, no evaluation). Rounds alternate 1 and 2 processes; the
 ratio is the median over rounds of 2-process / 1-process ms per step in the same round. There is
 no target on a 2-core CPU machine: the point of the record is what an all_reduce per step costs
-next to a small step (the weights agree, tests/test_distributed.py).
+next to a small step (the weights agree, tests/training/test_distributed.py).
 """
 
 from __future__ import annotations

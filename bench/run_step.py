@@ -2,7 +2,7 @@
 
 The graphspec side is the real loop (`graphspec.training.loop.train`) with the real run hooks
 (`training.session.Session`: progress bar, printed log lines, metrics.jsonl, fit frames), writing
-to a temporary folder and /dev/null. The seed side is `tests/seed_programs.py`'s
+to a temporary folder and /dev/null. The seed side is `tests/helpers/seed_programs.py`'s
 `regression_loop` and `cifar_train`. Both get the same weights and the same batches (the CIFAR
 seed loop iterates the very batches graphspec's in-memory data path makes), so the ratio is the
 loop's own overhead. One timed unit is a whole loop call: the regression's 200 steps, or one
@@ -41,7 +41,7 @@ from graphspec.training.job import make_job  # noqa: E402
 from graphspec.training.loop import TrainState, train  # noqa: E402
 from graphspec.training.screen import Screen  # noqa: E402
 from graphspec.training.session import Session  # noqa: E402
-from tests import seed_programs as sp  # noqa: E402
+from tests.helpers import seed_programs as sp  # noqa: E402
 
 TARGET = 1.05
 CIFAR_IMAGES = 200

@@ -23,7 +23,7 @@ from torch import nn, optim
 
 sys.path.insert(0, str(ROOT))
 from graphspec.compiler.pipeline import compile_file  # noqa: E402
-from tests.seed_programs import CifarNet, LeNet, RegressionNet  # noqa: E402
+from tests.helpers.seed_programs import CifarNet, LeNet, RegressionNet  # noqa: E402
 
 TARGET = 1.02
 THREADS_HELP = (

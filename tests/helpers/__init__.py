@@ -1,0 +1,1 @@
+"""What several test modules share: oracles, case tables, run helpers, file makers."""
