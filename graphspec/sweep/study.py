@@ -17,13 +17,15 @@ import hashlib
 import os
 import re
 import socket
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, Trial, TrialState
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from graphspec.core.errors import Pos, fail
 from graphspec.language.search_space import Space
@@ -32,6 +34,7 @@ from graphspec.sweep.definition import Definition
 JOURNAL = "study.journal"
 CLAIM_LOCK = "claim.lock"
 HEARTBEAT_S = 30
+SCHEMA_TRIES = 5
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -54,7 +57,7 @@ def _storage(folder: Path, url: str | None) -> Any:
 
         return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
     try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S)
+        return _rdb_storage(url)
     except ImportError as err:  # the URL's database driver is not installed
         raise fail(
             "E-INSTALL",
@@ -70,6 +73,21 @@ def _storage(folder: Path, url: str | None) -> Any:
             Pos(f"--storage {_safe(url)}", 1, 1),
             hint="check the URL, that the server runs, and that this machine may connect",
         ) from None
+
+
+def _rdb_storage(url: str) -> Any:
+    """Optuna's RDBStorage; workers starting together race to create its tables, and the
+    losers see a unique-key violation once the winner has: they simply open it again."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats
+        for attempt in range(SCHEMA_TRIES):
+            try:
+                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S)
+            except IntegrityError:
+                if attempt == SCHEMA_TRIES - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _safe(url: str) -> str:
