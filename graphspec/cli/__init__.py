@@ -20,6 +20,7 @@ COMMANDS = {
     "schema": "print the JSON Schema of the spec language (for editors)",
     "run": "train a spec; writes runs/<name>/<timestamp>/",
     "runs": "list runs with their final numbers; `runs compare RUN RUN...` side by side",
+    "sweep": "search hyper-parameters on Optuna: every trial a run folder, pruned at validations",
     "export": "export the model to torch.export (.pt2), TorchScript or ONNX, checked against eager",
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ class Options:
     no_budget: bool = False
     pictures: str = "now"
     """"now", "background" (the command line's default: training/plots.py) or "off" (--no-plots)."""
+    on_validation: Callable[[int, dict[str, float]], bool] | None = None
+    """Told each validation's step and metrics; True ends the run as pruned (a sweep's trial)."""
 
 
 @dataclass

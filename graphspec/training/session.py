@@ -31,6 +31,14 @@ MAX_KEPT_FRAMES = 240
 FLUSH_S = 0.1  # logged lines reach the screen and metrics.jsonl at most this late
 
 
+class PrunedError(Exception):
+    """Raised from a validation when `Options.on_validation` asks to stop (a pruned trial)."""
+
+    def __init__(self, state: TrainState, metrics: dict[str, float]) -> None:
+        super().__init__(f"pruned at step {state.step}")
+        self.state, self.metrics = state, metrics
+
+
 class Session:
     """A run from built objects to exit code; also the hooks train() reports to."""
 
@@ -196,6 +204,8 @@ class Session:
             return self._diverged(err)
         except StoppedError as err:
             return self._interrupted(err)
+        except PrunedError as err:
+            return self._pruned(err)
         finally:
             self.flush_logs()
             for s, handler in previous.items():
@@ -294,6 +304,8 @@ class Session:
         self.screen.say(program.validation_line(state.step, epoch, metrics))
         self.metrics.write({"step": state.step, "epoch": epoch,
                             **{f"val_{k}": v for k, v in metrics.items()}})  # fmt: skip
+        if self.opts.on_validation is not None and self.opts.on_validation(state.step, metrics):
+            raise PrunedError(state, metrics)
         stop = val.early_stopping
         monitor = stop.monitor if stop else "loss"
         if program.improved(metrics[monitor], state.best):
@@ -361,6 +373,15 @@ class Session:
             f"continue with: graphspec run --resume {self.run_dir}",
             str(self.run_dir),
         )
+
+    def _pruned(self, err: PrunedError) -> int:
+        """A sweep's pruner ended the trial at a validation: the folder says so, exit 0."""
+        state = err.state
+        self.on_checkpoint(state)
+        self.screen.say(f"pruned at step {state.step} (epoch {state.epoch + 1}) by the sweep")
+        self._write_end("pruned", state, {"validation_at_prune": err.metrics})
+        self.screen.result(str(self.run_dir))
+        return 0
 
     def _write_end(self, status: str, state: TrainState, result: dict | None = None) -> None:
         self.meta.update(

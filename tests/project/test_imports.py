@@ -25,6 +25,7 @@ LAYERS = {
     "program": 4,
     "training": 5,
     "export": 6,
+    "sweep": 6,  # starts runs: above training, beside export
     "cli": 7,
     "__main__": 8,
 }
