@@ -8,7 +8,7 @@ is an error with did-you-mean and nothing is imported by a dotted path. Nothing 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, NamedTuple, Union
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BeforeValidator,
@@ -26,8 +26,8 @@ from graphspec.core.fields import (
     Size,
     StrictModel,
 )
-from graphspec.core.unions import bare_name, table_union, union_of
-from graphspec.data import SOURCES
+from graphspec.core.unions import LazyUnion, bare_name, table_union, union_of
+from graphspec.data import SOURCE_MODULES, source_class
 from graphspec.data.transforms import Transform
 
 Reduction = Literal["mean", "sum", "none"]
@@ -144,16 +144,32 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
     "PolynomialLR": {"total_iters": (Size, 5), "power": (PosFloat, 1.0), **_EVERY},
 }
 
+# -- data ------------------------------------------------------------------------------------
+
+
+def _source_tag(value: Any) -> str | None:
+    return value.get("source") if isinstance(value, dict) else getattr(value, "source", None)
+
+
+# One class per source, each in graphspec/data/ with its facts and code; picked by `source:`,
+# and only that one built (its module imported) when a spec names it.
+Data = Annotated[
+    Any,
+    LazyUnion(
+        "Data",
+        tags=SOURCE_MODULES.keys,
+        member=source_class,
+        tag_of=_source_tag,
+        shorthand=lambda value: value,
+        tag_key="source",
+    ),
+]
+
 Loss = table_union("Loss", {name: row.args for name, row in LOSSES.items()}, bare_name)
 Optimizer = table_union("Optimizer", OPTIMIZERS, bare_name)
 Scheduler = table_union("Scheduler", SCHEDULERS, bare_name)
-UNIONS = tuple(union_of(t) for t in (Loss, Optimizer, Scheduler, Transform))
+UNIONS = tuple(union_of(t) for t in (Loss, Optimizer, Scheduler, Transform, Data))
 """For the JSON Schema, which spells each union out."""
-
-# -- data ------------------------------------------------------------------------------------
-
-# One class per source, each in graphspec/data/ with its facts and code; picked by `source:`.
-Data = Annotated[Union[SOURCES], Field(discriminator="source")]  # noqa: UP007
 
 # -- training --------------------------------------------------------------------------------
 
