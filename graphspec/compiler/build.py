@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import linecache
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -16,11 +17,14 @@ def load_class(source: str, class_name: str, origin: str) -> type:
     return load_namespace(source, origin, class_name)[class_name]
 
 
-def load_namespace(source: str, origin: str, name: str = "program") -> dict[str, Any]:
-    """Execute generated text (a model, or the training functions); return its namespace."""
+def load_namespace(
+    source: str, origin: str, name: str = "program", imports: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Execute generated text (a model, or the training functions); return its namespace.
+    `imports`: the import lines the generator wrote beyond the model's (a data source's)."""
     from graphspec.core.codetext import check_source, one_line
 
-    check_source(source)  # never execute text the generator did not write
+    check_source(source, imports)  # never execute text the generator did not write
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     filename = f"<graphspec {one_line(origin)} {digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)

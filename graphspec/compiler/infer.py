@@ -153,7 +153,7 @@ def infer(
 
 
 def _inputs_note(err: ShapeError, node: GraphNode, typed: dict[str, TypedNode]) -> str:
-    """Name the producers and their types, so a mismatch shows both ends (BAD-INPUTS row 32)."""
+    """Name the producers and their types, so a mismatch shows both ends."""
     if err.code not in ("E-SHAPE", "E-DTYPE") or not node.inputs:
         return ""
     parts = []

@@ -26,7 +26,7 @@ from graphspec.language.spec import Spec
 if TYPE_CHECKING:
     import torch
 
-MAX_GRAPH_NODES = 20_000  # inputs + params + layers over the model and all blocks (BAD-INPUTS 13)
+MAX_GRAPH_NODES = 20_000  # inputs + params + layers over the model and all blocks
 
 
 @dataclass

@@ -14,24 +14,17 @@ future generator forgets the first.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 
-# Imports the generated module and training script may hold, and nothing else.
-ALLOWED_IMPORTS = frozenset(
-    {
-        "math",
-        "numpy",
-        "torch",
-        "torch.nn",
-        "torch.nn.functional",
-        "torchvision",
-        "torchvision.transforms",
-        "sklearn.datasets",
-        "csv",
-        "pathlib",
-        "safetensors.torch",
-        "tiktoken",
-    }
+MODEL_IMPORTS = (
+    "import math",
+    "import torch",
+    "import torch.nn as nn",
+    "import torch.nn.functional as F",
 )
+"""What the generated model and training functions import. A data source's generated code adds
+its own lines (`Source.imports`, on its class): the callers pass those to `check_source`, so the
+allowed imports are these and the source's, each stated in one place."""
 # Bare names generated code never needs and an injected payload would.
 BANNED_NAMES = frozenset(
     {
@@ -80,8 +73,12 @@ class UnsafeSource(Exception):
     """Generated source holds something the generator never writes: a bug, never run."""
 
 
-def check_source(source: str) -> None:
-    """Refuse generated source that holds more than the generator writes (see module doc)."""
+def check_source(source: str, imports: Iterable[str] = ()) -> None:
+    """Refuse generated source that holds more than the generator writes (see module doc).
+
+    `imports` are the import lines the generator wrote beyond `MODEL_IMPORTS` (a data source's
+    own); any other import is refused."""
+    allowed = imported_modules((*MODEL_IMPORTS, *imports))
     try:
         tree = ast.parse(source)
     except SyntaxError as err:
@@ -92,23 +89,32 @@ def check_source(source: str) -> None:
         ) and not _is_docstring(stmt):
             raise UnsafeSource(f"unexpected top-level statement at line {stmt.lineno}")
     for node in ast.walk(tree):
-        _check_node(node)
+        _check_node(node, allowed)
+
+
+def imported_modules(lines: Iterable[str]) -> frozenset[str]:
+    """The modules that import lines name: `from pathlib import Path` -> pathlib."""
+    return frozenset(
+        name for line in lines for node in ast.parse(line).body for name in _modules(node)
+    )
+
+
+def _modules(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        return [node.module or ""]
+    return []
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
 
 
-def _check_node(node: ast.AST) -> None:
+def _check_node(node: ast.AST, allowed: frozenset[str]) -> None:
     line = getattr(node, "lineno", "?")
-    if isinstance(node, ast.Import):
-        names = [a.name for a in node.names]
-    elif isinstance(node, ast.ImportFrom):
-        names = [node.module or ""]
-    else:
-        names = []
-    for name in names:
-        if name not in ALLOWED_IMPORTS:
+    for name in _modules(node):
+        if name not in allowed:
             raise UnsafeSource(f"import of {name!r} at line {line}")
     if isinstance(node, ast.Name) and node.id in BANNED_NAMES:
         raise UnsafeSource(f"use of {node.id!r} at line {line}")

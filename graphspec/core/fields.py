@@ -82,7 +82,7 @@ _FLOAT_SCHEMA = {"type": ["number", "string"], "description": "a number or an ex
 # and pydantic writes them as JSON Schema's minimum/exclusiveMinimum; after it, they would leak
 # into `graphspec schema` as pydantic's own `ge`/`gt` keys, which editors ignore.
 INT64_MAX = 2**63 - 1
-"""Every integer field fits torch's int64 (BAD-INPUTS 52): beyond it torch overflows at run time."""
+"""Every integer field fits torch's int64: beyond it torch overflows at run time."""
 Int = Annotated[
     int,
     Field(ge=-INT64_MAX - 1, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA),

@@ -1,39 +1,62 @@
 """Data sources: one class per `source:`, each holding its fields, static facts and code.
 
-See data/base.py for what a source is. Every `Source` subclass with a `source:` tag defined in a
-module of this package is found here, in module-name order, and becomes a member of the spec's
-`data:` union (language/recipe.py): a new source is one new file, nothing else.
+See data/base.py for what a source is. Every `Source` subclass with a `source: Literal["name"]`
+field in a module of this package is a member of the spec's `data:` union (language/recipe.py):
+a new source is one new file, nothing else. The names are read from the modules' text, and a
+module is imported the first time a spec names one of its sources, so validating a spec builds
+the model of its own source only (`SOURCES`, every class, imports them all).
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import re
+from pathlib import Path
+from typing import Any
 
 from graphspec.data.base import Source
 
-_NOT_SOURCES = ("base", "transforms")
+_NOT_SOURCES = ("__init__", "base", "transforms")
+_SOURCE_LINE = re.compile(r"^    source: Literal\[([^\]]+)\]", re.M)
 
 
-def _discover() -> tuple[type[Source], ...]:
-    found: list[type[Source]] = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name in _NOT_SOURCES:
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+def _index() -> dict[str, str]:
+    """Source name -> the module that defines it, in module-name order."""
+    here = Path(__file__).parent
+    return {
+        name: path.stem
+        for path in sorted(here.glob("*.py"))
+        if path.stem not in _NOT_SOURCES
+        for names in _SOURCE_LINE.findall(path.read_text(encoding="utf-8"))
+        for name in re.findall(r'"(\w+)"', names)
+    }
+
+
+SOURCE_MODULES = _index()
+"""Every `source:` name and the module under graphspec/data/ that defines it."""
+_loaded: dict[str, type[Source]] = {}
+
+
+def source_class(name: str) -> type[Source] | None:
+    """The class whose `source:` is `name` (its module imported now), or None."""
+    if name not in _loaded and name in SOURCE_MODULES:
+        module = importlib.import_module(f"{__name__}.{SOURCE_MODULES[name]}")
         for value in vars(module).values():
             if (
                 isinstance(value, type)
                 and issubclass(value, Source)
                 and value.__module__ == module.__name__
                 and "source" in value.model_fields
-                and value not in found
             ):
-                found.append(value)
-    return tuple(found)
+                for tag in value.model_fields["source"].annotation.__args__:
+                    _loaded[tag] = value
+    return _loaded.get(name)
 
 
-SOURCES: tuple[type[Source], ...] = _discover()
-"""Every source class, each picked by the value of its `source:` field."""
+def __getattr__(name: str) -> Any:
+    if name == "SOURCES":  # every source class, each picked by the value of its `source:` field
+        return tuple(dict.fromkeys(source_class(tag) for tag in SOURCE_MODULES))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["SOURCES", "Source"]
+
+__all__ = ["SOURCES", "SOURCE_MODULES", "Source", "source_class"]

@@ -12,7 +12,8 @@ its whole contract, as an op does:
   writes it into the script and `graphspec run` executes the same generated function
   (program/script.py), so a source is written once and the two cannot drift.
 
-Adding a source is one file in this package and its line in `SOURCES` (data/__init__.py).
+Adding a source is one file in this package: data/__init__.py finds it, and the check of the
+generated code (core/codetext.check_source) allows the imports it states in `imports`.
 Nothing here imports torch.
 """
 
@@ -41,7 +42,8 @@ class Source(StrictModel):
     in_memory: ClassVar[bool] = True
     """Samples are tensors that batches() slices; False: a Dataset read through a DataLoader."""
     imports: ClassVar[tuple[str, ...]] = ()
-    """Import lines the generated make_data() needs beyond torch."""
+    """Import lines the generated make_data() needs beyond torch: written into the program's
+    header, and the only imports beyond the model's that check_source lets through."""
     can_reconstruct: ClassVar[bool] = False
     """The source takes `target: input` (the compiler's hints name the sources that do)."""
     fit: ClassVar[bool] = False

@@ -8,7 +8,7 @@ is an error with did-you-mean and nothing is imported by a dotted path. Nothing 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BeforeValidator,
@@ -26,28 +26,50 @@ from graphspec.core.fields import (
     Size,
     StrictModel,
 )
-from graphspec.core.unions import bare_name, table_union, union_of
-from graphspec.data import SOURCES
+from graphspec.core.unions import LazyUnion, bare_name, table_union, union_of
+from graphspec.data import SOURCE_MODULES, source_class
 from graphspec.data.transforms import Transform
 
 Reduction = Literal["mean", "sum", "none"]
 
-LOSSES: dict[str, dict[str, Any]] = {
-    "MSELoss": {"reduction": (Reduction, "mean")},
-    "L1Loss": {"reduction": (Reduction, "mean")},
-    "SmoothL1Loss": {"reduction": (Reduction, "mean"), "beta": (NonNegFloat, 1.0)},
-    "HuberLoss": {"reduction": (Reduction, "mean"), "delta": (PosFloat, 1.0)},
-    "CrossEntropyLoss": {
-        "reduction": (Reduction, "mean"),
-        "ignore_index": (Int, -100),
-        "label_smoothing": (Probability, 0.0),
-    },
-    "NLLLoss": {"reduction": (Reduction, "mean"), "ignore_index": (Int, -100)},
-    "BCELoss": {"reduction": (Reduction, "mean")},
-    "BCEWithLogitsLoss": {"reduction": (Reduction, "mean")},
+Task = Literal["classification", "regression", "binary"]
+"""What a loss's target is: class indices (the run reports accuracy), values (mse and mae), or
+probabilities in [0, 1] (the loss alone)."""
+
+
+class LossRow(NamedTuple):
+    task: Task
+    args: dict[str, Any]
+    """Its arguments as torch names them: name -> (type, default)."""
+
+
+LOSSES: dict[str, LossRow] = {
+    "MSELoss": LossRow("regression", {"reduction": (Reduction, "mean")}),
+    "L1Loss": LossRow("regression", {"reduction": (Reduction, "mean")}),
+    "SmoothL1Loss": LossRow(
+        "regression", {"reduction": (Reduction, "mean"), "beta": (NonNegFloat, 1.0)}
+    ),
+    "HuberLoss": LossRow(
+        "regression", {"reduction": (Reduction, "mean"), "delta": (PosFloat, 1.0)}
+    ),
+    "CrossEntropyLoss": LossRow(
+        "classification",
+        {
+            "reduction": (Reduction, "mean"),
+            "ignore_index": (Int, -100),
+            "label_smoothing": (Probability, 0.0),
+        },
+    ),
+    "NLLLoss": LossRow(
+        "classification", {"reduction": (Reduction, "mean"), "ignore_index": (Int, -100)}
+    ),
+    "BCELoss": LossRow("binary", {"reduction": (Reduction, "mean")}),
+    "BCEWithLogitsLoss": LossRow("binary", {"reduction": (Reduction, "mean")}),
 }
-CLASSIFICATION_LOSSES = frozenset({"CrossEntropyLoss", "NLLLoss"})
+"""Every loss a spec may name (torch.nn's class of that name), with its task on its row."""
+CLASSIFICATION_LOSSES = frozenset(n for n, row in LOSSES.items() if row.task == "classification")
 """Losses whose target is a class index: these runs report accuracy."""
+REGRESSION_LOSSES = frozenset(n for n, row in LOSSES.items() if row.task == "regression")
 
 Betas = Annotated[list[Probability], Field(min_length=2, max_length=2)]
 _ADAM = {"betas": (Betas, [0.9, 0.999]), "eps": (PosFloat, 1e-8)}
@@ -122,16 +144,32 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
     "PolynomialLR": {"total_iters": (Size, 5), "power": (PosFloat, 1.0), **_EVERY},
 }
 
-Loss = table_union("Loss", LOSSES, bare_name)
-Optimizer = table_union("Optimizer", OPTIMIZERS, bare_name)
-Scheduler = table_union("Scheduler", SCHEDULERS, bare_name)
-UNIONS = tuple(union_of(t) for t in (Loss, Optimizer, Scheduler, Transform))
-"""For the JSON Schema, which spells each union out."""
-
 # -- data ------------------------------------------------------------------------------------
 
-# One class per source, each in graphspec/data/ with its facts and code; picked by `source:`.
-Data = Annotated[Union[SOURCES], Field(discriminator="source")]  # noqa: UP007
+
+def _source_tag(value: Any) -> str | None:
+    return value.get("source") if isinstance(value, dict) else getattr(value, "source", None)
+
+
+# One class per source, each in graphspec/data/ with its facts and code; picked by `source:`,
+# and only that one built (its module imported) when a spec names it.
+Data = Annotated[
+    Any,
+    LazyUnion(
+        "Data",
+        tags=SOURCE_MODULES.keys,
+        member=source_class,
+        tag_of=_source_tag,
+        shorthand=lambda value: value,
+        tag_key="source",
+    ),
+]
+
+Loss = table_union("Loss", {name: row.args for name, row in LOSSES.items()}, bare_name)
+Optimizer = table_union("Optimizer", OPTIMIZERS, bare_name)
+Scheduler = table_union("Scheduler", SCHEDULERS, bare_name)
+UNIONS = tuple(union_of(t) for t in (Loss, Optimizer, Scheduler, Transform, Data))
+"""For the JSON Schema, which spells each union out."""
 
 # -- training --------------------------------------------------------------------------------
 
@@ -179,7 +217,6 @@ Metric = Annotated[str, BeforeValidator(_metric), Field(json_schema_extra={"patt
 """A validation metric: loss, accuracy, per_class, topK (top5: the label among the K highest
 outputs), perplexity (exp of the mean cross-entropy per target, e.g. per token), mse, mae."""
 HIGHER_IS_BETTER = re.compile(r"^(accuracy|top\d+)$")
-REGRESSION_LOSSES = frozenset({"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"})
 
 
 class EarlyStopping(StrictModel):

@@ -179,7 +179,7 @@ class Param(StrictModel):
     """[] for a scalar."""
     init: Annotated[
         Init, BeforeValidator(_init_shorthand, json_schema_input_type=InitName | Init)
-    ] = Init()
+    ] = Field(default_factory=Init)  # built when first used, not at import (start-up)
 
 
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")]

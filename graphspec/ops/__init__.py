@@ -1,7 +1,7 @@
 """The closed registry of ops: a spec's `op:` name resolves here and nowhere else.
 
-Adding an op: write its class (named as the op) in the family module it belongs to, then add a
-line for it to `_FAMILY` below.
+Adding an op: write its class (named as the op, with `op: Literal["name"]`) in the family module
+it belongs to; the registry finds it there. A new family module is also a line in `FAMILIES`.
 
 A family module is imported the first time one of its ops is looked up, so validating LeNet
 never builds the pydantic models of the attention or arithmetic ops (about 0.05 s of start-up).
@@ -10,133 +10,46 @@ never builds the pydantic models of the attention or arithmetic ops (about 0.05 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterator, MutableMapping
+from pathlib import Path
 
 from graphspec.ops.base import Op, ShapeError
 
-_FAMILY: dict[str, str] = {
-    "Conv1d": "conv",
-    "Conv2d": "conv",
-    "Conv3d": "conv",
-    "ConvTranspose1d": "conv",
-    "ConvTranspose2d": "conv",
-    "ConvTranspose3d": "conv",
-    "Linear": "linear",
-    "MaxPool1d": "pooling",
-    "MaxPool2d": "pooling",
-    "MaxPool3d": "pooling",
-    "AvgPool1d": "pooling",
-    "AvgPool2d": "pooling",
-    "AvgPool3d": "pooling",
-    "max_pool1d": "pooling",
-    "max_pool2d": "pooling",
-    "max_pool3d": "pooling",
-    "avg_pool1d": "pooling",
-    "avg_pool2d": "pooling",
-    "avg_pool3d": "pooling",
-    "AdaptiveAvgPool1d": "pooling",
-    "AdaptiveAvgPool2d": "pooling",
-    "AdaptiveAvgPool3d": "pooling",
-    "AdaptiveMaxPool1d": "pooling",
-    "AdaptiveMaxPool2d": "pooling",
-    "AdaptiveMaxPool3d": "pooling",
-    "adaptive_avg_pool1d": "pooling",
-    "adaptive_avg_pool2d": "pooling",
-    "adaptive_avg_pool3d": "pooling",
-    "adaptive_max_pool1d": "pooling",
-    "adaptive_max_pool2d": "pooling",
-    "adaptive_max_pool3d": "pooling",
-    "BatchNorm1d": "norm",
-    "BatchNorm2d": "norm",
-    "BatchNorm3d": "norm",
-    "InstanceNorm1d": "norm",
-    "InstanceNorm2d": "norm",
-    "InstanceNorm3d": "norm",
-    "GroupNorm": "norm",
-    "LayerNorm": "norm",
-    "Dropout": "norm",
-    "Dropout1d": "norm",
-    "Dropout2d": "norm",
-    "Dropout3d": "norm",
-    "dropout": "norm",
-    "dropout1d": "norm",
-    "dropout2d": "norm",
-    "dropout3d": "norm",
-    "ReLU": "activations",
-    "Sigmoid": "activations",
-    "Tanh": "activations",
-    "relu": "activations",
-    "sigmoid": "activations",
-    "tanh": "activations",
-    "GELU": "activations",
-    "gelu": "activations",
-    "ReLU6": "activations",
-    "relu6": "activations",
-    "LeakyReLU": "activations",
-    "leaky_relu": "activations",
-    "ELU": "activations",
-    "elu": "activations",
-    "SiLU": "activations",
-    "silu": "activations",
-    "Mish": "activations",
-    "mish": "activations",
-    "Hardswish": "activations",
-    "hardswish": "activations",
-    "Hardsigmoid": "activations",
-    "hardsigmoid": "activations",
-    "Hardtanh": "activations",
-    "hardtanh": "activations",
-    "Softplus": "activations",
-    "softplus": "activations",
-    "Softmax": "activations",
-    "LogSoftmax": "activations",
-    "softmax": "activations",
-    "log_softmax": "activations",
-    "Upsample": "resample",
-    "interpolate": "resample",
-    "PixelShuffle": "resample",
-    "pixel_shuffle": "resample",
-    "Flatten": "reshape",
-    "flatten": "reshape",
-    "view": "reshape",
-    "reshape": "reshape",
-    "Identity": "reshape",
-    "add": "combine",
-    "cat": "combine",
-    "stack": "combine",
-    "expr": "expr",
-    "Embedding": "embedding",
-    "embedding": "embedding",
-    "positions": "embedding",
-    "MultiheadAttention": "attention",
-    "scaled_dot_product_attention": "attention",
-    "matmul": "attention",
-    "eq": "arith",
-    "ne": "arith",
-    "sub": "arith",
-    "mul": "arith",
-    "div": "arith",
-    "pow": "arith",
-    "sqrt": "arith",
-    "clamp": "arith",
-    "mean": "reduce",
-    "sum": "reduce",
-    "amax": "reduce",
-    "amin": "reduce",
-    "unsqueeze": "tensor",
-    "expand": "tensor",
-    "repeat": "tensor",
-    "transpose": "tensor",
-    "permute": "tensor",
-    "contiguous": "tensor",
-    "masked_fill": "tensor",
-    "split": "indexing",
-    "chunk": "indexing",
-    "narrow": "indexing",
-    "squeeze": "indexing",
-    "tril": "indexing",
-    "triu": "indexing",
-}
+FAMILIES = (
+    "conv",
+    "linear",
+    "pooling",
+    "norm",
+    "activations",
+    "resample",
+    "reshape",
+    "combine",
+    "expr",
+    "embedding",
+    "attention",
+    "arith",
+    "reduce",
+    "tensor",
+    "indexing",
+)
+"""The modules under graphspec/ops/ that define ops, in the order docs list them."""
+_OP_LINE = re.compile(r'^    op: Literal\["(\w+)"\]', re.M)
+
+
+def _index() -> dict[str, str]:
+    """Op name -> its family module, read from the families' text without importing them: each
+    op class states `op: Literal["name"]` (tests/ops/test_registry.py holds the index to the
+    classes), so a new op is its class and nothing else."""
+    here = Path(__file__).parent
+    return {
+        name: family
+        for family in FAMILIES
+        for name in _OP_LINE.findall((here / f"{family}.py").read_text(encoding="utf-8"))
+    }
+
+
+_FAMILY = _index()
 """Op name -> the module under graphspec/ops/ that defines it, in the order docs list them."""
 
 

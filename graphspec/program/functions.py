@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphspec.core.codetext import one_line
+from graphspec.core.codetext import MODEL_IMPORTS, one_line
 from graphspec.language.recipe import (
     BEST_LINE,
     CLASSIFICATION_LOSSES,
@@ -32,10 +32,7 @@ def header(data: Any, comments: list[str]) -> str:
     """Comment lines (each kept to one line), then the imports: torch, and the data's own."""
     lines = [
         *(f"# {one_line(c)}" for c in comments),
-        "import math",
-        "import torch",
-        "import torch.nn as nn",
-        "import torch.nn.functional as F",
+        *MODEL_IMPORTS,
         *data.imports,
     ]
     return "\n".join(lines)

@@ -53,7 +53,7 @@ def generate(compiled: Compiled) -> str:
         'if __name__ == "__main__":\n    main()',
     ]
     text = "\n\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
-    check_source(text)
+    check_source(text, spec.data.imports)
     return text
 
 

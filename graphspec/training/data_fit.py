@@ -1,4 +1,4 @@
-"""Data against the model, once both are built: E-DATA before the first step (BAD-INPUTS 43, 58).
+"""Data against the model, once both are built: E-DATA before the first step.
 
 A sample whose shape or dtype does not fit the model's input, ids beyond the Embedding's rows,
 a target that would broadcast silently in the loss, or labels beyond the classifier's width stop
@@ -17,7 +17,7 @@ from graphspec.language.load import Document
 
 
 def check_data_fits(compiled: Compiled, data: Any, doc: Document, classification: bool) -> None:
-    """E-DATA before training when a sample does not fit the model (BAD-INPUTS 43)."""
+    """E-DATA before training when a sample does not fit the model."""
     from graphspec.training.datasets import first_sample
 
     fit = _Fit(compiled, doc)

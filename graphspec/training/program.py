@@ -35,4 +35,4 @@ class Program:
 def load(spec: Any, origin: str) -> Program:
     """Generate the spec's training functions and execute them."""
     source = functions.program(spec, origin)
-    return Program(source, load_namespace(source, origin, "training"))
+    return Program(source, load_namespace(source, origin, "training", spec.data.imports))

@@ -1,6 +1,6 @@
-"""`graphspec run` on bad input (BAD-INPUTS.md rows 40-45 and --set): one located error line,
-exit 2, nothing written, nothing unpickled. Rows 46-48 (NaN, signals, kill -9) are in
-test_run_resume.py."""
+"""`graphspec run` on bad input (run names, existing or locked run folders, missing or unfit data,
+bad checkpoints, resuming another spec, bad --set): one located error line, exit 2, nothing
+written, nothing unpickled. NaN losses, signals and kill -9 are in training/test_resume.py."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _copy_run(finished: Path, tmp_path: Path) -> Path:
     return run
 
 
-# -- row 40: run names that would leave the runs folder -------------------------------------
+# -- run names that would leave the runs folder ----------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["../../etc", "/abs/x", "..\\\\x", "a/b", ".hidden"])
@@ -91,7 +91,7 @@ def test_symlinked_run_folder_is_refused(tmp_path):
     assert list(outside.iterdir()) == []
 
 
-# -- row 41: existing and locked run folders ------------------------------------------------
+# -- existing and locked run folders ---------------------------------------------------------------
 
 
 def test_out_folder_exists(tmp_path, finished):
@@ -120,7 +120,7 @@ def test_locked_run_folder(tmp_path, finished):
     assert run_cli("--resume", run, "--set", "train.steps=9", "--quiet").code == 0
 
 
-# -- rows 42-43: data missing, too small, or not what the model takes -----------------------
+# -- data missing, too small, or not what the model takes ------------------------------------------
 
 
 def test_too_few_rows_for_one_batch(tmp_path):
@@ -264,7 +264,7 @@ def test_spec_without_data(tmp_path):
     assert "no `data:` section" in _error(run_cli(spec, runs=tmp_path / "r"), "E-DATA")
 
 
-# -- row 44: bad checkpoints ----------------------------------------------------------------
+# -- bad checkpoints -------------------------------------------------------------------------------
 
 
 def _newest(run: Path) -> Path:
@@ -327,7 +327,7 @@ def test_stray_temp_files_are_removed(tmp_path, finished):
     assert not stray.exists() and "removed 1 unfinished" in res.err
 
 
-# -- row 45: resuming with another spec -----------------------------------------------------
+# -- resuming with another spec --------------------------------------------------------------------
 
 
 def test_resume_with_changed_spec(tmp_path, finished):
@@ -342,7 +342,7 @@ def test_resume_a_folder_that_is_not_a_run(tmp_path):
     assert "not a graphspec run folder" in _error(run_cli("--resume", tmp_path), "E-RESUME")
 
 
-# -- --set and devices ----------------------------------------------------------------------
+# -- --set and devices -----------------------------------------------------------------------------
 
 
 def test_set_errors_point_at_the_set(tmp_path):

@@ -1,4 +1,4 @@
-"""The user's own data files (BAD-INPUTS 58): npy, table, tensors and text sources.
+"""The user's own data files: npy, table, tensors and text sources.
 
 Each source trains on a small file; each bad file (missing, wrong or missing columns, ragged
 or NaN rows, wrong dtype, ids beyond the vocabulary, labels beyond the classes, text shorter
@@ -206,7 +206,7 @@ def _records(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-# -- bad files ----------------------------------------------------------------------------------
+# -- bad files -------------------------------------------------------------------------------------
 
 
 def _missing_column(d):
@@ -278,7 +278,7 @@ NPY = "  {source: npy, inputs: [x.npy], target: y.npy}"
 BAD = {
     "table missing": (_nothing, MLP, TABLE, "t.csv", "path", "is not a file"),
     "table column": (_missing_column, MLP, TABLE, "t.csv", "target", "no column 'label'"),
-    "table ragged": (_ragged, MLP, TABLE, "t.csv", "path", "row 3 has 2 cells"),
+    "table ragged": (_ragged, MLP, TABLE, "t.csv", "path", "3 has 2 cells, the header has 3"),
     "table nan": (_nan, MLP, TABLE, "t.csv", "path", "column 'b': 'nan' is not a finite"),
     "table text": (_text_cell, MLP, TABLE, "t.csv", "path", "'high' is not a finite number"),
     "table label": (_label_beyond, MLP, TABLE, "t.csv", "path", "7 is not a class label"),

@@ -150,3 +150,49 @@ def test_an_object_array_is_refused_never_unpickled(tmp_path):
     assert run.code == 2, run.err
     assert "error[E-DATA]" in run.err and "allow_pickle" in run.err
     assert not sentinel.exists()
+
+
+SOURCE_PROBE = r"""
+import json, sys
+from graphspec.cli import main
+code = main(["validate", sys.argv[1]])
+print(json.dumps({"code": code, "data": sorted(m.rsplit(".", 1)[1] for m in sys.modules
+                                               if m.startswith("graphspec.data."))}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "modules"),
+    [
+        ("lenet", {"tensors"}),
+        ("cifar", {"images", "tensors"}),  # images.py takes ShapeList from tensors.py
+        ("wine", {"table"}),
+    ],
+)
+def test_validating_a_spec_imports_only_its_own_source(spec, modules):
+    """The `data:` union builds the one source a spec names (start-up); the rest stay unread."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", SOURCE_PROBE, f"specs/{spec}.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0, proc.stderr
+    assert set(result["data"]) - {"base", "transforms"} == modules
+
+
+def test_the_name_index_matches_the_classes():
+    """Every source name read from the modules' text is the class that module defines."""
+    from graphspec.data import SOURCE_MODULES, source_class
+
+    for tag, module in SOURCE_MODULES.items():
+        cls = source_class(tag)
+        assert cls is not None and cls.__module__ == f"graphspec.data.{module}", tag
+        assert tag in cls.model_fields["source"].annotation.__args__
+    assert source_class("no_such_source") is None  # negative control

@@ -35,7 +35,7 @@ def listing(root: Path) -> list[str]:
 
 def validate_all_in_a_subprocess(tmp_path: Path, cases: list, expected) -> None:
     """Every case as its own file through one real `graphspec validate`: all errors located."""
-    files = {f"{i:02d}-{case.id}.yaml": case for i, case in enumerate(cases)}
+    files = {f"{i:02d}-{case.id.replace('/', '--')}.yaml": case for i, case in enumerate(cases)}
     for name, case in files.items():
         (tmp_path / name).write_text(case.text)
     before = listing(tmp_path)

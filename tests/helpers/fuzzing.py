@@ -58,7 +58,7 @@ def exercise(text: str, file: str = "spec.yaml") -> str | None:
         cost_of(compiled.graph)
         dot_source(compiled.graph, title=compiled.spec.name)
         if compiled.spec.data is not None:
-            check_source(generate(compiled))
+            check_source(generate(compiled), compiled.spec.data.imports)
     except SpecError as err:
         for p in err.problems:
             if p.pos is None or not (1 <= p.pos.line <= n_lines) or p.pos.col < 1:

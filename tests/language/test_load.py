@@ -1,4 +1,5 @@
-"""Tests for graphspec.language.load: the safe, position-keeping YAML loader (BAD-INPUTS rows 1-16).
+"""graphspec.language.load, the safe, position-keeping YAML loader, and every way a file can fail
+to be a spec's YAML (missing, not UTF-8, empty, not YAML, tags, aliases, too deep or too large).
 
 Every test runs twice: with libyaml reading first (the default where PyYAML has it) and with the
 pure-Python parser alone, so each expected message and position holds for both. Cases the two
@@ -55,7 +56,7 @@ def where(p: Problem) -> tuple[str, int, int]:
     return p.code, p.pos.line, p.pos.col
 
 
-# --- row 1: E-IO --------------------------------------------------------------------------------
+# --- E-IO: missing, a directory, not a regular file -----------------------------------------------
 
 
 def test_missing_file(tmp_path):
@@ -112,7 +113,7 @@ def test_fifo_is_refused_without_blocking(tmp_path):
     assert "not a regular file" in problems[0].message
 
 
-# --- rows 12-13: E-LIMIT ------------------------------------------------------------------------
+# --- E-LIMIT: too deep, too large -----------------------------------------------------------------
 
 
 def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
@@ -206,7 +207,7 @@ def test_graph_node_cap_counts_blocks(monkeypatch):
     assert [where(p) for p in info.value.problems] == [("E-LIMIT", 13, 23)]  # the block's 'v'
 
 
-# --- row 2: E-ENCODING --------------------------------------------------------------------------
+# --- E-ENCODING -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -235,7 +236,7 @@ def test_utf8_bom_and_non_ascii_load(tmp_path):
     assert load_file(tmp_path / "bom.yaml").data == {"name": "café"}
 
 
-# --- row 3: E-EMPTY -----------------------------------------------------------------------------
+# --- E-EMPTY --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -251,7 +252,7 @@ def test_empty_file(tmp_path):
     assert where(file_problem(tmp_path / "empty.yaml")) == ("E-EMPTY", 1, 1)
 
 
-# --- rows 4, 5, 7: E-YAML -----------------------------------------------------------------------
+# --- E-YAML: syntax, tabs, several documents ------------------------------------------------------
 
 
 def test_syntax_error_at_pyyaml_mark():
@@ -282,7 +283,7 @@ def test_second_document_after_explicit_end():
     assert where(p) == ("E-YAML", 4, 1) and "exactly one YAML document" in p.message
 
 
-# --- row 8: E-SCHEMA ----------------------------------------------------------------------------
+# --- E-SCHEMA -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -295,7 +296,7 @@ def test_top_level_not_a_mapping(text, line, got):
     assert p.message == f"top level must be a mapping, got {got}"
 
 
-# --- row 9: E-DUPKEY ----------------------------------------------------------------------------
+# --- E-DUPKEY -------------------------------------------------------------------------------------
 
 
 def test_duplicate_top_level_key():
@@ -321,7 +322,7 @@ def test_same_key_in_different_mappings_is_fine():
     assert load_text("a: {x: 1}\nb: {x: 2}\n", FILE).data == {"a": {"x": 1}, "b": {"x": 2}}
 
 
-# --- row 10: E-TAG ------------------------------------------------------------------------------
+# --- E-TAG ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -370,7 +371,7 @@ def test_python_tag_payload_is_real(tmp_path):
     assert sentinel.exists()
 
 
-# --- row 11: E-ALIAS ----------------------------------------------------------------------------
+# --- E-ALIAS --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -399,7 +400,7 @@ def test_quoted_merge_key_is_an_ordinary_string():
     assert load_text("'<<': 1\n", FILE).data == {"<<": 1}
 
 
-# --- row 14: E-NUMBER ---------------------------------------------------------------------------
+# --- E-NUMBER -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -419,7 +420,7 @@ def test_huge_quoted_number_is_a_string():
     assert load_text(f"n: '{'9' * 5000}'\n", FILE).data["n"] == "9" * 5000
 
 
-# --- row 16: E-KEY ------------------------------------------------------------------------------
+# --- E-KEY ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -452,7 +453,7 @@ def test_quoted_keys_are_strings():
     }
 
 
-# --- row 15: YAML 1.2 core typing ---------------------------------------------------------------
+# --- YAML 1.2 core typing -------------------------------------------------------------------------
 
 TYPING = [
     # floats, including the forms YAML 1.1 leaves as strings
@@ -550,7 +551,7 @@ def test_typing_inside_flow_and_block_lists():
     assert data == {"a": [0.001, "no", "010", 16], "b": ["yes", 2.5]}
 
 
-# --- positions ----------------------------------------------------------------------------------
+# --- positions ------------------------------------------------------------------------------------
 
 NESTED = """\
 # a comment line
@@ -609,7 +610,7 @@ def test_pos_falls_back_to_nearest_ancestor():
 
 
 def test_misindented_value_loads_as_null_with_key_position():
-    # row 6: a dedented 'layers:' leaves 'model:' null; the schema reports it at the key
+    # a dedented 'layers:' leaves 'model:' null; the schema reports it at the key
     doc = load_text("model:\nlayers:\n  fc: 1\n", FILE)
     assert doc.data == {"model": None, "layers": {"fc": 1}}
     assert doc.key_pos(("model",)) == Pos(FILE, 1, 1)

@@ -188,7 +188,7 @@ def test_the_yaml_cap_admits_ten_thousand_layers():
 
 
 def test_graph_node_cap():
-    """Row 13 in graph nodes: refused at the first node past the cap, before pydantic runs."""
+    """Too many graph nodes: refused at the first node past the cap, before pydantic runs."""
     doc = load_text(_layers(compile.MAX_GRAPH_NODES), FILE)  # 1 input + 20,000 layers
     with pytest.raises(SpecError) as info:
         compile.compile_document(doc)

@@ -44,6 +44,7 @@ def test_every_op_class_in_a_family_module_is_registered():
                 defined[name] = obj
     assert defined and set(defined) == set(OPS)
     assert all(OPS[name] is cls for name, cls in defined.items())
+    assert sorted(graphspec.ops.FAMILIES) == FAMILIES  # the registry reads every family module
 
 
 def test_registry_is_a_mapping_that_tests_can_patch():

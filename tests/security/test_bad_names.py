@@ -1,8 +1,10 @@
-"""BAD-INPUTS rows 50-52, 57 and 58, and the index: every row of the table names its tests.
+"""Names and values a spec cannot use, and the index of every kind of bad input and its tests.
 
-Row 50, names the generated code can't hold: E-NAME at validation, with the reason, for every
-name in every place (node, input, param, class, block), checked against the lists in
+Names the generated code can't hold: E-NAME at validation, with the reason, for every name in
+every place (node, input, param, class, block), checked against the lists in
 graphspec/core/names.py, which a test here keeps in step with torch and with the generated code.
+A list or a mapping where a name goes, numbers beyond int64 and control characters in values are
+located errors too. The index is docs/bad-inputs.md: every kind there names tests that exist.
 """
 
 from __future__ import annotations
@@ -163,7 +165,7 @@ def test_names_module_is_torch_free():
     assert "import torch" not in source
 
 
-# -- row 51: a list or mapping where a name is expected ------------------------------------------
+# -- name-not-string: a list or mapping where a name is expected -----------------------------------
 
 TAG_BASE = """\
 name: t
@@ -209,7 +211,7 @@ def test_the_same_through_set(override, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "runs").exists()
 
 
-# -- row 52: numbers beyond machine ranges --------------------------------------------------------
+# -- beyond-int64: numbers beyond machine ranges ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -234,7 +236,7 @@ def test_the_largest_seed_is_accepted(tmp_path, monkeypatch, capsys):
     assert code == 0, err
 
 
-# -- row 57: control characters in values ---------------------------------------------------------
+# -- control-chars: control characters in values ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -255,7 +257,7 @@ def test_control_characters_stay_on_one_line(old, new, tmp_path, monkeypatch, ca
     assert "\x1b" not in err and "\r" not in err and "\u2028" not in err
 
 
-# -- row 58: the user's data files (the sources that read files today: ImageFolder) -------------
+# -- data-files: the user's image folders (ImageFolder) --------------------------------------------
 
 
 def test_an_image_folder_without_images(tmp_path, monkeypatch, capsys):
@@ -289,119 +291,52 @@ def test_a_file_where_the_image_folder_should_be(tmp_path, monkeypatch, capsys):
     assert [k for _, k, _, _ in located(err)] == ["E-DATA"]
 
 
-# -- the index: every row of BAD-INPUTS.md and where it is tested ---------------------------------
-
-INDEX_TEXT = """
-1: test_load.py::test_missing_file
-1: test_load.py::test_directory
-2: test_load.py::test_bad_encoding
-2: test_load.py::test_nul_in_text
-3: test_load.py::test_empty
-3: test_load.py::test_empty_file
-4: test_load.py::test_syntax_error_at_pyyaml_mark
-5: test_load.py::test_tab_indentation
-6: test_load.py::test_misindented_value_loads_as_null_with_key_position
-7: test_load.py::test_multiple_documents
-8: test_load.py::test_top_level_not_a_mapping
-9: test_load.py::test_duplicate_nested_key
-10: test_load.py::test_explicit_tags_are_refused
-10: test_load.py::test_python_tag_does_not_run
-11: test_load.py::test_anchors_aliases_merge_keys
-11: test_load.py::test_billion_laughs_stops_at_the_first_anchor
-12: test_load.py::test_depth_over_limit
-12: test_load.py::test_ten_thousand_brackets_fail_cleanly
-13: test_load.py::test_oversized_file_is_refused_before_reading
-13: test_load.py::test_node_count_over_limit
-14: test_load.py::test_huge_integer
-15: test_load.py::test_yaml_1_2_core_typing
-16: test_load.py::test_non_string_keys
-17: test_bad_inputs.py::test_bad_input
-18: test_bad_inputs.py::test_bad_input
-19: test_bad_inputs.py::test_bad_input
-20: test_bad_inputs.py::test_bad_input
-21: test_bad_inputs.py::test_bad_input
-22: test_bad_inputs.py::test_bad_input
-23: test_bad_inputs.py::test_bad_input
-23: test_budget.py::test_params_case_names_the_layer
-24: test_bad_inputs.py::test_bad_input
-25: test_bad_inputs.py::test_bad_input
-26: test_bad_inputs.py::test_bad_input
-27: test_bad_inputs.py::test_bad_input
-28: test_bad_inputs.py::test_bad_input
-29: test_bad_inputs.py::test_bad_input
-30: test_bad_inputs.py::test_bad_input
-31: test_bad_inputs.py::test_bad_input
-32: test_bad_inputs.py::test_bad_input
-33: test_bad_inputs.py::test_bad_input
-34: test_bad_inputs.py::test_bad_input
-35: test_bad_inputs.py::test_bad_input
-36: test_bad_inputs.py::test_bad_input
-37: test_bad_inputs.py::test_bad_input
-38: test_bad_inputs.py::test_bad_input
-39: test_bad_inputs.py::test_bad_input
-40: test_run_inputs.py::test_run_name_path_traversal
-40: test_run_inputs.py::test_symlinked_run_folder_is_refused
-41: test_run_inputs.py::test_out_folder_exists
-41: test_run_inputs.py::test_locked_run_folder
-42: test_run_inputs.py::test_too_few_rows_for_one_batch
-42: test_run_inputs.py::test_missing_dataset_without_download
-43: test_run_inputs.py::test_sample_shape_differs_from_model_input
-43: test_run_inputs.py::test_labels_out_of_range
-44: test_run_inputs.py::test_truncated_checkpoint
-44: test_run_inputs.py::test_pickle_payload_is_never_executed
-44: test_faults.py::test_a_flipped_bit_is_e_ckpt_and_fallback_resumes
-45: test_run_inputs.py::test_resume_with_changed_spec
-46: test_run_resume.py::test_nan_loss_exits_3_keeping_last_finite_checkpoint
-47: test_run_resume.py::test_sigint_checkpoints_and_exits_130
-47: test_run_resume.py::test_sigterm_exits_143_after_checkpoint
-48: test_run_resume.py::test_sigkill_mid_epoch_then_resume_is_bit_exact
-48: test_faults.py::test_sigkill_while_a_checkpoint_is_written
-49: test_injection.py::test_a_path_holding_python_never_runs
-49: test_sentinels.py::test_no_channel_runs_code
-50: test_bad_inputs_names.py::test_node_input_param_names
-50: test_bad_inputs_names.py::test_class_and_block_names
-51: test_bad_inputs_names.py::test_a_list_or_mapping_as_a_name_is_e_type
-51: test_bad_inputs_names.py::test_the_same_through_set
-52: test_bad_inputs_names.py::test_beyond_int64_is_e_range
-53: test_budget.py::test_beyond_the_budget_is_e_budget_and_writes_nothing
-54: test_faults.py::test_output_into_a_missing_folder_is_e_io
-54: test_faults.py::test_read_only_runs_dir_is_e_io
-54: test_faults.py::test_file_size_limit_at_a_checkpoint_keeps_the_last_good_one
-54: test_faults.py::test_crash_log_at_one_kilobyte_is_one_line
-55: test_load.py::test_fifo_is_refused_without_blocking
-55: test_faults.py::test_a_fifo_checkpoint_does_not_hang
-55: test_faults.py::test_a_symlinked_checkpoint_is_refused
-56: test_faults.py::test_a_flipped_bit_is_e_ckpt_and_fallback_resumes
-56: test_faults.py::test_a_corrupt_meta_json_is_an_error
-57: test_bad_inputs_names.py::test_control_characters_stay_on_one_line
-57: test_injection.py::test_a_newline_inside_a_value_stays_on_one_error_line
-58: test_run_inputs.py::test_missing_image_folder
-58: test_bad_inputs_names.py::test_an_image_folder_without_images
-"""
-"""One line per (row, test): FILE::FUNCTION under tests/."""
+# -- the index: every kind of bad input in docs/bad-inputs.md and the tests that show it -----------
 
 
-def index() -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    for line in INDEX_TEXT.strip().splitlines():
-        row, ref = line.split(": ")
-        found.setdefault(int(row), []).append(ref)
+def index(table: str) -> dict[str, list[str]]:
+    """Each kind's name and its tests (FILE::FUNCTION under tests/, or FUNCTION[case id start])."""
+    found: dict[str, list[str]] = {}
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+            found[cells[0].strip("`")] = re.findall(r"`([^`]+::[^`]+)`", cells[-1])
     return found
 
 
-def test_every_row_has_a_test():
-    table = Path("/work/shared/BAD-INPUTS.md")
-    rows = range(1, 59)
-    if table.exists():  # the shared copy, when at hand: its row count is the one to cover
-        rows = [int(m) for m in re.findall(r"^\| (\d+) \|", table.read_text(), re.M)]
-    table_index = index()
-    missing = [row for row in rows if row not in table_index]
-    assert not missing, f"BAD-INPUTS rows without a test: {missing}"
-    for row, tests in table_index.items():
+def check_index(table: str) -> None:
+    kinds = index(table)
+    assert len(kinds) >= 59 and "yaml-tag" in kinds  # the table was read, not an empty page
+    assert not [kind for kind, tests in kinds.items() if not tests], "kinds without a test"
+    for kind, tests in kinds.items():
         for ref in tests:
             file, name = ref.split("::")
+            name, _, case = name.partition("[")
             source = (ROOT / "tests" / file).read_text()
-            assert re.search(rf"^def {name}\(", source, re.M), f"row {row}: {ref} does not exist"
+            assert re.search(rf"^def {name}\(", source, re.M), f"{kind}: {ref} does not exist"
+            if case:  # a parametrized test: a case whose id starts with the kind
+                assert f'("{case.rstrip("]")}/' in source, f"{kind}: no case in {ref}"
+
+
+TABLE = (ROOT / "docs" / "bad-inputs.md").read_text()
+
+
+def test_every_kind_of_bad_input_names_tests_that_exist():
+    check_index(TABLE)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("::test_missing_file`", "::test_not_there`"),
+        ("test_bad_input[cycle]", "test_bad_input[no-such-kind]"),
+        ("`language/test_load.py::test_huge_integer`", "(none yet)"),
+    ],
+)
+def test_the_index_check_fails_on_a_missing_test(edit):
+    """Negative controls: a kind naming a test or case that is not there, or no test, is caught."""
+    with pytest.raises(AssertionError):
+        check_index(TABLE.replace(*edit))
 
 
 def test_every_name_check_source_refuses_is_refused_at_validation():

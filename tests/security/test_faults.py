@@ -1,4 +1,4 @@
-"""Outputs that cannot be written, and checkpoints that are damaged (BAD-INPUTS 44, 48, 54-56).
+"""Outputs that cannot be written, and checkpoints that are damaged.
 
 Real faults where the machine allows them: a missing folder, `ulimit -f` in a child (writes
 fail with EFBIG: Python ignores SIGXFSZ), SIGKILL while a checkpoint is being written, a FIFO,
@@ -71,7 +71,7 @@ def copy_run(run: Path, dest: Path) -> Path:
     return target
 
 
-# -- outputs that cannot be written (row 54) -----------------------------------------------------
+# -- outputs that cannot be written ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("command", ["emit", "render", "schema"])
@@ -249,7 +249,7 @@ def test_crash_log_at_one_kilobyte_is_one_line(tmp_path):
     assert "Traceback" in log.read_text()
 
 
-# -- damaged checkpoints (rows 44, 55, 56) --------------------------------------------------------
+# -- damaged checkpoints: truncated, special files, flipped bits -----------------------------------
 
 
 def flip_a_weight_bit(path: Path) -> None:

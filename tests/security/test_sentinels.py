@@ -1,4 +1,4 @@
-"""Sentinels (BAD-INPUTS 49): a file that a successful injection would create, for every channel
+"""Sentinels: a file that a successful injection would create, for every channel
 outside text reaches graphspec through: file paths, names, strings, expressions, --set overrides
 and checkpoints. Each payload goes through validate, summary, emit (model and --train, and the
 emitted script is run with plain python), render and run; the sentinel must never appear.

@@ -1,4 +1,4 @@
-"""The memory budget of `graphspec run` (training/budget.py; BAD-INPUTS 23 and 53): E-BUDGET at
+"""The memory budget of `graphspec run` (training/budget.py): E-BUDGET at
 the data field or node, before torch is imported and before anything is written."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ CASES = {
         + "data: {source: random, inputs: {x: [4, 1, 1]}, target: [4, 100000, 1]}\n" + TAIL,
         6, "tensor of 160.0 GB at batch size 4",
     ),
-    "params": (  # row 23: Linear(10**6 -> 10**6) is 4 TB of weights
+    "params": (  # Linear(10**6 -> 10**6) is 4 TB of weights
         HEAD.format(x="[N, 1000000]", layers="    fc: {op: Linear, out_features: 1000000}")
         + "data: {source: random, inputs: {x: [4, 1000000]}, target: [4, 1000000]}\n" + TAIL,
         None, None,
@@ -81,7 +81,7 @@ def test_beyond_the_budget_is_e_budget_and_writes_nothing(name, tmp_path, monkey
 
 
 def test_params_case_names_the_layer(tmp_path, monkeypatch, capsys):
-    """Row 23 is refused at validation already (infer.MAX_PARAMS), naming the node."""
+    """A layer of absurd size is refused at validation already (infer.MAX_PARAMS), naming it."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "spec.yaml").write_text(CASES["params"][0])
     assert main(["validate", "spec.yaml"]) == 2
