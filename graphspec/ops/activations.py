@@ -21,6 +21,9 @@ class _Activation(Op):
 
 
 class _KeepsResult(_Activation):
+    def saves_result(self) -> bool:
+        return True  # backward is written with the result: tanh' = 1 - tanh^2
+
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
 
@@ -29,6 +32,9 @@ class _InPlace(_Activation):
     inplace: bool = False
     """Overwrite the input instead of writing a new tensor."""
     kind = "module"
+
+    def saves_result(self) -> bool:
+        return self.inplace  # the input is gone: an in-place form's backward reads its result
 
 
 class ReLU(_KeepsResult, _InPlace):

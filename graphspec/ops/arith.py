@@ -174,6 +174,9 @@ class sqrt(Op):  # noqa: N801
     op: Literal["sqrt"]
     torch_name = "torch.sqrt"
 
+    def saves_result(self) -> bool:
+        return True  # sqrt' = 1 / (2 sqrt)
+
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
 

@@ -87,6 +87,10 @@ class scaled_dot_product_attention(Op):  # noqa: N801
     """
 
     op: Literal["scaled_dot_product_attention"]
+
+    def saves_result(self) -> bool:
+        return True  # CUDA's flash and memory-efficient kernels keep the output for backward
+
     dropout_p: Probability = 0.0
     """Applied only while training: the code passes 0.0 in eval mode."""
     is_causal: bool = False
@@ -329,14 +333,7 @@ class MultiheadAttention(Op):
     def _padded(self, length: Dim) -> Dim:
         """add_bias_kv and add_zero_attn each append one key."""
         extra = int(self.add_bias_kv) + int(self.add_zero_attn)
-        if not extra:
-            return length
-        if not length.is_static:
-            field = "add_bias_kv" if self.add_bias_kv else "add_zero_attn"
-            raise ShapeError(
-                f"add_bias_kv/add_zero_attn need a concrete key length, got '{length}'", field=field
-            )
-        return Dim(length.value + extra)
+        return length + extra  # a symbolic length too: `L + 1`
 
     def param_count(self) -> int:
         e = self.embed_dim

@@ -114,11 +114,11 @@ def tensors_call(name: str, args: list[str], dim: int) -> str:
 
 
 def _sum_dims(dims: list[Dim]) -> Dim:
-    if all(d.is_static for d in dims):
-        return Dim(sum(d.value for d in dims))
-    if len(set(dims)) == 1 and len(dims) > 0:
-        return dims[0] * len(dims)
-    raise ShapeError("cat: cannot add different symbolic sizes " + " + ".join(map(str, dims)))
+    """The joined size: a polynomial, so `H + 16` and `2*N + 1` are sizes like any other."""
+    total = Dim(0)
+    for d in dims:
+        total = total + d
+    return total
 
 
 class stack(Op):  # noqa: N801

@@ -6,7 +6,15 @@ from typing import Literal
 
 from graphspec.core.fields import Size
 from graphspec.core.shapes import Dim, TensorType
-from graphspec.ops.base import Cost, Op, ShapeError, check_given, expect_weights_dtype, numel
+from graphspec.ops.base import (
+    WEIGHTS_HINT,
+    Cost,
+    Op,
+    ShapeError,
+    check_given,
+    expect_weights_dtype,
+    numel,
+)
 
 
 class Linear(Op):
@@ -28,7 +36,10 @@ class Linear(Op):
             raise ShapeError("Linear expects at least one dimension, got a scalar")
         last = x.shape[-1]
         if not last.is_static:
-            raise ShapeError(f"Linear needs a concrete last dimension, got '{last}' in {x}")
+            raise ShapeError(
+                f"Linear needs a concrete last dimension, got '{last}' in {x}",
+                hint=WEIGHTS_HINT.format(field="in_features"),
+            )
         check_given(self, "in_features", last.value, f"last dim of {x}")
         return self.model_copy(update={"in_features": last.value})
 

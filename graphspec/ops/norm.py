@@ -15,6 +15,7 @@ from graphspec.core.fields import NonNegFloat, PosFloat, Probability, Size
 from graphspec.core.shapes import Dim, TensorType, dims_product
 from graphspec.ops import layout
 from graphspec.ops.base import (
+    WEIGHTS_HINT,
     Cost,
     Functional,
     Op,
@@ -30,7 +31,10 @@ def _channels(op: Op, x: TensorType, field: str) -> int:
     """The channel count (dim 1) of a batched input, checked against `field` when given."""
     channels = x.shape[1]
     if not channels.is_static:
-        raise ShapeError(f"{op.op} needs a concrete channel count, got '{channels}'")
+        raise ShapeError(
+            f"{op.op} needs a concrete channel count, got '{channels}'",
+            hint=WEIGHTS_HINT.format(field=field),
+        )
     check_given(op, field, channels.value, f"channel dim of {x}")
     return channels.value
 
@@ -243,6 +247,7 @@ class Dropout(Op):
     """Overwrite the input instead of writing a new tensor."""
     kind = "module"
     torch_name = "nn.Dropout"
+    shares_input = "eval"  # the input itself when not training (and at p=0)
     positional = ("p",)
     dims: ClassVar[int | None] = None
     """Channel dropout (Dropout1d/2d/3d) takes batched (N, C, *spatial) inputs only."""

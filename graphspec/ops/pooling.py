@@ -65,25 +65,16 @@ class _Pool(Op):
                 field="padding",
                 hint=f"use padding <= {k // 2}",
             )
-        if self.kernel_fits and not (size.is_static and size.value >= k):
-            self._refuse_small(size, k)
-        return window_out(size, k, s, p, self._dilation(axis), self.ceil_mode, self.op)
-
-    kernel_fits: ClassVar[bool] = False
-    """torch's 3-D average pooling wants each input size >= the kernel, padding aside."""
-
-    def _refuse_small(self, size: Dim, k: int) -> None:
-        if size.is_static:
+        if self.kernel_fits and size.is_static and size.value < k:
             raise ShapeError(
                 f"{self.op}: input size {size} is smaller than the kernel size {k}",
                 hint="use a smaller kernel_size or feed a larger input (padding does not count)",
             )
-        if k > 1:
-            raise ShapeError(
-                f"{self.op}: symbolic size '{size}' may be smaller than the kernel size {k}, "
-                f"which torch refuses",
-                hint="give a concrete size",
-            )
+        return window_out(size, k, s, p, self._dilation(axis), self.ceil_mode, self.op)
+
+    kernel_fits: ClassVar[bool] = False
+    """torch's 3-D average pooling wants each input size >= the kernel, padding aside (a
+    symbolic size is taken as large enough, as it is for every kernel)."""
 
     def _dilation(self, axis: int) -> int:
         return 1

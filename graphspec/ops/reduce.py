@@ -57,6 +57,9 @@ class _Reduction(Op):
     def dtype(self, x: TensorType) -> str:
         return x.dtype
 
+    def saves_result(self) -> bool:
+        return not self.empty_ok  # a max's backward compares the input with the result
+
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         # a sum's or a mean's backward spreads the gradient: it needs only the sizes; a max's
         # compares the input with the result

@@ -159,7 +159,21 @@ class reshape(view):  # noqa: N801
 
     op: Literal["reshape"]
     torch_name = "Tensor.reshape"
-    aliases_input = True  # a view where the layout allows (the usual case)
+    shares_input = "view"  # where the layout allows (the usual case); else a copy
+    _settle: bool = PrivateAttr(default=False)
+    """The rule says "a copy" over symbolic sizes, but at some sizes (a symbol of 1) torch
+    views instead, with a layout a later `view` may refuse: the code then asks for the copy."""
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        (x,) = inputs
+        out = super().infer(inputs)
+        copies = "strides" in x.meta and layout.view_strides(x, out.shape) is None
+        self._settle = copies and not all(d.is_static for d in x.shape)
+        return out
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        code = super().emit_call(node, args)
+        return f"{code}.contiguous()" if self._settle else code
 
 
 class Identity(View, Op):
