@@ -5,8 +5,11 @@ every tensor linked to it by an op whose result may share its input's (`Op.share
 a no-op `contiguous`, a dropout in eval mode). The write is refused (E-INPLACE), naming the
 node that would break and why, when
 
-- another node reads that storage: it would see the new values, and the graph's result would
-  differ from the spec's (`x + relu_(dropout(x))` is `2*relu(x)` in eval mode);
+- another node reads that storage after the write, or it is an output: that reader would see
+  the new values, and the graph's result would differ from the spec's (`x + relu_(dropout(x))`
+  is `2*relu(x)` in eval mode);
+- a node that read it before the write keeps it for backward (`Op.saves_inputs()`: Linear,
+  mul, a pool; not add, cat, a sum or a view) and a gradient flows through that node;
 - the storage is an input or a param of the body: the caller's tensor would change;
 - the op that produced it saved its result for backward (`Op.saves_result()`: tanh, sigmoid,
   relu, softmax, exp, amax, ...) and a gradient flows through that op: the first backward
@@ -38,16 +41,13 @@ _HINT = "write inplace: false: the same result, without changing what others rea
 
 def check_writes(graph: Graph) -> None:
     """Before typing: in-place writes that another reader, or the caller, would see."""
-    g, nodes, outputs = graph.g, graph.nodes, {split_ref(r)[0] for r in graph.outputs}
+    nodes = graph.nodes
     problems = []
     for node in nodes.values():
         if not node.inputs or not _writes_input(node.spec, nodes):
             continue
         source = split_ref(node.inputs[0])[0]
-        shared = _aliases(g, nodes, source, node.name)
-        read = {r: s for s in shared for r in g.successors(s) if r != node.name}
-        read.update({s: s for s in shared & outputs})  # an output is read by the caller
-        readers = sorted(r for r in read if r not in shared or r in outputs)
+        shared, read, readers, _ = _readers(graph, node.name, source)
         owners = sorted(s for s in shared if nodes[s].is_input or nodes[s].is_param)
         if readers:
             more = f" (and {len(readers) - 1} more)" if len(readers) > 1 else ""
@@ -72,6 +72,19 @@ def check_writes(graph: Graph) -> None:
         raise SpecError(problems)
 
 
+def _readers(graph: Graph, writer: str, source: str) -> tuple[set, dict, list, list]:
+    """(the storage group, reader -> the member it reads, readers that run after the write
+    or are outputs, readers that run before it): in `forward`'s order, which is the graph's."""
+    g, outputs = graph.g, {split_ref(r)[0] for r in graph.outputs}
+    order = {n.name: i for i, n in enumerate(graph.order())}
+    shared = _aliases(g, graph.nodes, source, writer)
+    read = {r: s for s in shared for r in g.successors(s) if r != writer}
+    read.update({s: s for s in shared & outputs})  # an output is read by the caller
+    readers = [r for r in read if r not in shared or r in outputs]
+    after = sorted(r for r in readers if r in shared or order[r] > order[writer])
+    return shared, read, after, sorted(set(readers) - set(after))
+
+
 def autograd_problems(typed: TypedGraph, in_block: bool, label: str = "") -> list[Problem]:
     """After typing: in-place writes into a result saved for backward, and ops without a
     derivative on a tensor that needs a gradient."""
@@ -82,6 +95,10 @@ def autograd_problems(typed: TypedGraph, in_block: bool, label: str = "") -> lis
         node = t.node
         if node.inputs and _writes_input(node.spec, nodes):
             source = split_ref(node.inputs[0])[0]
+            for r in _readers(typed.graph, name, source)[3]:
+                if grad.get(r) and _keeps_inputs(typed.nodes[r]):
+                    problems.append(_kept_problem(node, label, source, r))
+                    break
             for s in sorted(_aliases(g, nodes, source, name)):
                 saver = _saver(typed, s) if grad.get(s) else None
                 if saver is not None:
@@ -97,6 +114,22 @@ def autograd_problems(typed: TypedGraph, in_block: bool, label: str = "") -> lis
                 hint = "compute it from tensors that need no gradient, or without '//'"
                 problems.append(Problem("E-GRAD", why, node.pos, label + name, hint))
     return problems
+
+
+def _keeps_inputs(t: TypedNode) -> bool:
+    """Whether this reader keeps what it reads for backward (a block or group: taken so)."""
+    return t.op.saves_inputs() if t.op is not None else True
+
+
+def _kept_problem(node: GraphNode, label: str, source: str, reader: str) -> Problem:
+    return Problem(
+        "E-INPLACE",
+        f"in-place op writes into '{source}', which '{reader}' read before it and keeps for "
+        'its gradient: the first backward would fail ("modified by an inplace operation")',
+        node.pos,
+        label + node.name,
+        _HINT,
+    )
 
 
 def _saved_problem(node: GraphNode, label: str, saver: str) -> Problem:

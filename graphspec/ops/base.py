@@ -144,6 +144,12 @@ class Op(NodeFields):
         before backward makes backward fail ("modified by an inplace operation")."""
         return False
 
+    def saves_inputs(self) -> bool:
+        """Whether autograd keeps an input of this op for backward (Linear, mul, a pool):
+        an in-place change to it after this op ran makes backward fail. True unless the op
+        says otherwise: add, cat, a sum and a view keep only sizes; tanh keeps its result."""
+        return True
+
     def grad_problem(self, needs_grad: list[bool]) -> str | None:
         """Why backward cannot pass through this op when the inputs flagged in `needs_grad`
         need a gradient (an op torch has no derivative for), or None."""
@@ -221,6 +227,9 @@ class View:
     no arithmetic, and nothing kept for backward."""
 
     shares_input: ClassVar[Literal["never", "view", "layout", "eval"]] = "view"
+
+    def saves_inputs(self) -> bool:
+        return False  # backward reshapes the gradient: sizes only
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()

@@ -62,6 +62,9 @@ class add(Op):  # noqa: N801 - op names are torch's own
     arity = (2, None)
     torch_name = "torch.add"
 
+    def saves_inputs(self) -> bool:
+        return False  # the gradient passes through unchanged
+
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost(flops=numel(outputs[0]))  # backward needs nothing kept
 
@@ -80,6 +83,9 @@ class cat(Op):  # noqa: N801
     """The dim the inputs are joined along; every other size must agree."""
     arity = (1, None)
     torch_name = "torch.cat"
+
+    def saves_inputs(self) -> bool:
+        return False  # backward slices the gradient by sizes
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()  # a copy or a constant: no arithmetic, nothing kept
@@ -129,6 +135,9 @@ class stack(Op):  # noqa: N801
     """Where the new dim goes, from -(rank + 1) to rank."""
     arity = (1, None)
     torch_name = "torch.stack"
+
+    def saves_inputs(self) -> bool:
+        return False  # backward slices the gradient by sizes
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()  # a copy: backward slices the gradient

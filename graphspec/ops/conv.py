@@ -9,7 +9,7 @@ from __future__ import annotations
 from math import prod
 from typing import ClassVar, Literal
 
-from graphspec.core.fields import Size
+from graphspec.core.fields import Bool, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import (
     WEIGHTS_HINT,
@@ -66,7 +66,7 @@ class _Conv(Op):
     """Spacing between the kernel's elements (1: adjacent)."""
     groups: Size = 1
     """Channels split into this many groups, each convolved on its own."""
-    bias: bool = True
+    bias: Bool = True
     """Add a learned bias per output channel."""
     kind = "module"
     dims: ClassVar[int] = 2

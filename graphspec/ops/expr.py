@@ -105,6 +105,10 @@ class expr(Op):  # noqa: N801 - op names are torch-style
         top = self._tree()
         return isinstance(top, ast.Call) and getattr(top.func, "id", "") in _KEEPS_RESULT
 
+    def saves_inputs(self) -> bool:
+        names = self.referenced_names()
+        return bool(_kept(self._tree(), {n: [1] for n in names})[0])  # the cost model's rule
+
     def grad_problem(self, needs_grad: list[bool]) -> str | None:
         """torch has no derivative for floor division (`//`): refuse it on a tensor that needs
         a gradient, rather than fail at the first backward."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.core.fields import Size
+from graphspec.core.fields import Bool, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import (
     WEIGHTS_HINT,
@@ -25,7 +25,7 @@ class Linear(Op):
     """Inferred from the input's last dimension when left out."""
     out_features: Size
     """Size of each output vector (the last dim)."""
-    bias: bool = True
+    bias: Bool = True
     """Add a learned bias."""
     kind = "module"
     torch_name = "nn.Linear"

@@ -11,7 +11,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from graphspec.core.fields import Size
+from graphspec.core.fields import Bool, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import (
     Cost,
@@ -35,7 +35,7 @@ class _Pool(Op):
     """Defaults to kernel_size, as in torch."""
     padding: NonNegs = 0
     """Implicit padding on both sides, at most half the kernel."""
-    ceil_mode: bool = False
+    ceil_mode: Bool = False
     """Round the output size up: a last window may overhang the input's end."""
     dims: ClassVar[int] = 2
     family: ClassVar[str] = "MaxPool"
@@ -100,7 +100,7 @@ class _MaxPool(_Pool):
 
 
 class _AvgPool(_Pool):
-    count_include_pad: bool = True
+    count_include_pad: Bool = True
     """Count the zero padding in each average."""
     kind = "module"
     family = "AvgPool"

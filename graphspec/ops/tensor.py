@@ -242,6 +242,10 @@ class contiguous(Op):  # noqa: N801
 
     op: Literal["contiguous"]
     torch_name = "Tensor.contiguous"
+
+    def saves_inputs(self) -> bool:
+        return False  # a copy: the gradient passes through
+
     shares_input = "layout"  # the input itself when it is contiguous already
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:

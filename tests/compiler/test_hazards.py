@@ -225,3 +225,39 @@ def test_transpose_reshape_view_runs_at_every_size(length):
     )
     x = torch.randn(3, 6, length)
     assert torch.equal(compile_text(text).build()(x), x.transpose(0, 2).reshape(-1, 3).reshape(-1))
+
+
+# -- readers that ran before the write ------------------------------------------------------
+
+
+def test_a_reader_that_ran_before_and_keeps_the_tensor_for_backward_is_refused():
+    text = _spec(
+        """
+        l: {op: Linear, out_features: 8}
+        m: {op: Linear, out_features: 8, in: l}
+        r: {op: ReLU6, inplace: true, in: l}
+        s: {op: add, in: [m, r]}
+        """
+    )
+    (problem,) = _refused(text)
+    assert problem.node == "r" and "'m' read before it and keeps" in problem.message
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        _train_step(text.replace("ReLU6, inplace: true", "ReLU6"), 4, 8, inplace="r")
+
+
+def test_a_reader_that_ran_before_and_keeps_only_sizes_is_accepted():
+    """cat keeps no input for backward: torch computes the spec's result, and trains."""
+    text = _spec(
+        """
+        l: {op: Linear, out_features: 8}
+        c: {op: cat, dim: 1, in: [x, l]}
+        r: {op: ReLU6, inplace: true, in: l}
+        s: {op: cat, dim: 1, in: [c, r]}
+        """
+    )
+    model = compile_text(text).build()
+    x = torch.randn(4, 8)
+    l_out = model.l(x)
+    expected = torch.cat([x, l_out, F.relu6(l_out)], 1)
+    assert torch.allclose(model(x), expected)
+    assert _train_step(text, 4, 8).shape == (4, 24)
