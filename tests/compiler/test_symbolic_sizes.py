@@ -88,3 +88,46 @@ def test_multihead_attention_with_bias_kv_and_zero_attn_over_a_symbolic_length()
     text = spec("{x: [N, L, 8]}", f"a: {mha}") + "  outputs: [a, a.weights]\n"
     assert str(compile_text(text).graph.output_types()["weights"]) == "(N, L, L + 2)"
     agrees(text, {"N": 2, "L": 1}, {"N": 1, "L": 5})
+
+
+def test_view_and_reshape_sizes_as_arithmetic_over_the_models_own_symbols():
+    text = (
+        spec(
+            "{x: [N, H, 24]}",
+            """
+        v: {op: view, size: [N, "2*H", 12]}
+        w: {op: reshape, size: ["N*H", 24], in: x}
+        """,
+        )
+        + "  outputs: [v, w]\n"
+    )
+    agrees(text, {"N": 1, "H": 1}, {"N": 2, "H": 3})
+    x = torch.randn(2, 3, 24)
+    v, w = compile_text(text).build()(x)
+    assert torch.equal(v, x.view(2, 6, 12)) and torch.equal(w, x.reshape(6, 24))
+
+
+def test_bool_block_arguments_in_bool_fields():
+    text = """\
+name: t
+blocks:
+  Att:
+    args: {causal: false}
+    inputs: {q: [N, 2, L, 4]}
+    layers:
+      a: {op: scaled_dot_product_attention, is_causal: causal, in: [q, q, q]}
+      l: {op: Linear, out_features: 4, bias: not causal}
+model:
+  inputs: {x: [N, 2, L, 4]}
+  layers:
+    causal: {block: Att, args: {causal: true}}
+    full: {block: Att}
+  outputs: [causal, full]
+"""
+    compiled = compile_text(text)
+    model = compiled.build()
+    assert model.causal.l.bias is None and model.full.l.bias is not None
+    q = torch.randn(2, 2, 5, 4)
+    want = torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    assert torch.allclose(model.causal.l(want), model(q)[0], atol=1e-6)  # the causal mask
+    agrees(text, {"N": 1, "L": 1}, {"N": 2, "L": 3})
