@@ -294,8 +294,10 @@ class Blocks:
         errors are kept aside in `deferred` and each call is typed with its own sizes."""
         mark, partial = len(self.problems), self.partial
         typed = self._specialize(template, {**names, **concrete}, key)
-        if typed is not None or not set(_static_sizes(declared, actual)) - set(concrete):
+        if typed is not None:
             return typed
+        # kept aside even when this call has no more sizes to give: a later call of the same
+        # key may have them (a block called by a block that a concrete call specializes)
         self.deferred[key] = self.problems[mark:]
         del self.problems[mark:]
         self.partial = partial

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphspec.compiler import hazards
 from graphspec.compiler.graph import Graph, GraphNode, split_ref
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType, dims_product
@@ -127,6 +128,7 @@ def infer(
 ) -> TypedGraph:
     """Type every node; `label` prefixes node names in messages (`Attention.scores`); `blocks`
     types the block calls (`compiler.blocks.Blocks`)."""
+    hazards.check_writes(graph)
     typed: dict[str, TypedNode] = {}
     problems: list[Problem] = []
     failed = False
@@ -145,6 +147,7 @@ def infer(
     result = TypedGraph(class_name, graph, typed, blocks)
     if not problems and not failed:
         problems += _check_outputs(result, graph) or _budget(result)
+        problems += hazards.autograd_problems(result, in_block=bool(label), label=label)
     if problems or failed:
         err = SpecError(problems)
         err.partial = result  # what could be typed: `render` draws it, the failure marked

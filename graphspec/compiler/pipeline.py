@@ -76,7 +76,15 @@ def compile_text(text: str, file: str = "<spec>") -> Compiled:
 @load.gc_paused()  # about a third faster at 10,000 layers, and linear (bench/scale.py)
 def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     """`data` replaces `doc.data` (after --set overrides); positions still come from `doc`."""
-    data = doc.data if data is None else data
+    try:
+        return _compile(doc, doc.data if data is None else data)
+    except SpecError as err:
+        if not err.problems:  # a refusal must say why; one that cannot is a bug, not the user's
+            raise RuntimeError("a SpecError without a problem: a compiler bug") from err
+        raise
+
+
+def _compile(doc: load.Document, data: Any) -> Compiled:
     _check_unresolved_from(data, doc)
     _check_graph_size(data, doc)
     constants = _constants(data, doc)

@@ -102,6 +102,25 @@ Seed = Annotated[
     int, Field(ge=0, le=2**64 - 1, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
 ]
 """What torch.manual_seed takes: 0 to 2**64 - 1."""
+
+
+def _name_bool(value: Any, info: ValidationInfo) -> Any:
+    """`causal` (a block argument or constant that is true or false) in a bool field, so every
+    field may use the arguments; `not causal` too. Anything else is left for the strict check."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    negate = text.startswith("not ")
+    name = text[4:].strip() if negate else text
+    known = _constants(info).get(name)
+    if isinstance(known, bool):
+        return known != negate
+    return value
+
+
+_BOOL_SCHEMA = {"type": ["boolean", "string"], "description": "true, false, or a bool argument"}
+Bool = Annotated[bool, Field(json_schema_extra=_BOOL_SCHEMA), BeforeValidator(_name_bool)]
+"""true or false, or the name of a bool block argument or constant (`is_causal: causal`)."""
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 """A symbolic size such as `N` or `L`, bound when the model runs."""
 

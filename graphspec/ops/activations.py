@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.core.fields import Float, Int
+from graphspec.core.fields import Bool, Float, Int
 from graphspec.core.shapes import TensorType, normalize_dim
 from graphspec.ops import layout
 from graphspec.ops.base import Cost, Functional, Op, ShapeError, expect_float, numel
@@ -21,14 +21,23 @@ class _Activation(Op):
 
 
 class _KeepsResult(_Activation):
+    def saves_result(self) -> bool:
+        return True  # backward is written with the result: tanh' = 1 - tanh^2
+
+    def saves_inputs(self) -> bool:
+        return False
+
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result
 
 
 class _InPlace(_Activation):
-    inplace: bool = False
+    inplace: Bool = False
     """Overwrite the input instead of writing a new tensor."""
     kind = "module"
+
+    def saves_result(self) -> bool:
+        return self.inplace  # the input is gone: an in-place form's backward reads its result
 
 
 class ReLU(_KeepsResult, _InPlace):

@@ -80,6 +80,9 @@ class sub(_Binary):  # noqa: N801 - op names are torch's own
     symbol = "-"
     torch_name = "torch.sub"
 
+    def saves_inputs(self) -> bool:
+        return False  # the gradient passes through, negated
+
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost(flops=numel(outputs[0]))  # backward needs nothing kept
 
@@ -173,6 +176,12 @@ class sqrt(Op):  # noqa: N801
 
     op: Literal["sqrt"]
     torch_name = "torch.sqrt"
+
+    def saves_result(self) -> bool:
+        return True  # sqrt' = 1 / (2 sqrt)
+
+    def saves_inputs(self) -> bool:
+        return False
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost(flops=numel(outputs[0]), saved=("out0",))  # backward uses the result

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from graphspec.core.fields import Float, Probability, Size
+from graphspec.core.fields import Bool, Float, Probability, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
 from graphspec.ops.base import Cost, Op, ShapeError, check_given, expect_float, numel
@@ -87,9 +87,13 @@ class scaled_dot_product_attention(Op):  # noqa: N801
     """
 
     op: Literal["scaled_dot_product_attention"]
+
+    def saves_result(self) -> bool:
+        return True  # CUDA's flash and memory-efficient kernels keep the output for backward
+
     dropout_p: Probability = 0.0
     """Applied only while training: the code passes 0.0 in eval mode."""
-    is_causal: bool = False
+    is_causal: Bool = False
     """Mask future positions: each query attends to keys up to its own."""
     scale: Float | None = None
     """Default 1/sqrt(E)."""
@@ -207,17 +211,17 @@ class MultiheadAttention(Op):
     """Parallel heads; each takes embed_dim / num_heads of the features."""
     dropout: Probability = 0.0
     """Dropout on the attention weights while training."""
-    bias: bool = True
+    bias: Bool = True
     """Learned biases in the input and output projections."""
-    add_bias_kv: bool = False
+    add_bias_kv: Bool = False
     """Append a learned bias to the keys and values (one more key)."""
-    add_zero_attn: bool = False
+    add_zero_attn: Bool = False
     """Append a zero key and value (one more key)."""
     kdim: Size | None = None
     """The key's last dim when it differs from embed_dim (inferred)."""
     vdim: Size | None = None
     """The value's last dim when it differs from embed_dim (inferred)."""
-    average_attn_weights: bool = True
+    average_attn_weights: Bool = True
     """forward argument: weights (N, L, S) averaged over heads, else (N, num_heads, L, S)."""
     mask_inputs: Annotated[list[MaskName], Field(min_length=1, max_length=2)] = [
         "key_padding_mask",
@@ -329,14 +333,7 @@ class MultiheadAttention(Op):
     def _padded(self, length: Dim) -> Dim:
         """add_bias_kv and add_zero_attn each append one key."""
         extra = int(self.add_bias_kv) + int(self.add_zero_attn)
-        if not extra:
-            return length
-        if not length.is_static:
-            field = "add_bias_kv" if self.add_bias_kv else "add_zero_attn"
-            raise ShapeError(
-                f"add_bias_kv/add_zero_attn need a concrete key length, got '{length}'", field=field
-            )
-        return Dim(length.value + extra)
+        return length + extra  # a symbolic length too: `L + 1`
 
     def param_count(self) -> int:
         e = self.embed_dim

@@ -90,6 +90,13 @@ def numel(t: TensorType) -> int:
     return prod(d.value for d in t.shape)
 
 
+WEIGHTS_HINT = (
+    "the weights are built with this size: give it as a number in the input's shape (for a "
+    "block, the caller's), or set {field} from a block argument"
+)
+"""The hint of every refusal of a symbolic size that a module's weights need."""
+
+
 class NodeFields(StrictModel):
     """Fields every node accepts, whatever its op."""
 
@@ -110,13 +117,43 @@ class Op(NodeFields):
     outputs: ClassVar[tuple[str, ...]] = ("out",)
     """Names of the op's results; an op with several returns a tuple from `infer`, in this
     order, and a later node reads one as `node.name` (`attn.weights`)."""
+    shares_input: ClassVar[Literal["never", "view", "layout", "eval"]] = "never"
+    """Whether the result may be its input's storage, so that an in-place change to either is a
+    change to both: "view" in every mode (transpose, view, expand, Identity; reshape where the
+    layout allows, the usual case), "layout" when the input's layout makes it a no-op
+    (contiguous), "eval" when not training (the dropouts return their input itself, as they do
+    at p=0 in training too). compiler/hazards.py reads it through `shares()`."""
     torch_name: ClassVar[str] = ""
-    aliases_input: ClassVar[bool] = False
-    """True for a view (transpose, view, expand): the result shares its input's storage."""
     """What the op is in torch (`nn.Conv2d`, `F.relu`, `torch.cat`, `Tensor.squeeze`): for
     messages and docs, and the callable the default `emit_init`/`emit_call` write."""
     positional: ClassVar[tuple[str, ...]] = ()
     """Fields the default emitters write without their keyword, as a torch user would."""
+
+    @property
+    def aliases_input(self) -> bool:
+        """A view in every mode: no storage of its own (the cost model's question)."""
+        return self.shares_input == "view"
+
+    def shares(self) -> Literal["never", "view", "layout", "eval"]:
+        """`shares_input` for this node (an `expr` that is one bare name is its input)."""
+        return self.shares_input
+
+    def saves_result(self) -> bool:
+        """Whether autograd keeps this op's result to compute its gradient (tanh, sigmoid,
+        relu, softmax, sqrt, amax; an in-place activation): an in-place change to the result
+        before backward makes backward fail ("modified by an inplace operation")."""
+        return False
+
+    def saves_inputs(self) -> bool:
+        """Whether autograd keeps an input of this op for backward (Linear, mul, a pool):
+        an in-place change to it after this op ran makes backward fail. True unless the op
+        says otherwise: add, cat, a sum and a view keep only sizes; tanh keeps its result."""
+        return True
+
+    def grad_problem(self, needs_grad: list[bool]) -> str | None:
+        """Why backward cannot pass through this op when the inputs flagged in `needs_grad`
+        need a gradient (an op torch has no derivative for), or None."""
+        return None
 
     # -- shape rule -------------------------------------------------------------------------
     def resolve(self, inputs: list[TensorType]) -> Op:
@@ -189,7 +226,10 @@ class View:
     """Mixin for an op whose result is a view of its input (narrow, split, squeeze, Identity):
     no arithmetic, and nothing kept for backward."""
 
-    aliases_input: ClassVar[bool] = True
+    shares_input: ClassVar[Literal["never", "view", "layout", "eval"]] = "view"
+
+    def saves_inputs(self) -> bool:
+        return False  # backward reshapes the gradient: sizes only
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()

@@ -62,6 +62,9 @@ class add(Op):  # noqa: N801 - op names are torch's own
     arity = (2, None)
     torch_name = "torch.add"
 
+    def saves_inputs(self) -> bool:
+        return False  # the gradient passes through unchanged
+
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost(flops=numel(outputs[0]))  # backward needs nothing kept
 
@@ -80,6 +83,9 @@ class cat(Op):  # noqa: N801
     """The dim the inputs are joined along; every other size must agree."""
     arity = (1, None)
     torch_name = "torch.cat"
+
+    def saves_inputs(self) -> bool:
+        return False  # backward slices the gradient by sizes
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()  # a copy or a constant: no arithmetic, nothing kept
@@ -114,11 +120,11 @@ def tensors_call(name: str, args: list[str], dim: int) -> str:
 
 
 def _sum_dims(dims: list[Dim]) -> Dim:
-    if all(d.is_static for d in dims):
-        return Dim(sum(d.value for d in dims))
-    if len(set(dims)) == 1 and len(dims) > 0:
-        return dims[0] * len(dims)
-    raise ShapeError("cat: cannot add different symbolic sizes " + " + ".join(map(str, dims)))
+    """The joined size: a polynomial, so `H + 16` and `2*N + 1` are sizes like any other."""
+    total = Dim(0)
+    for d in dims:
+        total = total + d
+    return total
 
 
 class stack(Op):  # noqa: N801
@@ -129,6 +135,9 @@ class stack(Op):  # noqa: N801
     """Where the new dim goes, from -(rank + 1) to rank."""
     arity = (1, None)
     torch_name = "torch.stack"
+
+    def saves_inputs(self) -> bool:
+        return False  # backward slices the gradient by sizes
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()  # a copy: backward slices the gradient

@@ -9,9 +9,10 @@ from __future__ import annotations
 from math import prod
 from typing import ClassVar, Literal
 
-from graphspec.core.fields import Size
+from graphspec.core.fields import Bool, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import (
+    WEIGHTS_HINT,
     Cost,
     NonNegs,
     Op,
@@ -32,14 +33,10 @@ def window_out(
     stride 1 with `padding = dilation*(kernel-1)/2` keeps `H`; stride 2 gives `(H + 1)//2`."""
     span = size + 2 * pad - dil * (kernel - 1) - 1
     if not size.is_static:
-        if ceil and pad + stride > kernel:
-            # Whether the last window starts inside the input depends on the size itself.
-            raise ShapeError(
-                f"{what} with ceil_mode needs a concrete spatial size when padding + stride "
-                f"exceeds the kernel, got symbolic '{size}'",
-                hint="give the input a concrete size, or use ceil_mode: false",
-            )
-        return (span + (stride - 1 if ceil else 0)) // stride + 1
+        # ceil_mode drops a last window that would start past the input (size + pad): the
+        # count is min(ceil(span / s), floor((span + g) / s)) + 1 with g = dil*(kernel-1) - pad
+        # >= 0, which is floor((span + min(s - 1, g)) / s) + 1, one floor division
+        return (span + (min(stride - 1, dil * (kernel - 1) - pad) if ceil else 0)) // stride + 1
     # Floor division as torch's div_rtn: with ceil_mode a window may overhang the end, so a
     # kernel larger than the input still gives one output when the overhang is under a stride.
     out = (span.value + (stride - 1 if ceil else 0)) // stride + 1
@@ -69,7 +66,7 @@ class _Conv(Op):
     """Spacing between the kernel's elements (1: adjacent)."""
     groups: Size = 1
     """Channels split into this many groups, each convolved on its own."""
-    bias: bool = True
+    bias: Bool = True
     """Add a learned bias per output channel."""
     kind = "module"
     dims: ClassVar[int] = 2
@@ -81,7 +78,10 @@ class _Conv(Op):
         expect_batched(x, self.dims, self.op, self.family())
         channels = x.shape[1]
         if not channels.is_static:
-            raise ShapeError(f"{self.op} needs a concrete channel count, got '{channels}'")
+            raise ShapeError(
+                f"{self.op} needs a concrete channel count, got '{channels}'",
+                hint=WEIGHTS_HINT.format(field="in_channels"),
+            )
         check_given(self, "in_channels", channels.value, f"channel dim of {x}")
         return self.model_copy(update={"in_channels": channels.value})
 
@@ -188,10 +188,7 @@ class _ConvNd(_Conv):
         if self.padding_mode not in ("reflect", "circular"):
             return
         if not size.is_static:
-            raise ShapeError(
-                f"{self.op} with padding_mode '{self.padding_mode}' needs a concrete "
-                f"spatial size, got symbolic '{size}'"
-            )
+            return  # taken as large enough, as a symbolic size is for the kernel
         pad = max(self._pads(axis))
         need = pad + 1 if self.padding_mode == "reflect" else pad
         if size.value < need:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.core.fields import Int, PosFloat, Size
+from graphspec.core.fields import Bool, Int, PosFloat, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
 from graphspec.ops.base import Cost, Op, ShapeError
@@ -27,9 +27,9 @@ class Embedding(Op):
     """Rows looked up are rescaled to at most this norm."""
     norm_type: PosFloat = 2.0
     """The p of the p-norm for max_norm."""
-    scale_grad_by_freq: bool = False
+    scale_grad_by_freq: Bool = False
     """Scale gradients by the inverse frequency of each id in the batch."""
-    sparse: bool = False
+    sparse: Bool = False
     """Sparse gradients for the table (for optimizers that take them)."""
     kind = "module"
     torch_name = "nn.Embedding"

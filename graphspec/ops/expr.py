@@ -98,6 +98,34 @@ class expr(Op):  # noqa: N801 - op names are torch-style
         saved += [(n, outputs[0].dtype) for n in fresh]
         return Cost(flops=numel(outputs[0]) * max(steps, 1), saved=tuple(saved))
 
+    def shares(self) -> Literal["never", "view", "layout", "eval"]:
+        return "view" if isinstance(self._tree(), ast.Name) else "never"  # `y = x`: x itself
+
+    def saves_result(self) -> bool:
+        top = self._tree()
+        return isinstance(top, ast.Call) and getattr(top.func, "id", "") in _KEEPS_RESULT
+
+    def saves_inputs(self) -> bool:
+        names = self.referenced_names()
+        return bool(_kept(self._tree(), {n: [1] for n in names})[0])  # the cost model's rule
+
+    def grad_problem(self, needs_grad: list[bool]) -> str | None:
+        """torch has no derivative for floor division (`//`): refuse it on a tensor that needs
+        a gradient, rather than fail at the first backward."""
+        grad = {n for n, g in zip(self.referenced_names(), needs_grad, strict=True) if g}
+        for n in ast.walk(self._tree()):
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.FloorDiv):
+                names = {m.id for m in ast.walk(n) if isinstance(m, ast.Name)} & grad
+                if names:
+                    return (
+                        f"'//' (torch.floor_divide) has no derivative, and '{min(names)}' "
+                        "needs a gradient: backward would fail"
+                    )
+        return None
+
+    def _tree(self) -> ast.expr:
+        return ast.parse(self.expr, mode="eval").body
+
     def emit_call(self, node: str, args: list[str]) -> str:
         mapping: dict[str, str | int | float] = dict(
             zip(self.referenced_names(), args, strict=True)
@@ -106,7 +134,7 @@ class expr(Op):  # noqa: N801 - op names are torch-style
         return self._parsed.render(mapping)
 
 
-_KEEPS_RESULT = {"exp", "tanh", "sqrt"}  # d/dx of these is written with their result
+_KEEPS_RESULT = {"exp", "tanh", "sqrt", "sigmoid", "relu"}  # d/dx is written with the result
 
 
 def _kept(node: ast.AST, shapes: dict[str, list[int]]) -> tuple[set[str], list[int]]:

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.core.fields import Size
+from graphspec.core.fields import Bool, Size
 from graphspec.core.shapes import Dim, TensorType
-from graphspec.ops.base import Cost, Op, ShapeError, check_given, expect_weights_dtype, numel
+from graphspec.ops.base import (
+    WEIGHTS_HINT,
+    Cost,
+    Op,
+    ShapeError,
+    check_given,
+    expect_weights_dtype,
+    numel,
+)
 
 
 class Linear(Op):
@@ -17,7 +25,7 @@ class Linear(Op):
     """Inferred from the input's last dimension when left out."""
     out_features: Size
     """Size of each output vector (the last dim)."""
-    bias: bool = True
+    bias: Bool = True
     """Add a learned bias."""
     kind = "module"
     torch_name = "nn.Linear"
@@ -28,7 +36,10 @@ class Linear(Op):
             raise ShapeError("Linear expects at least one dimension, got a scalar")
         last = x.shape[-1]
         if not last.is_static:
-            raise ShapeError(f"Linear needs a concrete last dimension, got '{last}' in {x}")
+            raise ShapeError(
+                f"Linear needs a concrete last dimension, got '{last}' in {x}",
+                hint=WEIGHTS_HINT.format(field="in_features"),
+            )
         check_given(self, "in_features", last.value, f"last dim of {x}")
         return self.model_copy(update={"in_features": last.value})
 

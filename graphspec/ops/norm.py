@@ -11,10 +11,11 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from graphspec.core.fields import NonNegFloat, PosFloat, Probability, Size
+from graphspec.core.fields import Bool, NonNegFloat, PosFloat, Probability, Size
 from graphspec.core.shapes import Dim, TensorType, dims_product
 from graphspec.ops import layout
 from graphspec.ops.base import (
+    WEIGHTS_HINT,
     Cost,
     Functional,
     Op,
@@ -30,7 +31,10 @@ def _channels(op: Op, x: TensorType, field: str) -> int:
     """The channel count (dim 1) of a batched input, checked against `field` when given."""
     channels = x.shape[1]
     if not channels.is_static:
-        raise ShapeError(f"{op.op} needs a concrete channel count, got '{channels}'")
+        raise ShapeError(
+            f"{op.op} needs a concrete channel count, got '{channels}'",
+            hint=WEIGHTS_HINT.format(field=field),
+        )
     check_given(op, field, channels.value, f"channel dim of {x}")
     return channels.value
 
@@ -53,9 +57,9 @@ class _BatchNorm(Op):
     """Added to the variance, for numerical stability."""
     momentum: NonNegFloat | None = 0.1
     """Weight of each batch in the running statistics; None: a cumulative average."""
-    affine: bool = True
+    affine: Bool = True
     """Learn a scale and shift per channel."""
-    track_running_stats: bool = True
+    track_running_stats: Bool = True
     """Keep running mean and variance for eval mode."""
     kind = "module"
     dims: ClassVar[int] = 2
@@ -122,9 +126,9 @@ class BatchNorm3d(_BatchNorm):
 
 
 class _InstanceNorm(_BatchNorm):
-    affine: bool = False
+    affine: Bool = False
     """Learn a scale and shift per channel (off by default, unlike BatchNorm)."""
-    track_running_stats: bool = False
+    track_running_stats: Bool = False
     """Keep running statistics for eval mode (off by default, unlike BatchNorm)."""
     family = "InstanceNorm"
 
@@ -187,7 +191,7 @@ class GroupNorm(Op):
     """Inferred from the channel dimension (dim 1) when left out."""
     eps: PosFloat = 1e-5
     """Added to the variance, for numerical stability."""
-    affine: bool = True
+    affine: Bool = True
     """Learn a scale and shift per channel."""
     kind = "module"
     torch_name = "nn.GroupNorm"
@@ -239,13 +243,17 @@ class Dropout(Op):
     op: Literal["Dropout"]
     p: Probability = 0.5
     """The probability of zeroing each element."""
-    inplace: bool = False
+    inplace: Bool = False
     """Overwrite the input instead of writing a new tensor."""
     kind = "module"
     torch_name = "nn.Dropout"
+    shares_input = "eval"  # the input itself when not training (and at p=0)
     positional = ("p",)
     dims: ClassVar[int | None] = None
     """Channel dropout (Dropout1d/2d/3d) takes batched (N, C, *spatial) inputs only."""
+
+    def saves_inputs(self) -> bool:
+        return False  # backward multiplies by the kept mask
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         # in training the scaled mask (the input's dtype) is kept: one value per element, or
@@ -329,9 +337,9 @@ class LayerNorm(Op):
     """Inferred as the input's last dim when left out."""
     eps: PosFloat = 1e-5
     """Added to the variance, for numerical stability."""
-    elementwise_affine: bool = True
+    elementwise_affine: Bool = True
     """Learn a scale (and a shift, with bias) per normalized element."""
-    bias: bool = True
+    bias: Bool = True
     """With elementwise_affine: learn a shift too."""
     kind = "module"
     torch_name = "nn.LayerNorm"

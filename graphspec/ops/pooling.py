@@ -11,7 +11,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from graphspec.core.fields import Size
+from graphspec.core.fields import Bool, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import (
     Cost,
@@ -35,7 +35,7 @@ class _Pool(Op):
     """Defaults to kernel_size, as in torch."""
     padding: NonNegs = 0
     """Implicit padding on both sides, at most half the kernel."""
-    ceil_mode: bool = False
+    ceil_mode: Bool = False
     """Round the output size up: a last window may overhang the input's end."""
     dims: ClassVar[int] = 2
     family: ClassVar[str] = "MaxPool"
@@ -65,25 +65,16 @@ class _Pool(Op):
                 field="padding",
                 hint=f"use padding <= {k // 2}",
             )
-        if self.kernel_fits and not (size.is_static and size.value >= k):
-            self._refuse_small(size, k)
-        return window_out(size, k, s, p, self._dilation(axis), self.ceil_mode, self.op)
-
-    kernel_fits: ClassVar[bool] = False
-    """torch's 3-D average pooling wants each input size >= the kernel, padding aside."""
-
-    def _refuse_small(self, size: Dim, k: int) -> None:
-        if size.is_static:
+        if self.kernel_fits and size.is_static and size.value < k:
             raise ShapeError(
                 f"{self.op}: input size {size} is smaller than the kernel size {k}",
                 hint="use a smaller kernel_size or feed a larger input (padding does not count)",
             )
-        if k > 1:
-            raise ShapeError(
-                f"{self.op}: symbolic size '{size}' may be smaller than the kernel size {k}, "
-                f"which torch refuses",
-                hint="give a concrete size",
-            )
+        return window_out(size, k, s, p, self._dilation(axis), self.ceil_mode, self.op)
+
+    kernel_fits: ClassVar[bool] = False
+    """torch's 3-D average pooling wants each input size >= the kernel, padding aside (a
+    symbolic size is taken as large enough, as it is for every kernel)."""
 
     def _dilation(self, axis: int) -> int:
         return 1
@@ -109,7 +100,7 @@ class _MaxPool(_Pool):
 
 
 class _AvgPool(_Pool):
-    count_include_pad: bool = True
+    count_include_pad: Bool = True
     """Count the zero padding in each average."""
     kind = "module"
     family = "AvgPool"

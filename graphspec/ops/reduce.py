@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from graphspec.core.fields import Int
+from graphspec.core.fields import Bool, Int
 from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType
 from graphspec.ops.base import Cost, Op, ShapeError, numel
 from graphspec.ops.tensor import check_dim
@@ -33,7 +33,7 @@ def reduced_axes(op: Op, x: TensorType, dim: int | list[int] | None) -> set[int]
 class _Reduction(Op):
     dim: Dims | None = None
     """The dim(s) to reduce; left out: all of them."""
-    keepdim: bool = False
+    keepdim: Bool = False
     """Keep each reduced dim, with size 1."""
     empty_ok: ClassVar[bool] = True
     """Whether a reduced dim may have size 0 (a sum of nothing is 0; a max is undefined)."""
@@ -56,6 +56,12 @@ class _Reduction(Op):
 
     def dtype(self, x: TensorType) -> str:
         return x.dtype
+
+    def saves_result(self) -> bool:
+        return not self.empty_ok  # a max's backward compares the input with the result
+
+    def saves_inputs(self) -> bool:
+        return not self.empty_ok  # a sum's and a mean's backward spread the gradient by sizes
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         # a sum's or a mean's backward spreads the gradient: it needs only the sizes; a max's

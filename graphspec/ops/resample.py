@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from graphspec.core.fields import PosFloat, Size
+from graphspec.core.fields import Bool, PosFloat, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import Cost, Functional, Op, ShapeError, View, expect_float, numel
 
@@ -33,7 +33,7 @@ class Upsample(Op):
     """Multiplies each spatial size (the result rounded down); give this or size."""
     mode: Mode = "nearest"
     """How new values are computed: copied from the nearest input, or interpolated."""
-    align_corners: bool | None = None
+    align_corners: Bool | None = None
     """Linear modes only: align the corner pixels of input and output."""
     kind = "module"
     torch_name = "nn.Upsample"

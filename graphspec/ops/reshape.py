@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field, PrivateAttr
 
-from graphspec.core.fields import Int, Symbol
+from graphspec.core.fields import Int, Symbol, SymbolicSize
 from graphspec.core.shapes import Dim, TensorType, dims_product, normalize_dim
 from graphspec.ops import layout
 from graphspec.ops.base import Op, ShapeError, View
@@ -66,11 +67,13 @@ class flatten(View, Op):  # noqa: N801 - op names are torch's own
         return self.torch_call("torch.flatten", ("start_dim", "end_dim"), leading=(args[0],))
 
 
-SizeEntry = Int | Symbol
+SizeEntry = Int | Symbol | SymbolicSize
+"""A number, a symbol of the input (`N`), or arithmetic over them (`2*H`, `H*W`)."""
 
 
 class view(View, Op):  # noqa: N801
-    """Tensor.view: sizes may be integers, one -1, or symbols of the input (`N`)."""
+    """Tensor.view: sizes may be integers, one -1, symbols of the input (`N`), or arithmetic
+    over them (`2*H`, `N*H`)."""
 
     op: Literal["view"]
     size: list[SizeEntry] = Field(min_length=0, max_length=16)
@@ -84,7 +87,8 @@ class view(View, Op):  # noqa: N801
         axes = {}
         for entry in self.size:
             if isinstance(entry, str):
-                axes[entry] = axis_of(entry, x, self.op)
+                for symbol in Dim.of(entry).syms:
+                    axes[symbol] = axis_of(symbol, x, self.op)
         resolved = self.model_copy()
         resolved._axes = axes
         return resolved
@@ -139,8 +143,25 @@ class view(View, Op):  # noqa: N801
     def _size_code(self, entry: int | str, arg: str) -> str:
         # A symbol is read off the input at run time, where the builder recorded its axis.
         if isinstance(entry, str):
-            return f"{arg}.size({self._axes[entry]})"
+            return _dim_code(Dim.of(entry), lambda symbol: f"{arg}.size({self._axes[symbol]})")
         return str(entry)
+
+
+def _dim_code(d: Dim, symbol_code: Callable[[str], str]) -> str:
+    """Python for a size expression (`2 * x.size(1)`, `(x.size(2) + 1) // 2`), each symbol
+    written by `symbol_code`; only integers, names the builder chose and + * // appear."""
+    if d.symbol is not None:
+        return symbol_code(d.symbol)
+    terms = []
+    for mono, coeff in d.terms:
+        factors = [
+            symbol_code(atom)
+            if isinstance(atom, str)
+            else f"({_dim_code(atom.num, symbol_code)}) // {atom.den}"
+            for atom in mono
+        ]
+        terms.append(" * ".join(([str(coeff)] if coeff != 1 or not factors else []) + factors))
+    return "(" + " + ".join(terms) + ")"
 
 
 def axis_of(symbol: str, x: TensorType, what: str) -> int:
@@ -159,7 +180,21 @@ class reshape(view):  # noqa: N801
 
     op: Literal["reshape"]
     torch_name = "Tensor.reshape"
-    aliases_input = True  # a view where the layout allows (the usual case)
+    shares_input = "view"  # where the layout allows (the usual case); else a copy
+    _settle: bool = PrivateAttr(default=False)
+    """The rule says "a copy" over symbolic sizes, but at some sizes (a symbol of 1) torch
+    views instead, with a layout a later `view` may refuse: the code then asks for the copy."""
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        (x,) = inputs
+        out = super().infer(inputs)
+        copies = "strides" in x.meta and layout.view_strides(x, out.shape) is None
+        self._settle = copies and not all(d.is_static for d in x.shape)
+        return out
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        code = super().emit_call(node, args)
+        return f"{code}.contiguous()" if self._settle else code
 
 
 class Identity(View, Op):

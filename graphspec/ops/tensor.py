@@ -45,7 +45,7 @@ class unsqueeze(Op):  # noqa: N801 - op names are torch's own
     """Where the new dim goes, from -(rank + 1) to rank."""
     torch_name = "Tensor.unsqueeze"
 
-    aliases_input = True  # a view of its input: no copy
+    shares_input = "view"
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()
@@ -70,7 +70,7 @@ class expand(Op):  # noqa: N801
     """The new shape: sizes, -1 to keep a dim, or symbols of the input."""
     torch_name = "Tensor.expand"
 
-    aliases_input = True  # a view of its input: no copy
+    shares_input = "view"
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()
@@ -183,7 +183,7 @@ class transpose(Op):  # noqa: N801
     """The second of the two dims swapped."""
     torch_name = "Tensor.transpose"
 
-    aliases_input = True  # a view of its input: no copy
+    shares_input = "view"
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()
@@ -211,7 +211,7 @@ class permute(Op):  # noqa: N801
     """The input's dims in their new order."""
     torch_name = "Tensor.permute"
 
-    aliases_input = True  # a view of its input: no copy
+    shares_input = "view"
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()
@@ -242,6 +242,11 @@ class contiguous(Op):  # noqa: N801
 
     op: Literal["contiguous"]
     torch_name = "Tensor.contiguous"
+
+    def saves_inputs(self) -> bool:
+        return False  # a copy: the gradient passes through
+
+    shares_input = "layout"  # the input itself when it is contiguous already
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()  # a copy or a constant: no arithmetic, nothing kept

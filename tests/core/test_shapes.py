@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graphspec.core.shapes import Dim, DimError, TensorType
-from graphspec.ops.base import ShapeError
 from graphspec.ops.conv import window_out
 
 H, W, N = Dim.of("H"), Dim.of("W"), Dim.of("N")
@@ -77,6 +77,10 @@ def test_window_out_symbolic_follows_torch_formula():
     for size in (224, 160, 33):
         conv = (size + 6 - 6 - 1) // 2 + 1
         assert stem.subs({"H": size}) == (conv + 2 - 2 - 1) // 2 + 1
-    with pytest.raises(ShapeError, match="concrete"):
-        window_out(H, 2, 3, 1, 1, True, "MaxPool2d")  # ceil_mode where the last window decides
+    # ceil_mode where the last window may start past the input: still one floor division,
+    # equal to torch's count at every size
+    ceil = window_out(H, 2, 3, 1, 1, True, "MaxPool2d")
+    for size in range(1, 20):
+        pooled = torch.nn.functional.max_pool1d(torch.zeros(1, 1, size), 2, 3, 1, ceil_mode=True)
+        assert ceil.subs({"H": size}).value == pooled.shape[-1]
     assert window_out(H, 3, 2, 1, 1, True, "MaxPool2d") == (H + 2) // 2

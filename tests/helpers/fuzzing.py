@@ -60,6 +60,8 @@ def exercise(text: str, file: str = "spec.yaml") -> str | None:
         if compiled.spec.data is not None:
             check_source(generate(compiled), compiled.spec.data.imports)
     except SpecError as err:
+        if not err.problems:
+            return "a SpecError without a problem: exit 2, and nothing printed"
         for p in err.problems:
             if p.pos is None or not (1 <= p.pos.line <= n_lines) or p.pos.col < 1:
                 return f"unlocated {p.format()}"
