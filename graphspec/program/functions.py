@@ -21,11 +21,20 @@ from graphspec.language.recipe import (
     higher_is_better,
     validation_metrics,
 )
+from graphspec.program import schedule
 
 FUNCTIONS = ("make_data", "batches", "size", "epoch_order", "prepare", "train_step")
 """What the run takes from the executed program."""
-OPTIONAL = ("cast", "split_validation", "validate", "validation_line", "improved")
-"""Written only for a spec that needs them (train.dtype, train.validation); else None."""
+OPTIONAL = (
+    "cast",
+    "split_validation",
+    "validate",
+    "validation_line",
+    "improved",
+    "make_scheduler",
+)
+"""Written only for a spec that needs them (train.dtype, train.validation, scheduler);
+else None."""
 
 
 def header(data: Any, comments: list[str]) -> str:
@@ -121,6 +130,8 @@ def sections(spec: Any) -> list[str]:
         parts.append(_cast())
     if spec.train.validation is not None:
         parts += [_split_validation(data), _validate(spec), _validation_line(), _improved(spec)]
+    if spec.scheduler is not None:
+        parts.append(schedule.source(spec))
     return parts
 
 
@@ -168,7 +179,7 @@ def _split_validation(data: Any) -> str:
 def _validate(spec: Any) -> str:
     """validate(): the metrics `train.validation` asks for, one accumulator each."""
     loss = spec.loss.op
-    wanted = validation_metrics(spec.train.validation, loss)
+    wanted = validation_metrics(spec.train.validation, loss, schedule.plateau_monitor(spec))
     classify = loss in CLASSIFICATION_LOSSES
     tops = [int(m[3:]) for m in wanted if m.startswith("top")]
     ppl_default = classify and spec.train.validation.metrics is None
@@ -379,6 +390,7 @@ def _train_step(spec: Any) -> str:
             *_autocast(amp, "        ", ["outputs.append(net(*inputs))",
                                            "loss = criterion(outputs[-1], labels)"]),
             "        loss.backward()",
+            *_clip(spec, "        "),
             "        return loss",
         ]  # fmt: skip
         lines = [
@@ -413,15 +425,37 @@ def _train_step(spec: Any) -> str:
             *(
                 [
                     "    SCALER.scale(loss).backward()",
+                    *(
+                        ["    SCALER.unscale_(optimizer)  # clip the true gradients"]
+                        if _clip(spec, "")
+                        else []
+                    ),
+                    *_clip(spec, "    "),
                     "    SCALER.step(optimizer)  # skipped when the scaled gradients overflowed",
                     "    SCALER.update()",
                 ]
                 if scaled
-                else ["    loss.backward()", "    optimizer.step()"]
+                else ["    loss.backward()", *_clip(spec, "    "), "    optimizer.step()"]
             ),
             "    return value, outputs",
         ]
     return "\n".join(lines)
+
+
+def _clip(spec: Any, pad: str) -> list[str]:
+    """train.clip_grad_value, then train.clip_grad_norm: between backward and the update."""
+    train, lines = spec.train, []
+    if train.clip_grad_value is not None:
+        lines.append(
+            f"{pad}nn.utils.clip_grad_value_(net.parameters(), "
+            f"clip_value={train.clip_grad_value!r})  # train.clip_grad_value"
+        )
+    if train.clip_grad_norm is not None:
+        lines.append(
+            f"{pad}nn.utils.clip_grad_norm_(net.parameters(), "
+            f"max_norm={train.clip_grad_norm!r})  # train.clip_grad_norm"
+        )
+    return lines  # fmt: skip
 
 
 def _autocast(amp: str | None, pad: str, body: list[str]) -> list[str]:

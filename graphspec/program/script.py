@@ -23,9 +23,10 @@ from graphspec.language.recipe import (
     CLASSIFICATION_LOSSES,
     OWN_OPTIMIZERS,
     STOP_LINE,
+    TENSOR_ARGS,
     check_training_options,
 )
-from graphspec.program import functions, polyfit
+from graphspec.program import functions, polyfit, schedule
 
 
 def generate(compiled: Compiled) -> str:
@@ -124,14 +125,10 @@ def _main(compiled: Compiled) -> str:
         f"    net = {name}().to({to})",
         "    print(net)",
         "",
-        f"    criterion = {_call('nn.', spec.loss)}",
+        f"    criterion = {_loss_call(spec)}",
         f"    optimizer = {_call(_optim_prefix(spec), spec.optimizer, 'net.parameters()')}",
     ]
-    if spec.scheduler is not None:
-        lines.append(
-            "    scheduler = "
-            + _call("torch.optim.lr_scheduler.", spec.scheduler, "optimizer", ("op", "interval"))
-        )
+    lines += _scheduler(spec)
     lines += [
         "    model = prepare(net)  # what trains: net itself unless train.compile/channels_last",
         "    order_generator = torch.Generator().manual_seed(SEED)  # each epoch's order",
@@ -164,6 +161,39 @@ def _main(compiled: Compiled) -> str:
     return "\n".join(lines)
 
 
+def _loss_call(spec: Any) -> str:
+    """The loss as torch builds it; `weight`/`pos_weight` as tensors on the device."""
+    text = _call("nn.", spec.loss)
+    for key in TENSOR_ARGS:
+        value = getattr(spec.loss, key, None)
+        if value is not None:
+            text = text.replace(f"{key}={tuple(value)!r}", f"{key}=torch.tensor({value!r})")
+    if any(getattr(spec.loss, key, None) is not None for key in TENSOR_ARGS):
+        to = "DEVICE" if spec.train.dtype == "float32" else "DEVICE, DTYPE"
+        text += f".to({to})"
+    return text
+
+
+def _scheduler(spec: Any) -> list[str]:
+    """make_scheduler() given how often it steps in the run (job.make_scheduler: the same)."""
+    if spec.scheduler is None:
+        return []
+    if _epochs_mode(spec):
+        total = (
+            "min(EPOCHS * per_epoch_n, MAX_STEPS)" if spec.train.steps else "EPOCHS * per_epoch_n"
+        )
+    else:
+        total = "STEPS"
+    count = "total" if schedule.interval(spec) == "step" else "-(-total // per_epoch_n)"
+    return [
+        "    n = size(trainset)",
+        "    per_epoch_n = max(1, n if BATCH_SIZE is None else n // BATCH_SIZE if DROP_LAST "
+        "else -(-n // BATCH_SIZE))",
+        f"    total = {total}  # optimizer steps in the run",
+        f"    scheduler = make_scheduler(optimizer, {count})",
+    ]
+
+
 def _counts_steps(spec: Any) -> bool:
     train = spec.train
     return train.steps is not None or train.stop is not None or train.validation is not None
@@ -190,6 +220,11 @@ def _validation(spec: Any, pad: str, batch: str) -> list[str]:
     lines = [
         f"if {when}:  # validate",
         "    metrics = validate(net, valset, criterion)",
+        *(
+            [f"    scheduler.step(metrics[{monitor!r}])  # ReduceLROnPlateau"]
+            if (monitor := schedule.plateau_monitor(spec))
+            else []
+        ),
         "    print(validation_line(step, epoch + 1, metrics))",
         "    if improved(metrics[MONITOR], best):",
         "        best, best_step, best_epoch, bad = metrics[MONITOR], step, epoch + 1, 0",
@@ -320,7 +355,7 @@ def _stop(spec: Any, pad: str) -> list[str]:
 
 
 def _scheduler_every(spec: Any) -> str | None:
-    return spec.scheduler.interval if spec.scheduler is not None else None
+    return schedule.interval(spec)
 
 
 def _step(compiled: Compiled, pad: str) -> list[str]:
