@@ -354,6 +354,11 @@ class Train(StrictModel):
     GradScaler; CUDA only). Off by default: on the CPU bf16 was slower (bench/RESULTS.md)."""
     channels_last: bool = False
     """Train in the channels-last memory format (the model and 4-D inputs)."""
+    accumulate: Size = 1
+    """Run each batch through the model in this many parts and add up their gradients before
+    the one update: the same update as the whole batch (within float rounding; exactly so for
+    a mean over samples, not a class-weighted one) with 1/K of the activation memory (under
+    DDP, one all-reduce per update)."""
     clip_grad_norm: PosFloat | None = None
     """Scale the gradients so their total 2-norm is at most this before each update
     (torch.nn.utils.clip_grad_norm_)."""

@@ -1,6 +1,6 @@
 """Checks of the training recipe across sections, at `validate` (no torch): a scheduler's needs
 (a validation split to watch, an optimizer with momentum to cycle), class weights against the
-data's classes, and the order of `train.clip_grad_*`."""
+data's classes, and what train.accumulate can't split."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from graphspec.core.errors import Problem
 from graphspec.language.recipe import (
+    CLOSURE_OPTIMIZERS,
     ON_VALIDATION,
     OPTIMIZERS,
     higher_is_better,
@@ -16,7 +17,18 @@ from graphspec.language.recipe import (
 
 
 def recipe_problems(spec: Any, doc: Any) -> list[Problem]:
-    return _scheduler_problems(spec, doc) + _weight_problems(spec, doc)
+    return _scheduler_problems(spec, doc) + _weight_problems(spec, doc) + _accumulate(spec, doc)
+
+
+def _accumulate(spec: Any, doc: Any) -> list[Problem]:
+    """train.accumulate splits each batch: a closure optimizer re-evaluates the whole one."""
+    if getattr(spec.train, "accumulate", 1) == 1 or spec.optimizer is None:
+        return []
+    if spec.optimizer.op not in CLOSURE_OPTIMIZERS:
+        return []
+    return [Problem("E-CONSTRAINT", f"train.accumulate with {spec.optimizer.op}: its closure "
+                    "evaluates the whole batch", doc.pos(("train", "accumulate")),
+                    hint="leave train.accumulate at 1")]  # fmt: skip
 
 
 def plateau_mode(entry: Any) -> str:
@@ -30,7 +42,7 @@ def _scheduler_problems(spec: Any, doc: Any) -> list[Problem]:
         return []
     pos = doc.pos(("scheduler",))
     if entry.op in ON_VALIDATION:
-        val = spec.train.validation
+        val = getattr(spec.train, "validation", None)
         if val is None:
             return [Problem("E-CONSTRAINT", f"{entry.op} steps on a validation metric, and "
                             "train.validation is not set", pos,

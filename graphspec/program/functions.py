@@ -384,6 +384,8 @@ def _train_step(spec: Any) -> str:
         if getattr(spec.train, "channels_last", False)
         else []
     )  # fmt: skip
+    if spec.train.accumulate > 1:
+        return _accumulating_step(spec, amp, channels)
     if spec.optimizer.op in CLOSURE_OPTIMIZERS:
         forward = [
             "        optimizer.zero_grad()",
@@ -440,6 +442,50 @@ def _train_step(spec: Any) -> str:
             "    return value, outputs",
         ]
     return "\n".join(lines)
+
+
+def _accumulating_step(spec: Any, amp: str | None, channels: list[str]) -> str:
+    """train.accumulate K: the batch goes through the model in K parts whose gradients add up
+    to the whole batch's (each part's mean loss weighed by its share of the samples); one
+    update. Under DDP only the last part's backward all-reduces (no_sync on the others)."""
+    scaled = amp == "fp16"
+    share = "part_labels.shape[0] / n" if spec.loss.reduction == "mean" else "1.0"
+    backward = "SCALER.scale(loss).backward()" if scaled else "loss.backward()"
+    update = (
+        ["    SCALER.unscale_(optimizer)", *_clip(spec, "    "), "    SCALER.step(optimizer)",
+         "    SCALER.update()"]
+        if scaled else [*_clip(spec, "    "), "    optimizer.step()"]
+    )  # fmt: skip
+    return "\n".join(
+        [
+            "def train_step(net, criterion, optimizer, inputs, labels):",
+            f'    """One update from the batch run in {spec.train.accumulate} parts '
+            '(train.accumulate); the loss is\n    checked before the update."""',
+            *channels,
+            "    optimizer.zero_grad()",
+            "    n, value, outputs = labels.shape[0], 0.0, []",
+            "",
+            "    def part_step(part, part_labels):",
+            *_autocast(amp, "        ", ["out = net(*part)",
+                                          f"loss = criterion(out, part_labels) * ({share})"]),
+            f"        {backward}",
+            "        outputs.append(out)",
+            "        return loss.item()",
+            "",
+            f"    splits = [x.tensor_split({spec.train.accumulate}) for x in (*inputs, labels)]",
+            "    parts = [p for p in zip(*splits) if p[-1].shape[0]]  # a batch smaller than K",
+            "    for i, (*part, part_labels) in enumerate(parts):",
+            "        if i < len(parts) - 1 and hasattr(net, 'no_sync'):  # DDP: sync the last",
+            "            with net.no_sync():",
+            "                value += part_step(part, part_labels)",
+            "        else:",
+            "            value += part_step(part, part_labels)",
+            "    if not math.isfinite(value):",
+            "        raise FloatingPointError(value)",
+            *update,
+            "    return value, torch.cat(outputs)",
+        ]
+    )  # fmt: skip
 
 
 def _clip(spec: Any, pad: str) -> list[str]:

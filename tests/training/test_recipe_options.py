@@ -123,3 +123,38 @@ def test_run_and_script_agree_with_weights_clipping_and_a_scheduler(tmp_path):
     steps = [line for line in run.out.splitlines() if line.startswith("step ")]
     assert len(steps) == 12
     assert [x for x in proc.stdout.splitlines() if x.startswith("step ")] == steps
+
+
+def _unweighted(train: str):
+    """A class-weighted mean is not a mean over samples: accumulate's parts weigh by samples."""
+    return compile_text(SPEC.replace("TRAIN", train).replace(", weight: [1.0, 3.0, 0.5]", ""))
+
+
+def _steps(compiled, steps: int = 3):
+    torch.manual_seed(0)
+    net = compiled.build()
+    x, y = torch.randn(30, 4), torch.randint(0, 3, (30,))
+    code = program.load(compiled.spec, "test")
+    code.use_device(torch.device("cpu"))
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    values = [code.train_step(net, make_loss(compiled.spec.loss), opt, (x,), y)[0]
+              for _ in range(steps)]  # fmt: skip
+    return values, net.state_dict()
+
+
+def test_accumulation_equals_one_large_batch():
+    """30 samples in 4 unequal parts (8, 8, 7, 7): the same losses and weights as one batch."""
+    whole_losses, whole = _steps(_unweighted("log_every: 1"))
+    parts_losses, parts = _steps(_unweighted("log_every: 1, accumulate: 4"))
+    assert parts_losses == pytest.approx(whole_losses, rel=1e-5)
+    for key in whole:
+        assert torch.allclose(parts[key], whole[key], rtol=1e-5, atol=1e-6), key
+    assert whole_losses[0] != whole_losses[-1]  # it trained: the comparison could fail
+
+
+def test_accumulation_with_a_closure_optimizer_is_refused():
+    from graphspec.core.errors import SpecError
+
+    with pytest.raises(SpecError) as err:
+        compile_text(SPEC.replace("TRAIN", "accumulate: 2").replace("{op: SGD, lr: 0.5}", "LBFGS"))
+    assert "train.accumulate with LBFGS" in err.value.problems[0].format()
