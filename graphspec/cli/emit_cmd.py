@@ -1,5 +1,6 @@
-"""`graphspec emit SPEC [-o FILE] [--train]`: the model as one self-contained PyTorch file;
-with --train, the whole training program (data, loss, optimizer, loop, prints) as a script."""
+"""`graphspec emit SPEC [-o FILE] [--train] [--set KEY=VALUE]...`: the model as one
+self-contained PyTorch file; with --train, the whole training program (data, loss, optimizer,
+loop, prints) as a script. --set changes the spec as `graphspec run --set` does."""
 
 from __future__ import annotations
 
@@ -15,17 +16,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="emit a standalone training script (runs with plain `python`)",
     )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field as `graphspec run --set` does, e.g. --set optimizer.lr=0.01",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphspec.compiler.pipeline import compile_file
+    from graphspec.compiler.pipeline import compile_document
     from graphspec.core.files import write_atomic
+    from graphspec.language import overrides
+    from graphspec.language.load import load_file
 
-    compiled = compile_file(args.spec)
+    items = overrides.parse(args.overrides)
+    compiled = compile_document(overrides.apply(load_file(args.spec), items))
     if args.train:
         from graphspec.program.script import generate
 
-        source = generate(compiled)
+        source = generate(compiled, args.overrides)
     else:
         source = compiled.source
     if args.output:

@@ -165,6 +165,7 @@ def print_config(spec: str | None, items: list[str], resume: str | None) -> int:
     from graphspec.core.errors import fail
     from graphspec.language import overrides
     from graphspec.language.load import load_file
+    from graphspec.language.recipe import check_training_options
     from graphspec.training.run_folder import spec_text
 
     if spec is None and resume is not None:
@@ -172,7 +173,8 @@ def print_config(spec: str | None, items: list[str], resume: str | None) -> int:
     if spec is None:
         raise fail("E-USAGE", "graphspec run --print-config needs a SPEC, or --resume RUN_DIR")
     doc = overrides.apply(load_file(spec), overrides.parse(items))
-    compile_document(doc)  # the same checks as a run: an invalid spec is exit 2, not printed
+    compiled = compile_document(doc)  # a run's checks: an invalid spec is exit 2, not printed
+    check_training_options(compiled.spec, doc)  # what the run checks after importing torch
     print(spec_text(doc.data, spec, items), end="")
     return 0
 

@@ -8,6 +8,12 @@ import sys
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.add_argument(
+        "--data",
+        action="store_true",
+        help="also make every data check `graphspec run` makes before training (files, "
+        "columns, classes, shapes against the model), without training",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,5 +32,15 @@ def run(args: argparse.Namespace) -> int:
         outs = ", ".join(str(c.graph.ref_type(ref)) for ref in c.graph.graph.outputs)
         nodes = sum(1 for _ in c.graph.walk())
         params = c.graph.total_params
-        print(f"ok: {one_line(path)}: {nodes} nodes, {params:,} parameters, output {outs}")
+        data = ""
+        if args.data and c.spec.data is not None:
+            from graphspec.training.data_check import check_data  # imports torch
+
+            try:
+                data = f"\n   {one_line(check_data(path))}"
+            except SpecError as err:
+                failed = True
+                print("\n".join(p.format() for p in err.problems), file=sys.stderr)
+                continue
+        print(f"ok: {one_line(path)}: {nodes} nodes, {params:,} parameters, output {outs}{data}")
     return 2 if failed else 0

@@ -16,12 +16,14 @@ from graphspec.core.errors import Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.language.load import Document
 from graphspec.language.recipe import CLASSIFICATION_LOSSES, CLOSURE_OPTIMIZERS
+from graphspec.language.recipe_checks import recipe_problems
 from graphspec.language.spec import Spec
 
 
 def check(spec: Spec, graph: TypedGraph, doc: Document) -> None:
     problems = _trainable(spec, doc) + _loss_problems(spec, graph, doc)
     problems += _loader_problems(spec, doc) + _amp_problems(spec, doc)
+    problems += recipe_problems(spec, doc)
     if problems:
         raise SpecError(problems)
 

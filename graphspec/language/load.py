@@ -391,7 +391,68 @@ def _yaml_error(e: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
     if context:
         cm = e.context_mark
         message += f" ({context} started at line {cm.line + 1}, column {cm.column + 1})"
-    return fail("E-YAML", message, Pos(file, line + 1, col + 1), hint=_tab_hint(text, line, col))
+    hint = _tab_hint(text, line, col)
+    if hint is None:
+        line, col, hint = _indent_hint(text, line, col, message)
+    return fail("E-YAML", message, Pos(file, line + 1, col + 1), hint=hint)
+
+
+_INDENT_MESSAGES = ("mapping values are not allowed", "expected <block end>",
+                    "did not find expected key", "could not find expected ':'",
+                    "expected ',' or '}'", "expected ',' or ']'")  # fmt: skip
+
+
+def _indent_hint(text: str, line: int, col: int, message: str) -> tuple[int, int, str | None]:
+    """PyYAML reports an indentation mistake where parsing failed, often the line after it;
+    name the line of the mistake and say what is wrong with its indentation."""
+    if not message.startswith(_INDENT_MESSAGES):
+        return line, col, None
+    lines = text.splitlines()
+    here = min(line, len(lines) - 1)
+    if here < 0:
+        return line, col, None
+    if not lines[here].strip() or lines[here].lstrip().startswith("#"):
+        here = _previous(lines, here + 1) or here
+    prev = _previous(lines, here)
+    if prev is None:
+        return line, col, None
+    indent, before = _indent(lines[here]), _indent(lines[prev])
+    word = lines[prev].strip()
+    if ":" not in word and not word.startswith(("-", "{", "[", "#")):
+        return prev, before, f"line {prev + 1} ('{word[:40]}') has no ':' after its key"
+    key, _, value = word.partition(":")
+    if indent > before and value.strip() and not value.strip().startswith(("{", "[", "|", ">")):
+        return (
+            here,
+            indent,
+            (
+                f"indentation? line {here + 1} is indented deeper than line {prev + 1}, whose "
+                f"key '{key.strip('- ')}' already has a value; line it up with the keys above"
+            ),
+        )
+    columns = {_indent(x) for x in lines[:here] if x.strip() and not x.lstrip().startswith("#")}
+    if indent not in columns:
+        return (
+            here,
+            indent,
+            (
+                f"indentation? line {here + 1} starts at column {indent + 1}, where no key above "
+                f"it does; the keys of one section line up (spaces, 2 per level)"
+            ),
+        )
+    return line, col, None
+
+
+def _previous(lines: list[str], i: int) -> int | None:
+    """The nearest line before i with content (not blank, not a comment)."""
+    for j in range(i - 1, -1, -1):
+        if lines[j].strip() and not lines[j].lstrip().startswith("#"):
+            return j
+    return None
+
+
+def _indent(source: str) -> int:
+    return len(source) - len(source.lstrip(" "))
 
 
 def _tab_hint(text: str, line: int, col: int) -> str | None:

@@ -154,7 +154,35 @@ def _unknown(field: str, loc: tuple, doc: Document) -> tuple[str, str, str | Non
         if close
         else (f"allowed: {', '.join(sorted(allowed))}" if allowed else None)
     )
+    misplaced = _belongs_elsewhere(field, loc[:-1], doc.data)
+    if misplaced and not close:
+        hint = f"indentation? '{field}' is a field of {misplaced}, not of this section"
     return "E-UNKNOWN", f"unknown field '{field}'", hint
+
+
+def _belongs_elsewhere(field: str, section: tuple, data: Any) -> str | None:
+    """Where an unknown key is known: an enclosing section (`loss:` indented under `data:`)
+    or a sibling of this one (`lr:` under `loss:` instead of `optimizer:`)."""
+    for up in range(len(section) - 1, -1, -1):
+        outer = section[:up]
+        if field in fields_at(outer, data):
+            names = [s for s in outer if isinstance(s, str)]
+            return f"'{'.'.join(names)}'" if names else "the top level"
+    if section:
+        parent = _value_at(data, section[:-1])
+        for sibling in parent if isinstance(parent, dict) else ():
+            if sibling != section[-1] and field in fields_at((*section[:-1], sibling), data):
+                return f"'{sibling}'"
+    return None
+
+
+def _value_at(data: Any, path: tuple) -> Any:
+    for seg in path:
+        if isinstance(data, dict) and seg in data:
+            data = data[seg]
+        else:
+            return None
+    return data
 
 
 def _bad_tag(kind: str, ctx: dict, path: tuple) -> tuple[str, str, str | None]:

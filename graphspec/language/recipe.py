@@ -30,7 +30,30 @@ from graphspec.core.unions import LazyUnion, bare_name, table_union, union_of
 from graphspec.data import SOURCE_MODULES, source_class
 from graphspec.data.transforms import Transform
 
+_METRIC = r"^(loss|accuracy|per_class|perplexity|mse|mae|top[1-9][0-9]*)$"
+
+
+def _metric(value: Any) -> Any:
+    if isinstance(value, str) and not re.match(_METRIC, value):
+        raise ValueError(
+            f"unknown metric '{value}'; use loss, accuracy, per_class, topK (K >= 1, e.g. "
+            "top5), perplexity, mse or mae"
+        )
+    return value
+
+
+Metric = Annotated[str, BeforeValidator(_metric), Field(json_schema_extra={"pattern": _METRIC})]
+"""A validation metric: loss, accuracy, per_class, topK (top5: the label among the K highest
+outputs), perplexity (exp of the mean cross-entropy per target, e.g. per token), mse, mae."""
+HIGHER_IS_BETTER = re.compile(r"^(accuracy|top\d+)$")
+
+
 Reduction = Literal["mean", "sum", "none"]
+Weights = Annotated[list[NonNegFloat], Field(min_length=1)]
+"""A loss's `weight` (one per class, or broadcast over the target) or `pos_weight` (one per
+output, or one for all): a list of numbers, made a tensor on the run's device and dtype."""
+TENSOR_ARGS = frozenset({"weight", "pos_weight"})
+"""Loss arguments torch takes as tensors."""
 
 Task = Literal["classification", "regression", "binary"]
 """What a loss's target is: class indices (the run reports accuracy), values (mse and mae), or
@@ -55,16 +78,31 @@ LOSSES: dict[str, LossRow] = {
     "CrossEntropyLoss": LossRow(
         "classification",
         {
+            "weight": (Weights | None, None),
             "reduction": (Reduction, "mean"),
             "ignore_index": (Int, -100),
             "label_smoothing": (Probability, 0.0),
         },
     ),
     "NLLLoss": LossRow(
-        "classification", {"reduction": (Reduction, "mean"), "ignore_index": (Int, -100)}
+        "classification",
+        {
+            "weight": (Weights | None, None),
+            "reduction": (Reduction, "mean"),
+            "ignore_index": (Int, -100),
+        },
     ),
-    "BCELoss": LossRow("binary", {"reduction": (Reduction, "mean")}),
-    "BCEWithLogitsLoss": LossRow("binary", {"reduction": (Reduction, "mean")}),
+    "BCELoss": LossRow(
+        "binary", {"weight": (Weights | None, None), "reduction": (Reduction, "mean")}
+    ),
+    "BCEWithLogitsLoss": LossRow(
+        "binary",
+        {
+            "weight": (Weights | None, None),
+            "reduction": (Reduction, "mean"),
+            "pos_weight": (Weights | None, None),
+        },
+    ),
 }
 """Every loss a spec may name (torch.nn's class of that name), with its task on its row."""
 CLASSIFICATION_LOSSES = frozenset(n for n, row in LOSSES.items() if row.task == "classification")
@@ -127,8 +165,22 @@ CLOSURE_OPTIMIZERS = frozenset({"LBFGS"})
 OWN_OPTIMIZERS = frozenset({"GradientDescent"})
 """Defined in training/optim.py (a hand-written loop's `p -= lr * p.grad`), not in torch.optim."""
 
-# `interval`: when the scheduler steps. Not a torch argument; the loop reads it.
-_EVERY = {"interval": (Literal["epoch", "step"], "epoch")}
+
+class Warmup(StrictModel):
+    """A linear warm-up before the scheduler: torch's LinearLR from `start_factor` x lr to lr
+    over `iters` intervals, chained before the scheduler with SequentialLR."""
+
+    iters: Size
+    """Intervals (steps or epochs, the scheduler's `interval`) the warm-up lasts."""
+    start_factor: PosFloat = 1 / 3
+
+
+# `interval`: when the scheduler steps, and `warmup`: not torch arguments; the loop reads them.
+_EVERY = {
+    "interval": (Literal["epoch", "step"], "epoch"),
+    "warmup": (Warmup | None, None),
+}
+_STEPPED = {**_EVERY, "interval": (Literal["epoch", "step"], "step")}
 SCHEDULERS: dict[str, dict[str, Any]] = {
     "StepLR": {"step_size": (Size, ...), "gamma": (PosFloat, 0.1), **_EVERY},
     "ExponentialLR": {"gamma": (PosFloat, ...), **_EVERY},
@@ -142,7 +194,40 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
     },
     "ConstantLR": {"factor": (PosFloat, 1 / 3), "total_iters": (Size, 5), **_EVERY},
     "PolynomialLR": {"total_iters": (Size, 5), "power": (PosFloat, 1.0), **_EVERY},
+    "CosineAnnealingWarmRestarts": {
+        "T_0": (Size, ...),
+        "T_mult": (Size, 1),
+        "eta_min": (NonNegFloat, 0.0),
+        **_EVERY,
+    },
+    "OneCycleLR": {
+        "max_lr": (PosFloat, ...),
+        "total_steps": (Size | None, None),  # default: the run's steps (or epochs)
+        "pct_start": (Probability, 0.3),
+        "anneal_strategy": (Literal["cos", "linear"], "cos"),
+        "cycle_momentum": (bool, True),
+        "base_momentum": (NonNegFloat, 0.85),
+        "max_momentum": (NonNegFloat, 0.95),
+        "div_factor": (PosFloat, 25.0),
+        "final_div_factor": (PosFloat, 1e4),
+        "three_phase": (bool, False),
+        **_STEPPED,
+    },
+    # steps after each validation, on its `monitor` (train.validation computes it)
+    "ReduceLROnPlateau": {
+        "monitor": (Metric, "loss"),
+        "mode": (Literal["min", "max"] | None, None),  # default: by the monitor
+        "factor": (Fraction, 0.1),
+        "patience": (NonNeg, 10),
+        "threshold": (NonNegFloat, 1e-4),
+        "threshold_mode": (Literal["rel", "abs"], "rel"),
+        "cooldown": (NonNeg, 0),
+        "min_lr": (NonNegFloat, 0.0),
+        "eps": (NonNegFloat, 1e-8),
+    },
 }
+ON_VALIDATION = frozenset({"ReduceLROnPlateau"})
+"""Schedulers stepped with a validation metric, after each validation."""
 
 # -- data ------------------------------------------------------------------------------------
 
@@ -201,23 +286,6 @@ BEST_LINE = (
 )
 """The line after `Finished Training` of a validated run: which weights were evaluated."""
 
-_METRIC = r"^(loss|accuracy|per_class|perplexity|mse|mae|top[1-9][0-9]*)$"
-
-
-def _metric(value: Any) -> Any:
-    if isinstance(value, str) and not re.match(_METRIC, value):
-        raise ValueError(
-            f"unknown metric '{value}'; use loss, accuracy, per_class, topK (K >= 1, e.g. "
-            "top5), perplexity, mse or mae"
-        )
-    return value
-
-
-Metric = Annotated[str, BeforeValidator(_metric), Field(json_schema_extra={"pattern": _METRIC})]
-"""A validation metric: loss, accuracy, per_class, topK (top5: the label among the K highest
-outputs), perplexity (exp of the mean cross-entropy per target, e.g. per token), mse, mae."""
-HIGHER_IS_BETTER = re.compile(r"^(accuracy|top\d+)$")
-
 
 class EarlyStopping(StrictModel):
     """Stop when a validation metric has not improved for `patience` validations."""
@@ -249,7 +317,7 @@ class Validate(StrictModel):
     restore_best_weights=False) or the best validated ones (checkpoints/best.pt)."""
 
 
-def validation_metrics(validate: Validate, loss: str) -> list[str]:
+def validation_metrics(validate: Validate, loss: str, also: str | None = None) -> list[str]:
     """The metrics a validation computes, the monitored one included; ValueError naming the one
     that does not fit the loss. (By default a classifier whose labels are per position, a
     language model's per token, also gets perplexity: the generated validate() sees that.)"""
@@ -267,6 +335,8 @@ def validation_metrics(validate: Validate, loss: str) -> list[str]:
         raise ValueError("early_stopping.monitor can't be per_class (one number per class)")
     if stop is not None and stop.monitor not in wanted:
         wanted.append(stop.monitor)
+    if also is not None and also not in wanted:  # a ReduceLROnPlateau's monitor
+        wanted.append(also)
     for name in wanted:
         labels = name in ("accuracy", "per_class", "perplexity") or name.startswith("top")
         if labels and not classify:
@@ -327,6 +397,17 @@ class Train(StrictModel):
     GradScaler; CUDA only). Off by default: on the CPU bf16 was slower (bench/RESULTS.md)."""
     channels_last: bool = False
     """Train in the channels-last memory format (the model and 4-D inputs)."""
+    accumulate: Size = 1
+    """Run each batch through the model in this many parts and add up their gradients before
+    the one update: the same update as the whole batch (within float rounding; exactly so for
+    a mean over samples, not a class-weighted one) with 1/K of the activation memory (under
+    DDP, one all-reduce per update)."""
+    clip_grad_norm: PosFloat | None = None
+    """Scale the gradients so their total 2-norm is at most this before each update
+    (torch.nn.utils.clip_grad_norm_)."""
+    clip_grad_value: PosFloat | None = None
+    """Clamp each gradient element to [-value, value] before each update
+    (torch.nn.utils.clip_grad_value_)."""
 
 
 class Evaluate(StrictModel):

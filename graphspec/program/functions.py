@@ -21,11 +21,20 @@ from graphspec.language.recipe import (
     higher_is_better,
     validation_metrics,
 )
+from graphspec.program import schedule
 
 FUNCTIONS = ("make_data", "batches", "size", "epoch_order", "prepare", "train_step")
 """What the run takes from the executed program."""
-OPTIONAL = ("cast", "split_validation", "validate", "validation_line", "improved")
-"""Written only for a spec that needs them (train.dtype, train.validation); else None."""
+OPTIONAL = (
+    "cast",
+    "split_validation",
+    "validate",
+    "validation_line",
+    "improved",
+    "make_scheduler",
+)
+"""Written only for a spec that needs them (train.dtype, train.validation, scheduler);
+else None."""
 
 
 def header(data: Any, comments: list[str]) -> str:
@@ -118,6 +127,8 @@ def sections(spec: Any) -> list[str]:
         parts.append(_cast())
     if spec.train.validation is not None:
         parts += [_split_validation(data), _validate(spec), _validation_line(), _improved(spec)]
+    if spec.scheduler is not None:
+        parts.append(schedule.source(spec))
     return parts
 
 
@@ -165,7 +176,7 @@ def _split_validation(data: Any) -> str:
 def _validate(spec: Any) -> str:
     """validate(): the metrics `train.validation` asks for, one accumulator each."""
     loss = spec.loss.op
-    wanted = validation_metrics(spec.train.validation, loss)
+    wanted = validation_metrics(spec.train.validation, loss, schedule.plateau_monitor(spec))
     classify = loss in CLASSIFICATION_LOSSES
     tops = [int(m[3:]) for m in wanted if m.startswith("top")]
     ppl_default = classify and spec.train.validation.metrics is None
@@ -370,12 +381,15 @@ def _train_step(spec: Any) -> str:
         if getattr(spec.train, "channels_last", False)
         else []
     )  # fmt: skip
+    if spec.train.accumulate > 1:
+        return _accumulating_step(spec, amp, channels)
     if spec.optimizer.op in CLOSURE_OPTIMIZERS:
         forward = [
             "        optimizer.zero_grad()",
             *_autocast(amp, "        ", ["outputs.append(net(*inputs))",
                                            "loss = criterion(outputs[-1], labels)"]),
             "        loss.backward()",
+            *_clip(spec, "        "),
             "        return loss",
         ]  # fmt: skip
         lines = [
@@ -410,15 +424,81 @@ def _train_step(spec: Any) -> str:
             *(
                 [
                     "    SCALER.scale(loss).backward()",
+                    *(
+                        ["    SCALER.unscale_(optimizer)  # clip the true gradients"]
+                        if _clip(spec, "")
+                        else []
+                    ),
+                    *_clip(spec, "    "),
                     "    SCALER.step(optimizer)  # skipped when the scaled gradients overflowed",
                     "    SCALER.update()",
                 ]
                 if scaled
-                else ["    loss.backward()", "    optimizer.step()"]
+                else ["    loss.backward()", *_clip(spec, "    "), "    optimizer.step()"]
             ),
             "    return value, outputs",
         ]
     return "\n".join(lines)
+
+
+def _accumulating_step(spec: Any, amp: str | None, channels: list[str]) -> str:
+    """train.accumulate K: the batch goes through the model in K parts whose gradients add up
+    to the whole batch's (each part's mean loss weighed by its share of the samples); one
+    update. Under DDP only the last part's backward all-reduces (no_sync on the others)."""
+    scaled = amp == "fp16"
+    share = "part_labels.shape[0] / n" if spec.loss.reduction == "mean" else "1.0"
+    backward = "SCALER.scale(loss).backward()" if scaled else "loss.backward()"
+    update = (
+        ["    SCALER.unscale_(optimizer)", *_clip(spec, "    "), "    SCALER.step(optimizer)",
+         "    SCALER.update()"]
+        if scaled else [*_clip(spec, "    "), "    optimizer.step()"]
+    )  # fmt: skip
+    return "\n".join(
+        [
+            "def train_step(net, criterion, optimizer, inputs, labels):",
+            f'    """One update from the batch run in {spec.train.accumulate} parts '
+            '(train.accumulate); the loss is\n    checked before the update."""',
+            *channels,
+            "    optimizer.zero_grad()",
+            "    n, value, outputs = labels.shape[0], 0.0, []",
+            "",
+            "    def part_step(part, part_labels):",
+            *_autocast(amp, "        ", ["out = net(*part)",
+                                          f"loss = criterion(out, part_labels) * ({share})"]),
+            f"        {backward}",
+            "        outputs.append(out)",
+            "        return loss.item()",
+            "",
+            f"    splits = [x.tensor_split({spec.train.accumulate}) for x in (*inputs, labels)]",
+            "    parts = [p for p in zip(*splits) if p[-1].shape[0]]  # a batch smaller than K",
+            "    for i, (*part, part_labels) in enumerate(parts):",
+            "        if i < len(parts) - 1 and hasattr(net, 'no_sync'):  # DDP: sync the last",
+            "            with net.no_sync():",
+            "                value += part_step(part, part_labels)",
+            "        else:",
+            "            value += part_step(part, part_labels)",
+            "    if not math.isfinite(value):",
+            "        raise FloatingPointError(value)",
+            *update,
+            "    return value, torch.cat(outputs)",
+        ]
+    )  # fmt: skip
+
+
+def _clip(spec: Any, pad: str) -> list[str]:
+    """train.clip_grad_value, then train.clip_grad_norm: between backward and the update."""
+    train, lines = spec.train, []
+    if train.clip_grad_value is not None:
+        lines.append(
+            f"{pad}nn.utils.clip_grad_value_(net.parameters(), "
+            f"clip_value={train.clip_grad_value!r})  # train.clip_grad_value"
+        )
+    if train.clip_grad_norm is not None:
+        lines.append(
+            f"{pad}nn.utils.clip_grad_norm_(net.parameters(), "
+            f"max_norm={train.clip_grad_norm!r})  # train.clip_grad_norm"
+        )
+    return lines  # fmt: skip
 
 
 def _autocast(amp: str | None, pad: str, body: list[str]) -> list[str]:

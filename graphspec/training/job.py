@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from graphspec.core.errors import Pos, fail
-from graphspec.language.recipe import CLASSIFICATION_LOSSES, OWN_OPTIMIZERS
+from graphspec.language.recipe import CLASSIFICATION_LOSSES, OWN_OPTIMIZERS, TENSOR_ARGS
+from graphspec.program import schedule
 from graphspec.training import optim
 from graphspec.training.datasets import Data
 
@@ -36,6 +37,8 @@ class Job:
     log_every: int
     checkpoint_every: int = 0
     step_scheduler_every_step: bool = False
+    plateau_monitor: str | None = None
+    """A ReduceLROnPlateau's metric: the scheduler steps with it after each validation."""
     classification: bool = False
     stop: Any = None
     """`train.stop` (recipe.Stop) or None: end early once the loss settles."""
@@ -98,7 +101,11 @@ def _args(entry: Any, drop: tuple[str, ...] = ("op",)) -> dict[str, Any]:
 
 
 def make_loss(entry: Any) -> nn.Module:
-    return getattr(nn, entry.op)(**_args(entry))  # entry.op is one of spec_train.LOSSES
+    args = _args(entry)
+    for key in TENSOR_ARGS & args.keys():  # weight, pos_weight: tensors (buffers: .to moves them)
+        if args[key] is not None:
+            args[key] = torch.tensor(args[key], dtype=torch.float32)
+    return getattr(nn, entry.op)(**args)  # entry.op is one of spec_train.LOSSES
 
 
 def make_optimizer(entry: Any, params: Any) -> torch.optim.Optimizer:
@@ -106,11 +113,15 @@ def make_optimizer(entry: Any, params: Any) -> torch.optim.Optimizer:
     return getattr(home, entry.op)(params, **_args(entry))  # one of OPTIMIZERS
 
 
-def make_scheduler(entry: Any, optimizer: torch.optim.Optimizer) -> Any:
-    if entry is None:
+def make_scheduler(job: Job, spec: Any) -> Any:
+    """The generated make_scheduler() (program/schedule.py: emit --train calls the same), given
+    how often it steps in the run."""
+    if spec.scheduler is None:
         return None
-    scheduler = getattr(torch.optim.lr_scheduler, entry.op)  # one of SCHEDULERS
-    return scheduler(optimizer, **_args(entry, ("op", "interval")))
+    total = job.total_steps
+    per_epoch = max(1, len(job.data.train))
+    intervals = total if schedule.interval(spec) == "step" else -(-total // per_epoch)
+    return job.data.program.make_scheduler(job.optimizer, intervals)
 
 
 def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed: int) -> Job:
@@ -122,9 +133,9 @@ def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed
         epochs = 1
     job = Job(
         model=data.program.prepare(model),  # generated: channels_last, torch.compile
-        loss_fn=make_loss(spec.loss).to(device),
+        loss_fn=make_loss(spec.loss).to(device, getattr(torch, spec.train.dtype)),
         optimizer=optimizer,
-        scheduler=make_scheduler(spec.scheduler, optimizer),
+        scheduler=None,
         data=data,
         device=device,
         generator=torch.Generator().manual_seed(seed),
@@ -132,11 +143,13 @@ def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed
         max_steps=steps,
         log_every=spec.train.log_every,
         checkpoint_every=spec.train.checkpoint_every,
-        step_scheduler_every_step=bool(spec.scheduler and spec.scheduler.interval == "step"),
+        step_scheduler_every_step=schedule.interval(spec) == "step",
+        plateau_monitor=schedule.plateau_monitor(spec),
         classification=spec.loss.op in CLASSIFICATION_LOSSES,
         stop=spec.train.stop,
         validate_every=spec.train.validation.every if spec.train.validation else None,
     )
+    job.scheduler = make_scheduler(job, spec)
     return job
 
 

@@ -82,7 +82,8 @@ def train(job: Job, state: TrainState, hooks: Hooks) -> TrainState:
     on_device = job.device.type != "cpu"
     # settled once, out of a loop whose step may take only 350 µs
     step_scheduler = job.scheduler if job.step_scheduler_every_step else None
-    epoch_scheduler = None if job.step_scheduler_every_step else job.scheduler
+    by_epoch = not job.step_scheduler_every_step and job.plateau_monitor is None
+    epoch_scheduler = job.scheduler if by_epoch else None
     count_steps, log_every, every = job.steps_mode, job.log_every, job.checkpoint_every
     # validation comes before the checkpoint of the same step, so that checkpoint holds its
     # outcome (best value, counters) and a resume never redoes or skips one

@@ -4,8 +4,8 @@ Drawing is off the run's critical path: matplotlib's import and the drawing cost
 as a short run's whole training (bench/RESULTS.md). A run started from the command line saves
 what the pictures need (`Pictures.save`: plain numpy arrays, `.pictures.npz`) once the run
 folder is otherwise complete, and a detached `python -m graphspec.training.plots RUN_DIR`
-draws loss.png, fit.png, fit.gif and graph.svg, and writes tensorboard/, while the shell has
-its prompt back; that process imports neither torch nor pyplot. Called in-process
+draws loss.png, fit.png, fit.gif and graph.svg while the shell has its prompt back; that
+process imports neither torch nor pyplot. Called in-process
 (`graphspec.cli.main([...])`), a run draws them before it returns; `--no-plots` draws none.
 
 Figures are made with the object API (`Figure` + `FigureCanvasAgg`), not pyplot: no global
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from graphspec.core.files import write_atomic
-from graphspec.training.run_folder import read_metrics, write_tensorboard
+from graphspec.training.run_folder import read_metrics
 
 PENDING = ".pictures.npz"
 LOG = "pictures.log"
@@ -219,12 +219,10 @@ def start_background(run_dir: Path) -> int:
 
 
 def _background(run_dir: Path) -> int:
-    """The background process: the pictures, graph.svg, then tensorboard/ (0.3 s of imports
-    kept off the run's exit); the pending file goes last."""
+    """The background process: the pictures, then graph.svg; the pending file goes last."""
     pending = run_dir / PENDING
     Pictures.load(pending).draw(run_dir)
     _graph_svg(run_dir)
-    write_tensorboard(run_dir / "metrics.jsonl")
     pending.unlink()
     log = run_dir / LOG
     if log.exists() and log.stat().st_size == 0:

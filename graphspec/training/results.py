@@ -62,7 +62,6 @@ def finish(run: RunRecord, trained: torch.nn.Module, job: Job, state: TrainState
         else:
             pictures.save(run_dir)
             later = f"; drawing {', '.join([*pictures.names(), 'graph.svg'])}"
-            later += " and writing tensorboard/" if runs.tensorboard_installed() else ""
             later += " in the background"
     made = sorted(
         p.name + ("/" if p.is_dir() else "")

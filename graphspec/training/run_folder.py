@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import fcntl
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -114,88 +113,117 @@ class Lock:
         os.close(self.fd)
 
 
+STEP_KEYS = ("step", "epoch", "batch", "loss", "lr", "time_s")
+
+
 class Metrics:
-    """metrics.jsonl: one JSON object per line, flushed as written (the run writes its lines
-    in batches; a killed run loses at most the last batch, which a resume redoes anyway)."""
+    """metrics.jsonl, metrics.csv and tensorboard/, written live: each batch of logged steps
+    reaches all three in one flush, so a run can be followed while it trains (a killed run
+    loses at most the last batch, which a resume redoes anyway). A resumed run's kept lines
+    are the start of all three."""
 
     def __init__(self, run_dir: Path) -> None:
+        from graphspec.training import events
+
         self.path = run_dir / "metrics.jsonl"
+        kept = read_metrics(run_dir)  # a resumed run's lines up to its checkpoint
         self.file = AppendFile(self.path)
-        self.tensorboard = True
-        """False once the background drawing process is to write tensorboard/ (plots.py)."""
+        self.csv = _LiveCsv(self.path)
+        self.events = events.replay(run_dir, kept) if kept else events.Events.open(run_dir)
+        self.wall_offset = time.time() - time.monotonic()  # the loop's clock to wall time
 
     def write(self, record: dict[str, Any]) -> None:
-        self.write_lines([json.dumps(record)])
+        self.file.write(json.dumps(record) + "\n")  # flushed
+        self.csv.add(record)
+        if self.events is not None:
+            self.events.record(record)
+            self.events.flush()
 
-    def write_lines(self, lines: list[str]) -> None:
-        """Records already written as JSON text (the loop's, formatted cheaply)."""
-        self.file.write("".join(line + "\n" for line in lines))  # flushed
+    def write_steps(self, rows: list[tuple], started: float) -> None:
+        """Logged steps, (step, epoch index, batch, mean loss, lr, monotonic time) each, as
+        records formatted cheaply (the loop's budget: bench/run_step.py)."""
+        lines, csv_rows = [], []
+        events, offset = self.events, self.wall_offset
+        for step, epoch, batch, loss, lr, at in rows:
+            t = f"{at - started:.3f}"
+            lines.append(
+                f'{{"step": {step}, "epoch": {epoch + 1}, "batch": {batch}, '
+                f'"loss": {json_number(loss)}, "lr": {json_number(lr)}, "time_s": {t}}}\n'
+            )
+            csv_rows.append((step, epoch + 1, batch, float(loss), float(lr), float(t)))
+            if events is not None:
+                events.add(step, at + offset, [("train/loss", loss), ("train/lr", lr)])
+        self.file.write("".join(lines))  # flushed
+        self.csv.add_steps(csv_rows)
+        if events is not None:
+            events.flush()
 
     def flush(self) -> None:
         pass  # every write is flushed already (kept for the session's call)
 
     def close(self) -> None:
-        """Close metrics.jsonl and write metrics.csv beside it, row for row (read by
-        spreadsheets and pandas; rewritten whole, so a resumed run's csv matches too)."""
+        """Close the files; metrics.csv is rewritten whole from metrics.jsonl once more."""
         self.file.close()
-        write_atomic(self.path.with_suffix(".csv"), metrics_csv(self.path))
-        if self.tensorboard:
-            write_tensorboard(self.path)
+        self.csv.rewrite()
+        self.csv.close()
+        if self.events is not None:
+            self.events.close()
 
 
-TENSORBOARD_DIR = "tensorboard"
+def json_number(value: float) -> str:
+    """A float as JSON writes it (json.dumps spells non-finite values NaN and Infinity)."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(float(value))
 
 
-def write_tensorboard(path: Path) -> bool:
-    """metrics.jsonl replayed as TensorBoard scalars under tensorboard/ (`tensorboard
-    --logdir runs`) when the tensorboard package (the `tensorboard` extra) is installed:
-    train/loss and train/lr per logged step, eval/<split>/<metric> per evaluation. Rewritten
-    whole at each end, so a resumed run holds one curve.
+class _LiveCsv:
+    """metrics.csv appended row by row as metrics.jsonl is; a record with a key the header
+    lacks (the first validation or evaluation) rewrites it whole, with that column added."""
 
-    Written with tensorboard's own event-file writer and Summary protos, the ones
-    torch.utils.tensorboard's SummaryWriter.add_scalar writes, without importing torch: the
-    background drawing process (plots.py) writes them too."""
-    try:
-        from tensorboard.compat.proto.event_pb2 import Event
-        from tensorboard.compat.proto.summary_pb2 import Summary
-        from tensorboard.summary.writer.event_file_writer import EventFileWriter
-    except ImportError:  # no tensorboard: metrics.jsonl and .csv still hold it all
-        return False
-    folder = path.parent / TENSORBOARD_DIR
-    shutil.rmtree(folder, ignore_errors=True)
-    writer = EventFileWriter(str(folder))
-    try:
-        for step, name, value in _scalars(path):
-            summary = Summary(value=[Summary.Value(tag=name, simple_value=value)])
-            writer.add_event(Event(summary=summary, step=step, wall_time=time.time()))
-    finally:
-        writer.close()
-    return True
+    def __init__(self, jsonl: Path) -> None:
+        self.jsonl, self.path = jsonl, jsonl.with_suffix(".csv")
+        self.file: AppendFile | None = None
+        self.rewrite()
+
+    def rewrite(self) -> None:
+        self.close()
+        text = metrics_csv(self.jsonl)
+        if text == "\n":  # nothing yet: the logged steps' header
+            text = ",".join(STEP_KEYS) + "\n"
+        write_atomic(self.path, text)
+        self.columns = next(csv.reader([text.split("\n", 1)[0]]))
+        self.file = AppendFile(self.path)
+
+    def add(self, record: dict[str, Any]) -> None:
+        if not set(record) <= set(self.columns):
+            self.rewrite()  # metrics.jsonl holds the record already
+            return
+        out = io.StringIO()
+        csv.DictWriter(out, self.columns, lineterminator="\n").writerow(_cells(record))
+        self.file.write(out.getvalue())
+
+    def add_steps(self, rows: list[tuple]) -> None:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        if tuple(self.columns[:6]) == STEP_KEYS:
+            pad = [""] * (len(self.columns) - 6)
+            writer.writerows([*row, *pad] for row in rows)
+        else:
+            place = csv.DictWriter(out, self.columns, lineterminator="\n")
+            place.writerows(dict(zip(STEP_KEYS, row, strict=True)) for row in rows)
+        self.file.write(out.getvalue())
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
-def tensorboard_installed() -> bool:
-    """Whether write_tensorboard will write anything (found without importing it)."""
-    try:
-        return importlib.util.find_spec("tensorboard") is not None
-    except (ImportError, ValueError):  # a None entry in sys.modules: import it and it fails
-        return False
-
-
-def _scalars(path: Path) -> list[tuple[int, str, float]]:
-    """(step, tag, value) for every number in metrics.jsonl, in order."""
-    out = []
-    for record in read_metrics(path.parent):
-        step = record.get("step", 0)
-        # a logged step has an lr; an evaluation (its split: train, test) has none;
-        # a validation's keys are val_<metric>
-        prefix = "train" if "lr" in record else f"eval/{record.get('split', 'fit')}"
-        for key, value in record.items():
-            if key in ("step", "epoch", "batch", "split", "time_s") or isinstance(value, bool):
-                continue
-            if isinstance(value, (int, float)):
-                name = f"val/{key[4:]}" if key.startswith("val_") else f"{prefix}/{key}"
-                out.append((step, name, float(value)))
-    return out
+def _cells(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in record.items()}
 
 
 def metrics_csv(path: Path) -> str:
@@ -206,10 +234,7 @@ def metrics_csv(path: Path) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(
-        {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()}
-        for r in records
-    )
+    writer.writerows(_cells(r) for r in records)
     return out.getvalue()
 
 

@@ -251,19 +251,15 @@ class Session:
         self.flushed = time.monotonic() if now is None else now
         if not self.logged:
             return
-        lines, records, total = [], [], self.total_steps
-        for step, epoch, batch, loss, lr, at in self.logged:
+        lines, total = [], self.total_steps
+        for step, epoch, batch, loss, _, _ in self.logged:
             if self.job.steps_mode:
                 lines.append(f"step {step:{len(total)}d}/{total}  loss: {loss:.6g}")
             else:
                 lines.append(f"[{epoch + 1}, {batch:5d}] loss: {loss:.3f}")
-            records.append(
-                f'{{"step": {step}, "epoch": {epoch + 1}, "batch": {batch}, '
-                f'"loss": {_number(loss)}, "lr": {_number(lr)}, "time_s": {at - self.started:.3f}}}'
-            )
-        self.logged.clear()
         self.screen.say("\n".join(lines))
-        self.metrics.write_lines(records)
+        self.metrics.write_steps(self.logged, self.started)
+        self.logged = []
 
     def _keep_frame(self, state: TrainState, output: torch.Tensor) -> None:
         self.logs += 1
@@ -299,6 +295,8 @@ class Session:
         best weights (checkpoints/best.pt); True when early stopping ends training."""
         program, val = self.job.data.program, self.spec.train.validation
         metrics = program.validate(self.model, self.job.data.val.raw, self._plain_loss())
+        if self.job.plateau_monitor is not None:  # ReduceLROnPlateau: the script does the same
+            self.job.scheduler.step(metrics[self.job.plateau_monitor])
         epoch = state.epoch + 1
         self.flush_logs()
         self.screen.say(program.validation_line(state.step, epoch, metrics))
@@ -420,7 +418,6 @@ class Session:
         if pictures == "background":  # the folder is complete: draw while the shell goes on
             from graphspec.training.plots import start_background
 
-            self.metrics.tensorboard = False  # the background process writes it, after drawing
             start_background(self.run_dir)
         self.screen.result(str(self.run_dir))
         return 0
@@ -442,15 +439,6 @@ class Session:
         return {"monitor": monitor, "best": state.best, "best_step": state.best_step,
                 "best_epoch": state.best_epoch, "early_stopped": state.early_stopped,
                 "final_weights": which, "best_checkpoint": str(path)}  # fmt: skip
-
-
-def _number(value: float) -> str:
-    """A float as JSON writes it (json.dumps spells non-finite values NaN and Infinity)."""
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "Infinity" if value > 0 else "-Infinity"
-    return repr(float(value))
 
 
 def _count(n: int, noun: str) -> str:

@@ -94,3 +94,21 @@ def test_cifar_script_reads_like_the_tutorial(tmp_path):
         "yield (transform_batch(take(inputs[0], pick)),), take(target, pick)",
     ):
         assert piece in text, piece
+
+
+def test_emit_train_takes_set(tmp_path):
+    """--set changes the emitted script as it changes a run, and its regenerate line says so."""
+    out = tmp_path / "train.py"
+    with contextlib.redirect_stderr(io.StringIO()):
+        code = main(["emit", str(SPECS / "regression.yaml"), "--train", "-o", str(out),
+                     "--set", "optimizer.lr=0.05", "--set", "train.steps=7"])  # fmt: skip
+    assert code == 0
+    text = out.read_text()
+    assert "lr=0.05" in text and "STEPS = 7" in text
+    assert "--train --set optimizer.lr=0.05 --set train.steps=7`" in text
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert (
+            main(["emit", str(SPECS / "regression.yaml"), "--train", "--set", "optimizer.lr=-1"])
+            == 2
+        )
+    assert "E-RANGE" in err.getvalue() or "lr" in err.getvalue()
