@@ -205,9 +205,11 @@ class DistributedSession(Session):
         stop, state.best, state.best_step, state.best_epoch, state.bad_validations = box[0]
         return stop
 
-    def _resume(self, job: Job) -> TrainState:
-        self.run_dir = self.plan.run_dir
-        ckpt, path, strays = self._from_writer(self._read_checkpoint)
+    def _read_checkpoint(self) -> tuple[dict[str, Any], str, int]:
+        return self._from_writer(super()._read_checkpoint)  # rank 0 reads, all receive
+
+    def _resume(self, job: Job, found: tuple[dict[str, Any], str, int]) -> TrainState:
+        ckpt, path, strays = found
         try:
             checkpoint.check_world(ckpt, self.world.size, self.opts.any_world_size, path)
         except SpecError:
@@ -231,11 +233,6 @@ class DistributedSession(Session):
             f"batch {state.batch})"
         )
         return state
-
-    def _read_checkpoint(self) -> tuple[dict[str, Any], str, int]:
-        strays = checkpoint.remove_strays(self.run_dir)
-        ckpt, path = checkpoint.newest_valid(self.run_dir, self.spec_hash, self.opts.fallback)
-        return ckpt, str(path), len(strays)
 
     def _finish(self, job: Job, state: TrainState) -> int:
         if self.last_checkpoint != checkpoint.path_for(self.run_dir, state.step):
