@@ -28,14 +28,14 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from graphspec.core.errors import Diverged, Interrupted, SpecError, fail
+from graphspec.core.errors import Diverged, Interrupted, Pos, SpecError, fail
 from graphspec.training import checkpoint
 from graphspec.training import run_folder as runs
 from graphspec.training.job import Job, resolve_device
 from graphspec.training.loop import DivergedError, StoppedError, TrainState
 from graphspec.training.screen import Screen
 from graphspec.training.session import Session
-from graphspec.training.world import World
+from graphspec.training.world import TIMEOUT_VAR, World
 
 
 @dataclass(frozen=True)
@@ -130,11 +130,31 @@ class DistributedSession(Session):
         self.backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(self.world.local_rank)  # "cuda" now means this rank's GPU
-        dist.init_process_group(self.backend)
+        self._join()
         try:
             return super().run()
         finally:
             dist.destroy_process_group()
+
+    def _join(self) -> None:
+        """Meet the other ranks within the world's timeout (GRAPHSPEC_DIST_TIMEOUT), which also
+        bounds every collective after: a peer that never comes is E-DIST on each rank, one line,
+        exit 2, not torch's 30-minute wait."""
+        from datetime import timedelta
+
+        timeout = self.world.timeout_s
+        try:
+            dist.init_process_group(self.backend, timeout=timedelta(seconds=timeout))
+        except Exception as err:  # noqa: BLE001 - torch's store and rendezvous errors vary
+            why = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+            raise fail(
+                "E-DIST",
+                f"rank {self.world.rank} of {self.world.size}: the other processes did not "
+                f"join at {self.world.where} within {timeout} s ({type(err).__name__}: {why})",
+                Pos("<environment>", 1, 1),
+                hint=f"start every rank (torchrun does), check MASTER_ADDR/MASTER_PORT, or "
+                f"raise {TIMEOUT_VAR} (seconds)",
+            ) from None
 
     def _make_job(self) -> Job:
         job = super()._make_job()
