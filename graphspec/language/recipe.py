@@ -30,7 +30,9 @@ from graphspec.core.unions import bare_name, table_union, union_of
 from graphspec.data import SOURCES
 from graphspec.data.transforms import Transform
 
-Reduction = Literal["mean", "sum", "none"]
+Reduction = Literal["mean", "sum"]
+"""How a loss reduces over the batch; `none` (a loss per sample) is not offered: the training
+loop steps on one number per batch."""
 
 LOSSES: dict[str, dict[str, Any]] = {
     "MSELoss": {"reduction": (Reduction, "mean")},

@@ -298,16 +298,30 @@ class DistributedSession(Session):
 def _check_shardable(
     n: int, batch: int, drop_last: bool, size: int, session: DistributedSession
 ) -> None:
+    """The rule for ragged batches: each global batch is cut into `size` parts that differ by
+    at most one sample, and every part must hold at least one sample, or two where the model
+    has BatchNorm (which cannot train on one). A batch that would break it is refused before
+    training (E-USAGE) with the fix: a larger batch_size, or drop_last to drop the ragged last
+    batch."""
+    need = 2 if _has_batch_norm(session.model) else 1
     last = n % batch if not drop_last else 0
-    small = batch if batch < size else last if 0 < last < size else 0
+    small = batch if batch < need * size else last if 0 < last < need * size else 0
     if small and not session.world.writer:
         raise SystemExit(2)  # rank 0 says why, once
     if small:
         which = "data.batch_size" if small == batch else "the last batch of an epoch"
+        why = (
+            "every process needs at least one"
+            if need == 1
+            else ("with BatchNorm every process needs at least two")
+        )
         raise fail(
             "E-USAGE",
-            f"{which} has {small} samples, fewer than the {size} processes: every process "
-            "needs at least one",
+            f"{which} has {small} samples, too few for {size} processes: {why}",
             session.plan.doc.pos(("data",)),
             hint="batch_size is the global batch: raise it, or set data.drop_last: true",
         )
+
+
+def _has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
