@@ -64,6 +64,30 @@ class ArraysData(Source):
                     f"its arrays: {', '.join(sorted(names)) or 'none'}",
                 )
 
+    def memory_parts(self) -> list[tuple[str, int, tuple]]:
+        """Each named array's bytes as its .npy header inside the .npz declares them (a header
+        may claim 16 GB: the budget refuses it before anything is read). Nothing when the file
+        cannot be read yet: check_available says why."""
+        import stat
+
+        try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                return []  # a FIFO is never opened here
+            with zipfile.ZipFile(self.path) as z:
+                return [
+                    (
+                        f"array '{name}' of '{self.path}'",
+                        _declared_bytes(z, name),
+                        ("data", "path"),
+                    )  # fmt: skip
+                    for name in dict.fromkeys(self._names())
+                ]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return []
+
+    def _names(self) -> list[str]:
+        return list(self.inputs) + ([] if self.reconstructs() else [self.target])
+
     def make_data(self) -> list[str]:
         return [
             f'    """Arrays {in_docstring(", ".join(self.inputs))} and {in_docstring(self.target)} '
@@ -92,3 +116,18 @@ class ArraysData(Source):
     def describe(self, train: int, test: int | None) -> str:
         counts = f"{train:,} train" + (f" / {test:,} test" if test is not None else "")
         return f"arrays from {self.path}: {counts}"
+
+
+def _declared_bytes(z: zipfile.ZipFile, name: str) -> int:
+    """The bytes the member `name`.npy declares in its header, read without loading it."""
+    from math import prod
+
+    import numpy as np
+
+    with z.open(f"{name}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0
+        if version != (1, 0):
+            read = np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    return prod(shape) * dtype.itemsize

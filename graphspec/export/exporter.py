@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from graphspec.compiler.pipeline import Compiled, compile_file
-from graphspec.core.errors import Pos, SpecError, fail
+from graphspec.core.errors import Pos, SpecError, fail, warnings_after_success
 from graphspec.core.files import check_output, open_regular
 from graphspec.export import samples
 from graphspec.export.check import ATOL, RTOL, Agreement, compare, flatten
@@ -194,7 +194,10 @@ def _load_weights(model: torch.nn.Module, path: Path) -> None:
         hint = f"a run folder holds {WEIGHTS} once its run has finished"
         raise fail("E-CKPT", f"{file}: missing", hint=hint)
     try:
-        with open_regular(file, "E-CKPT", MAX_WEIGHTS_BYTES, "a weights file") as f:  # no FIFO
+        with (
+            open_regular(file, "E-CKPT", MAX_WEIGHTS_BYTES, "a weights file") as f,  # no FIFO
+            warnings_after_success(),
+        ):
             state = torch.load(f, map_location="cpu", weights_only=True)
     except SpecError:
         raise

@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from graphspec.core.codetext import one_line
+from graphspec.core.errors import warnings_after_success
 from graphspec.training.program import Program
 
 Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]
@@ -129,7 +130,8 @@ def build(
     where = getattr(spec, "root", None)
     named = f"{spec.source} {where}" if where else spec.named_as()[0]
     try:
-        trainset, testset = program.make_data()
+        with warnings_after_success():  # torch's warning about a bad file, then E-DATA: never
+            trainset, testset = program.make_data()
     except decoding_errors() as err:
         # a failed download, a corrupt or unreadable file, an object array (a pickle) numpy
         # refuses to load, a torch file whose pickle weights_only refuses, a zip with a bad

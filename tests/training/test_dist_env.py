@@ -98,3 +98,45 @@ def test_a_rank_whose_peer_never_comes_ends_within_the_timeout(tmp_path, rank):
     assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr
     assert not (tmp_path / "runs").exists()  # nothing written before the peers met
     assert took < 120  # start-up plus 3 s, not torch's 30 minutes
+
+
+RAGGED = """\
+name: ragged
+model:
+  inputs: {x: [N, 2]}
+  layers:
+    fc: {op: Linear, out_features: 4}
+    bn: {op: BatchNorm1d}
+    out: {op: Linear, out_features: 3}
+data: {source: arrays, path: d.npz, inputs: [x], target: y, batch_size: 4}
+loss: CrossEntropyLoss
+optimizer: {op: SGD, lr: 0.1}
+train: {epochs: 1}
+seed: 1
+device: cpu
+"""
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_a_ragged_last_batch_under_two_processes_with_batchnorm(tmp_path, drop_last):
+    """11 samples in batches of 4: the last batch of 3 gives one process a single sample,
+    which BatchNorm cannot train on: refused before training (E-USAGE, exit 2, one line);
+    with data.drop_last the run trains (the negative control)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(11, 2)).astype(np.float32),
+             y=rng.integers(0, 3, 11))  # fmt: skip
+    (tmp_path / "s.yaml").write_text(RAGGED)
+    argv = [sys.executable, "-m", "graphspec", "run", "s.yaml", "--nproc", "2", "-q",
+            "--no-plots", "--set", f"data.drop_last={str(drop_last).lower()}"]  # fmt: skip
+    proc = subprocess.run(argv, cwd=tmp_path, env=child_env(), capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    if drop_last:
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error[" in line]
+    assert len(errors) == 1 and "error[E-USAGE]" in errors[0] and "BatchNorm" in errors[0]
+    assert "internal error" not in proc.stderr
