@@ -196,8 +196,6 @@ def _command_line(args: argparse.Namespace) -> list[str]:
 
 def _launch(args: argparse.Namespace) -> int:
     """--nproc N: the same command under torchrun, which starts N ranks; its exit code."""
-    import subprocess
-
     from graphspec.core.errors import fail
     from graphspec.training import world
 
@@ -205,4 +203,4 @@ def _launch(args: argparse.Namespace) -> int:
         raise fail("E-USAGE", f"--nproc {args.nproc}: needs at least one process")
     if world.current().distributed:
         raise fail("E-USAGE", "--nproc inside a torchrun job: torchrun already started the ranks")
-    return subprocess.call(world.torchrun_command(args.nproc, _command_line(args)[1:]))
+    return world.launch(world.torchrun_command(args.nproc, _command_line(args)[1:]))

@@ -102,3 +102,37 @@ def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
         "graphspec",
         *argv,
     ]
+
+
+# torchrun's own log lines (glog style: "E1205 22:46:43.124000 7817 torch/...") and the
+# ChildFailedError traceback it prints when a rank exits non-zero.
+_TORCHRUN_LOG = re.compile(r"^[DIWEF]\d{4} \d\d:\d\d:\d\d")
+_EXITCODE = re.compile(r"exitcode\s*:?\s*(-?\d+)")
+
+
+def launch(command: list[str]) -> int:
+    """Run torchrun and pass the ranks' own output through, without torchrun's log lines and
+    its ChildFailedError traceback; the exit code is the first failing rank's (2 for an input
+    error, 3 diverged, 130/143 signalled), so `--nproc 2` ends like a plain run does."""
+    import subprocess
+
+    debug = bool(os.environ.get("GRAPHSPEC_DEBUG"))
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, errors="replace")
+    codes: list[int] = []
+    in_trace = False
+    try:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            found = _EXITCODE.search(line)
+            if _TORCHRUN_LOG.match(line) or (in_trace and not debug):
+                if found:
+                    codes.append(int(found[1]))
+                continue
+            if line.startswith("Traceback (most recent call last):") and not debug:
+                in_trace = True  # torchrun's own: a rank prints one line, never a traceback
+                continue
+            sys.stderr.write(line)
+            sys.stderr.flush()
+    finally:
+        rc = proc.wait()
+    failed = [c for c in codes if c > 0]
+    return failed[0] if rc != 0 and failed else rc
