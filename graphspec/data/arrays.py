@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
+from tokenize import TokenError
 from typing import Literal
 
 from pydantic import Field
 
-from graphspec.core.codetext import in_docstring, literal
+from graphspec.core.codetext import in_docstring, literal, one_line
 from graphspec.core.fields import Int, Probability
 from graphspec.data.base import Source, data_error, split_lines
 
@@ -53,8 +55,8 @@ class ArraysData(Source):
         try:
             with zipfile.ZipFile(self.path) as z:
                 names = {n.removesuffix(".npy") for n in z.namelist()}
-        except (OSError, zipfile.BadZipFile) as err:
-            raise data_error(f"'{self.path}' is not a .npz file ({err})", pos) from None
+        except (OSError, ValueError, EOFError, NotImplementedError, zipfile.BadZipFile) as err:
+            raise data_error(f"'{self.path}' is not a .npz file ({one_line(err)})", pos) from None
         wanted_target = [] if self.reconstructs() else [("target", self.target)]
         for field, wanted in wanted_target + [("inputs", n) for n in self.inputs]:
             if wanted not in names:
@@ -82,8 +84,9 @@ class ArraysData(Source):
                     )  # fmt: skip
                     for name in dict.fromkeys(self._names())
                 ]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            return []
+        except (OSError, ValueError, KeyError, EOFError, SyntaxError, TokenError,
+                NotImplementedError, zipfile.BadZipFile, zlib.error):  # fmt: skip
+            return []  # a damaged .npy header: numpy parses it with tokenize and ast
 
     def _names(self) -> list[str]:
         return list(self.inputs) + ([] if self.reconstructs() else [self.target])

@@ -174,10 +174,14 @@ def decoding_errors() -> tuple[type[BaseException], ...]:
     """What reading a data file of any format raises on a file that is not what it claims
     (every one of them is the file's fault, never graphspec's): E-DATA naming the file."""
     import zipfile
+    import zlib
+    from tokenize import TokenError
 
     errors: list[type[BaseException]] = [
         OSError, RuntimeError, ValueError, KeyError, TypeError, EOFError, IndexError,
         pickle.UnpicklingError, zipfile.BadZipFile, zipfile.LargeZipFile,
+        SyntaxError, TokenError,  # numpy parses a .npy header with tokenize and ast
+        NotImplementedError, zlib.error,  # a zip member's unknown method, a bad deflate stream
     ]  # fmt: skip
     try:
         from PIL import Image
