@@ -228,7 +228,11 @@ def _count(value: object) -> bool:
 def _check_zip(path: str, pos) -> None:
     import zipfile
 
-    if not zipfile.is_zipfile(path):
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # a damaged end record
+        is_zip = False
+    if not is_zip:
         raise data_error(
             f"'{path}' is not a torch file (torch.save writes a zip archive)",
             pos,

@@ -48,6 +48,19 @@ def test_corrupted_files(tmp_path, fmt):
         assert found is None, f"{fmt} seed {seed} ({done}): {found}"
 
 
+# Cases the soak found (each was exit 1 before its fix), kept as regressions.
+FOUND = [
+    ("pt", 2458426670),  # a zip end record claiming several disks: BadZipFile from is_zipfile
+    ("npy", 0),  # a zeroed .npy header: tokenize's TokenError from numpy's header parser
+]
+
+
+@pytest.mark.parametrize("fmt, seed", FOUND)
+def test_cases_the_soak_found(tmp_path, fmt, seed):
+    done, found = file_fuzz.one_case(tmp_path, fmt, seed)
+    assert found is None, f"{fmt} seed {seed} ({done}): {found}"
+
+
 @pytest.mark.soak
 def test_file_fuzz_soak(tmp_path):
     count = int(os.environ.get("GRAPHSPEC_FILE_FUZZ", "10000"))
