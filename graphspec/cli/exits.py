@@ -75,8 +75,9 @@ def report(err: BaseException, argv: list[str]) -> int:
         last = one_line(str(err).strip().splitlines()[-1][:200] if str(err).strip() else "")
         oom = "E-OOM"
         print(
-            f"error[{oom}]: out of memory: {last}; hint: the memory budget was raised past what "
-            "the machine has (--budget-mem, --no-budget); lower the batch size or the model",
+            f"error[{oom}]: out of memory: {last}; hint: the run needed more memory than the "
+            "machine gave (the budget is an estimate, and --budget-mem or --no-budget relax it);"
+            " lower the batch size, the model or the data",
             file=sys.stderr,
         )
     elif code == BUG:

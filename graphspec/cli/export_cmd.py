@@ -17,6 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", "-f", choices=FORMATS, default="pt2", help="default: pt2")
     p.add_argument("-o", "--output", metavar="FILE", help="default: <spec name>.pt2|.pt|.onnx")
     p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output file (never a file of a run folder)",
+    )
+    p.add_argument(
         "--weights",
         metavar="RUN_DIR",
         help="a run folder (its final weights.pt) or a state_dict file; default: random weights",
@@ -60,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             atol=args.atol,
             rtol=args.rtol,
             device=args.device,
+            overwrite=args.overwrite,
         )
     )
     dynamic = ", ".join(report.dynamic) or "none"

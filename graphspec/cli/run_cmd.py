@@ -135,18 +135,22 @@ def _pictures(args: argparse.Namespace) -> str:
 
 def train(opts) -> int:
     """Check everything torch-free (plan), then train (session); SpecError means exit 2."""
+    import os
+
+    from graphspec.training import world as worlds
     from graphspec.training.plan import prepare
     from graphspec.training.screen import Screen
 
+    world = worlds.current()  # a malformed torchrun environment: E-DIST before anything
+    if world.distributed:  # c10d's own C++ log lines would precede graphspec's one line
+        os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
     plan = prepare(opts)
     try:
         from graphspec.training.startup import load_torch
 
         load_torch()  # a fresh process: the collector paused while torch loads (startup.py)
-        from graphspec.training import world as worlds
         from graphspec.training.session import Session  # imports torch
 
-        world = worlds.current()
         if world.distributed:  # under torchrun: DDP, rank 0 writes (training/distributed.py)
             from graphspec.training.distributed import DistributedSession
 
@@ -194,8 +198,6 @@ def _command_line(args: argparse.Namespace) -> list[str]:
 
 def _launch(args: argparse.Namespace) -> int:
     """--nproc N: the same command under torchrun, which starts N ranks; its exit code."""
-    import subprocess
-
     from graphspec.core.errors import fail
     from graphspec.training import world
 
@@ -203,4 +205,4 @@ def _launch(args: argparse.Namespace) -> int:
         raise fail("E-USAGE", f"--nproc {args.nproc}: needs at least one process")
     if world.current().distributed:
         raise fail("E-USAGE", "--nproc inside a torchrun job: torchrun already started the ranks")
-    return subprocess.call(world.torchrun_command(args.nproc, _command_line(args)[1:]))
+    return world.launch(world.torchrun_command(args.nproc, _command_line(args)[1:]))

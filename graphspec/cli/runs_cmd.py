@@ -10,6 +10,8 @@ from pathlib import Path
 
 from graphspec.core.errors import fail
 
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -67,7 +69,7 @@ def _list(args: argparse.Namespace, root: Path) -> int:
         table.add_row(
             r.name,
             r.spec,
-            r.status,
+            _status(r),
             "-" if r.steps is None else f"{r.steps:,}",
             _num(r.train_loss),
             _final(r),
@@ -83,10 +85,16 @@ def _compare(args: argparse.Namespace, names: list[str]) -> int:
 
     if len(names) < 2:
         raise fail("E-USAGE", "graphspec runs compare needs two or more RUN folders")
-    runs = [records.read(_run_dir(n, Path(args.runs_dir))) for n in names]
-    labels = [n.rstrip("/") for n in names]
-    diffs = records.differences(runs)
     plot = None if args.no_plot else Path(args.out)
+    if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
+        raise fail(
+            "E-USAGE",
+            f"-o {records.shown(str(plot))}: the plot is drawn as .png, .svg or .pdf",
+            hint="name the file with one of these endings, or pass --no-plot",
+        )
+    runs = [records.read(_run_dir(n, Path(args.runs_dir))) for n in names]
+    labels = [records.shown(n.rstrip("/")) for n in names]
+    diffs = records.differences(runs)
     if plot is not None:
         records.loss_plot(runs, labels, plot)
     if args.json:
@@ -110,7 +118,7 @@ def _compare(args: argparse.Namespace, names: list[str]) -> int:
     for label in labels:
         table.add_column(label)
     table.add_row("spec", *[r.spec for r in runs])
-    table.add_row("status", *[r.status for r in runs])
+    table.add_row("status", *[_status(r) for r in runs])
     table.add_row("steps", *["-" if r.steps is None else f"{r.steps:,}" for r in runs])
     table.add_row("time", *[_duration(r.duration_s) for r in runs], end_section=True)
     for key, values in diffs:
@@ -141,6 +149,13 @@ def _run_dir(name: str, root: Path) -> Path:
         f"'{name}' is not a run folder (no meta.json, spec.yaml or metrics.jsonl)",
         hint="pass folders `graphspec runs` lists",
     )
+
+
+def _status(r) -> str:
+    """A stopped run says whether `graphspec run --resume` can continue it (a checkpoint)."""
+    if r.status in ("stopped", "interrupted", "diverged", "failed"):
+        return f"{r.status}, {'resumable' if r.resumable else 'no checkpoint'}"
+    return r.status
 
 
 def _num(value: float | None) -> str:

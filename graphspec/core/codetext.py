@@ -7,8 +7,10 @@ line or hide text), inside a docstring (`in_docstring`, which also replaces doub
 backslashes), or as a Python literal (`literal`,
 which is `repr` of a plain value, never of an object). `check_source` then parses the finished
 source and refuses anything the generator does not write (foreign imports, dunder access,
-builtins that run or open things) before it is executed or saved: a second wall, in case a
-future generator forgets the first.
+builtins that run or open things, calls into namespaces that load code or reach other
+processes, methods that change files, and file reads or writes from a function not known to
+make them: make_data reads and never writes) before it is executed or saved: a second wall, in
+case a future generator forgets the first.
 """
 
 from __future__ import annotations
@@ -35,6 +37,37 @@ BANNED_NAMES = frozenset(
 )  # fmt: skip
 """Names generated code never uses; core/names.py refuses them as spec names too."""
 _ALLOWED_DUNDERS = frozenset({"__init__", "__name__", "__main__"})
+
+# Calls that read or write files, and the generated functions known to make them: make_data reads
+# the data files and never writes, main() (emit --train) saves and reloads the trained weights,
+# and nothing else touches a file. A call is named by its dotted text (`np.load`); a name ending
+# in "." stands for everything under it. The enclosing function is the top-level one (a helper
+# nested inside make_data is make_data's).
+GUARDED_CALLS: dict[str, frozenset[str]] = {
+    "torch.save": frozenset({"main"}),
+    "torch.load": frozenset({"make_data", "main"}),
+    "np.load": frozenset({"make_data"}),
+    "Path": frozenset({"make_data"}),
+    "csv.": frozenset({"make_data"}),
+    "safetensors.": frozenset({"make_data"}),
+    "load_digits": frozenset({"make_data"}),
+    "torchvision.datasets.": frozenset({"make_data"}),
+}
+# Namespaces no generated text calls into: they load code, open files or reach other processes.
+BANNED_CALLS = (
+    "torch.hub.", "torch.jit.", "torch.ops.", "torch.library.", "torch.utils.cpp_extension.",
+    "torch.package.", "torch.classes.", "torch.from_file", "torch.distributed.",
+    "torch.multiprocessing.", "np.save", "np.ctypeslib.", "np.memmap", "np.fromfile",
+    "np.lib.", "np.tofile", "pathlib.", "shutil.", "tempfile.",
+)  # fmt: skip
+# Methods that change files; no generated function calls them on anything.
+WRITER_METHODS = frozenset(
+    {
+        "write_text", "write_bytes", "unlink", "touch", "mkdir", "rmdir", "rename", "replace",
+        "symlink_to", "hardlink_to", "chmod", "tofile", "savez", "savez_compressed", "save",
+        "open", "system", "popen", "remove",
+    }
+)  # fmt: skip
 
 
 def one_line(text: object) -> str:
@@ -90,6 +123,39 @@ def check_source(source: str, imports: Iterable[str] = ()) -> None:
             raise UnsafeSource(f"unexpected top-level statement at line {stmt.lineno}")
     for node in ast.walk(tree):
         _check_node(node, allowed)
+    for stmt in tree.body:
+        where = getattr(stmt, "name", "<module>")
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Call):
+                _check_call(node, where)
+
+
+def dotted(node: ast.AST) -> str | None:
+    """`a.b.c` for a call target made of names and attributes; None for anything else."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _check_call(call: ast.Call, where: str) -> None:
+    """A call is refused when it reaches a banned namespace, changes a file, or reads one from
+    a function not known to (see GUARDED_CALLS)."""
+    line = getattr(call, "lineno", "?")
+    name = dotted(call.func)
+    if name is not None:
+        if name.startswith(BANNED_CALLS):
+            raise UnsafeSource(f"call of {name!r} at line {line}")
+        for guarded, functions in GUARDED_CALLS.items():
+            if name == guarded or (guarded.endswith(".") and name.startswith(guarded)):
+                if where not in functions:
+                    raise UnsafeSource(f"call of {name!r} in {where} at line {line}")
+                return
+    method = call.func.attr if isinstance(call.func, ast.Attribute) else None
+    if method in WRITER_METHODS:
+        raise UnsafeSource(f"call of a file-changing method {method!r} at line {line}")
 
 
 def imported_modules(lines: Iterable[str]) -> frozenset[str]:

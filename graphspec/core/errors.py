@@ -6,6 +6,9 @@ they are reported together. Anything else that escapes is a bug (see `cli.main`)
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from graphspec.core.codetext import one_line
@@ -93,3 +96,14 @@ class Interrupted(RunStopped):
     ) -> None:
         super().__init__("E-INTERRUPTED", message, hint, run_dir, quiet)
         self.signum = signum
+
+
+@contextlib.contextmanager
+def warnings_after_success() -> Iterator[None]:
+    """Warnings raised inside the block are shown only if it succeeds: a library's warning about
+    a file (torch's "Detected pickle protocol 4") never precedes graphspec's one error line."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:  # reached only without an exception
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)

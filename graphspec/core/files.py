@@ -167,3 +167,69 @@ class AppendFile:
             self.file.close()
         except OSError:
             pass  # the write that failed was reported; closing cannot add anything
+
+
+def open_regular(path: str | os.PathLike, code: str, max_bytes: int, what: str) -> IO[bytes]:
+    """The one reader of a file named by the user: opened only if it is a regular file of at
+    most `max_bytes` (opened with O_NONBLOCK and checked with fstat, so a FIFO never blocks
+    and /dev/zero is never read); anything else is `code` (E-IO, E-CKPT, E-DATA) naming it."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise fail(code, f"{path}: missing", hint=f"give the path of {what}") from None
+    except OSError as err:
+        reason = _REASONS.get(err.errno or 0, (err.strerror or type(err).__name__,))[0]
+        raise fail(code, f"cannot read {path}: {reason}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+        os.close(fd)
+        why = (
+            "is not a regular file (a folder, a FIFO or a device)"
+            if not stat.S_ISREG(info.st_mode)
+            else f"is {info.st_size:,} bytes, more than the {max_bytes:,} {what} may be"
+        )
+        raise fail(code, f"{path}: {why} (refused)", hint=f"give the path of {what}")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def check_output(path: str | os.PathLike, *, overwrite: bool, flag: str = "--overwrite") -> None:
+    """E-IO before any work when `path` cannot take a new file: its folder is missing or not
+    writable, it is a folder or a special file, it is a file of a run folder (never replaced),
+    or it exists and `overwrite` was not asked for. Checked by creating and removing a
+    temporary file beside it."""
+    import stat
+
+    target = Path(path)
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as err:
+        raise io_error(target, err) from None
+    if info is not None:
+        if stat.S_ISDIR(info.st_mode):
+            raise fail("E-IO", f"cannot write {target}: it is a folder", hint="give a file name")
+        if not stat.S_ISREG(info.st_mode):
+            raise fail("E-IO", f"cannot write {target}: it is not a regular file (a device, a "
+                       "FIFO)", hint="give a file name")  # fmt: skip
+        if is_run_folder(target.parent):
+            raise fail("E-IO", f"will not replace {target}: it belongs to a run folder",
+                       hint="write the output elsewhere")  # fmt: skip
+        if not overwrite:
+            raise fail("E-IO", f"will not replace {target}: it exists",
+                       hint=f"pass {flag} to replace it, or give another name")  # fmt: skip
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as err:
+        raise io_error(target, err) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def is_run_folder(folder: str | os.PathLike) -> bool:
+    """A folder `graphspec run` wrote: its files (weights, checkpoints, spec) are never
+    replaced by another command's output."""
+    return Path(folder, "meta.json").is_file() and Path(folder, "spec.yaml").is_file()

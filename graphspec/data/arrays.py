@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
+from tokenize import TokenError
 from typing import Literal
 
 from pydantic import Field
 
-from graphspec.core.codetext import in_docstring, literal
+from graphspec.core.codetext import in_docstring, literal, one_line
 from graphspec.core.fields import Int, Probability
 from graphspec.data.base import Source, data_error, split_lines
 
@@ -53,8 +55,8 @@ class ArraysData(Source):
         try:
             with zipfile.ZipFile(self.path) as z:
                 names = {n.removesuffix(".npy") for n in z.namelist()}
-        except (OSError, zipfile.BadZipFile) as err:
-            raise data_error(f"'{self.path}' is not a .npz file ({err})", pos) from None
+        except (OSError, ValueError, EOFError, NotImplementedError, zipfile.BadZipFile) as err:
+            raise data_error(f"'{self.path}' is not a .npz file ({one_line(err)})", pos) from None
         wanted_target = [] if self.reconstructs() else [("target", self.target)]
         for field, wanted in wanted_target + [("inputs", n) for n in self.inputs]:
             if wanted not in names:
@@ -63,6 +65,31 @@ class ArraysData(Source):
                     doc.pos(("data", field)),
                     f"its arrays: {', '.join(sorted(names)) or 'none'}",
                 )
+
+    def memory_parts(self) -> list[tuple[str, int, tuple]]:
+        """Each named array's bytes as its .npy header inside the .npz declares them (a header
+        may claim 16 GB: the budget refuses it before anything is read). Nothing when the file
+        cannot be read yet: check_available says why."""
+        import stat
+
+        try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                return []  # a FIFO is never opened here
+            with zipfile.ZipFile(self.path) as z:
+                return [
+                    (
+                        f"array '{name}' of '{self.path}'",
+                        _declared_bytes(z, name),
+                        ("data", "path"),
+                    )  # fmt: skip
+                    for name in dict.fromkeys(self._names())
+                ]
+        except (OSError, ValueError, KeyError, EOFError, SyntaxError, TokenError,
+                NotImplementedError, zipfile.BadZipFile, zlib.error):  # fmt: skip
+            return []  # a damaged .npy header: numpy parses it with tokenize and ast
+
+    def _names(self) -> list[str]:
+        return list(self.inputs) + ([] if self.reconstructs() else [self.target])
 
     def make_data(self) -> list[str]:
         return [
@@ -92,3 +119,18 @@ class ArraysData(Source):
     def describe(self, train: int, test: int | None) -> str:
         counts = f"{train:,} train" + (f" / {test:,} test" if test is not None else "")
         return f"arrays from {self.path}: {counts}"
+
+
+def _declared_bytes(z: zipfile.ZipFile, name: str) -> int:
+    """The bytes the member `name`.npy declares in its header, read without loading it."""
+    from math import prod
+
+    import numpy as np
+
+    with z.open(f"{name}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0
+        if version != (1, 0):
+            read = np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    return prod(shape) * dtype.itemsize

@@ -156,6 +156,10 @@ def split_lines(fraction: float, seed: int) -> list[str]:
     from graphspec.core.codetext import literal
 
     return [
+        "    sizes = [len(x) for x in inputs]",
+        "    if any(n != len(target) for n in sizes):  # never train on the shorter silently",
+        "        raise ValueError(f'the inputs hold {sizes} samples and the target "
+        "{len(target)}: they must hold the same number')",
         f"    split = torch.randperm(len(target), generator=torch.Generator().manual_seed({seed}))",
         f"    n_test = round(len(target) * {literal(fraction)})",
         "    test, train = split[:n_test], split[n_test:]",

@@ -319,6 +319,50 @@ def _check_folder(root: str, pos) -> None:
         raise data_error(f"image folder '{root}' does not exist", pos, hint)
     if not any(e.is_dir() for e in os.scandir(root)):
         raise data_error(f"image folder '{root}' has no class folders", pos, hint)
+    for path in _image_files(root):
+        _check_image(path, pos)
+
+
+# What torchvision's ImageFolder takes as an image (its IMG_EXTENSIONS), matched the same way.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+MAX_IMAGE_BYTES = 256 * 1024**2
+
+
+def _image_files(root: str) -> list[str]:
+    """The files ImageFolder will open, found as it finds them (os.walk through links)."""
+    found = []
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if not entry.is_dir():
+            continue
+        for folder, _, names in sorted(os.walk(entry.path, followlinks=True)):
+            found += [os.path.join(folder, n) for n in sorted(names)
+                      if n.lower().endswith(IMAGE_EXTENSIONS)]  # fmt: skip
+    return found
+
+
+def _check_image(path: str, pos) -> None:
+    """E-DATA naming the file unless it is a regular file of at most MAX_IMAGE_BYTES whose
+    header PIL reads within its pixel limit and whose body verifies. Stat first: a FIFO or
+    /dev/zero is never opened."""
+    import stat
+
+    from PIL import Image  # torchvision's own reader; `run` only
+
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise data_error(f"image '{path}' cannot be read: {err.strerror or err}", pos) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise data_error(f"image '{path}' is not a regular file (a FIFO, a device or a link "
+                         "to one)", pos, "ImageFolder reads only image files")  # fmt: skip
+    if info.st_size > MAX_IMAGE_BYTES:
+        raise data_error(f"image '{path}' is {info.st_size:,} bytes, more than the "
+                         f"{MAX_IMAGE_BYTES:,} an image may be", pos)  # fmt: skip
+    try:
+        with Image.open(path) as image:  # reads the header; refuses decompression bombs
+            image.verify()  # the chunks' checksums (PNG): a corrupt body fails here, not mid-epoch
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise data_error(f"image '{path}' cannot be decoded: {err}", pos) from None
 
 
 _IMAGES_OF = """\

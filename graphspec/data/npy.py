@@ -131,7 +131,11 @@ def _target(target: str | None) -> str:
 
 def _header(path: str, pos) -> tuple:
     """The dtype and shape a `.npy` file declares, read without loading it (or E-DATA)."""
+    from tokenize import TokenError
+
     import numpy as np
+
+    from graphspec.core.codetext import one_line
 
     problem = file_problem(path, pos, MAX_FILE_BYTES, "a .npy file (numpy.save)")
     if problem is not None:
@@ -143,8 +147,9 @@ def _header(path: str, pos) -> tuple:
             if version != (1, 0):
                 read = np.lib.format.read_array_header_2_0
             shape, _, dtype = read(f)
-    except (OSError, ValueError) as err:
-        raise data_error(f"'{path}' is not a .npy file ({err})", pos) from None
+    except (OSError, ValueError, SyntaxError, EOFError, TokenError) as err:
+        # numpy parses the header with tokenize and ast: a damaged one raises either
+        raise data_error(f"'{path}' is not a .npy file ({one_line(err)})", pos) from None
     if dtype.hasobject:
         raise data_error(
             f"'{path}' holds Python objects (a pickle): refused, allow_pickle is False", pos

@@ -10,12 +10,14 @@ is imported, so a missing name or a sample count that differs is an error naming
 from __future__ import annotations
 
 import json
+import math
+import os
 import struct
 from typing import Literal
 
 from pydantic import Field
 
-from graphspec.core.codetext import literal
+from graphspec.core.codetext import literal, one_line
 from graphspec.core.fields import Int, Probability
 from graphspec.data.base import Source, constraint, data_error, file_problem, split_lines
 
@@ -95,6 +97,7 @@ class TensorFileData(Source):
             ) from None
         header = _safetensors_header(path, pos)
         tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+        _check_table(tensors, path, pos)
         counts = {}
         for i, name in enumerate(self._names()):
             field = ("inputs", i) if i < len(self.inputs) else ("target",)
@@ -123,10 +126,17 @@ class TensorFileData(Source):
             "",
             "    def load(path):",
             f"        tensors = {read}",
+            "        if not isinstance(tensors, dict):",
+            "            raise TypeError(f'{path} holds a {type(tensors).__name__}, not a dict of "
+            "tensors')",
             f"        missing = [n for n in {literal(self._names())} if n not in tensors]",
             "        if missing:",
             "            raise KeyError(f'{path} has no tensor {missing[0]!r}: it has "
-            "{sorted(tensors)}')",
+            "{sorted(map(str, tensors))}')",
+            f"        for name in {literal(self._names())}:",
+            "            if not isinstance(tensors[name], torch.Tensor):",
+            "                raise TypeError(f'{path}: {name!r} holds a "
+            "{type(tensors[name]).__name__}, not a tensor')",
             "        inputs = tuple(",
             "            tensors[name].to(torch.float32) if tensors[name].is_floating_point() "
             "else tensors[name]",
@@ -153,25 +163,76 @@ class TensorFileData(Source):
         return f"tensors from {self.path}: {counts}"
 
 
+# Bytes per element of every dtype the safetensors format names.
+SAFETENSORS_DTYPES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2,
+    "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+}  # fmt: skip
+
+
 def _safetensors_header(path: str, pos) -> dict:
-    """The JSON table at the start of a safetensors file: 8 bytes of length, then JSON."""
+    """The JSON table at the start of a safetensors file: 8 bytes of length, then JSON; the
+    length of the data after it is kept under DATA_BYTES for `_check_table`."""
     try:
         with open(path, "rb") as f:
             (size,) = struct.unpack("<Q", f.read(8))
             if size > MAX_HEADER_BYTES:
                 raise ValueError(f"a header of {size:,} bytes")
-            header = json.loads(f.read(size))
+            text = f.read(size)
+            if len(text) < size:
+                raise ValueError(f"a header of {size:,} bytes in a shorter file")
+            header = json.loads(text)
+            data_bytes = os.fstat(f.fileno()).st_size - 8 - size
         if not isinstance(header, dict):
             raise ValueError("its header is not a table")
-    except (OSError, ValueError, struct.error) as err:
+    except (OSError, ValueError, struct.error, RecursionError) as err:
         raise data_error(f"'{path}' is not a safetensors file ({err})", pos) from None
+    header[DATA_BYTES] = data_bytes
     return header
+
+
+DATA_BYTES = "__data_bytes__"
+
+
+def _check_table(tensors: dict, path: str, pos) -> None:
+    """Every entry of a safetensors header names a known dtype, a shape of counts, and byte
+    offsets inside the file that hold exactly that many elements (what safetensors checks at
+    load, checked here first so each lie is an error naming the file and the tensor)."""
+    data_bytes = tensors.pop(DATA_BYTES)
+    for name, info in tensors.items():
+        where = f"'{path}': tensor {one_line(repr(name))}"
+        if not isinstance(info, dict):
+            raise data_error(f"{where} is described by {type(info).__name__}, not a table", pos)
+        dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:
+            raise data_error(f"{where} has an unknown dtype {one_line(repr(dtype))[:40]}", pos)
+        if not isinstance(shape, list) or not all(_count(d) for d in shape):
+            raise data_error(f"{where} has a shape that is not a list of counts", pos)
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(_count(o) for o in offsets)
+            or not offsets[0] <= offsets[1] <= data_bytes
+        ):
+            raise data_error(f"{where} has data offsets outside the file's {data_bytes:,} "
+                             "bytes of data", pos)  # fmt: skip
+        if (offsets[1] - offsets[0]) != math.prod(shape) * SAFETENSORS_DTYPES[dtype]:
+            raise data_error(f"{where}: its shape {shape} and dtype {dtype} do not match its "
+                             f"{offsets[1] - offsets[0]:,} bytes", pos)  # fmt: skip
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _check_zip(path: str, pos) -> None:
     import zipfile
 
-    if not zipfile.is_zipfile(path):
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # a damaged end record
+        is_zip = False
+    if not is_zip:
         raise data_error(
             f"'{path}' is not a torch file (torch.save writes a zip archive)",
             pos,

@@ -16,11 +16,13 @@ from pathlib import Path
 import torch
 
 from graphspec.compiler.pipeline import Compiled, compile_file
-from graphspec.core.errors import Pos, fail
+from graphspec.core.errors import Pos, SpecError, fail, warnings_after_success
+from graphspec.core.files import check_output, open_regular
 from graphspec.export import samples
 from graphspec.export.check import ATOL, RTOL, Agreement, compare, flatten
 from graphspec.export.formats import FORMATS, Format, Names
 
+MAX_WEIGHTS_BYTES = 64 << 30
 WEIGHTS = "weights.pt"  # what a run folder's final weights are called (training/results.py)
 RUN_SPEC = "spec.yaml"
 
@@ -39,6 +41,8 @@ class Request:
     rtol: float = RTOL
     device: str = "cpu"
     seed: int = 0
+    overwrite: bool = False
+    """Replace an existing output file (never one of a run folder's)."""
 
 
 @dataclass
@@ -60,6 +64,7 @@ def export(req: Request) -> Report:
     target = Path(req.output or f"{compiled.spec.name}{fmt.suffix}")
     if not target.parent.is_dir():
         raise fail("E-IO", f"cannot write '{target}': folder '{target.parent}' does not exist")
+    check_output(target, overwrite=req.overwrite)  # before the work: E-IO now, not after it
     device = "cpu" if fmt.name == "onnx" else req.device  # onnxruntime runs here on the CPU
     model = _model(compiled, req, device)
     slots = samples.slots(compiled.graph)
@@ -160,6 +165,14 @@ def _spec_path(req: Request) -> str:
         return req.spec
     if req.weights and Path(req.weights, RUN_SPEC).is_file():
         return str(Path(req.weights, RUN_SPEC))  # the run's own spec, as it ran
+    if req.weights and not Path(req.weights).exists():
+        raise fail("E-IO", f"{req.weights}: no such run folder or file",
+                   hint="pass the folder `graphspec run` printed last")  # fmt: skip
+    if req.weights and Path(req.weights).is_dir() and Path(req.weights, RUN_SPEC).exists():
+        raise fail("E-IO", f"{Path(req.weights, RUN_SPEC)}: is not a regular file (refused)")
+    if req.weights and Path(req.weights).is_dir():
+        raise fail("E-USAGE", f"{req.weights}: not a run folder (no {RUN_SPEC})",
+                   hint="pass a SPEC too, or the folder `graphspec run` printed last")  # fmt: skip
     raise fail("E-USAGE", "export needs a SPEC, or --weights RUN_DIR of a run folder")
 
 
@@ -177,11 +190,17 @@ def _weights_file(path: Path) -> Path:
 
 def _load_weights(model: torch.nn.Module, path: Path) -> None:
     file = _weights_file(path)
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
+    if not file.exists():
         hint = f"a run folder holds {WEIGHTS} once its run has finished"
-        raise fail("E-CKPT", f"{file}: missing", hint=hint) from None
+        raise fail("E-CKPT", f"{file}: missing", hint=hint)
+    try:
+        with (
+            open_regular(file, "E-CKPT", MAX_WEIGHTS_BYTES, "a weights file") as f,  # no FIFO
+            warnings_after_success(),
+        ):
+            state = torch.load(f, map_location="cpu", weights_only=True)
+    except SpecError:
+        raise
     except Exception as err:  # a truncated file, or a pickle that is not plain data  # noqa: BLE001
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         if "weights_only" in str(err) or "Unsupported global" in str(err):

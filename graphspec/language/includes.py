@@ -186,7 +186,9 @@ def _merge(doc: Any, included: Any, label: str, where: Pos) -> Any:
     for key, value in ours.items():
         if key == "model":  # the taken sections come before it, where a spec has them
             out |= {s: theirs[s] for s in TAKEN if s not in ours and s in theirs}
-        out[key] = merged(theirs[key], value) if key in ("model", *TAKEN) else value
+        # a section the model file lacks merges as empty: the spec's own stands alone
+        taken = key in ("model", *TAKEN) and key in theirs
+        out[key] = merged(theirs[key], value) if taken else value
     return dataclasses.replace(
         doc,
         data=out,

@@ -220,6 +220,8 @@ def _enum(value: Any, ctx: dict) -> tuple[str, str, str | None]:
     options = [o.strip(" '") for o in expected.replace(" or ", ",").split(",") if o.strip()]
     close = difflib.get_close_matches(str(value), options, n=1)
     hint = f"did you mean '{close[0]}'?" if close else None
+    if value == "none" and options == ["mean", "sum"]:  # a loss's reduction
+        hint = "the training loop steps on one number per batch: reduce with mean or sum"
     return "E-ENUM", f"{value!r} is not one of {expected}", hint
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graphspec.core.codetext import one_line
 from graphspec.core.errors import Pos, fail
 from graphspec.language import load
 from graphspec.language.load import Document
@@ -63,7 +64,14 @@ def parse(items: list[str]) -> list[Override]:
 
 def _parse_one(item: str) -> Override:
     key, eq, text = item.partition("=")
-    where = Pos(f"--set {item}", 1, 1)
+    where = Pos(f"--set {one_line(item)}", 1, 1)
+    if "".join(item.splitlines()) != item:  # one override is one line: what it sets is clear
+        raise fail(
+            "E-SET",
+            f"'--set {one_line(item)}' holds a line break",
+            where,
+            hint='give one key=value per --set; inside a YAML "double-quoted" value write \\n',
+        )
     if not eq or not key.strip():
         raise fail(
             "E-SET",

@@ -30,6 +30,11 @@ from graphspec.core.unions import LazyUnion, bare_name, table_union, union_of
 from graphspec.data import SOURCE_MODULES, source_class
 from graphspec.data.transforms import Transform
 
+Reduction = Literal["mean", "sum"]
+"""How a loss reduces over the batch; `none` (a loss per sample) is not offered: the training
+loop steps on one number per batch."""
+
+
 _METRIC = r"^(loss|accuracy|per_class|perplexity|mse|mae|top[1-9][0-9]*)$"
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from graphspec.core.errors import SpecError, fail
+from graphspec.core.errors import SpecError, fail, warnings_after_success
 from graphspec.core.files import make_dir, write_atomic
 from graphspec.training.loop import TrainState
 
@@ -195,7 +195,7 @@ def load(path: Path, spec_hash: str) -> dict[str, Any]:
     """Read and verify one checkpoint; every failure is E-CKPT naming the reason."""
     where = str(path)
     try:
-        with open_regular(path, where) as f:
+        with open_regular(path, where) as f, warnings_after_success():
             ckpt = torch.load(f, map_location="cpu", weights_only=True)
     except SpecError:
         raise

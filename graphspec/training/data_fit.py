@@ -15,6 +15,9 @@ from graphspec.core.shapes import FLOAT_DTYPES
 from graphspec.data.base import data_error
 from graphspec.language.load import Document
 
+FLOAT_TARGET_LOSSES = frozenset({"BCELoss", "BCEWithLogitsLoss"})
+"""Losses whose target must be floats: integer labels are refused before training."""
+
 
 def check_data_fits(compiled: Compiled, data: Any, doc: Document, classification: bool) -> None:
     """E-DATA before training when a sample does not fit the model."""
@@ -44,6 +47,13 @@ def check_data_fits(compiled: Compiled, data: Any, doc: Document, classification
             if split is not None:
                 fit.labels(split, outputs[0], target)
         return
+    loss = compiled.spec.loss.op
+    if loss in FLOAT_TARGET_LOSSES and not getattr(target, "is_floating_point", lambda: False)():
+        got = str(getattr(target, "dtype", type(target).__name__)).removeprefix("torch.")
+        raise fit.error(
+            f"gives {got} targets, and {loss} wants float targets (0/1 or probabilities)",
+            hint="store the target as float32, or use CrossEntropyLoss for class labels",
+        )
     if not outputs or not hasattr(target, "shape"):
         return
     want = _static(outputs[0].out.shape[1:])

@@ -24,6 +24,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from graphspec.core.codetext import one_line
+from graphspec.core.errors import warnings_after_success
 from graphspec.training.program import Program
 
 Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]
@@ -125,14 +127,18 @@ def build(
     """Run the program's make_data() and wrap its splits. Random draws use the global torch
     RNG, seeded by the caller. `stands_for`: the dataset FakeData replaces (--fake-data);
     `validation`: train.validation, whose split is cut here by the program's own function."""
+    where = getattr(spec, "root", None)
+    named = f"{spec.source} {where}" if where else spec.named_as()[0]
     try:
-        trainset, testset = program.make_data()
-    except (OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as err:
+        with warnings_after_success():  # torch's warning about a bad file, then E-DATA: never
+            trainset, testset = program.make_data()
+    except decoding_errors() as err:
         # a failed download, a corrupt or unreadable file, an object array (a pickle) numpy
-        # refuses to load, a torch file whose pickle weights_only refuses
-        where = getattr(spec, "root", None)
-        named = f"{spec.source} {where}" if where else spec.named_as()[0]
-        raise DataError(f"{named} could not be loaded: {err}") from None
+        # refuses to load, a torch file whose pickle weights_only refuses, a zip with a bad
+        # CRC, a safetensors file that lies about its tensors, an image PIL cannot decode
+        raise DataError(f"{named} could not be loaded: {one_line(_first_line(err))}") from None
+    for split, label in ((trainset, "training"), (testset, "test")):
+        _check_lengths(split, f"{named} ({label} split)")
     if program.cast is not None:  # train.dtype
         trainset, testset = program.cast(trainset), program.cast(testset)
     classes = spec.class_names() or _dataset_classes(trainset)  # before a cut hides them
@@ -162,6 +168,54 @@ def build(
             "random labels"
         )
     return data
+
+
+def decoding_errors() -> tuple[type[BaseException], ...]:
+    """What reading a data file of any format raises on a file that is not what it claims
+    (every one of them is the file's fault, never graphspec's): E-DATA naming the file."""
+    import zipfile
+    import zlib
+    from tokenize import TokenError
+
+    errors: list[type[BaseException]] = [
+        OSError, RuntimeError, ValueError, KeyError, TypeError, EOFError, IndexError,
+        pickle.UnpicklingError, zipfile.BadZipFile, zipfile.LargeZipFile,
+        SyntaxError, TokenError,  # numpy parses a .npy header with tokenize and ast
+        NotImplementedError, zlib.error,  # a zip member's unknown method, a bad deflate stream
+    ]  # fmt: skip
+    try:
+        from PIL import Image
+
+        errors.append(Image.DecompressionBombError)  # UnidentifiedImageError is an OSError
+    except ImportError:
+        pass
+    try:
+        from safetensors import SafetensorError
+
+        errors.append(SafetensorError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def _check_lengths(split: Any, named: str) -> None:
+    """Every input and the target of an in-memory split hold the same number of samples: a
+    file with 20 inputs and 7 targets is refused, never trained on 7."""
+    if not isinstance(split, tuple):
+        return
+    inputs, target = split
+    sizes = [len(x) for x in inputs] + [len(target)]
+    if len(set(sizes)) > 1:
+        shown = ", ".join(str(n) for n in sizes[:-1])
+        raise DataError(
+            f"{named}: the inputs hold {shown} samples and the target {sizes[-1]}: they must "
+            "hold the same number"
+        )
 
 
 def _path(spec: Any, program: Program, items: Any) -> str:

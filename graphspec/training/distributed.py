@@ -28,14 +28,14 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from graphspec.core.errors import Diverged, Interrupted, SpecError, fail
+from graphspec.core.errors import Diverged, Interrupted, Pos, SpecError, fail
 from graphspec.training import checkpoint
 from graphspec.training import run_folder as runs
 from graphspec.training.job import Job, resolve_device
 from graphspec.training.loop import DivergedError, StoppedError, TrainState
 from graphspec.training.screen import Screen
 from graphspec.training.session import Session
-from graphspec.training.world import World
+from graphspec.training.world import TIMEOUT_VAR, World
 
 
 @dataclass(frozen=True)
@@ -130,11 +130,31 @@ class DistributedSession(Session):
         self.backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(self.world.local_rank)  # "cuda" now means this rank's GPU
-        dist.init_process_group(self.backend)
+        self._join()
         try:
             return super().run()
         finally:
             dist.destroy_process_group()
+
+    def _join(self) -> None:
+        """Meet the other ranks within the world's timeout (GRAPHSPEC_DIST_TIMEOUT), which also
+        bounds every collective after: a peer that never comes is E-DIST on each rank, one line,
+        exit 2, not torch's 30-minute wait."""
+        from datetime import timedelta
+
+        timeout = self.world.timeout_s
+        try:
+            dist.init_process_group(self.backend, timeout=timedelta(seconds=timeout))
+        except Exception as err:  # noqa: BLE001 - torch's store and rendezvous errors vary
+            why = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+            raise fail(
+                "E-DIST",
+                f"rank {self.world.rank} of {self.world.size}: the other processes did not "
+                f"join at {self.world.where} within {timeout} s ({type(err).__name__}: {why})",
+                Pos("<environment>", 1, 1),
+                hint=f"start every rank (torchrun does), check MASTER_ADDR/MASTER_PORT, or "
+                f"raise {TIMEOUT_VAR} (seconds)",
+            ) from None
 
     def _make_job(self) -> Job:
         job = super()._make_job()
@@ -205,9 +225,11 @@ class DistributedSession(Session):
         stop, state.best, state.best_step, state.best_epoch, state.bad_validations = box[0]
         return stop
 
-    def _resume(self, job: Job) -> TrainState:
-        self.run_dir = self.plan.run_dir
-        ckpt, path, strays = self._from_writer(self._read_checkpoint)
+    def _read_checkpoint(self) -> tuple[dict[str, Any], str, int]:
+        return self._from_writer(super()._read_checkpoint)  # rank 0 reads, all receive
+
+    def _resume(self, job: Job, found: tuple[dict[str, Any], str, int]) -> TrainState:
+        ckpt, path, strays = found
         try:
             checkpoint.check_world(ckpt, self.world.size, self.opts.any_world_size, path)
         except SpecError:
@@ -231,11 +253,6 @@ class DistributedSession(Session):
             f"batch {state.batch})"
         )
         return state
-
-    def _read_checkpoint(self) -> tuple[dict[str, Any], str, int]:
-        strays = checkpoint.remove_strays(self.run_dir)
-        ckpt, path = checkpoint.newest_valid(self.run_dir, self.spec_hash, self.opts.fallback)
-        return ckpt, str(path), len(strays)
 
     def _finish(self, job: Job, state: TrainState) -> int:
         if self.last_checkpoint != checkpoint.path_for(self.run_dir, state.step):
@@ -281,16 +298,30 @@ class DistributedSession(Session):
 def _check_shardable(
     n: int, batch: int, drop_last: bool, size: int, session: DistributedSession
 ) -> None:
+    """The rule for ragged batches: each global batch is cut into `size` parts that differ by
+    at most one sample, and every part must hold at least one sample, or two where the model
+    has BatchNorm (which cannot train on one). A batch that would break it is refused before
+    training (E-USAGE) with the fix: a larger batch_size, or drop_last to drop the ragged last
+    batch."""
+    need = 2 if _has_batch_norm(session.model) else 1
     last = n % batch if not drop_last else 0
-    small = batch if batch < size else last if 0 < last < size else 0
+    small = batch if batch < need * size else last if 0 < last < need * size else 0
     if small and not session.world.writer:
         raise SystemExit(2)  # rank 0 says why, once
     if small:
         which = "data.batch_size" if small == batch else "the last batch of an epoch"
+        why = (
+            "every process needs at least one"
+            if need == 1
+            else ("with BatchNorm every process needs at least two")
+        )
         raise fail(
             "E-USAGE",
-            f"{which} has {small} samples, fewer than the {size} processes: every process "
-            "needs at least one",
+            f"{which} has {small} samples, too few for {size} processes: {why}",
             session.plan.doc.pos(("data",)),
             hint="batch_size is the global batch: raise it, or set data.drop_last: true",
         )
+
+
+def _has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())

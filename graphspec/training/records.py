@@ -52,6 +52,12 @@ class Run:
     """What could not be read, in a few words each."""
     spec_data: Any = None
     losses: list[tuple[int, float]] = field(default_factory=list)
+    checkpoints: int = 0
+    """Step checkpoints in its checkpoints/ folder: a run without one cannot be resumed."""
+
+    @property
+    def resumable(self) -> bool:
+        return self.checkpoints > 0
 
     @property
     def sort_key(self) -> tuple:
@@ -71,6 +77,7 @@ class Run:
             "duration_s": self.duration_s,
             "seed": self.seed,
             "problems": self.problems,
+            "resumable": self.resumable,
         }
 
 
@@ -112,16 +119,38 @@ def _is_run(path: Path) -> bool:
 def read(path: Path, root: Path | None = None) -> Run:
     """Everything `runs` shows about one folder; problems are noted, never raised."""
     name = str(path.relative_to(root)) if root is not None and path != root else path.name
-    run = Run(path=path, name=name or str(path))
+    run = Run(path=path, name=shown(name or str(path)))
     meta = _read_meta(path, run)
     if meta is not None:
         _from_meta(meta, run)
     _from_metrics(path, run)
     _from_spec(path, run)
+    run.checkpoints = _checkpoint_count(path)
     if run.status == "running" and not _locked(path):
-        run.status = "stopped"  # its process is gone (killed): `graphspec run --resume` it
-        run.problems.append("the run's process is gone; resume it with --resume")
+        run.status = "stopped"  # its process is gone (killed or crashed)
+        if run.resumable:
+            run.problems.append("the run's process is gone; resume it with --resume")
+        else:
+            run.problems.append("the run's process is gone before its first checkpoint: it "
+                                "cannot be resumed; start it again")  # fmt: skip
     return run
+
+
+def shown(text: str) -> str:
+    """A folder name fit for a table, a plot legend and JSON: bytes that are not UTF-8 (kept
+    by Python as surrogates) shown as U+FFFD, control characters escaped."""
+    from graphspec.core.codetext import one_line
+
+    return one_line(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+
+def _checkpoint_count(path: Path) -> int:
+    """How many step checkpoints the run holds (named as training/checkpoint.py names them)."""
+    try:
+        names = os.listdir(path / "checkpoints")
+    except OSError:
+        return 0
+    return sum(1 for n in names if n.startswith("step-") and n.endswith(".pt"))
 
 
 def _read_bytes(path: Path, cap: int) -> bytes | str:
@@ -149,7 +178,7 @@ def _read_meta(path: Path, run: Run) -> dict[str, Any] | None:
         return None
     try:
         meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested 1e5 deep
         meta = None
     if not isinstance(meta, dict):
         run.status = "damaged"
@@ -185,7 +214,7 @@ def _from_metrics(path: Path, run: Run) -> None:
     for line in raw.decode("utf-8", errors="replace").splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             bad += 1  # a line cut short by a kill
             continue
         if not isinstance(record, dict):

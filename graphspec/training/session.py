@@ -66,9 +66,15 @@ class Session:
             self.metrics.close()
 
     def _build(self) -> tuple[Job, TrainState]:
-        job = self._make_job()
         if self.plan.run_dir is not None:
-            return job, self._resume(job)
+            # The run folder's spec.yaml is anybody's text: its checkpoint must vouch for it
+            # (spec hash, checksum) before make_data() or any other code generated from it runs.
+            self.run_dir = self.plan.run_dir
+            self.spec_hash = runs.spec_hash(self.spec)
+            found = self._read_checkpoint()
+            job = self._make_job()
+            return job, self._resume(job, found)
+        job = self._make_job()
         self._open_run()
         return job, TrainState()
 
@@ -120,11 +126,17 @@ class Session:
         )
         job.log_every = per_epoch
 
-    def _resume(self, job: Job) -> TrainState:
-        self.run_dir = self.plan.run_dir
+    def _read_checkpoint(self) -> tuple[dict[str, Any], str, int]:
+        """The newest checkpoint that verifies against this spec's hash, its path, and how many
+        unfinished checkpoint files were removed."""
         strays = checkpoint.remove_strays(self.run_dir)
         ckpt, path = checkpoint.newest_valid(self.run_dir, self.spec_hash, self.opts.fallback)
-        checkpoint.check_world(ckpt, 1, self.opts.any_world_size, str(path))
+        return ckpt, str(path), len(strays)
+
+    def _resume(self, job: Job, found: tuple[dict[str, Any], str, int]) -> TrainState:
+        ckpt, where, strays = found
+        path = Path(where)
+        checkpoint.check_world(ckpt, 1, self.opts.any_world_size, where)
         self.last_checkpoint = path
         state = checkpoint.restore(
             ckpt, self.model, job.optimizer, job.scheduler, job.generator, str(path)
@@ -132,7 +144,7 @@ class Session:
         runs.truncate_metrics(self.run_dir, state.step)
         self._write_start(resumed_from=path.name)
         if strays:
-            self.screen.note(f"removed {len(strays)} unfinished checkpoint file(s)")
+            self.screen.note(f"removed {strays} unfinished checkpoint file(s)")
         self.screen.say(
             f"resuming from {path} (step {state.step}, epoch {state.epoch + 1}, "
             f"batch {state.batch})"

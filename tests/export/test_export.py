@@ -192,7 +192,6 @@ def test_missing_backend_is_a_user_error(monkeypatch, tmp_path):
         (["--size", "L=4"], "no input of this spec has a size named L"),
         (["--size", "N"], "expected SYMBOL=SIZE"),
         (["--check-size", "N=0"], "expected SYMBOL=SIZE"),
-        (["--weights", "nowhere"], "export needs a SPEC"),
     ],
 )
 def test_bad_options(args, message, tmp_path):

@@ -210,7 +210,54 @@ def _insert(data: Any, rng: random.Random) -> None:
     layers.update(items)
 
 
-TREE_MUTATIONS = [_delete, _retype, _rewire, _rename, _resize, _swap_op, _insert]
+# The fields added since the first round, each with values a user might write (right or wrong).
+NEW_FIELDS: list[tuple[tuple, list[Any]]] = [
+    (("train", "validation"), [{"split": 0.2}, {"split": "test"}, {"split": 1.5}, {"every": 0},
+                               {"split": 0.1, "patience": -1}, "yes", 0.2]),
+    (("train", "dtype"), ["float32", "float64", "bfloat16", "float128", 3]),
+    (("train", "amp"), [True, False, "bf16", None]),
+    (("train", "compile"), [True, False, "max-autotune", 1]),
+    (("train", "stop"), [{"loss_below": 0.01}, {"loss_below": -1}, {"nope": 1}, "early", []]),
+    (("data",), [
+        {"source": "arrays", "path": "d.npz", "inputs": ["x"], "target": "y"},
+        {"source": "npy", "inputs": ["x.npy"], "target": "y.npy"},
+        {"source": "tensors", "path": "d.safetensors", "inputs": ["x"], "target": "y"},
+        {"source": "tensors", "path": "d.pt", "inputs": ["x"], "target": "input"},
+        {"source": "table", "path": "t.csv", "target": "label"},
+        {"source": "text", "path": "t.txt", "block_size": 8},
+        {"source": "ImageFolder", "root": "imgs", "transforms": ["ToTensor"]},
+        {"source": "arrays", "path": "d.npz", "inputs": ['x"""\nimport os'], "target": 5},
+        {"source": "tensors", "path": "/dev/zero", "test_fraction": 2},
+    ]),
+    (("loss",), [{"op": "MSELoss", "reduction": "none"}, {"op": "BCEWithLogitsLoss"},
+                 {"op": "CrossEntropyLoss", "label_smoothing": 1.5}]),
+    (("model", "from"), ["zoo/resnet18.yaml", "nope.yaml", "/dev/zero", "../../etc/passwd", 5]),
+    (("constants",), [{}, {"n": 3}, {"n": "m + 1", "m": "n + 1"}, []]),
+]  # fmt: skip
+
+
+def _new_field(data: Any, rng: random.Random) -> None:
+    """One of the newer fields (validation, dtype, amp, compile, stop, a data source and its
+    fields, from:, constants:) set to a value a user might write, right or wrong; or a block's
+    `args:`/`if:` touched."""
+    if rng.random() < 0.25 and isinstance(data.get("blocks"), dict) and data["blocks"]:
+        block = data["blocks"][rng.choice(list(data["blocks"]))]
+        if isinstance(block, dict):
+            key = rng.choice(["args", "if"])
+            block[key] = copy.deepcopy(rng.choice(
+                [{"k": 3}, {"k": "x"}, [], "n > 1", "__import__('os')", True, {"if": 1}]
+            ))  # fmt: skip
+            return
+    path, values = rng.choice(NEW_FIELDS)
+    node = data
+    for key in path[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[path[-1]] = copy.deepcopy(rng.choice(values))
+
+
+TREE_MUTATIONS = [_delete, _retype, _rewire, _rename, _resize, _swap_op, _insert, _new_field]
 
 
 def mutate(data: Any, rng: random.Random) -> Any:
