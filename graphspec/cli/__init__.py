@@ -20,6 +20,7 @@ COMMANDS = {
     "schema": "print the JSON Schema of the spec language (for editors)",
     "run": "train a spec; writes runs/<name>/<timestamp>/",
     "runs": "list runs with their final numbers; `runs compare RUN RUN...` side by side",
+    "zoo": "list the models shipped inside graphspec (model: {from: graphspec:zoo/NAME.yaml})",
     "export": "export the model to torch.export (.pt2), TorchScript or ONNX, checked against eager",
 }
 
