@@ -165,7 +165,7 @@ class Match:
     def record(self) -> dict[str, Any]:
         """What the run folder keeps (weights.json)."""
         return {
-            "loaded": len(self.loaded),
+            "loaded": list(self.loaded),
             "renamed": self.renamed,
             "ignored": self.ignored,
             "kept_initial": self.kept,

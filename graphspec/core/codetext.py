@@ -19,6 +19,8 @@ import ast
 ALLOWED_IMPORTS = frozenset(
     {
         "math",
+        "fnmatch",  # train.freeze, optimizer.groups and weights.ignore patterns
+        "re",  # weights.rename
         "numpy",
         "torch",
         "torch.nn",

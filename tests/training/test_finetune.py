@@ -1,0 +1,143 @@
+"""Fine-tuning graphspec:zoo/resnet18.yaml from a project outside the repository: weights from
+a safetensors file saved from torchvision's resnet18 (seeded random weights), a new 10-class head
+(`ignore: ["fc.*"]`), the stem and layer1-3 frozen, the head in its own parameter group.
+
+Before the first step the model without its head computes what torchvision's does with the same
+weights; after training every frozen parameter and buffer is the file's, bit for bit, and the
+trainable ones moved. `emit --train` of the run's spec prints the same losses, and a resumed run
+never reads the initial weights again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from helpers.finetune import FROZEN, make_project
+from helpers.runhelp import python_child, run_cli
+
+from graphspec.cli import main
+from graphspec.compiler.pipeline import compile_file
+from graphspec.language.weights import matches
+from graphspec.training import program as programs
+from graphspec.training import weights as start_weights
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """The project folder, its spec, and one finished run of it (made in that folder: paths
+    in a spec are relative to the working folder)."""
+    folder = tmp_path_factory.mktemp("finetune")
+    spec = make_project(folder)
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        run = run_cli(spec, "--no-plots", runs=folder / "runs")
+        yield folder, spec, run
+    finally:
+        os.chdir(before)
+
+
+@pytest.fixture
+def inside(project, monkeypatch):
+    monkeypatch.chdir(project[0])
+    return project
+
+
+def test_the_model_without_its_head_computes_torchvisions(inside):
+    import torchvision
+    from safetensors.torch import load_file
+
+    folder, spec, _ = inside
+    compiled = compile_file(spec)
+    model = compiled.build()
+    start_weights.load(model, start_weights.read(compiled))  # what `run` does before step 1
+    reference = torchvision.models.resnet18()
+    reference.load_state_dict(load_file(folder / "resnet18.safetensors"))
+    model.fc = reference.fc = torch.nn.Identity()
+    model.eval(), reference.eval()
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        diff = (model(x) - reference(x)).abs().max().item()
+    assert diff <= 1e-5
+    assert model(x).shape == (4, 512)
+
+
+def test_frozen_entries_stay_the_files_and_trainable_ones_move(inside):
+    from safetensors.torch import load_file
+
+    folder, _, run = inside
+    assert run.code == 0, run.err
+    import torchvision
+
+    params = torchvision.models.resnet18().named_parameters()
+    frozen_count = sum(p.numel() for name, p in params if matches(name, FROZEN))
+    assert f"({frozen_count:,} frozen)" in run.out  # conv1, bn1, layer1-3, counted by torch
+    start = load_file(folder / "resnet18.safetensors")
+    final = torch.load(run.run_dir / "weights.pt", weights_only=True)
+    frozen = [k for k in start if matches(k, FROZEN)]
+    assert len(frozen) == 90 and "layer3.1.bn2.running_var" in frozen  # buffers too
+    for key in frozen:
+        assert torch.equal(final[key], start[key]), key
+    trainable = [k for k in start if k.startswith("layer4.") and "num_batches" not in k]
+    assert trainable and all(not torch.equal(final[k], start[k]) for k in trainable)
+    assert final["fc.weight"].shape == (10, 512)
+
+
+def test_the_run_folder_records_the_weights(inside):
+    folder, _, run = inside
+    record = json.loads((run.run_dir / "weights.json").read_text())
+    data = (folder / "resnet18.safetensors").read_bytes()
+    assert record["sha256"] == hashlib.sha256(data).hexdigest()
+    assert record["from"] == "resnet18.safetensors"
+    assert Path(record["path"]) == folder / "resnet18.safetensors"
+    assert len(record["loaded"]) == 120 and "layer4.1.bn2.num_batches_tracked" in record["loaded"]
+    assert sorted(record["ignored"]) == ["fc.bias", "fc.weight"]
+    assert record["missing"] == record["unexpected"] == [] and record["renamed"] == {}
+
+
+def test_freeze_and_groups_shape_the_optimizer(inside):
+    _, spec, _ = inside
+    compiled = compile_file(spec)
+    program = programs.load(compiled.spec, str(spec))
+    model = program.freeze(compiled.build())
+    groups = program.parameters(model)
+    named = {id(p): n for n, p in model.named_parameters()}
+    assert sorted(named[id(p)] for p in groups[0]["params"]) == ["fc.bias", "fc.weight"]
+    assert groups[0]["lr"] == 0.05 and "lr" not in groups[1]  # the rest: the optimizer's lr
+    in_groups = {named[id(p)] for g in groups for p in g["params"]}
+    assert in_groups == {n for n, p in model.named_parameters() if p.requires_grad}
+    assert not any(matches(n, FROZEN) for n in in_groups)
+    model.train()
+    assert not model.layer1[0].bn1.training and model.layer4[0].bn1.training
+
+
+def test_the_emitted_script_prints_the_same_losses(inside, tmp_path):
+    folder, _, run = inside
+    script = tmp_path / "train.py"
+    assert main(["emit", str(run.run_dir / "spec.yaml"), "--train", "-o", str(script)]) == 0
+    text = script.read_text()
+    assert "load_weights(net)" in text and "parameters(net)" in text
+    proc = python_child(script, cwd=folder, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    ran = [line for line in run.out.splitlines() if line.startswith("step ")]
+    printed = [line for line in proc.stdout.splitlines() if line.startswith("step ")]
+    assert len(ran) == 2 and printed == ran
+
+
+def test_resume_never_reloads_the_initial_weights(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = make_project(tmp_path, steps=1)
+    first = run_cli(spec, "--no-plots", runs=tmp_path / "runs")
+    assert first.code == 0, first.err
+    (tmp_path / "resnet18.safetensors").unlink()  # a reload would now fail
+    resumed = run_cli("--resume", first.run_dir, "--set", "train.steps=2", "--no-plots")
+    assert resumed.code == 0, resumed.err
+    assert "step 2/2" in resumed.out
+    fresh = run_cli(spec, runs=tmp_path / "runs")  # the negative control: a new run reads it
+    assert fresh.code == 2 and "E-WEIGHTS" in fresh.err and "does not exist" in fresh.err
