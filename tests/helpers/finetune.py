@@ -4,6 +4,7 @@ a spec that takes graphspec:zoo/resnet18.yaml with a new 10-class head."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -29,10 +30,17 @@ FROZEN = ["conv1.*", "bn1.*", "layer1.*", "layer2.*", "layer3.*"]
 
 
 def resnet18_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    """torchvision's resnet18 drawn from `seed` (a fresh dict; the tensors are shared)."""
+    return dict(_resnet18_state(seed))
+
+
+@functools.cache
+def _resnet18_state(seed: int) -> dict[str, torch.Tensor]:
     import torchvision
 
-    torch.manual_seed(seed)
-    return torchvision.models.resnet18().state_dict()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return torchvision.models.resnet18().state_dict()
 
 
 def make_images(root: Path, classes: int = 10, each: int = 2, size: int = 32) -> None:
