@@ -141,3 +141,17 @@ def test_resume_never_reloads_the_initial_weights(tmp_path, monkeypatch):
     assert "step 2/2" in resumed.out
     fresh = run_cli(spec, runs=tmp_path / "runs")  # the negative control: a new run reads it
     assert fresh.code == 2 and "E-WEIGHTS" in fresh.err and "does not exist" in fresh.err
+
+
+def test_summary_counts_trainable_and_frozen_parameters(inside, capsys):
+    import torchvision
+
+    _, spec, _ = inside
+    assert main(["summary", "--json", str(spec)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    model = torchvision.models.resnet18(num_classes=10)
+    frozen = sum(p.numel() for n, p in model.named_parameters() if matches(n, FROZEN))
+    assert shown["frozen_params"] == frozen > 0
+    assert shown["trainable_params"] == shown["total_params"] - frozen
+    assert main(["summary", str(spec)]) == 0
+    assert f"frozen (train.freeze): {frozen:,}" in capsys.readouterr().out
