@@ -21,10 +21,10 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from graphspec.core.fields import StrictModel
+from graphspec.data.transforms import TORCHVISION_WEIGHTS as TORCHVISION_NAME
 
 TORCHVISION = "torchvision:"
 """The prefix of a torchvision weights name: `torchvision:ResNet18_Weights.IMAGENET1K_V1`."""
-TORCHVISION_NAME = re.compile(r"^torchvision:([A-Za-z][A-Za-z0-9_]*_Weights)\.([A-Z][A-Z0-9_]*)$")
 FILE_KINDS = (".safetensors", ".pt", ".pth")
 
 

@@ -76,6 +76,7 @@ class Session:
         check_training_options(spec, plan.doc)  # emit --train makes the same checks
         # weights: read and checked before the run folder; a resumed run takes its checkpoint's
         self.start = start_weights.read(plan.compiled) if plan.run_dir is None else None
+        start_weights.check_preset(plan.compiled)  # data.transforms: torchvision:NAME
         torch.manual_seed(plan.seed)  # data first, then weights: the regression seed's order
         try:
             data = datasets.from_spec(spec, fake_data=self.opts.fake_data, origin=plan.source)

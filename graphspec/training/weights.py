@@ -97,6 +97,26 @@ def _locate(weights: Any, where: Pos) -> tuple[str, str | None, str | None]:
     return path, None, None
 
 
+def check_preset(compiled: Any) -> None:
+    """`data.transforms: torchvision:NAME` must name weights torchvision has (E-DATA)."""
+    from graphspec.data.transforms import preset_name
+
+    name = preset_name(getattr(compiled.spec.data, "transforms", None))
+    if name is None:
+        return
+    import torchvision.models
+
+    try:
+        torchvision.models.get_weight(name)
+    except (ValueError, KeyError, AttributeError):
+        raise fail(
+            "E-DATA",
+            f"torchvision has no weights '{name}' to take transforms from",
+            compiled.doc.pos(("data", "transforms")),
+            hint="names are torchvision's, e.g. ResNet18_Weights.IMAGENET1K_V1",
+        ) from None
+
+
 def torchvision_file(enum: str, member: str, where: Pos) -> tuple[str, str, str]:
     """Where torchvision keeps `enum.member` once downloaded (offline: never fetched here)."""
     import torchvision.models

@@ -155,3 +155,26 @@ def test_summary_counts_trainable_and_frozen_parameters(inside, capsys):
     assert shown["trainable_params"] == shown["total_params"] - frozen
     assert main(["summary", str(spec)]) == 0
     assert f"frozen (train.freeze): {frozen:,}" in capsys.readouterr().out
+
+
+def test_transforms_may_be_a_torchvision_weights_preprocessing(inside, tmp_path):
+    from PIL import Image
+    from torchvision.models import ResNet18_Weights
+
+    folder, spec, _ = inside
+    preset = 'transforms: "torchvision:ResNet18_Weights.IMAGENET1K_V1"}'
+    text = spec.read_text().replace("shuffle: true}", f"shuffle: true, {preset}")
+    text = text.replace("[N, 3, 32, 32]", "[N, 3, 224, 224]")
+    own = tmp_path / "preset.yaml"
+    own.write_text(text)
+    compiled = compile_file(own)
+    trainset, _ = programs.load(compiled.spec, str(own)).make_data()
+    image, label = trainset[0]
+    path, _ = trainset.samples[0]
+    want = ResNet18_Weights.IMAGENET1K_V1.transforms()(Image.open(path).convert("RGB"))
+    assert image.shape == (3, 224, 224) and torch.equal(image, want)
+    own.write_text(text.replace("IMAGENET1K_V1", "IMAGENET9K_V9"))
+    run = run_cli(own, runs=tmp_path / "runs")
+    assert run.code == 2 and "E-DATA" in run.err and "IMAGENET9K_V9" in run.err
+    own.write_text(text.replace("torchvision:ResNet18_Weights", "torchvision:resnet18"))
+    assert main(["validate", str(own)]) == 2  # not a weights name: refused by validate
