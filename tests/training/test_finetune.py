@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.finetune import FROZEN, make_project
+from helpers.finetune import FROZEN, make_project, resnet18_state
 from helpers.runhelp import python_child, run_cli
 
 from graphspec.cli import main
@@ -130,16 +130,18 @@ def test_the_emitted_script_prints_the_same_losses(inside, tmp_path):
     assert len(ran) == 2 and printed == ran
 
 
-def test_resume_never_reloads_the_initial_weights(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    spec = make_project(tmp_path, steps=1)
-    first = run_cli(spec, "--no-plots", runs=tmp_path / "runs")
-    assert first.code == 0, first.err
-    (tmp_path / "resnet18.safetensors").unlink()  # a reload would now fail
-    resumed = run_cli("--resume", first.run_dir, "--set", "train.steps=2", "--no-plots")
+def test_resume_never_reloads_the_initial_weights(inside, tmp_path, monkeypatch):
+    import shutil
+
+    folder, _, run = inside
+    copy = tmp_path / "run"
+    shutil.copytree(run.run_dir, copy)
+    (tmp_path / "images").symlink_to(folder / "images")
+    monkeypatch.chdir(tmp_path)  # the images, but no resnet18.safetensors: a reload would fail
+    resumed = run_cli("--resume", copy, "--set", "train.steps=3", "--no-plots")
     assert resumed.code == 0, resumed.err
-    assert "step 2/2" in resumed.out
-    fresh = run_cli(spec, runs=tmp_path / "runs")  # the negative control: a new run reads it
+    assert "step 3/3" in resumed.out
+    fresh = run_cli(copy / "spec.yaml", runs=tmp_path / "runs")  # the control: a new run reads it
     assert fresh.code == 2 and "E-WEIGHTS" in fresh.err and "does not exist" in fresh.err
 
 
@@ -178,3 +180,20 @@ def test_transforms_may_be_a_torchvision_weights_preprocessing(inside, tmp_path)
     assert run.code == 2 and "E-DATA" in run.err and "IMAGENET9K_V9" in run.err
     own.write_text(text.replace("torchvision:ResNet18_Weights", "torchvision:resnet18"))
     assert main(["validate", str(own)]) == 2  # not a weights name: refused by validate
+
+
+def test_a_run_folder_and_a_torch_file_are_sources_too(inside, tmp_path):
+    folder, spec, run = inside
+    text = spec.read_text().replace("steps: 2", "steps: 1")
+    own = tmp_path / "again.yaml"
+    own.write_text(text.replace("from: resnet18.safetensors", f"from: {run.run_dir}"))
+    again = run_cli(own, "--no-plots", runs=tmp_path / "runs")
+    assert again.code == 0, again.err
+    record = json.loads((again.run_dir / "weights.json").read_text())
+    assert record["path"] == str(run.run_dir / "weights.pt")
+    assert len(record["loaded"]) == 120 and "fc.weight" in record["ignored"]  # ignore: fc.*
+    torch.save({"state": resnet18_state(), "note": "more than tensors"}, tmp_path / "nested.pt")
+    own.write_text(text.replace("resnet18.safetensors", str(tmp_path / "nested.pt")))
+    refused = run_cli(own, runs=tmp_path / "runs2")
+    assert refused.code == 2 and "E-WEIGHTS" in refused.err and "not a state_dict" in refused.err
+    assert not (tmp_path / "runs2").exists()
