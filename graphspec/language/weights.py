@@ -60,7 +60,15 @@ Source = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_so
 Regex = Annotated[str, Field(max_length=1000), AfterValidator(_regex)]
 Pattern = Annotated[str, Field(min_length=1, max_length=1000)]
 """A key pattern as fnmatch reads it: `fc.*`, `layer[12].*`, `*.bn1.*`."""
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+def _sha256(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ValueError(f"sha256 must be 64 lowercase hex digits (sha256sum's), got '{value}'")
+    return value
+
+
+Sha256 = Annotated[str, Field(max_length=64), AfterValidator(_sha256)]
 
 
 class Weights(StrictModel):
