@@ -21,6 +21,7 @@ COMMANDS = {
     "run": "train a spec; writes runs/<name>/<timestamp>/",
     "runs": "list runs with their final numbers; `runs compare RUN RUN...` side by side",
     "sweep": "search hyper-parameters on Optuna: every trial a run folder, pruned at validations",
+    "zoo": "list the models shipped inside graphspec (model: {from: graphspec:zoo/NAME.yaml})",
     "export": "export the model to torch.export (.pt2), TorchScript or ONNX, checked against eager",
 }
 

@@ -78,10 +78,23 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size:
         at["N"] = args.batch_size
     costs = cost.cost_of(c.graph, at)
+    trainable, frozen = _trainable(c)
     if args.json:
         shown = summary.as_dict(c.graph, c.spec.name, sizes)
-        print(json.dumps({**shown, "cost": costs.as_dict()}, indent=2))
+        counts = {"trainable_params": trainable, "frozen_params": frozen}
+        print(json.dumps({**shown, **counts, "cost": costs.as_dict()}, indent=2))
     else:
         console = summary.print_table(c.graph, c.spec.name, sizes)
+        if frozen:
+            console.print(f"Trainable params: {trainable:,} · frozen (train.freeze): {frozen:,}")
         cost.print_cost(costs, console)
     return 0
+
+
+def _trainable(c) -> tuple[int, int]:
+    """(trainable, frozen) parameter counts under train.freeze."""
+    if not c.spec.train.freeze:
+        return c.graph.total_params, 0
+    from graphspec.compiler.state import state_table, trainable_counts
+
+    return trainable_counts(state_table(c.graph), c.spec.train.freeze)

@@ -24,6 +24,7 @@ def check(spec: Spec, graph: TypedGraph, doc: Document) -> None:
     problems = _trainable(spec, doc) + _loss_problems(spec, graph, doc)
     problems += _loader_problems(spec, doc) + _amp_problems(spec, doc)
     problems += recipe_problems(spec, doc)
+    problems += _pattern_problems(spec, graph, doc)
     if problems:
         raise SpecError(problems)
 
@@ -216,6 +217,36 @@ def _same_sample_shape(out: TensorType, target: tuple[int, ...]) -> bool:
     return all(
         not d.is_static or d.value == t for d, t in zip(out.shape[1:], target[1:], strict=True)
     )
+
+
+# -- fine-tuning ------------------------------------------------------------------------------
+
+
+def _pattern_problems(spec: Spec, graph: TypedGraph, doc: Document) -> list[Problem]:
+    """Each `train.freeze` and `optimizer.groups` pattern must name a parameter (E-REF): one
+    that matches nothing is a typo that would silently train everything."""
+    groups = getattr(spec.optimizer, "groups", None) or []
+    if not spec.train.freeze and not groups:
+        return []
+    from graphspec.compiler.state import state_table
+    from graphspec.language.recipe import group_patterns
+    from graphspec.language.weights import matches
+
+    keys = list(state_table(graph))
+    named = [(p, ("train", "freeze", i)) for i, p in enumerate(spec.train.freeze)]
+    named += [(p, ("optimizer", "groups", i, "params")) for i, g in enumerate(groups)
+              for p in group_patterns(g)]  # fmt: skip
+    return [
+        Problem(
+            "E-REF",
+            f"'{pattern}' matches no parameter or buffer of the model",
+            doc.pos(path),
+            hint=f"state_dict keys look like '{keys[0] if keys else 'fc.weight'}'; patterns "
+            "are fnmatch's (fc.*, layer[12].*)",
+        )  # fmt: skip
+        for pattern, path in named
+        if not any(matches(k, [pattern]) for k in keys)
+    ]
 
 
 # -- loaders ---------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ MODEL_IMPORTS = (
     "import torch",
     "import torch.nn as nn",
     "import torch.nn.functional as F",
+    "import fnmatch",  # train.freeze, optimizer.groups and weights.ignore patterns
+    "import re",  # weights.rename
 )
 """What the generated model and training functions import. A data source's generated code adds
 its own lines (`Source.imports`, on its class): the callers pass those to `check_source`, so the

@@ -183,15 +183,21 @@ def _swap(node: Any) -> Any:
 
 
 def table_union(
-    name: str, table: dict[str, dict[str, Any]], shorthand: Any, keyed: bool = False
+    name: str,
+    table: dict[str, dict[str, Any]],
+    shorthand: Any,
+    keyed: bool = False,
+    extra: Any = None,
 ) -> Any:
-    """One strict model per torch class, picked by `op`; each built the first time it is used."""
+    """One strict model per torch class, picked by `op`; each built the first time it is used.
+    `extra(tag)` gives fields every row has beside its own (an optimizer's parameter groups)."""
 
     @functools.cache
     def member(tag: str) -> type | None:
         if tag not in table:
             return None
-        return create_model(tag, __base__=StrictModel, op=(Literal[tag], ...), **table[tag])
+        more = extra(tag) if extra is not None else {}
+        return create_model(tag, __base__=StrictModel, op=(Literal[tag], ...), **table[tag], **more)
 
     union = LazyUnion(
         name, tags=table.keys, member=member, tag_of=op_tag, shorthand=shorthand, keyed=keyed

@@ -193,7 +193,11 @@ def count(n: int, noun: str) -> str:
 def transforms_line(transforms: list[Any]) -> str:
     """`    transform = transforms.Compose([...])`: the one place a transform becomes code."""
     from graphspec.core.codetext import literal
-    from graphspec.data.transforms import transform_steps
+    from graphspec.data.transforms import preset_name, transform_steps
+
+    if preset_name(transforms):  # the weights' own preprocessing, as torchvision defines it
+        name = literal(preset_name(transforms))
+        return f"    transform = torchvision.models.get_weight({name}).transforms()"
 
     steps = ", ".join(
         f"transforms.{name}({', '.join(f'{k}={literal(v)}' for k, v in args.items())})"

@@ -16,7 +16,7 @@ from graphspec.core.codetext import literal
 from graphspec.core.fields import NonNeg, Size
 from graphspec.data.base import TORCHVISION_IMPORTS, Source, data_error, transforms_line
 from graphspec.data.tensors import ShapeList
-from graphspec.data.transforms import Transform, batched_steps, why_not_batched
+from graphspec.data.transforms import Transforms, batched_steps, why_not_batched
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -87,7 +87,9 @@ class ImageSource(Source):
 
     counted_as: ClassVar[str] = "images"
 
-    transforms: list[Transform] = ["ToTensor"]
+    transforms: Transforms = ["ToTensor"]
+    """torchvision transforms in order, or a torchvision weights name whose preprocessing is
+    taken whole (`torchvision:ResNet18_Weights.IMAGENET1K_V1`: resize, crop, mean and std)."""
 
     in_memory = False
     imports = TORCHVISION_IMPORTS

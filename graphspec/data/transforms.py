@@ -7,6 +7,7 @@ first time a spec uses it. `transform_steps` gives (name, kwargs) pairs for the 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -55,6 +56,21 @@ def transform_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]]:
 
 Transform = table_union("Transform", TRANSFORMS, _transform_form, keyed=True)
 
+TORCHVISION_WEIGHTS = re.compile(
+    r"^torchvision:([A-Za-z][A-Za-z0-9_]*_Weights)\.([A-Z][A-Z0-9_]*)$"
+)
+"""A torchvision weights name, `torchvision:ResNet18_Weights.IMAGENET1K_V1`: the weights a run
+starts from (language/weights.py), and in `transforms:` the preprocessing they were trained
+with (the enum's own `transforms()`: resize, crop, mean and std)."""
+Preset = Annotated[str, Field(pattern=TORCHVISION_WEIGHTS.pattern, max_length=200)]
+Transforms = list[Transform] | Preset
+"""A list of transforms, or a torchvision weights name whose preprocessing is taken whole."""
+
+
+def preset_name(transforms: Any) -> str | None:
+    """`ResNet18_Weights.IMAGENET1K_V1` for `transforms: torchvision:ResNet18_Weights...`."""
+    return transforms.removeprefix("torchvision:") if isinstance(transforms, str) else None
+
 
 # -- the batched forms --------------------------------------------------------------------------
 # A dataset held as one uint8 tensor (CIFAR-10, MNIST, FashionMNIST: torchvision keeps `.data`
@@ -75,6 +91,8 @@ TO_TENSOR = {"ToTensor", "PILToTensor"}
 def batched_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]] | None:
     """The transforms as (name, kwargs) steps on a uint8 batch, or None when one of them has no
     exact batched form (or no step makes a tensor: the DataLoader could not batch PIL images)."""
+    if preset_name(transforms):
+        return None  # a weights preset resizes a PIL image
     steps = transform_steps(transforms)
     names = [name for name, _ in steps]
     if not any(n in TO_TENSOR for n in names):
@@ -88,6 +106,8 @@ def batched_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]] | N
 
 def why_not_batched(transforms: list[Any]) -> str:
     """Which transform keeps a dataset on the DataLoader path, in words."""
+    if preset_name(transforms):
+        return f"{preset_name(transforms)}.transforms() resizes each image"
     names = [name for name, _ in transform_steps(transforms)]
     if not any(n in TO_TENSOR for n in names):
         return "no ToTensor"

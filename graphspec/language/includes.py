@@ -17,6 +17,9 @@ The rule, in the order it is checked (every refusal is exit 2 at the `from:` val
 - It must be a regular file (not a FIFO, device or folder) of at most load.MAX_BYTES (1 MiB) (E-IO,
   E-LIMIT), and a spec: it is read by the same loader, with every limit, and its own errors
   point into it, at its own lines.
+- `graphspec:zoo/NAME.yaml` names a model shipped inside the package (graphspec/zoo/), usable
+  from any folder; the prefix cannot be mistaken for a path, and the name must stay inside
+  the package's zoo.
 - It may take its model `from:` a third file, and so on, at most MAX_CHAIN files deep; a file
   that comes back to itself is E-CYCLE.
 
@@ -42,6 +45,8 @@ from typing import Any
 from graphspec.core.errors import Pos, fail
 
 KEY = "from"
+PACKAGE = "graphspec:"
+"""The prefix of a file shipped in the package: `graphspec:zoo/resnet18.yaml`."""
 MAX_CHAIN = 8
 """Files in one chain of `from:`s (each up to 1 MiB); a model is rarely more than one away."""
 TAKEN = ("constants", "blocks")
@@ -118,6 +123,8 @@ def _target(ref: Any, spec_dir: str, root: str, where: Pos) -> tuple[str, str]:
         )
     if any(ord(c) < 32 or c == "\x7f" for c in ref):
         raise fail("E-PATH", "model.from holds a control character", where)
+    if ref.startswith(PACKAGE):
+        return ref, _packaged(ref, where)
     label = os.path.normpath(os.path.join(spec_dir, ref))
     real = os.path.realpath(label)
     if not _inside(real, root):
@@ -131,6 +138,26 @@ def _target(ref: Any, spec_dir: str, root: str, where: Pos) -> tuple[str, str]:
             "folder); copy the file there",
         )
     return label, real
+
+
+def zoo_folder() -> str:
+    """The zoo shipped inside the package."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "zoo")
+
+
+def _packaged(ref: str, where: Pos) -> str:
+    """The real path of `graphspec:zoo/NAME.yaml`, which must lie in the package's zoo."""
+    zoo = zoo_folder()
+    name = ref.removeprefix(PACKAGE)
+    real = os.path.realpath(os.path.join(os.path.dirname(zoo), name))
+    if not name.startswith("zoo/") or not _inside(real, zoo) or real == zoo:
+        raise fail(
+            "E-PATH",
+            f"'{ref}' is not a model of graphspec's zoo",
+            where,
+            hint="write graphspec:zoo/<name>.yaml; `graphspec zoo` lists them",
+        )
+    return real
 
 
 def _inside(path: str, root: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 from pydantic import (
     BeforeValidator,
     Field,
+    create_model,
 )
 
 from graphspec.core.errors import fail
@@ -53,7 +54,6 @@ outputs), perplexity (exp of the mean cross-entropy per target, e.g. per token),
 HIGHER_IS_BETTER = re.compile(r"^(accuracy|top\d+)$")
 
 
-Reduction = Literal["mean", "sum", "none"]
 Weights = Annotated[list[NonNegFloat], Field(min_length=1)]
 """A loss's `weight` (one per class, or broadcast over the target) or `pos_weight` (one per
 output, or one for all): a list of numbers, made a tensor on the run's device and dtype."""
@@ -234,6 +234,42 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
 ON_VALIDATION = frozenset({"ReduceLROnPlateau"})
 """Schedulers stepped with a validation metric, after each validation."""
 
+# -- fine-tuning: parameter groups and frozen parameters (language/weights.py: what a run starts
+# from) -----------------------------------------------------------------------------------------
+
+Patterns = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=1000)]], Field(min_length=1)
+]
+"""State_dict key patterns as fnmatch reads them: `fc.*`, `layer[12].*`."""
+
+
+class ParamGroup(StrictModel):
+    """torch's parameter group: the parameters whose names match `params`, with options of
+    their own (the optimizer's other arguments, e.g. `lr`)."""
+
+    params: Annotated[str, Field(min_length=1, max_length=1000)] | Patterns
+
+
+def _group_fields(tag: str) -> dict[str, Any]:
+    """`groups:` for optimizer `tag`: each group may set any of the optimizer's own arguments."""
+    if tag in CLOSURE_OPTIMIZERS:
+        return {}  # LBFGS takes one parameter group
+    options = {key: (kind | None, None) for key, (kind, _) in OPTIMIZERS[tag].items()}
+    group = create_model(f"{tag}Group", __base__=ParamGroup, **options)
+    doc = "Parameter groups, in order: a parameter goes to the first whose `params` it matches;"
+    doc += " the rest form the last group, with the optimizer's own options."
+    return {"groups": (list[group], Field([], description=doc))}
+
+
+def group_options(group: Any) -> dict[str, Any]:
+    """A parameter group's own options as torch keyword arguments (those it sets)."""
+    return {k: v for k, v in group.model_dump(exclude={"params"}).items() if v is not None}
+
+
+def group_patterns(group: Any) -> list[str]:
+    return [group.params] if isinstance(group.params, str) else list(group.params)
+
+
 # -- data ------------------------------------------------------------------------------------
 
 
@@ -256,7 +292,7 @@ Data = Annotated[
 ]
 
 Loss = table_union("Loss", {name: row.args for name, row in LOSSES.items()}, bare_name)
-Optimizer = table_union("Optimizer", OPTIMIZERS, bare_name)
+Optimizer = table_union("Optimizer", OPTIMIZERS, bare_name, extra=_group_fields)
 Scheduler = table_union("Scheduler", SCHEDULERS, bare_name)
 UNIONS = tuple(union_of(t) for t in (Loss, Optimizer, Scheduler, Transform, Data))
 """For the JSON Schema, which spells each union out."""
@@ -413,6 +449,10 @@ class Train(StrictModel):
     clip_grad_value: PosFloat | None = None
     """Clamp each gradient element to [-value, value] before each update
     (torch.nn.utils.clip_grad_value_)."""
+    freeze: list[Annotated[str, Field(min_length=1, max_length=1000)]] = []
+    """Fine-tuning: parameters and buffers whose state_dict keys match these patterns (fnmatch:
+    `layer[1-3].*`) are frozen: no gradient, not in the optimizer, and a BatchNorm whose every
+    entry is frozen keeps its running statistics (it stays in eval mode)."""
 
 
 class Evaluate(StrictModel):

@@ -25,6 +25,7 @@ from graphspec.core.shapes import DTYPES
 from graphspec.core.unions import LazyUnion, add_unions
 from graphspec.language import recipe as spec_train
 from graphspec.language.recipe import Data, Device, Evaluate, Loss, Optimizer, Scheduler, Train
+from graphspec.language.weights import Weights
 from graphspec.ops import OPS
 from graphspec.ops.base import NodeFields
 
@@ -255,6 +256,9 @@ class Spec(StrictModel):
     blocks: dict[Identifier, Block] = {}
     """Reusable subgraphs, called from layers with `{block: Name}`."""
     model: Model
+    weights: Weights | None = None
+    """What the run starts from instead of random weights (a file, a run folder, a torchvision
+    weights name), checked against the model before training."""
     data: Data | None = None
     loss: Loss | None = None
     optimizer: Optimizer | None = None

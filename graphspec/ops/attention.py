@@ -16,7 +16,16 @@ from pydantic import Field
 from graphspec.core.fields import Bool, Float, Probability, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Cost, Op, ShapeError, check_given, expect_float, numel
+from graphspec.ops.base import (
+    Cost,
+    Op,
+    ShapeError,
+    State,
+    check_given,
+    expect_float,
+    numel,
+    params_state,
+)
 from graphspec.ops.combine import broadcast
 
 
@@ -341,6 +350,20 @@ class MultiheadAttention(Op):
         weights = e * (e + kdim + vdim) + e * e  # q, k, v projections and out_proj
         biases = 4 * e if self.bias else 0
         return weights + biases + (2 * e if self.add_bias_kv else 0)
+
+    def state(self) -> dict[str, State]:
+        e = self.embed_dim
+        kdim, vdim = self.kdim or e, self.vdim or e
+        if kdim == e and vdim == e:  # torch's _qkv_same_embed_dim: one packed projection
+            out = params_state(in_proj_weight=(3 * e, e))
+        else:
+            out = params_state(
+                q_proj_weight=(e, e), k_proj_weight=(e, kdim), v_proj_weight=(e, vdim)
+            )
+        out |= params_state(in_proj_bias=(3 * e,) if self.bias else None)
+        kv = (1, 1, e) if self.add_bias_kv else None
+        out |= params_state(bias_k=kv, bias_v=kv, **{"out_proj.weight": (e, e)})
+        return out | params_state(**{"out_proj.bias": (e,) if self.bias else None})
 
     def emit_init(self) -> str:
         args = {k: v for k, v in self.op_args().items() if k not in _FORWARD_ARGS}

@@ -63,6 +63,15 @@ def per_axis(
     return tuple(value)
 
 
+State = tuple[tuple[int, ...], str, bool]
+"""One `state_dict()` entry of a module: (shape, dtype, trainable: a parameter, not a buffer)."""
+
+
+def params_state(**shapes: tuple[int, ...] | None) -> dict[str, State]:
+    """float32 parameters by name; a None shape is left out (a bias turned off)."""
+    return {k: (shape, "float32", True) for k, shape in shapes.items() if shape is not None}
+
+
 @dataclass(frozen=True)
 class Cost:
     """What one call of an op costs in the forward pass of a training step (concrete shapes).
@@ -169,6 +178,11 @@ class Op(NodeFields):
     def buffer_count(self) -> int:
         """Elements of non-trainable state (BatchNorm's running statistics)."""
         return 0
+
+    def state(self) -> dict[str, State]:
+        """The module's own `state_dict()` entries, as torch names them: name -> (shape,
+        dtype, trainable). Floating entries say float32, the dtype torch builds them in."""
+        return {}
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         """The forward cost at concrete shapes. Default: an elementwise op that needs its

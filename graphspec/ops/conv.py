@@ -18,10 +18,12 @@ from graphspec.ops.base import (
     Op,
     ShapeError,
     Sizes,
+    State,
     check_given,
     expect_batched,
     expect_weights_dtype,
     numel,
+    params_state,
     per_axis,
 )
 
@@ -134,6 +136,16 @@ class _Conv(Op):
         kernel = per_axis(self, "kernel_size", self.dims, single=False)
         weight = self.weight_channels() * prod(kernel)
         return weight + (self.out_channels if self.bias else 0)
+
+    def state(self) -> dict[str, State]:
+        kernel = per_axis(self, "kernel_size", self.dims, single=False)
+        return params_state(
+            weight=(*self.weight_dims(), *kernel), bias=(self.out_channels,) if self.bias else None
+        )
+
+    def weight_dims(self) -> tuple[int, int]:
+        """The weight's two channel dims: (out, in / groups)."""
+        return (self.out_channels, self.in_channels // self.groups)
 
 
 class _ConvNd(_Conv):
@@ -258,6 +270,9 @@ class _ConvTransposeNd(_Conv):
 
     def weight_channels(self) -> int:
         return self.in_channels * (self.out_channels // self.groups)
+
+    def weight_dims(self) -> tuple[int, int]:
+        return (self.in_channels, self.out_channels // self.groups)
 
     def swept(self, x: TensorType, out: TensorType) -> TensorType:
         return x  # each input position is scattered over a kernel's worth of outputs

@@ -8,7 +8,7 @@ from typing import Literal
 from graphspec.core.fields import Bool, Int, PosFloat, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Cost, Op, ShapeError
+from graphspec.ops.base import Cost, Op, ShapeError, State, params_state
 
 ID_DTYPES = ("int64", "int32")
 
@@ -62,6 +62,9 @@ class Embedding(Op):
 
     def param_count(self) -> int:
         return self.num_embeddings * self.embedding_dim
+
+    def state(self) -> dict[str, State]:
+        return params_state(weight=(self.num_embeddings, self.embedding_dim))
 
     def emit_init(self) -> str:
         return self.torch_call("nn.Embedding", ("num_embeddings", "embedding_dim"))

@@ -11,9 +11,11 @@ from graphspec.ops.base import (
     Cost,
     Op,
     ShapeError,
+    State,
     check_given,
     expect_weights_dtype,
     numel,
+    params_state,
 )
 
 
@@ -50,6 +52,12 @@ class Linear(Op):
 
     def param_count(self) -> int:
         return self.in_features * self.out_features + (self.out_features if self.bias else 0)
+
+    def state(self) -> dict[str, State]:
+        return params_state(
+            weight=(self.out_features, self.in_features),
+            bias=(self.out_features,) if self.bias else None,
+        )
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         out = numel(outputs[0])

@@ -20,10 +20,12 @@ from graphspec.ops.base import (
     Functional,
     Op,
     ShapeError,
+    State,
     check_given,
     expect_batched,
     expect_float,
     numel,
+    params_state,
 )
 
 
@@ -87,6 +89,14 @@ class _BatchNorm(Op):
 
     def buffer_count(self) -> int:
         return 2 * self.num_features + 1 if self.track_running_stats else 0
+
+    def state(self) -> dict[str, State]:
+        c = (self.num_features,)
+        out = params_state(weight=c, bias=c) if self.affine else {}
+        if self.track_running_stats:
+            out |= {"running_mean": (c, "float32", False), "running_var": (c, "float32", False)}
+            out["num_batches_tracked"] = ((), "int64", False)
+        return out
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         stats = self.stats_count(inputs[0])  # kept: the input and each group's mean and 1/std
@@ -229,6 +239,10 @@ class GroupNorm(Op):
 
     def param_count(self) -> int:
         return 2 * self.num_channels if self.affine else 0
+
+    def state(self) -> dict[str, State]:
+        c = (self.num_channels,)
+        return params_state(weight=c, bias=c) if self.affine else {}
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         stats = inputs[0].shape[0].value * self.num_groups  # per sample and group
@@ -385,6 +399,13 @@ class LayerNorm(Op):
         size = self.normalized_shape
         count = size if isinstance(size, int) else prod(size)
         return count * (2 if self.bias else 1)
+
+    def state(self) -> dict[str, State]:
+        if not self.elementwise_affine:
+            return {}
+        size = self.normalized_shape
+        shape = (size,) if isinstance(size, int) else tuple(size)
+        return params_state(weight=shape, bias=shape if self.bias else None)
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         out = numel(outputs[0])

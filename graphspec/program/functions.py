@@ -21,7 +21,7 @@ from graphspec.language.recipe import (
     higher_is_better,
     validation_metrics,
 )
-from graphspec.program import schedule
+from graphspec.program import finetune, schedule
 
 FUNCTIONS = ("make_data", "batches", "size", "epoch_order", "prepare", "train_step")
 """What the run takes from the executed program."""
@@ -32,9 +32,11 @@ OPTIONAL = (
     "validation_line",
     "improved",
     "make_scheduler",
+    "freeze",
+    "parameters",
 )
-"""Written only for a spec that needs them (train.dtype, train.validation, scheduler);
-else None."""
+"""Written only for a spec that needs them (train.dtype, train.validation, scheduler,
+train.freeze and optimizer.groups); else None."""
 
 
 def header(data: Any, comments: list[str]) -> str:
@@ -67,7 +69,7 @@ def settings(spec: Any) -> list[str]:
         lines.append(f"NUM_WORKERS = {data.num_workers}")
     if spec.train.dtype != "float32":
         lines.append(f"DTYPE = torch.{spec.train.dtype}  # train.dtype: the weights' and data's")
-    lines += _validation_settings(spec)
+    lines += _validation_settings(spec) + finetune.settings(spec)
     lines.append(f"DEVICE = {_device(spec.device)}")
     if _amp(spec) == "fp16":  # float16's narrow range: scale the loss so small gradients live
         lines.append("SCALER = torch.amp.GradScaler(DEVICE.type)")
@@ -129,7 +131,7 @@ def sections(spec: Any) -> list[str]:
         parts += [_split_validation(data), _validate(spec), _validation_line(), _improved(spec)]
     if spec.scheduler is not None:
         parts.append(schedule.source(spec))
-    return parts
+    return parts + finetune.functions(spec)
 
 
 def _cast() -> str:

@@ -26,7 +26,7 @@ from graphspec.language.recipe import (
     TENSOR_ARGS,
     check_training_options,
 )
-from graphspec.program import functions, polyfit, schedule
+from graphspec.program import finetune, functions, polyfit, schedule
 
 
 def generate(compiled: Compiled, overrides: list[str] = ()) -> str:
@@ -49,6 +49,7 @@ def generate(compiled: Compiled, overrides: list[str] = ()) -> str:
         classes,
         _optimizer_source(spec),
         *functions.sections(spec),
+        *finetune.load_weights(spec),
         _main(compiled),
         _compare_source(compiled),
         _evaluate(compiled),
@@ -100,11 +101,15 @@ def _settings(compiled: Compiled) -> str:
 # -- the program ------------------------------------------------------------------------------
 
 
+def _params(spec: Any) -> str:
+    return "parameters(net)" if finetune.tunes(spec) else "net.parameters()"
+
+
 def _call(prefix: str, entry: Any, first: str = "", drop: tuple[str, ...] = ("op",)) -> str:
     """`torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)`: lr and non-defaults."""
     fields = type(entry).model_fields
     args = [first] if first else []
-    for key, value in entry.model_dump(exclude=set(drop)).items():
+    for key, value in entry.model_dump(exclude={*drop, "groups"}).items():
         if key == "lr" or value != fields[key].default:
             args.append(f"{key}={tuple(value) if isinstance(value, list) else value!r}")
     return f"{prefix}{entry.op}({', '.join(args)})"
@@ -125,10 +130,12 @@ def _main(compiled: Compiled) -> str:
         ),
         *_validation_split(val),
         f"    net = {name}().to({to})",
+        *(["    load_weights(net)  # weights:"] if spec.weights is not None else []),
+        *(["    freeze(net)  # train.freeze"] if finetune.tunes(spec) else []),
         "    print(net)",
         "",
         f"    criterion = {_loss_call(spec)}",
-        f"    optimizer = {_call(_optim_prefix(spec), spec.optimizer, 'net.parameters()')}",
+        f"    optimizer = {_call(_optim_prefix(spec), spec.optimizer, _params(spec))}",
     ]
     lines += _scheduler(spec)
     lines += [

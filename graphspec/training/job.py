@@ -94,7 +94,7 @@ def _mps_available() -> bool:
 
 def _args(entry: Any, drop: tuple[str, ...] = ("op",)) -> dict[str, Any]:
     """A table row's fields as torch keyword arguments (lists become tuples: betas, ...)."""
-    args = entry.model_dump(exclude=set(drop))
+    args = entry.model_dump(exclude={*drop, "groups"})  # groups: parameters(net)
     return {
         k: tuple(v) if isinstance(v, list) and k != "milestones" else v for k, v in args.items()
     }
@@ -127,7 +127,11 @@ def make_scheduler(job: Job, spec: Any) -> Any:
 def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed: int) -> Job:
     """Assemble the job; the model is already built (its init drew from the seeded RNG)."""
     model = model.to(device)
-    optimizer = make_optimizer(spec.optimizer, model.parameters())
+    program = data.program
+    if program.freeze is not None:  # train.freeze, optimizer.groups: generated, as the script's
+        model = program.freeze(model)
+    params = program.parameters(model) if program.parameters else model.parameters()
+    optimizer = make_optimizer(spec.optimizer, params)
     epochs, steps = spec.train.epochs, spec.train.steps
     if epochs is None and steps is None:
         epochs = 1

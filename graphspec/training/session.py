@@ -20,6 +20,7 @@ from graphspec.data.base import data_error
 from graphspec.language.recipe import BEST_LINE, EARLY_LINE, STOP_LINE, check_training_options
 from graphspec.training import budget, checkpoint, datasets
 from graphspec.training import run_folder as runs
+from graphspec.training import weights as start_weights
 from graphspec.training.data_fit import check_data_fits
 from graphspec.training.job import Job, check_steps, make_job, resolve_device
 from graphspec.training.loop import DivergedError, StoppedError, TrainState, train
@@ -87,6 +88,9 @@ class Session:
         budget.check_device(plan.compiled, plan.doc, device, not self.opts.no_budget,
                             self.opts.budget_mem is not None)  # fmt: skip
         check_training_options(spec, plan.doc)  # emit --train makes the same checks
+        # weights: read and checked before the run folder; a resumed run takes its checkpoint's
+        self.start = start_weights.read(plan.compiled) if plan.run_dir is None else None
+        start_weights.check_preset(plan.compiled)  # data.transforms: torchvision:NAME
         torch.manual_seed(plan.seed)  # data first, then weights: the regression seed's order
         try:
             data = datasets.from_spec(spec, fake_data=self.opts.fake_data, origin=plan.source)
@@ -95,6 +99,7 @@ class Session:
         data.program.use_device(device)
         self.data_path = data.path  # said on screen and kept in meta.json
         self.model = plan.compiled.build()
+        start_weights.load(self.model, self.start)  # over the seeded init: ignored keys keep it
         if spec.train.dtype != "float32":  # drawn in float32 as always, then cast: same start
             self.model.to(getattr(torch, spec.train.dtype))
         job = make_job(spec, self.model, data, device, plan.seed)
@@ -110,6 +115,7 @@ class Session:
         )
         self.plan.lock = runs.Lock(self.run_dir)
         self._write_start()
+        start_weights.write_record(self.run_dir, self.start)
 
     def _open_metrics(self) -> runs.Metrics:
         return runs.Metrics(self.run_dir)
@@ -187,8 +193,10 @@ class Session:
         say = self.screen.say
         say(str(self.model))
         params = sum(p.numel() for p in self.model.parameters())
+        frozen = sum(p.numel() for p in self.model.parameters() if not p.requires_grad)
+        params_text = f"{params:,} parameters" + (f" ({frozen:,} frozen)" if frozen else "")
         say(
-            f"model: {self.plan.compiled.graph.class_name}, {params:,} parameters · "
+            f"model: {self.plan.compiled.graph.class_name}, {params_text} · "
             f"device: {job.device} · seed: {self.plan.seed}"
         )
         if job.data.fake:
@@ -460,7 +468,7 @@ def _count(n: int, noun: str) -> str:
 def _call(entry: Any) -> str:
     args = ", ".join(
         f"{k}={v}"
-        for k, v in entry.model_dump(exclude={"op"}).items()
+        for k, v in entry.model_dump(exclude={"op", "groups"}).items()
         if k == "lr" or v != type(entry).model_fields[k].default
     )
     return f"{entry.op}({args})"

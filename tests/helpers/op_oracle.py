@@ -78,6 +78,8 @@ class Static:
     outs: tuple[TensorType, ...] = ()
     """The op's results (most ops have one)."""
     params: int | None = None
+    state: dict | None = None
+    """The op's `state()`: its state_dict entries, name -> (shape, dtype, trainable)."""
     error: str | None = None
     policy: str | None = None
     """Which of POLICIES this refusal falls under, if any."""
@@ -104,7 +106,7 @@ def run_static(case: Case) -> Static:
     try:
         out = resolved.infer(inputs)
         outs = out if isinstance(out, tuple) else (out,)
-        return Static(outs, resolved.param_count(), emit=resolved)
+        return Static(outs, resolved.param_count(), resolved.state(), emit=resolved)
     except ShapeError as err:
         return Static(error=f"{err.code}: {err.message}", policy=_policy(err, case), emit=resolved)
 
@@ -159,6 +161,7 @@ class Torch:
     shapes: list[list[tuple[tuple[int, ...], str]]] = field(default_factory=list)
     """Per binding, each result's (shape, dtype)."""
     params: int | None = None
+    state: dict | None = None
     error: str | None = None
     unsupported: bool = False
     """torch has no kernel for it here (NotImplementedError): no verdict on the arguments."""
@@ -240,6 +243,11 @@ def _run_on(cls: type, case: Case, device: str, op: Op, refused: bool) -> Torch:
     repr(model)  # print(model) must work for every emitted constructor
     _check_module_type(model, op)
     result.params = sum(p.numel() for p in model.parameters())
+    trainable = {name for name, _ in model.named_parameters()}
+    result.state = {
+        name.removeprefix("node."): (tuple(t.shape), _dtype(t), name in trainable)
+        for name, t in model.state_dict().items()
+    }
     for sizes in bindings(case):
         xs = [_tensor(t, sizes, device) for t in case.inputs]
         try:
@@ -355,6 +363,8 @@ def _compare(case: Case, static: Static, got: Torch) -> Verdict:
         return Verdict("mismatch", f"{case}: static {want}, torch {got.shapes}")
     if static.params != got.params:
         return Verdict("mismatch", f"{case}: static {static.params} params, torch {got.params}")
+    if static.state != got.state:
+        return Verdict("mismatch", f"{case}: static state {static.state}, torch {got.state}")
     return Verdict("accept")
 
 

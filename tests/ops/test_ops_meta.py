@@ -4,8 +4,8 @@ For each op in `graphspec.ops.OPS`, a generator in tests/helpers/op_cases.py yie
 seeded random draw over its fields and input shapes, plus the edge cases where torch refuses
 (kernel larger than the input, groups that do not divide, a view that does not divide, ...).
 `op_oracle.check` runs each case through the static rule and through the emitted code on the meta
-device (and the CPU when small), and both must agree: same shapes, dtypes and parameter count, or
-both refuse.
+device (and the CPU when small), and both must agree: same shapes, dtypes, parameter count and
+state_dict entries (`Op.state`: names, shapes, dtypes, parameter or buffer), or both refuse.
 
 Adding an op: add a generator to CASES (an op without one fails `test_every_op_has_cases`).
 """
@@ -47,6 +47,11 @@ class _ExtraParam(linear.Linear):
         return super().param_count() + 1
 
 
+class _StateWithoutBias(linear.Linear):
+    def state(self) -> dict:
+        return {k: v for k, v in super().state().items() if k != "bias"}
+
+
 class _NoFlatten(reshape.Flatten):
     def infer(self, inputs: list[TensorType]) -> TensorType:
         return inputs[0]
@@ -69,6 +74,7 @@ class _AlwaysFloat(combine.add):
 
 BROKEN = [
     (_ExtraParam, Case({"op": "Linear", "out_features": 3}, (tt(2, 4),))),
+    (_StateWithoutBias, Case({"op": "Linear", "out_features": 3}, (tt(2, 4),))),
     (_NoFlatten, Case({"op": "Flatten"}, (tt(2, 3, 4),))),
     (
         _IgnoresGroups,

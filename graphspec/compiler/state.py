@@ -1,0 +1,71 @@
+"""The model's state_dict as the compiler knows it, without torch: every key with its shape,
+dtype, whether it is a trainable parameter or a buffer, and the node (and spec line) it belongs
+to. The keys are torch's: `conv1.weight`, `layer1.0.bn1.running_mean`, `features.3.bias`.
+
+`weights_check` compares a weights file with it; `summary` counts trainable and frozen entries.
+The op oracle (tests/ops/test_ops_meta.py) holds each op's `state()` to torch's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from math import prod
+
+from graphspec.compiler.infer import TypedGraph, TypedNode
+from graphspec.core.errors import Pos
+from graphspec.language.weights import matches
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One state_dict entry of the model."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    trainable: bool
+    """A parameter (True) or a buffer such as BatchNorm's running statistics (False)."""
+    node: str
+    """The node's path (`layer1.0.bn1`)."""
+    pos: Pos
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+
+def state_table(graph: TypedGraph, dtype: str = "float32") -> dict[str, Entry]:
+    """Every state_dict key of the model, in the order the compiler walks the nodes; floating
+    entries take `dtype` (train.dtype: the model is cast to it)."""
+    table: dict[str, Entry] = {}
+    for path, t in _walk(graph, ""):
+        kind = t.node.kind
+        if kind == "param":
+            table[path] = Entry(tuple(t.node.spec.shape), dtype, True, path, t.node.pos)
+        elif kind in ("op", "group") and t.op is not None and t.op.kind == "module":
+            for name, (shape, kind_dtype, trainable) in t.op.state().items():
+                kind_dtype = dtype if kind_dtype == "float32" else kind_dtype
+                table[f"{path}.{name}"] = Entry(shape, kind_dtype, trainable, path, t.node.pos)
+    return table
+
+
+def _walk(graph: TypedGraph, prefix: str) -> Iterator[tuple[str, TypedNode]]:
+    for t in graph.nodes.values():
+        yield from _node(t, prefix + t.name)
+
+
+def _node(t: TypedNode, path: str) -> Iterator[tuple[str, TypedNode]]:
+    """The node and everything inside it, named as state_dict names them: copies of a block
+    numbered when there are several (`layer1.0.conv1`), a group's children by position."""
+    yield path, t
+    for i, inner in enumerate(t.copies):
+        yield from _walk(inner, f"{path}.{i}." if len(t.copies) > 1 else f"{path}.")
+    for child in t.children or ():
+        yield from _node(child, f"{path}.{child.name}")
+
+
+def trainable_counts(table: dict[str, Entry], freeze: list[str]) -> tuple[int, int]:
+    """(trainable, frozen) parameter elements when the keys matching `freeze` are frozen."""
+    params = [(k, e.numel) for k, e in table.items() if e.trainable]
+    frozen = sum(n for k, n in params if matches(k, freeze))
+    return sum(n for _, n in params) - frozen, frozen
