@@ -463,7 +463,7 @@ def _classification(compiled: Compiled) -> list[str]:
             '    print("GroundTruth: ", " ".join(f"{truth:5s}" for truth, _ in shown))',
             '    print("Predicted: ", " ".join(f"{guess:5s}" for _, guess in shown))',
         ]
-    accuracy = want.accuracy if want else True
+    accuracy = want.accuracy is not False if want else True
     if accuracy:
         lines.append(
             f'    print(f"Accuracy of the network on the {{total}} test {counted_as(compiled)}: '
