@@ -153,7 +153,9 @@ def _binary(out, target, names, loss, threshold) -> dict[str, Any]:
             metric, _, average = name.partition("_")
             fn = {"precision": sk.precision_score, "recall": sk.recall_score,
                   "f1": sk.f1_score}[metric]  # fmt: skip
-            found[name] = float(fn(y, pred, average=average or "binary", zero_division=0))
+            found[name] = float(
+                fn(y, pred, labels=[0, 1], average=average or "binary", zero_division=0)
+            )
         elif name == "auroc":
             found[name] = float(sk.roc_auc_score(y, prob)) if len(set(y.tolist())) > 1 else math.nan
         elif name == "confusion_matrix":

@@ -110,13 +110,14 @@ def _test_metrics(run: RunRecord, job: Job, model: torch.nn.Module) -> dict[str,
         for line in lines:
             screen.say(line)
         screen.say(f"test loss: {tutorial['loss']:.4f}")
-        result["samples"] = tutorial["samples"]
     names = evaluation_metrics(spec.evaluate, spec.loss.op, spec.data)
     found = metrics.compute(collected, names, task, loss=spec.loss.op, classes=data.classes,
                             threshold=want.threshold, ignore=ignore)  # fmt: skip
     result.update(found)
     if task in ("classification", "sequence") and "accuracy" not in names:
         result.pop("accuracy", None)
+    if task in ("classification", "sequence"):  # the positions scored
+        result["samples"] = len(metrics.rows(collected.outputs, collected.targets, ignore)[1])
     shown = ", ".join(f"{k} {v}" for k, v in metrics.table_lines(found))
     screen.say(f"{name} split, {result['samples']:,} {_counted(run, task)}: {shown}")
     if "confusion_matrix" in found:
