@@ -20,6 +20,9 @@ COMMANDS = {
     "schema": "print the JSON Schema of the spec language (for editors)",
     "run": "train a spec; writes runs/<name>/<timestamp>/",
     "runs": "list runs with their final numbers; `runs compare RUN RUN...` side by side",
+    "predict": "a trained run's predictions on new data (CSV, .npz/.npy, images)",
+    "evaluate": "a trained run's metrics on its test split or a new labelled file",
+    "sample": "text from a trained next-token model",
     "export": "export the model to torch.export (.pt2), TorchScript or ONNX, checked against eager",
 }
 

@@ -12,13 +12,17 @@ gives them.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from graphspec.training.datasets import Split
+from graphspec.language.recipe import Evaluate, evaluation_metrics, task_of
+from graphspec.training.datasets import Batch
+
+CLASS_TASKS = ("classification", "sequence")
 
 
 @dataclass
@@ -33,14 +37,14 @@ class Collected:
 
 
 def collect(
-    model: torch.nn.Module, split: Split, loss_fn: torch.nn.Module, device: torch.device
+    model: torch.nn.Module, batches: Iterable[Batch], loss_fn: torch.nn.Module, device: Any
 ) -> Collected:
-    """Every output and target of `split`, with the loss, the model in eval mode."""
+    """Every output and target of a split's batches, with the loss, the model in eval mode."""
     outs, targets = [], []
     loss_sum, n = 0.0, 0
     model.eval()
     with torch.no_grad():
-        for inputs, target in split.batches():
+        for inputs, target in batches:
             out = model(*(x.to(device) for x in inputs))
             target = target.to(device)
             loss_sum += loss_fn(out, target).item() * target.shape[0]
@@ -183,6 +187,32 @@ def _values(out, target, names) -> dict[str, Any]:
     return found
 
 
+def measure(
+    collected: Collected, spec: Any, classes: list[str] | None, ignore: int | None
+) -> dict[str, Any]:
+    """The metrics `evaluate:` asks for (or the task's own) with the count scored: what the end
+    of a run records and `graphspec evaluate` reproduces."""
+    task = task_of(spec.loss.op, spec.data)
+    names = evaluation_metrics(spec.evaluate, spec.loss.op, spec.data)
+    threshold = (spec.evaluate or Evaluate()).threshold
+    found = compute(collected, names, task, loss=spec.loss.op, classes=classes,
+                    threshold=threshold, ignore=ignore)  # fmt: skip
+    samples = collected.samples
+    if task in CLASS_TASKS:  # the positions scored
+        samples = len(rows(collected.outputs, collected.targets, ignore)[1])
+    return {"samples": samples, **found}
+
+
+def summary_line(split: str, result: dict[str, Any], counted: str) -> str:
+    """`test split, 20 samples: loss 0.1, mse 0.1, ...` (emit --train's script prints it too)."""
+    shown = ", ".join(f"{k} {v}" for k, v in table_lines(result))
+    return f"{split} split, {result['samples']:,} {counted}: {shown}"
+
+
 def table_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
     """(name, value) rows of a result's numbers (per_class and the matrix are in files)."""
-    return [(k, f"{v:.6g}") for k, v in result.items() if isinstance(v, int | float)]
+    return [
+        (k, f"{v:.6g}")
+        for k, v in result.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and k != "samples"
+    ]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from graphspec.core.errors import SpecError
-from graphspec.language.recipe import Evaluate, evaluation_metrics, task_of
+from graphspec.language.recipe import Evaluate, task_of
 from graphspec.program import polyfit
 from graphspec.program.script import counted_as
 from graphspec.training import checkpoint, confusion, metrics, plots, preprocess
@@ -99,9 +99,9 @@ def _test_metrics(run: RunRecord, job: Job, model: torch.nn.Module) -> dict[str,
     task = task_of(spec.loss.op, spec.data)
     want = spec.evaluate or Evaluate()
     ignore = getattr(job.loss_fn, "ignore_index", None)
-    collected = metrics.collect(model, split, job.loss_fn, job.device)
-    result = {"split": name, "samples": collected.samples}
-    if task in ("classification", "sequence") and name == "test":
+    collected = metrics.collect(model, split.batches(), job.loss_fn, job.device)
+    result: dict[str, Any] = {"split": name}
+    if task in metrics.CLASS_TASKS and name == "test":
         counted = counted_as(run.compiled)
         tutorial = evaluation.tutorial_result(collected, data.classes, want.examples, ignore)
         lines = evaluation.classification_lines(
@@ -110,18 +110,10 @@ def _test_metrics(run: RunRecord, job: Job, model: torch.nn.Module) -> dict[str,
         for line in lines:
             screen.say(line)
         screen.say(f"test loss: {tutorial['loss']:.4f}")
-    names = evaluation_metrics(spec.evaluate, spec.loss.op, spec.data)
-    found = metrics.compute(collected, names, task, loss=spec.loss.op, classes=data.classes,
-                            threshold=want.threshold, ignore=ignore)  # fmt: skip
-    result.update(found)
-    if task in ("classification", "sequence") and "accuracy" not in names:
-        result.pop("accuracy", None)
-    if task in ("classification", "sequence"):  # the positions scored
-        result["samples"] = len(metrics.rows(collected.outputs, collected.targets, ignore)[1])
-    shown = ", ".join(f"{k} {v}" for k, v in metrics.table_lines(found))
-    screen.say(f"{name} split, {result['samples']:,} {_counted(run, task)}: {shown}")
-    if "confusion_matrix" in found:
-        confusion.write(run.run_dir, found["confusion_matrix"], run.pictures != "off")
+    result.update(metrics.measure(collected, spec, data.classes, ignore))
+    screen.say(metrics.summary_line(name, result, _counted(run, task)))
+    if "confusion_matrix" in result:
+        confusion.write(run.run_dir, result["confusion_matrix"], run.pictures != "off")
     return result
 
 

@@ -24,6 +24,7 @@ LAYERS = {
     "render": 4,
     "program": 4,
     "training": 5,
+    "use": 6,
     "export": 6,
     "cli": 7,
     "__main__": 8,
