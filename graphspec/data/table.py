@@ -141,6 +141,7 @@ class TableData(Source):
             f"        features = {literal(self.features)} or "
             f"[c for c in header if c != {literal(self.target)}]",
             "        columns = [header.index(c) for c in features]",
+            "        make_data.features = features  # by name, for new rows (preprocess.json)",
             "        x = torch.tensor([[float(row[i]) for i in columns] for row in rows])",
         ]
         if self.reconstructs():

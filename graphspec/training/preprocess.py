@@ -2,7 +2,8 @@
 weights so new data can be prepared the same way (`graphspec predict`, exports' metadata).
 
 It holds facts, never code: the task and loss, the model's inputs (names, shapes, dtypes), the
-class names, the data source's settings as the spec gave them, a table's standardisation
+class names, the data source's settings as the spec gave them, a table's feature columns and
+standardisation
 statistics and a text's vocabulary (both as the generated make_data() computed them over the
 training split), and the image transforms of the evaluation path (random augmentations left
 out: a flip is dropped, a random crop becomes a centre crop of its size).
@@ -39,6 +40,7 @@ def state(compiled: Any, data: Any) -> dict[str, Any]:
         ],
         "classes": list(data.classes) if data.classes is not None else None,
         "data": source.model_dump(mode="json"),
+        "features": getattr(made, "features", None),
         "standardize": getattr(made, "standardize", None),
         "vocabulary": getattr(made, "vocabulary", None),
     }

@@ -67,7 +67,7 @@ def _table(state: dict[str, Any], path: Path, want_target: bool) -> Prepared:
         raise data_error(f"'{path}' is empty: a header row naming the columns comes first")
     header = [c.strip() for c in rows[0]]
     target = data["target"]
-    features = data.get("features") or _trained_features(state, header, target)
+    features = state.get("features") or data.get("features") or _trained(state, header, path)
     for column in features:
         if column not in header:
             raise data_error(
@@ -101,13 +101,13 @@ def _table(state: dict[str, Any], path: Path, want_target: bool) -> Prepared:
     return Prepared((inputs,), labels, names)
 
 
-def _trained_features(state: dict[str, Any], header: list[str], target: str) -> list[str]:
-    """Without `features:` the run took every column but the target: the same count here."""
-    features = [c for c in header if c != target]
+def _trained(state: dict[str, Any], header: list[str], path: Path) -> list[str]:
+    """A run folder without its feature names: every column but the target, if they fit."""
+    features = [c for c in header if c != state["data"]["target"]]
     width = state["inputs"][0]["shape"][-1]
     if width.isdigit() and len(features) != int(width):
         raise data_error(
-            f"the table has {len(features)} feature columns ({', '.join(features)}); the model "
+            f"'{path}' has {len(features)} feature columns ({', '.join(features)}); the model "
             f"takes {width}",
             "give the columns the run trained on (and the target's column, or none)",
         )
