@@ -394,3 +394,42 @@ def test_metrics_a_task_has_pass_validate(tmp_path):
         (tmp_path / "s.yaml").write_text(spec + section + "\n")
         code, out, err = cli("validate", tmp_path / "s.yaml")
         assert code == 0, err
+
+
+# -- exports carry what serving needs ---------------------------------------------------------
+
+
+def _doc_script() -> str:
+    """The onnxruntime script of docs/run.md's export section, as the docs show it."""
+    from helpers.runhelp import ROOT
+
+    text = (ROOT / "docs" / "run.md").read_text()
+    after = text[text.index("- **Metadata.**") :]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_docs_onnxruntime_script_classifies_an_image_from_the_metadata(folder, runs, tmp_path):
+    from helpers.runhelp import python_child
+
+    onnx_file = tmp_path / "pics.onnx"
+    code, _, err = cli("export", "--weights", runs["pics"], "--format", "onnx", "-o", onnx_file)
+    assert code == 0, err
+    (tmp_path / "classify.py").write_text(_doc_script())
+    image = folder / "pics" / "test" / "dog" / "0.png"
+    proc = python_child("classify.py", onnx_file, image, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "graphspec" not in _doc_script() and "torch" not in _doc_script()
+    code, out, err = cli("predict", runs["pics"], "--data", image)
+    assert code == 0, err
+    assert proc.stdout.strip() == list(csv.reader(out.splitlines()))[1][1]  # predict's class
+
+
+def test_a_pt2_export_carries_class_names_and_normalisation(runs, tmp_path):
+    pt2 = tmp_path / "pics.pt2"
+    code, _, err = cli("export", "--weights", runs["pics"], "-o", pt2)
+    assert code == 0, err
+    extra = {"classes": "", "normalize": "", "preprocess": ""}
+    torch.export.load(pt2, extra_files=extra)
+    assert json.loads(extra["classes"]) == ["cat", "dog"]
+    assert json.loads(extra["normalize"]) == {"mean": [0.5] * 3, "std": [0.25] * 3}
+    assert json.loads(extra["preprocess"])["task"] == "classification"
