@@ -22,6 +22,9 @@ COMMANDS = {
     "runs": "list runs with their final numbers; `runs compare RUN RUN...` side by side",
     "sweep": "search hyper-parameters on Optuna: every trial a run folder, pruned at validations",
     "zoo": "list the models shipped inside graphspec (model: {from: graphspec:zoo/NAME.yaml})",
+    "predict": "a trained run's predictions on new data (CSV, .npz/.npy, images)",
+    "evaluate": "a trained run's metrics on its test split or a new labelled file",
+    "sample": "text from a trained next-token model",
     "export": "export the model to torch.export (.pt2), TorchScript or ONNX, checked against eager",
 }
 

@@ -15,7 +15,12 @@ from graphspec.compiler.infer import TypedGraph
 from graphspec.core.errors import Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.language.load import Document
-from graphspec.language.recipe import CLASSIFICATION_LOSSES, CLOSURE_OPTIMIZERS
+from graphspec.language.recipe import (
+    CLASSIFICATION_LOSSES,
+    CLOSURE_OPTIMIZERS,
+    evaluation_metrics,
+    validation_metrics,
+)
 from graphspec.language.recipe_checks import recipe_problems
 from graphspec.language.spec import Spec
 
@@ -25,6 +30,7 @@ def check(spec: Spec, graph: TypedGraph, doc: Document) -> None:
     problems += _loader_problems(spec, doc) + _amp_problems(spec, doc)
     problems += recipe_problems(spec, doc)
     problems += _pattern_problems(spec, graph, doc)
+    problems += _metric_problems(spec, doc)
     if problems:
         raise SpecError(problems)
 
@@ -46,6 +52,40 @@ def _trainable(spec: Spec, doc: Document) -> list[Problem]:
 
 
 _EXAMPLES = {"loss": "'loss: MSELoss'", "optimizer": "'optimizer: {op: SGD, lr: 0.01}'"}
+
+
+def _metric_problems(spec: Spec, doc: Document) -> list[Problem]:
+    """Metrics asked for (evaluate:, train.validation.metrics) that the task cannot have:
+    refused here, never left out quietly at the end of a run."""
+    if spec.loss is None or spec.data is None:
+        return []
+    problems, op = [], spec.loss.op
+    asked = [(("evaluate",), lambda: evaluation_metrics(spec.evaluate, op, spec.data))]
+    if spec.train.validation is not None:
+        val = spec.train.validation
+        asked.append((("train", "validation"), lambda: validation_metrics(val, op, spec.data)))
+    for path, metrics in asked:
+        try:
+            metrics()
+        except ValueError as err:
+            where = _metric_pos(doc, path, str(err))
+            hint = "leave out `metrics:` for the task's own"
+            problems.append(Problem("E-LOSS", str(err), where, hint=hint))
+    return problems
+
+
+def _metric_pos(doc: Document, path: tuple, message: str) -> Any:
+    """The list item naming the metric, where there is one; else the section (or accuracy:)."""
+    name = message.split("'")[1] if "'" in message else ""
+    section = doc.data
+    for key in path:
+        section = section.get(key) if isinstance(section, dict) else None
+    items = section.get("metrics") if isinstance(section, dict) else None
+    if isinstance(items, list) and name in items:
+        return doc.pos((*path, "metrics", items.index(name)))
+    if name == "accuracy" and isinstance(section, dict) and "accuracy" in section:
+        return doc.pos((*path, "accuracy"))
+    return doc.pos(path)
 
 
 # -- loss against output and data -------------------------------------------------------------

@@ -141,6 +141,7 @@ class TableData(Source):
             f"        features = {literal(self.features)} or "
             f"[c for c in header if c != {literal(self.target)}]",
             "        columns = [header.index(c) for c in features]",
+            "        make_data.features = features  # by name, for new rows (preprocess.json)",
             "        x = torch.tensor([[float(row[i]) for i in columns] for row in rows])",
         ]
         if self.reconstructs():
@@ -168,6 +169,8 @@ class TableData(Source):
                 "    # standardize with the training rows' statistics, the test rows too",
                 "    mean, std = x.mean(0), x.std(0).clamp_min(1e-12)",
                 "    x, test_x = (x - mean) / std, (test_x - mean) / std",
+                "    # kept with the weights (a run's preprocess.json): new rows are scaled alike",
+                "    make_data.standardize = {'mean': mean.tolist(), 'std': std.tolist()}",
             ]
         if self.reconstructs():
             lines.append("    target, test_target = x, test_x")

@@ -127,6 +127,7 @@ class TextData(Source):
             return [
                 "    chars = sorted(set(''.join(texts)))  # the vocabulary: every character seen",
                 "    index = {c: i for i, c in enumerate(chars)}",
+                "    make_data.vocabulary = chars  # kept with the weights (preprocess.json)",
                 "    encoded = [torch.tensor([index[c] for c in t], dtype=torch.int64) "
                 "for t in texts]",
             ]

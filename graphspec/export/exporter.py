@@ -18,7 +18,7 @@ import torch
 from graphspec.compiler.pipeline import Compiled, compile_file
 from graphspec.core.errors import Pos, SpecError, fail, warnings_after_success
 from graphspec.core.files import check_output, open_regular
-from graphspec.export import samples
+from graphspec.export import metadata, samples
 from graphspec.export.check import ATOL, RTOL, Agreement, compare, flatten
 from graphspec.export.formats import FORMATS, Format, Names
 
@@ -76,7 +76,9 @@ def export(req: Request) -> Report:
         example, probe = _inputs_that_run(model, slots, req, traced, checked, device, where, last)
         if example is not None:
             break
-    io_names = Names([s.name for s in slots], list(compiled.graph.output_types()))
+    io_names = Names(
+        [s.name for s in slots], list(compiled.graph.output_types()), metadata.of_run(req.weights)
+    )
     tmp = _temp_beside(target, fmt.suffix)
     try:
         pinned = _save(fmt, model, example, io_names, dynamic, tmp, where, notes)

@@ -41,10 +41,14 @@ class Format:
 
 
 class Names:
-    """Input and output names, kept in the exported file where the format has them."""
+    """Input and output names, kept in the exported file where the format has them, and the
+    metadata a served model needs (class names, normalisation, vocabulary: metadata.py)."""
 
-    def __init__(self, inputs: list[str], outputs: list[str]) -> None:
+    def __init__(
+        self, inputs: list[str], outputs: list[str], metadata: dict[str, str] | None = None
+    ) -> None:
         self.inputs, self.outputs = inputs, outputs
+        self.metadata = metadata or {}
 
 
 class PT2(Format):
@@ -54,7 +58,8 @@ class PT2(Format):
 
     def save(self, model, example, names, dynamic, path):
         program = torch.export.export(model, example, dynamic_shapes=dynamic)
-        torch.export.save(program, path)
+        # the metadata as the pt2's extra files: torch.export.load(path, extra_files={...})
+        torch.export.save(program, path, extra_files=names.metadata)
 
     def load(self, path, device):
         return torch.export.load(path).module()
@@ -69,7 +74,7 @@ class TorchScript(Format):
     def save(self, model, example, names, dynamic, path):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*torch\.jit.* is deprecated")
-            torch.jit.save(torch.jit.script(model), path)
+            torch.jit.save(torch.jit.script(model), path, _extra_files=names.metadata)
 
     def load(self, path, device):
         with warnings.catch_warnings():
@@ -97,6 +102,12 @@ class ONNX(Format):
                 verbose=False,
             )
             program.save(path)
+        if names.metadata:  # the model's metadata_props: onnxruntime's custom_metadata_map
+            import onnx
+
+            proto = onnx.load(path)
+            onnx.helper.set_model_props(proto, names.metadata)
+            onnx.save(proto, path)
 
     def load(self, path, device):
         import onnxruntime

@@ -36,22 +36,28 @@ Reduction = Literal["mean", "sum"]
 loop steps on one number per batch."""
 
 
-_METRIC = r"^(loss|accuracy|per_class|perplexity|mse|mae|top[1-9][0-9]*)$"
+_METRIC = (
+    r"^(loss|accuracy|per_class|perplexity|mse|mae|rmse|r2|auroc|confusion_matrix"
+    r"|(precision|recall|f1)(_(macro|micro|weighted))?|top[1-9][0-9]*)$"
+)
+METRIC_NAMES = (
+    "loss, accuracy, per_class, topK (K >= 1, e.g. top5), precision, recall, f1 (each with "
+    "_macro, _micro or _weighted; macro when left out), auroc, confusion_matrix, perplexity, "
+    "mse, mae, rmse, r2"
+)
 
 
 def _metric(value: Any) -> Any:
     if isinstance(value, str) and not re.match(_METRIC, value):
-        raise ValueError(
-            f"unknown metric '{value}'; use loss, accuracy, per_class, topK (K >= 1, e.g. "
-            "top5), perplexity, mse or mae"
-        )
+        raise ValueError(f"unknown metric '{value}'; use {METRIC_NAMES}")
     return value
 
 
 Metric = Annotated[str, BeforeValidator(_metric), Field(json_schema_extra={"pattern": _METRIC})]
-"""A validation metric: loss, accuracy, per_class, topK (top5: the label among the K highest
-outputs), perplexity (exp of the mean cross-entropy per target, e.g. per token), mse, mae."""
-HIGHER_IS_BETTER = re.compile(r"^(accuracy|top\d+)$")
+"""A metric by name: loss, accuracy, per_class, topK (top5: the label among the K highest
+outputs), precision, recall, f1 (_macro, _micro, _weighted), auroc, confusion_matrix,
+perplexity (exp of the mean cross-entropy per target, e.g. per token), mse, mae, rmse, r2."""
+HIGHER_IS_BETTER = re.compile(r"^(accuracy|top\d+|r2|auroc|(precision|recall|f1)(_\w+)?)$")
 
 
 Weights = Annotated[list[NonNegFloat], Field(min_length=1)]
@@ -358,7 +364,69 @@ class Validate(StrictModel):
     restore_best_weights=False) or the best validated ones (checkpoints/best.pt)."""
 
 
-def validation_metrics(validate: Validate, loss: str, also: str | None = None) -> list[str]:
+BINARY_LOSSES = frozenset(n for n, row in LOSSES.items() if row.task == "binary")
+"""Losses over probabilities of 0/1 targets: these runs report accuracy at a threshold."""
+TASK_METRICS = {
+    "classification": r"^(loss|accuracy|per_class|perplexity|auroc|confusion_matrix"
+    r"|(precision|recall|f1)(_\w+)?|top\d+)$",
+    "sequence": r"^(loss|accuracy|per_class|perplexity|(precision|recall|f1)(_\w+)?|top\d+)$",
+    "binary": r"^(loss|accuracy|auroc|confusion_matrix|(precision|recall|f1)(_\w+)?)$",
+    "regression": r"^(loss|mse|mae|rmse|r2)$",
+    "reconstruction": r"^(loss|mse|mae|rmse|r2)$",
+}
+"""What each task can be measured by (anything else is E-LOSS at validate)."""
+TASK_DEFAULTS = {
+    "classification": ["loss", "accuracy", "confusion_matrix"],
+    "sequence": ["loss", "perplexity", "accuracy"],
+    "binary": ["loss", "accuracy", "precision", "recall", "f1", "auroc"],
+    "regression": ["loss", "mse", "mae", "rmse", "r2"],
+    "reconstruction": ["loss", "mse", "mae"],
+}
+"""The test split's metrics when `evaluate.metrics` is left out."""
+VALIDATION_METRICS = re.compile(r"^(loss|accuracy|per_class|perplexity|mse|mae|rmse|r2|top\d+)$")
+"""What the generated validate() computes per validation (plain torch, in emit --train too)."""
+
+
+def task_of(loss: str, data: Any) -> str:
+    """What a run learns, by its loss and data: classification (a class per sample), sequence (a
+    class per token or pixel), binary (BCE family), regression, reconstruction (target: input)."""
+    if data is not None and data.reconstructs():
+        return "reconstruction"
+    if loss in CLASSIFICATION_LOSSES:
+        return "sequence" if data is not None and data.label_shape() else "classification"
+    return "binary" if loss in BINARY_LOSSES else "regression"
+
+
+def task_metric_problem(name: str, task: str, loss: str) -> str | None:
+    """Why metric `name` does not fit a `task` run with `loss` (None when it does)."""
+    if re.match(TASK_METRICS[task], name):
+        return None
+    if task in ("regression", "reconstruction"):
+        return f"metric '{name}' needs class labels or 0/1 targets: a {loss} {task} run has none"
+    if task == "binary":
+        return f"metric '{name}' does not fit a {loss} run (0/1 targets at a threshold)"
+    return f"metric '{name}' compares values; {loss} predicts classes"
+
+
+def evaluation_metrics(evaluate: Any, loss: str, data: Any) -> list[str]:
+    """The test split's metrics for `evaluate:` (loss first); ValueError naming one that does
+    not fit the task."""
+    task = task_of(loss, data)
+    wanted = ["loss", *(evaluate.metrics if evaluate and evaluate.metrics else TASK_DEFAULTS[task])]
+    if evaluate is not None and evaluate.per_class:
+        wanted.append("per_class")
+    if evaluate is not None and evaluate.accuracy:
+        wanted.append("accuracy")
+    for name in wanted:
+        problem = task_metric_problem(name, task, loss)
+        if problem:
+            raise ValueError(problem)
+    return list(dict.fromkeys(wanted))
+
+
+def validation_metrics(
+    validate: Validate, loss: str, data: Any = None, also: str | None = None
+) -> list[str]:
     """The metrics a validation computes, the monitored one included; ValueError naming the one
     that does not fit the loss. (By default a classifier whose labels are per position, a
     language model's per token, also gets perplexity: the generated validate() sees that.)"""
@@ -382,8 +450,13 @@ def validation_metrics(validate: Validate, loss: str, also: str | None = None) -
         labels = name in ("accuracy", "per_class", "perplexity") or name.startswith("top")
         if labels and not classify:
             raise ValueError(f"metric '{name}' needs class labels: a {loss} run has none")
-        if name in ("mse", "mae") and classify:
+        if name in ("mse", "mae", "rmse", "r2") and classify:
             raise ValueError(f"metric '{name}' compares values; {loss} predicts classes")
+        if not VALIDATION_METRICS.match(name):
+            raise ValueError(
+                f"metric '{name}' is computed on the test split after training, not per "
+                "validation: list it under evaluate.metrics"
+            )
     return list(dict.fromkeys(wanted))
 
 
@@ -456,8 +529,17 @@ class Train(StrictModel):
 
 
 class Evaluate(StrictModel):
-    accuracy: bool = True
+    """The test split's evaluation after training (and `graphspec evaluate`'s)."""
+
+    accuracy: bool | None = None
+    """Report accuracy (default: for the tasks that have it; true on a regression is E-LOSS)."""
     per_class: bool = False
+    metrics: list[Metric] | None = None
+    """The test split's metrics by name (the loss always); default, by the task: classification
+    loss, accuracy, confusion_matrix; per token: loss, perplexity, accuracy; BCE: loss,
+    accuracy, precision, recall, f1, auroc; regression: loss, mse, mae, rmse, r2."""
+    threshold: Probability = 0.5
+    """A BCE run's decision threshold on the predicted probability."""
     examples: NonNeg = 4
     """Test images whose ground truth and prediction are printed (the tutorial shows 4)."""
 

@@ -49,7 +49,7 @@ def _scheduler_problems(spec: Any, doc: Any) -> list[Problem]:
                             hint="add train: {validation: {split: 0.1}}")]  # fmt: skip
         if spec.loss is not None:
             try:
-                validation_metrics(val, spec.loss.op, entry.monitor)
+                validation_metrics(val, spec.loss.op, spec.data, also=entry.monitor)
             except ValueError as err:
                 return [Problem("E-LOSS", str(err), doc.pos(("scheduler", "monitor")),
                                 hint="monitor: loss")]  # fmt: skip

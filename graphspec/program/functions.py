@@ -178,7 +178,9 @@ def _split_validation(data: Any) -> str:
 def _validate(spec: Any) -> str:
     """validate(): the metrics `train.validation` asks for, one accumulator each."""
     loss = spec.loss.op
-    wanted = validation_metrics(spec.train.validation, loss, schedule.plateau_monitor(spec))
+    wanted = validation_metrics(
+        spec.train.validation, loss, spec.data, also=schedule.plateau_monitor(spec)
+    )
     classify = loss in CLASSIFICATION_LOSSES
     tops = [int(m[3:]) for m in wanted if m.startswith("top")]
     ppl_default = classify and spec.train.validation.metrics is None
@@ -220,7 +222,7 @@ def _validate(spec: Any) -> str:
             "right = right + torch.bincount(labels[hit], minlength=width).cpu()",
             "seen = seen + torch.bincount(labels[keep], minlength=width).cpu()",
         ]
-    if "mse" in wanted or "mae" in wanted:
+    if {"mse", "mae", "rmse", "r2"} & set(wanted):
         start += ["squares = absolutes = 0.0", "elements = 0"]
         body += [
             "diff = outputs - labels.view_as(outputs)",
@@ -228,9 +230,22 @@ def _validate(spec: Any) -> str:
             "absolutes += diff.abs().sum().item()",
             "elements += diff.numel()",
         ]
+    if "r2" in wanted:  # 1 - SS_res / SS_tot, the targets' spread about their mean
+        start.append("target_sum = target_squares = 0.0")
+        body += [
+            "target_sum += labels.sum().item()",
+            "target_squares += labels.double().pow(2).sum().item()",
+        ]
     for name, total in (("mse", "squares"), ("mae", "absolutes")):
         if name in wanted:
             result.append(f'"{name}": {total} / (elements or math.nan)')
+    if "rmse" in wanted:
+        result.append('"rmse": math.sqrt(squares / (elements or math.nan))')
+    if "r2" in wanted:
+        result.append(
+            '"r2": 1 - squares / ((target_squares - target_sum**2 / (elements or math.nan))'
+            " or math.nan)"
+        )
     lines = [
         "def validate(net, dataset, criterion):",
         '    """The validation metrics over `dataset`, in order, in eval mode, no gradients."""',

@@ -25,8 +25,9 @@ from graphspec.language.recipe import (
     STOP_LINE,
     TENSOR_ARGS,
     check_training_options,
+    task_of,
 )
-from graphspec.program import finetune, functions, polyfit, schedule
+from graphspec.program import finetune, functions, metric_text, polyfit, schedule
 
 
 def generate(compiled: Compiled, overrides: list[str] = ()) -> str:
@@ -52,7 +53,9 @@ def generate(compiled: Compiled, overrides: list[str] = ()) -> str:
         *finetune.load_weights(spec),
         _main(compiled),
         _compare_source(compiled),
-        _evaluate(compiled),
+        _evaluate(compiled)
+        if spec.data.fit
+        else metric_text.SOURCE + "\n\n\n" + _evaluate(compiled),
         'if __name__ == "__main__":\n    main()',
     ]
     text = "\n\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
@@ -95,7 +98,8 @@ def _settings(compiled: Compiled) -> str:
     lines.append(f"LOG_EVERY = {train.log_every}")
     if train.stop is not None:
         lines.append(f"TOLERANCE, PATIENCE = {train.stop.tolerance!r}, {train.stop.patience}")
-    return "\n".join(lines + functions.settings(spec))
+    metrics = [] if spec.data.fit else metric_text.settings(spec)
+    return "\n".join(lines + functions.settings(spec) + metrics)
 
 
 # -- the program ------------------------------------------------------------------------------
@@ -379,9 +383,7 @@ def _step(compiled: Compiled, pad: str) -> list[str]:
 
 def _evaluate(compiled: Compiled) -> str:
     spec = compiled.spec
-    if spec.loss.op in CLASSIFICATION_LOSSES and spec.data.has_test():
-        lines = _classification(compiled)
-    elif spec.data.fit:
+    if spec.data.fit:
         lines = [
             '    """The final fit over all the points."""',
             "    (x,), y = trainset",
@@ -391,7 +393,8 @@ def _evaluate(compiled: Compiled) -> str:
             f'    print(f"final fit: {spec.loss.op} {{loss:.6g}} over {{len(y)}} points")',
         ]
     else:
-        lines = _final_loss(compiled)
+        tutorial = spec.loss.op in CLASSIFICATION_LOSSES and spec.data.has_test()
+        lines = [*(_classification(compiled) if tutorial else []), *_test_metrics(compiled)]
     if compiled.spec.model.params:
         lines.append(
             "    learned = {name: p.item() for name, p in net.named_parameters(recurse=False)"
@@ -399,6 +402,54 @@ def _evaluate(compiled: Compiled) -> str:
         )
         lines += _learned(compiled)
     return "\n".join(["def evaluate(net, trainset, testset, criterion):", *lines])
+
+
+def _test_metrics(compiled: Compiled) -> list[str]:
+    """The test split's metrics (the training split's without one), as `graphspec run` prints
+    them: test_metrics() is metric_text.SOURCE, plain torch."""
+    spec = compiled.spec
+    data = spec.data
+    task = task_of(spec.loss.op, data)
+    classes = task in ("classification", "sequence")
+    test_batch = data.test_batch_size or data.batch_size or data.whole_batch() or "None"
+    ignore = getattr(spec.loss, "ignore_index", None)
+    lines = [
+        "    # the test split's metrics, or the training split's where the data has none",
+        "    if testset is not None:",
+        f'        split, name, batch_size, drop_last = testset, "test", {test_batch}, False',
+        "    else:",
+        '        split, name, batch_size, drop_last = trainset, "train", BATCH_SIZE, DROP_LAST',
+        "    outputs, targets, loss_sum, n = [], [], 0.0, 0",
+        "    net.eval()",
+        "    with torch.no_grad():",
+        "        for inputs, labels in batches(split, None, 0, batch_size or size(split), "
+        "drop_last):",
+        "            out = net(*(x.to(DEVICE) for x in inputs))",
+        "            labels = labels.to(DEVICE)",
+        "            loss_sum += criterion(out, labels).item() * labels.shape[0]",
+        "            n += labels.shape[0]",
+        "            outputs.append(out.float().cpu())",
+        "            targets.append(labels.cpu())",
+        "    outputs, targets = torch.cat(outputs), torch.cat(targets)",
+    ]
+    if classes:
+        lines += [
+            "    if outputs.dim() > 2:  # a class per position: one row each",
+            "        outputs = outputs.movedim(1, -1).reshape(-1, outputs.shape[1])",
+            "        targets = targets.reshape(-1)",
+        ]
+        if ignore is not None:
+            lines += [
+                f"    keep = targets != {ignore}  # positions the loss ignores",
+                "    outputs, targets = outputs[keep], targets[keep]",
+            ]
+    counted = counted_as(compiled) if classes else "samples"
+    count = "len(targets)" if classes else "n"
+    return lines + [
+        "    found = test_metrics(outputs, targets, loss_sum / n, TEST_METRICS, TASK, THRESHOLD)",
+        '    shown = ", ".join(f"{k} {v:.6g}" for k, v in found.items())',
+        f'    print(f"{{name}} split, {{{count}:,}} {counted}: {{shown}}")',
+    ]
 
 
 def _learned(compiled: Compiled) -> list[str]:
@@ -507,7 +558,7 @@ def _classification(compiled: Compiled) -> list[str]:
             '    print("GroundTruth: ", " ".join(f"{truth:5s}" for truth, _ in shown))',
             '    print("Predicted: ", " ".join(f"{guess:5s}" for _, guess in shown))',
         ]
-    accuracy = want.accuracy if want else True
+    accuracy = want.accuracy is not False if want else True
     if accuracy:
         lines.append(
             f'    print(f"Accuracy of the network on the {{total}} test {counted_as(compiled)}: '

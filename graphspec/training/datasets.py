@@ -142,6 +142,8 @@ def build(
     if program.cast is not None:  # train.dtype
         trainset, testset = program.cast(trainset), program.cast(testset)
     classes = spec.class_names() or _dataset_classes(trainset)  # before a cut hides them
+    # a text's characters name its classes: examples print as text, not ids
+    classes = classes or getattr(program.make_data, "vocabulary", None)
     trainset, valset = _validation(trainset, testset, program, validation, seed)
     items = _items(trainset)
     train = Split(items, spec.batch_size or len(items), program, spec.shuffle, spec.drop_last)

@@ -130,3 +130,31 @@ def final_loss(
             total += loss_fn(out, target.to(device)).item() * target.shape[0]
             n += target.shape[0]
     return {"split": "train", "samples": n, "loss": total / n if n else float("nan")}
+
+
+def tutorial_result(
+    collected: Any, classes: list[str] | None, examples: int, ignore: int | None
+) -> dict[str, Any]:
+    """What `classification_lines` prints, from a split's collected outputs (training/
+    metrics.collect): the examples, the accuracy's counts, each class's accuracy."""
+    from graphspec.training.metrics import rows
+
+    outputs, labels = rows(collected.outputs, collected.targets, ignore)
+    width = outputs.shape[1] if outputs.dim() == 2 else 0
+    named = list(classes or [])[:width]
+    named += [str(i) for i in range(len(named), width)]
+    predicted = outputs.argmax(1) if width else labels
+    hit = predicted == labels
+    seen = torch.bincount(labels, minlength=width).tolist() if width else []
+    right = torch.bincount(labels[hit], minlength=width).tolist() if width else []
+    shown = list(zip(labels[:examples].tolist(), predicted[:examples].tolist(), strict=True))
+    total = len(labels)
+    return {
+        "split": "test",
+        "samples": total,
+        "loss": collected.loss,
+        "accuracy": 100.0 * hit.sum().item() / total if total else float("nan"),
+        "per_class": {n: 100.0 * right[i] / seen[i] for i, n in enumerate(named) if seen[i]},
+        "examples": [[named[t], named[p]] for t, p in shown],
+        "correct": int(hit.sum().item()),
+    }

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from graphspec.core.errors import SpecError
+from graphspec.language.recipe import Evaluate, task_of
 from graphspec.program import polyfit
 from graphspec.program.script import counted_as
-from graphspec.training import checkpoint, plots
+from graphspec.training import checkpoint, confusion, metrics, plots, preprocess
 from graphspec.training import evaluate as evaluation
 from graphspec.training import run_folder as runs
 
@@ -50,6 +51,7 @@ def finish(run: RunRecord, trained: torch.nn.Module, job: Job, state: TrainState
     run_dir, screen = run.run_dir, run.screen
     weights = run_dir / "weights.pt"
     checkpoint.save_atomic(trained.state_dict(), weights)
+    preprocess.write(run_dir, preprocess.state(run.compiled, job.data))  # with the weights
     model = run.compiled.build().to(job.device, getattr(torch, run.spec.train.dtype))
     model.load_state_dict(torch.load(weights, map_location=job.device, weights_only=True))
     result = _evaluate(run, job, model, state.step)
@@ -74,32 +76,48 @@ def finish(run: RunRecord, trained: torch.nn.Module, job: Job, state: TrainState
 
 def _evaluate(run: RunRecord, job: Job, model: torch.nn.Module, step: int) -> dict[str, Any]:
     spec, screen, data = run.spec, run.screen, job.data
-    want = spec.evaluate or type(spec).model_fields["evaluate"].default
-    per_class = bool(want and want.per_class)
-    examples = want.examples if want else 4
-    if job.classification and data.test is not None:
-        result = evaluation.classification(
-            model, data.test, data, job.loss_fn, job.device, examples
-        )
-        accuracy = want.accuracy if want else True
-        counted = counted_as(run.compiled)
-        lines = evaluation.classification_lines(result, accuracy, per_class, data.fake, counted)
-        for line in lines:
-            screen.say(line)
-        screen.say(f"test loss: {result['loss']:.4f}")
-    elif data.fit is not None:
+    if data.fit is not None:
         result, _ = evaluation.fit(model, data.fit, job.loss_fn, job.device)
         screen.say(
             f"final fit: {spec.loss.op} {result['loss']:.6g} over {result['samples']} points"
         )
     else:
-        result = evaluation.final_loss(model, data.train, job.loss_fn, job.device)
-        screen.say(f"final {spec.loss.op} on the training data: {result['loss']:.6g}")
+        result = _test_metrics(run, job, model)
     params = _learned(run, job, model)
     if params:
         result["params"] = params
     run.metrics.write({"step": step, **result})
     return result
+
+
+def _test_metrics(run: RunRecord, job: Job, model: torch.nn.Module) -> dict[str, Any]:
+    """The test split's metrics (the training split's when the data has no test split): the
+    tutorial's lines for a classifier, then one line naming the split, its size and numbers."""
+    spec, screen, data = run.spec, run.screen, job.data
+    split, name = (data.test, "test") if data.test is not None else (data.train, "train")
+    task = task_of(spec.loss.op, spec.data)
+    want = spec.evaluate or Evaluate()
+    ignore = getattr(job.loss_fn, "ignore_index", None)
+    collected = metrics.collect(model, split.batches(), job.loss_fn, job.device)
+    result: dict[str, Any] = {"split": name}
+    if task in metrics.CLASS_TASKS and name == "test":
+        counted = counted_as(run.compiled)
+        tutorial = evaluation.tutorial_result(collected, data.classes, want.examples, ignore)
+        lines = evaluation.classification_lines(
+            tutorial, want.accuracy is not False, want.per_class, data.fake, counted
+        )
+        for line in lines:
+            screen.say(line)
+        screen.say(f"test loss: {tutorial['loss']:.4f}")
+    result.update(metrics.measure(collected, spec, data.classes, ignore))
+    screen.say(metrics.summary_line(name, result, _counted(run, task)))
+    if "confusion_matrix" in result:
+        confusion.write(run.run_dir, result["confusion_matrix"], run.pictures != "off")
+    return result
+
+
+def _counted(run: RunRecord, task: str) -> str:
+    return counted_as(run.compiled) if task in ("classification", "sequence") else "samples"
 
 
 def _learned(run: RunRecord, job: Job, model: torch.nn.Module) -> dict[str, float]:

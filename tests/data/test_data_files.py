@@ -408,6 +408,6 @@ def test_target_input_reconstructs_from_each_file_source(tmp_path, monkeypatch, 
     make(tmp_path)
     run = run_cli(_write(tmp_path, AUTOENCODER, data), runs=tmp_path / "runs")
     assert run.code == 0, run.err
-    final = float(re.search(r"final MSELoss on the training data: ([\d.e-]+)", run.out).group(1))
+    final = float(re.search(r"train split, [\d,]+ samples: loss ([\d.e-]+)", run.out).group(1))
     x, _ = _blobs()
     assert final < 0.05 * float(((x - x.mean(0)) ** 2).mean())  # 2 -> 2 -> 2: near exact

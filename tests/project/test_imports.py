@@ -24,6 +24,7 @@ LAYERS = {
     "render": 4,
     "program": 4,
     "training": 5,
+    "use": 6,
     "export": 6,
     "sweep": 6,  # starts runs: above training, beside export
     "cli": 7,
