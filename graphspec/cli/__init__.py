@@ -21,6 +21,7 @@ COMMANDS = {
     "run": "train a spec; writes runs/<name>/<timestamp>/",
     "runs": "list runs with their final numbers; `runs compare RUN RUN...` side by side",
     "export": "export the model to torch.export (.pt2), TorchScript or ONNX, checked against eager",
+    "lsp": "serve the Language Server Protocol on stdio: diagnostics, hover, shapes in the editor",
 }
 
 

@@ -25,12 +25,13 @@ LAYERS = {
     "program": 4,
     "training": 5,
     "export": 6,
+    "lsp": 6,
     "cli": 7,
     "__main__": 8,
 }
 # The package's front door resolves the Python API lazily (graphspec/__init__.py).
 FRONT = {"graphspec": 8}
-TORCH_FREE = ("core", "ops", "language", "compiler", "render", "program", "cli")
+TORCH_FREE = ("core", "ops", "language", "compiler", "render", "program", "lsp", "cli")
 
 
 def module_name(path: Path) -> str:
