@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import traceback
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,6 +26,15 @@ log = logging.getLogger(__name__)
 PLANT_ENV = "GRAPHSPEC_LSP_PLANT_CRASH"
 """Tests only: a buffer whose text holds this variable's value makes the compile step and every
 request on it raise, as a bug would (tests/lsp/test_lsp_server.py)."""
+
+
+_SPEC = re.compile(r"^model\s*:", re.MULTILINE)
+
+
+def looks_like_spec(text: str) -> bool:
+    """A graphspec spec has a top-level `model:`; editors hand the server every YAML file, and
+    the others (CI configs, compose files) get no diagnostics."""
+    return _SPEC.search(text) is not None
 
 
 class PlantedCrash(RuntimeError):

@@ -90,12 +90,17 @@ def _macs(a: Analysis, t: TypedNode) -> int | None:
     return None
 
 
+MACS_MAX_NODES = 2_000
+"""Above this many typed nodes the cost model takes longer than a hover may (1.4 s at 10,000
+layers): hover leaves MACs out there, and `graphspec summary` gives them."""
+
+
 def node_costs(a: Analysis) -> dict[str, int]:
     """MACs per node path at the spec's own sizes, computed once per analysis."""
     cached = a.cache.get("macs")
     if cached is None:
         cached = {}
-        if a.compiled is not None:
+        if a.compiled is not None and len(a.typed_nodes) <= MACS_MAX_NODES:
             try:
                 found = cost.cost_of(a.compiled.graph, _sizes(a))
                 cached = {n.path: n.macs for n in found.nodes}

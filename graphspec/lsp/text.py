@@ -110,7 +110,9 @@ def indent(text: str) -> int:
 
 
 def blank(text: str) -> bool:
-    return not content_end(text).strip()
+    """Empty, spaces only, or only a comment."""
+    rest = text.lstrip()
+    return not rest or rest[0] == "#"
 
 
 def block_end(lines: list[str], line: int) -> int:

@@ -221,11 +221,19 @@ async def test_non_ascii_before_the_error_keeps_utf16_ranges(client, tmp_path):
     assert line[p.pos.col - 1 : p.pos.col + 3] == '"🙂x"'
     assert (d.range.start.character, d.range.end.character) == (start, start + 5)
 
-    broken = 'name: "lenet🙂" oops\n'
+    broken = 'name: "lenet🙂" oops\nmodel: {}\n'
     change_doc(client, uri, broken, 2)
     (d,) = await diagnostics_for(client, uri, 2)
     assert d.code == "E-YAML"
     assert d.range.start.character == broken.index("oops") + 1  # the emoji counts twice
+
+
+async def test_yaml_that_is_not_a_spec_gets_no_diagnostics(client, tmp_path):
+    """Editors hand the server every YAML file; only those with a top-level `model:` are specs."""
+    uri = open_doc(client, tmp_path / "compose.yaml", "services: {web: {image: nginx}}\n")
+    assert await diagnostics_for(client, uri, 1) == []
+    change_doc(client, uri, "services: {web: {image: nginx}}\nmodel: 3\n", 2)
+    assert "E-TYPE" in {d.code for d in await diagnostics_for(client, uri, 2)}
 
 
 async def test_a_crash_in_one_stage_leaves_the_server_serving(client, tmp_path):
