@@ -10,13 +10,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from graphspec.lsp import text as tx
+from graphspec.lsp.context import Where, where
 from graphspec.lsp.hover import op_fields
 from graphspec.lsp.index import body_names, get
 
-_KEY_LINE = re.compile(r"^(\s*)(?:-\s+)?([^\s#'\"{}\[\],][^#{}\[\],]*?):(?:\s|$)")
-_VALUE_AT_END = re.compile(r"([A-Za-z_][\w]*):\s*([\w.\-]*)$")
-_WORD_AT_END = re.compile(r"[\w.\-]*$")
 _OP_IN = re.compile(r"\bop:\s*([A-Za-z_]\w*)")
 NODE_KEYS = ("in", "shape", "if")
 LAYER_KEYS = ("op", "block", "share", "group", *NODE_KEYS)
@@ -28,74 +25,6 @@ class Item:
     kind: str  # "module", "function", "field", "node", "block", "name", "arg"
     detail: str = ""
     insert: str | None = None
-
-
-@dataclass
-class Where:
-    keys: list[str | None]
-    """Enclosing keys, outermost first: from indentation, then the flow collections open on
-    the line (None for an unnamed one, a `- {` list item)."""
-    value_of: str | None
-    """The key whose value the cursor is typing, or None where a key goes."""
-    in_list: bool
-    partial: str
-    frame_text: str
-    """The text of the innermost open `{...}` so far (its `op:` tells the layer's op)."""
-
-
-def where(lines: list[str], line: int, col: int) -> Where:
-    current = lines[line] if line < len(lines) else ""
-    prefix = current[:col]
-    keys = _enclosing(lines, line, tx.indent(current) if current.strip() else col)
-    frames: list[tuple[str, str | None, int]] = []  # (bracket, owner key, where it opened)
-    quote, last_key = "", None
-    for i, c in enumerate(prefix):
-        if quote:
-            quote = "" if c == quote else quote
-        elif c in "'\"":
-            quote = c
-        elif c in "{[":
-            frames.append((c, last_key, i))
-            last_key = None
-        elif c in "}]" and frames:
-            frames.pop()
-        elif c == ",":
-            last_key = None
-        elif c == ":" and prefix[i + 1 : i + 2] in (" ", ""):
-            m = re.search(r"([\w.\-]+)\s*$", prefix[:i])
-            last_key = m.group(1) if m else None
-    item = prefix.lstrip().startswith("- ") and not frames
-    keys += [owner for _, owner, _ in frames]
-    value = _VALUE_AT_END.search(prefix)
-    in_list = bool(frames and frames[-1][0] == "[") or item
-    if value and (not frames or value.start() > frames[-1][2]):
-        value_of, partial = value.group(1), value.group(2)
-    else:
-        value_of, partial = None, _WORD_AT_END.search(prefix).group()
-        if in_list:
-            value_of = keys[-1] if frames else keys[-1] if keys else None
-    frame_text = prefix[frames[-1][2] :] if frames else ""
-    return Where(keys, value_of, in_list, partial, frame_text)
-
-
-def _enclosing(lines: list[str], line: int, col: int) -> list[str | None]:
-    """The keys of the lines above that enclose column `col` of `line`, by indentation."""
-    keys: list[str | None] = []
-    limit = col
-    for i in range(min(line, len(lines)) - 1, -1, -1):
-        text = lines[i]
-        if tx.blank(text):
-            continue
-        m = _KEY_LINE.match(text)
-        own = tx.indent(text)
-        if own < limit and m:
-            keys.append(m.group(2).strip().strip("'\""))
-            limit = own
-        elif own < limit:
-            limit = own
-        if limit == 0:
-            break
-    return keys[::-1]
 
 
 # -- what goes there -------------------------------------------------------------------------
@@ -195,7 +124,9 @@ def _key_items(w: Where, data: Any, scope: list, rest: list) -> list[Item]:
         m = _OP_IN.search(w.frame_text)
         op = m.group(1) if m else layer.get("op") if isinstance(layer, dict) else None
         call = layer.get("block") if isinstance(layer, dict) else None
-        return _field_items(op) if op else _layer_keys(call, data)
+        written = set(re.findall(r"([\w]+):", w.frame_text))
+        items = _field_items(op) if op else _layer_keys(call, data)
+        return [i for i in items if i.label not in written]
     if scope and len(rest) == 3 and rest[0] == "layers" and rest[2] == "args":
         call = get(data, (*scope, *rest[:2], "block"))
         args = get(data, ("blocks", call, "args")) if isinstance(call, str) else None

@@ -16,6 +16,7 @@ from typing import Any
 
 from graphspec.compiler.graph import split_ref
 from graphspec.core.errors import Pos
+from graphspec.lsp import context
 from graphspec.lsp import text as tx
 from graphspec.lsp.analysis import Analysis
 
@@ -93,10 +94,16 @@ class Index:
                     continue
                 best = (span, path, is_key)
         if best is None:
-            return None
+            return self._from_hit(line, col)
         span, path, is_key = best
         target = self.meaning(path, is_key, span, col)
         return Hit(span, target, path, is_key) if target is not None else None
+
+    def _from_hit(self, line: int, col: int) -> Hit | None:
+        found = context.from_value(self.a.lines)
+        if found is not None and found[0].holds(line, col):
+            return Hit(found[0], Target("file", found[1]), ("model", "from"), False)
+        return None
 
     def meaning(self, path: tuple, is_key: bool, span: tx.Span, col: int) -> Target | None:
         data = self.a.data
@@ -115,8 +122,6 @@ class Index:
         value = get(data, path)
         if not isinstance(value, str):
             return None
-        if path == ("model", "from"):
-            return Target("file", value)
         if scope and _is_ref(rest):
             return Target("node", split_ref(value)[0], scope)
         if scope and rest[:1] == ("layers",) and rest[-1:] == ("block",):

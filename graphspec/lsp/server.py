@@ -26,7 +26,7 @@ from pygls.workspace.position_codec import PositionCodec, ServerTextPosition
 
 from graphspec.core.errors import Problem
 from graphspec.language import load
-from graphspec.lsp import actions, complete, hover, navigate
+from graphspec.lsp import actions, complete, context, hover, navigate
 from graphspec.lsp import text as tx
 from graphspec.lsp.analysis import Analysis, analyze, looks_like_spec, planted
 from graphspec.lsp.index import Index
@@ -101,10 +101,8 @@ class SpecServer(LanguageServer):
             log.error("diagnostics for %s failed:\n%s", buf.uri, traceback.format_exc())
             per_file = {a.file: [_crash_diagnostic("diagnostics", sys.exc_info()[1])]}
         own = per_file.pop(a.file, [])
-        self.text_document_publish_diagnostics(
-            lsp.PublishDiagnosticsParams(uri=buf.uri, diagnostics=own, version=a.version)
-        )
         others = {from_fs_path(f) or f: d for f, d in per_file.items()}
+        # other files first: a client that sees this buffer's version has all of them
         for uri in buf.published - others.keys():
             self.text_document_publish_diagnostics(
                 lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[])
@@ -113,6 +111,9 @@ class SpecServer(LanguageServer):
             self.text_document_publish_diagnostics(
                 lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diags)
             )
+        self.text_document_publish_diagnostics(
+            lsp.PublishDiagnosticsParams(uri=buf.uri, diagnostics=own, version=a.version)
+        )
         buf.published = set(others)
         self._refresh_hints()
 
@@ -202,10 +203,10 @@ def diagnostics(a: Analysis, codec: PositionCodec) -> dict[str, list[lsp.Diagnos
         span = tx.token_at(lines, p.pos) if p.pos is not None else tx.Span(0, 0, 0)
         out.setdefault(file, []).append(_diagnostic(p, _range(codec, lines, span)))
     elsewhere = [p for p in a.problems if p.pos is not None and p.pos.file != a.file]
-    if elsewhere and a.doc is not None:
+    if elsewhere:
         first = elsewhere[0]
-        where = a.doc.pos(("model", "from"))
-        span = tx.token_at(a.lines, where) if where.file == a.file else tx.Span(0, 0, 0)
+        found = context.from_value(a.lines)
+        span = found[0] if found is not None else tx.Span(0, 0, 0)
         more = f" (and {len(elsewhere) - 1} more)" if len(elsewhere) > 1 else ""
         message = f"{first.pos}: {first.message}{more}"
         out[a.file].append(_diagnostic(Problem(first.code, message), _range(codec, a.lines, span)))

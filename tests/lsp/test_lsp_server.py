@@ -261,6 +261,41 @@ async def test_a_crash_in_one_stage_leaves_the_server_serving(client, tmp_path):
     assert "(N, 6, 28, 28)" in result.contents.value
 
 
+async def test_errors_in_a_from_file_show_there_and_at_the_from_line(client, tmp_path):
+    model = tmp_path / "zoo.yaml"
+    model.write_text(
+        LENET.replace("{op: Conv2d, out_channels: 16", "{op: Conv2D, out_channels: 16")
+    )
+    spec = tmp_path / "main.yaml"
+    text = "name: t\nmodel: {from: zoo.yaml}\n"
+    spec.write_text(text)
+    (p,) = validate_problems(spec)
+    uri = open_doc(client, spec, text)
+    (summary,) = await diagnostics_for(client, uri, 1)
+    assert summary.range.start == lsp.Position(1, text.splitlines()[1].index("zoo.yaml"))
+    assert str(p.pos) in summary.message and p.message in summary.message
+    (inside,) = client.diagnostics[model.as_uri()]
+    assert (inside.range.start.line + 1, inside.range.start.character + 1) == (
+        p.pos.line,
+        p.pos.col,
+    )
+    # fixed in the spec itself (a model of its own): the model file's diagnostics are cleared
+    change_doc(client, uri, LENET, 2)
+    assert await diagnostics_for(client, uri, 2) == []
+    assert list(client.diagnostics[model.as_uri()]) == []
+
+
+async def test_a_burst_of_edits_publishes_only_the_last(client, tmp_path):
+    """Checks still waiting when a newer edit arrives are cancelled: only the last version of a
+    burst is published."""
+    uri = open_doc(client, tmp_path / "burst.yaml", LENET)
+    await diagnostics_for(client, uri, 1)
+    for version in range(2, 7):
+        change_doc(client, uri, BAD_FC1 + f"# edit {version}\n", version)
+    assert [d.code for d in await diagnostics_for(client, uri, 6)] == ["E-SHAPE"]
+    assert [p.version for p in client.published[uri]] == [1, 6]
+
+
 async def test_outline_and_folding(client):
     text = RESNET.read_text()
     uri = open_doc(client, RESNET, text)
