@@ -155,3 +155,22 @@ def test_from_goes_to_the_model_file(tmp_path):
     assert file == str(tmp_path / "zoo.yaml") and span == tx.Span(0, 0, 0)
     # the model's layers come from there: no shape hint lands in this file
     assert hover.inlay_hints(a, 0, 10) == []
+
+
+def test_the_server_stage_does_not_import_torch():
+    """The language server checks specs as validate does: without torch (a fresh process)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from graphspec.lsp import server, hover;"
+        "from graphspec.lsp.analysis import analyze;"
+        "a = analyze(open('specs/zoo/resnet18.yaml').read(), 'specs/zoo/resnet18.yaml');"
+        "assert a.compiled is not None; hover.inlay_hints(a, 0, 99); hover.node_costs(a);"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
