@@ -3,7 +3,8 @@
 One server process (`python -m graphspec lsp`) and pygls's client over stdio. For every shipped
 spec (specs/*.yaml, specs/zoo/*.yaml): open it, then `--edits` times send a change (the text
 with one more comment line) and time until the diagnostics for that version arrive (the
-debounce pause included), and hover on each model layer name and time the answer. Targets:
+debounce pause included), `--pause` apart (a typist's 100 ms between keystrokes), and hover on
+each model layer name and time the answer. Targets:
 diagnostics within 100 ms of a change and hover within 50 ms, at the 95th percentile.
 
 Then a generated 10,000-layer spec (bench/scale.py's shape): the first check's time; hovers sent
@@ -114,7 +115,9 @@ def layer_positions(text: str, file: str, limit: int) -> list[tuple[int, int]]:
     return found[:limit]
 
 
-async def shipped(bench: Bench, specs: list[Path], edits: int) -> tuple[list, list, list]:
+async def shipped(
+    bench: Bench, specs: list[Path], edits: int, pause: float
+) -> tuple[list, list, list]:
     rows, diag_ms, hover_ms = [], [], []
     for path in specs:
         text, uri = path.read_text(), path.as_uri()
@@ -125,6 +128,7 @@ async def shipped(bench: Bench, specs: list[Path], edits: int) -> tuple[list, li
             version = k + 2
             sent = bench.change(uri, text + f"# edit {k}\n", version)
             mine.append((await bench.published_at(uri, version) - sent) * 1000)
+            await asyncio.sleep(pause)
         hovers = []
         for line, col in layer_positions(text, str(path), 30):
             ms, result = await bench.hover(uri, line, col)
@@ -193,7 +197,7 @@ async def main_async(args: argparse.Namespace) -> list[str]:
     bench = Bench()
     await bench.start()
     try:
-        rows, diag_ms, hover_ms = await shipped(bench, specs[: args.specs], args.edits)
+        rows, diag_ms, hover_ms = await shipped(bench, specs[: args.specs], args.edits, args.pause)
         with tempfile.TemporaryDirectory() as tmp:
             scale = await big(bench, args.layers, Path(tmp))
     finally:
@@ -248,12 +252,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=20, help="changes per spec")
     parser.add_argument("--layers", type=int, default=10_000)
+    parser.add_argument("--pause", type=float, default=0.1, help="seconds between edits")
     parser.add_argument("--specs", type=int, default=None, help="only the first N shipped specs")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     before = load_average()
     body = asyncio.run(main_async(args))
-    extra = [f"{args.edits} changes per spec, one server process, pygls client over stdio"]
+    extra = [
+        f"{args.edits} changes per spec, {args.pause * 1000:.0f} ms apart; one server process, "
+        "pygls client over stdio"
+    ]
     body = machine_lines(before, extra) + [""] + body
     print("\n".join(body))
     if not args.no_record:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from functools import cache
 from typing import Any
 
@@ -140,8 +142,21 @@ def op_fields(cls: Any) -> list[tuple[str, str]]:
 
 
 def _type_name(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) or str(annotation)
-    return text.replace("typing.", "").replace("graphspec.core.fields.", "")
+    """A field's type as a spec writer reads it: `int | None`, `'zeros' | 'reflect'`, `list[int]`
+    (an Annotated size is its base type: where an int goes, an expression over constants may)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(dict.fromkeys(_type_name(a) for a in args))
+    if origin is not None:
+        inner = ", ".join(_type_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    if annotation is type(None):
+        return "None"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def block_text(data: Any, name: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import sys
 import traceback
@@ -35,6 +36,11 @@ log = logging.getLogger("graphspec.lsp")
 
 DEBOUNCE_S = 0.01
 """How long a change waits for the next keystroke before it is checked."""
+GC_IDLE_S = 1.0
+GC_EVERY = 20
+"""The cyclic collector is off while serving (its passes over a big spec's objects stalled
+requests by hundreds of ms, at unpredictable moments); it runs once the server has been idle
+for GC_IDLE_S after a check, or after GC_EVERY checks without a pause."""
 SOURCE = "graphspec"
 
 
@@ -61,6 +67,8 @@ class SpecServer(LanguageServer):
         self.buffers: dict[str, Buffer] = {}
         self.checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphspec-check")
         self.warmer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphspec-warm")
+        self.unswept = 0
+        self.sweep: asyncio.Task | None = None
 
     @property
     def codec(self) -> PositionCodec:
@@ -93,6 +101,17 @@ class SpecServer(LanguageServer):
             buf.good_data = result.doc.data
         self.publish(buf, result)
         loop.run_in_executor(self.warmer, warm, result)
+        self.unswept += 1
+        if self.sweep is not None:
+            self.sweep.cancel()
+        self.sweep = asyncio.ensure_future(
+            self._collect(0 if self.unswept >= GC_EVERY else GC_IDLE_S)
+        )
+
+    async def _collect(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.unswept = 0
+        await asyncio.get_running_loop().run_in_executor(self.warmer, gc.collect)
 
     def publish(self, buf: Buffer, a: Analysis) -> None:
         try:
@@ -474,5 +493,6 @@ is 5 ms, and a request needs several hand-offs: a hover waited 70 ms on a 10,000
 def serve() -> None:
     """Serve on stdin/stdout until the client says exit."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    gc.disable()  # see GC_IDLE_S
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
     server.start_io()

@@ -124,6 +124,10 @@ def test_hover_texts(resnet):
     text, _ = hover.hover(resnet, index, line, col)
     typed = resnet.compiled.graph.nodes["fc"]
     assert f"`{typed.out}`" in text and f"{typed.params:,}" in text
+    # on a field: its type, default and what it means
+    line, col = cursor(resnet.lines, "padding: 3, bias", "padding: 3, b")
+    text, _ = hover.hover(resnet, index, line, col)
+    assert text.startswith("`bias`: bool = True")
 
 
 def test_constants_hover_with_their_value(tmp_path):
