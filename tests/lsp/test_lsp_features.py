@@ -178,3 +178,16 @@ def test_the_server_stage_does_not_import_torch():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_without_pygls_the_command_says_what_to_install(monkeypatch, capsys):
+    import sys
+
+    from graphspec import cli
+
+    monkeypatch.setitem(sys.modules, "pygls", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "pygls.lsp.server", None)
+    monkeypatch.delitem(sys.modules, "graphspec.lsp.server", raising=False)
+    assert cli.main(["lsp"]) == 2
+    err = capsys.readouterr().err
+    assert "E-USAGE" in err and "pip install 'graphspec[lsp]'" in err
