@@ -1,7 +1,9 @@
 """The protocol edge: pygls wiring, checks scheduled per buffer, positions in the client's units.
 
-A change schedules a check after a short pause (`DEBOUNCE_S`); a newer change cancels a check
-still waiting, and a check that finishes after a newer change is dropped unpublished. Checks run
+A change is checked at once when no check is running, else after a short pause (`DEBOUNCE_S`,
+a leading-edge debounce: the edits typed while a check runs are coalesced); a newer change
+cancels a check still waiting, and a check that finishes after a newer change is dropped
+unpublished. Checks run
 one at a time on a worker thread, so requests are answered from the last finished check while
 one runs: no request waits for a stale check. Every handler is guarded: a bug in one request is
 logged with its traceback and answered as an error, and the server goes on.
@@ -35,12 +37,14 @@ from graphspec.lsp.index import Index
 log = logging.getLogger("graphspec.lsp")
 
 DEBOUNCE_S = 0.01
-"""How long a change waits for the next keystroke before it is checked."""
+"""How long a change made while a check runs waits for the next keystroke."""
 GC_IDLE_S = 1.0
-GC_EVERY = 20
-"""The cyclic collector is off while serving (its passes over a big spec's objects stalled
-requests by hundreds of ms, at unpredictable moments); it runs once the server has been idle
-for GC_IDLE_S after a check, or after GC_EVERY checks without a pause."""
+GC_MAX_PENDING = 1_000_000
+"""The cyclic collector is off while serving: its automatic full passes (200-600 ms over every
+object of the process on a loaded 2-core machine) stalled requests at random. What was
+imported is frozen out of its reach at start-up, and it runs once the server has been idle for
+GC_IDLE_S after a check, or at once when more than GC_MAX_PENDING objects wait (a 10,000-layer
+spec leaves about 200,000 per check)."""
 SOURCE = "graphspec"
 
 
@@ -67,8 +71,9 @@ class SpecServer(LanguageServer):
         self.buffers: dict[str, Buffer] = {}
         self.checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphspec-check")
         self.warmer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphspec-warm")
-        self.unswept = 0
         self.sweep: asyncio.Task | None = None
+        self.running = 0
+        """Checks on the worker thread now: a change waits DEBOUNCE_S only while one runs."""
 
     @property
     def codec(self) -> PositionCodec:
@@ -93,7 +98,11 @@ class SpecServer(LanguageServer):
             )
             return
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self.checker, analyze, text, buf.file, version)
+        self.running += 1
+        try:
+            result = await loop.run_in_executor(self.checker, analyze, text, buf.file, version)
+        finally:
+            self.running -= 1
         if version != buf.version:
             return  # a newer change arrived while it ran: its own check publishes
         buf.latest = result
@@ -101,16 +110,13 @@ class SpecServer(LanguageServer):
             buf.good_data = result.doc.data
         self.publish(buf, result)
         loop.run_in_executor(self.warmer, warm, result)
-        self.unswept += 1
         if self.sweep is not None:
             self.sweep.cancel()
-        self.sweep = asyncio.ensure_future(
-            self._collect(0 if self.unswept >= GC_EVERY else GC_IDLE_S)
-        )
+        pending = gc.get_count()[0] > GC_MAX_PENDING
+        self.sweep = asyncio.ensure_future(self._collect(0 if pending else GC_IDLE_S))
 
     async def _collect(self, delay: float) -> None:
         await asyncio.sleep(delay)
-        self.unswept = 0
         await asyncio.get_running_loop().run_in_executor(self.warmer, gc.collect)
 
     def publish(self, buf: Buffer, a: Analysis) -> None:
@@ -292,7 +298,7 @@ def did_open(ls: SpecServer, params: lsp.DidOpenTextDocumentParams) -> None:
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: SpecServer, params: lsp.DidChangeTextDocumentParams) -> None:
-    ls.schedule(params.text_document.uri, DEBOUNCE_S)
+    ls.schedule(params.text_document.uri, DEBOUNCE_S if ls.running else 0)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
@@ -493,6 +499,8 @@ is 5 ms, and a request needs several hand-offs: a hover waited 70 ms on a 10,000
 def serve() -> None:
     """Serve on stdin/stdout until the client says exit."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    gc.disable()  # see GC_IDLE_S
+    gc.collect()
+    gc.freeze()  # modules, schemas, the op registry: never garbage (see GC_IDLE_S)
+    gc.disable()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s: %(message)s")
     server.start_io()
