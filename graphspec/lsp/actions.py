@@ -34,7 +34,8 @@ def fix_for(problem: Problem, lines: list[str]) -> Fix | None:
     old = lines[span.line][span.start : span.end] if span.line < len(lines) else ""
     hint = problem.hint
     m = _WRITE_FIELD.match(hint)
-    if m:
+    before = lines[span.line][: span.start] if span.line < len(lines) else ""
+    if m and re.search(rf"\b{re.escape(m['field'])}:\s*$", before):  # at that field's value
         return Fix(f"write {m['field']}: {m['value']}", span, m["value"])
     m = _WRITE_VALUE.match(hint)
     if m:

@@ -96,6 +96,9 @@ def test_fixes_only_where_a_hint_says_what_to_write():
     assert lines[0][fix.span.start : fix.span.end] == "300"
     advice = Problem("E-SHAPE", "m", Pos("f", 1, col), hint="give a larger input")
     assert actions.fix_for(advice, lines) is None
+    # a hint naming another field than the one pointed at is not applied there
+    elsewhere = Problem("E-SHAPE", "m", Pos("f", 1, 5), hint=hint)
+    assert actions.fix_for(elsewhere, lines) is None
 
 
 def test_names_resolve_to_their_definitions(resnet):
