@@ -159,6 +159,19 @@ class SpecServer(LanguageServer):
             planted(buf.latest.text)
         return buf.latest
 
+    async def analysis_at(self, uri: str, line: int) -> Analysis | None:
+        """The last finished check, if the cursor's line reads there as it does now; else (the
+        text moved under the cursor since) the check of the present text."""
+        a = await self.analysis(uri)
+        if a is None or a.version == self.buffers[uri].version:
+            return a
+        if _line(a.lines, line) == _line(self.live_lines(uri), line):
+            return a
+        return await self.current(uri)
+
+    def live_lines(self, uri: str) -> list[str]:
+        return tx.lines_of(self.workspace.get_text_document(uri).source)
+
     async def current(self, uri: str) -> Analysis | None:
         """A check of the buffer's present text (code actions edit at its positions)."""
         buf = self.buffers.get(uri)
@@ -196,6 +209,10 @@ def warm(a: Analysis) -> None:
             hover.node_costs(a)
     except Exception:  # the request that needs it will meet the bug again and answer an error
         log.error("warming %s failed:\n%s", a.file, traceback.format_exc())
+
+
+def _line(lines: list[str], n: int) -> str | None:
+    return lines[n] if 0 <= n < len(lines) else None
 
 
 def _file_of(uri: str) -> str:
@@ -324,7 +341,7 @@ def _index(a: Analysis) -> Index:
 @server.feature(lsp.TEXT_DOCUMENT_HOVER)
 @guarded
 async def on_hover(ls: SpecServer, params: lsp.HoverParams) -> lsp.Hover | None:
-    a = await ls.analysis(params.text_document.uri)
+    a = await ls.analysis_at(params.text_document.uri, params.position.line)
     if a is None:
         return None
     pos = ls.codec.position_from_client_units(a.lines or [""], params.position)
@@ -343,8 +360,11 @@ async def on_inlay_hint(ls: SpecServer, params: lsp.InlayHintParams) -> list[lsp
     if a is None:
         return []
     found = hover.inlay_hints(a, params.range.start.line, params.range.end.line)
+    live = ls.live_lines(params.text_document.uri)
     out = []
     for line, col, label in found:
+        if _line(live, line) != a.lines[line]:
+            continue  # edited since the last check: its hint comes with the next one
         where = ls.codec.position_to_client_units(a.lines, ServerTextPosition(line, col))
         out.append(
             lsp.InlayHint(
@@ -361,7 +381,7 @@ def _location(ls: SpecServer, a: Analysis, file: str, span: tx.Span) -> lsp.Loca
 @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
 @guarded
 async def on_definition(ls: SpecServer, params: lsp.DefinitionParams) -> lsp.Location | None:
-    a = await ls.analysis(params.text_document.uri)
+    a = await ls.analysis_at(params.text_document.uri, params.position.line)
     if a is None:
         return None
     pos = ls.codec.position_from_client_units(a.lines or [""], params.position)
@@ -372,7 +392,7 @@ async def on_definition(ls: SpecServer, params: lsp.DefinitionParams) -> lsp.Loc
 @server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
 @guarded
 async def on_references(ls: SpecServer, params: lsp.ReferenceParams) -> list[lsp.Location] | None:
-    a = await ls.analysis(params.text_document.uri)
+    a = await ls.analysis_at(params.text_document.uri, params.position.line)
     if a is None:
         return None
     pos = ls.codec.position_from_client_units(a.lines or [""], params.position)

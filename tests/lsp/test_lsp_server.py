@@ -305,6 +305,28 @@ async def test_edits_during_a_check_are_coalesced_and_stale_results_dropped(clie
     assert [p.version for p in client.published[uri]] == [1, 6]
 
 
+async def test_hover_after_lines_moved_answers_for_the_present_text(client, tmp_path):
+    """Two lines inserted above, then a hover at once, while their check (1,000 layers) runs:
+    the last finished check has another layer on that line, so the hover waits for the present
+    text's check and names the layer under the cursor."""
+    text = chain(1000)
+    uri = open_doc(client, tmp_path / "moved.yaml", text)
+    await diagnostics_for(client, uri, 1)
+    moved = "# one\n# two\n" + text
+    change_doc(client, uri, moved, 2)
+    at = where(moved, "l100:")
+    result = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=at)
+    )
+    assert result.contents.value.startswith("**l100**")
+    # an unchanged line is answered from the last check without waiting
+    change_doc(client, uri, moved + "# three\n", 3)
+    result = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=at)
+    )
+    assert result.contents.value.startswith("**l100**")
+
+
 async def test_outline_and_folding(client):
     text = RESNET.read_text()
     uri = open_doc(client, RESNET, text)
