@@ -15,6 +15,7 @@ import asyncio
 import functools
 import gc
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -320,7 +321,14 @@ def did_change(ls: SpecServer, params: lsp.DidChangeTextDocumentParams) -> None:
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
 def did_save(ls: SpecServer, params: lsp.DidSaveTextDocumentParams) -> None:
-    ls.schedule(params.text_document.uri, 0)  # a `from:` file may have changed on disk
+    """A saved file is checked again, and so is every open spec that takes its model `from:` it
+    (they read it from disk)."""
+    saved = os.path.realpath(_file_of(params.text_document.uri))
+    for uri, buf in list(ls.buffers.items()):
+        doc = buf.latest.doc if buf.latest is not None else None
+        uses = doc is not None and saved in {os.path.realpath(f) for f in doc.includes}
+        if uri == params.text_document.uri or uses:
+            ls.schedule(uri, 0)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)

@@ -59,13 +59,14 @@ async def start(client: LanguageClient) -> None:
 
 
 async def diagnostics_for(
-    client: LanguageClient, uri: str, version: int, timeout: float = 20.0
+    client: LanguageClient, uri: str, version: int, timeout: float = 20.0, after: int = 0
 ) -> list[lsp.Diagnostic]:
-    """The diagnostics published for `uri` at `version` (waiting for them)."""
+    """The diagnostics published for `uri` at `version` (waiting for them), skipping the first
+    `after` notifications for it (a version checked again)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
-        for params in client.published.get(uri, []):
+        for params in client.published.get(uri, [])[after:]:
             if params.version == version:
                 return list(params.diagnostics)
         await asyncio.sleep(0.002)

@@ -279,9 +279,12 @@ async def test_errors_in_a_from_file_show_there_and_at_the_from_line(client, tmp
         p.pos.line,
         p.pos.col,
     )
-    # fixed in the spec itself (a model of its own): the model file's diagnostics are cleared
-    change_doc(client, uri, LENET, 2)
-    assert await diagnostics_for(client, uri, 2) == []
+    # the model file fixed and saved: the spec that takes its model from it is checked again
+    model.write_text(LENET)
+    client.text_document_did_save(
+        lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=model.as_uri()))
+    )
+    assert await diagnostics_for(client, uri, 1, after=len(client.published[uri])) == []
     assert list(client.diagnostics[model.as_uri()]) == []
 
 
