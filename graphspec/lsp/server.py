@@ -154,8 +154,8 @@ class SpecServer(LanguageServer):
         buf = self.buffers.get(uri)
         if buf is None:
             return None
-        if buf.latest is None and buf.pending is not None:
-            await asyncio.shield(buf.pending)
+        if buf.latest is None:
+            await _settled(buf)
         if buf.latest is not None:
             planted(buf.latest.text)
         return buf.latest
@@ -178,10 +178,7 @@ class SpecServer(LanguageServer):
         buf = self.buffers.get(uri)
         if buf is None:
             return None
-        pending = buf.pending
-        if pending is not None and not pending.done():
-            with _quiet_cancel():
-                await asyncio.shield(pending)
+        await _settled(buf)
         a = buf.latest
         return a if a is not None and a.version == buf.version else None
 
@@ -220,15 +217,16 @@ def _file_of(uri: str) -> str:
     return to_fs_path(uri) or uri
 
 
-class _quiet_cancel:
-    """A check cancelled by a newer edit while a request waited on it is no error for the
-    request: it answers from what is there."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, value: Any, tb: Any) -> bool:
-        return kind is not None and issubclass(kind, asyncio.CancelledError)
+async def _settled(buf: Buffer) -> None:
+    """Wait until no check of `buf` waits or runs. A check cancelled by a newer edit is no error
+    for the request waiting on it: it waits for the newer one."""
+    while buf.pending is not None and not buf.pending.done():
+        pending = buf.pending
+        try:
+            await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            if not pending.cancelled():
+                raise  # the request itself was cancelled
 
 
 # -- problems to diagnostics --------------------------------------------------------------------
