@@ -36,6 +36,7 @@ CPU = {
     "render.py": (["--repeats", "2"], []),
     "precision.py": (["--rounds", "2", "--steps", "2", "--no-compile"], ["--rounds", "5"]),
     "ddp_step.py": (["--rounds", "1"], ["--rounds", "3"]),
+    "lsp_latency.py": (["--edits", "5", "--layers", "2000"], []),
 }
 CUDA = {
     "cuda_speed.py": ([], []),

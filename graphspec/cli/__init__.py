@@ -26,6 +26,7 @@ COMMANDS = {
     "evaluate": "a trained run's metrics on its test split or a new labelled file",
     "sample": "text from a trained next-token model",
     "export": "export the model to torch.export (.pt2), TorchScript or ONNX, checked against eager",
+    "lsp": "serve the Language Server Protocol on stdio: diagnostics, hover, shapes in the editor",
 }
 
 

@@ -27,12 +27,13 @@ LAYERS = {
     "use": 6,
     "export": 6,
     "sweep": 6,  # starts runs: above training, beside export
+    "lsp": 6,  # the language server: above the compiler, never on the validate path
     "cli": 7,
     "__main__": 8,
 }
 # The package's front door resolves the Python API lazily (graphspec/__init__.py).
 FRONT = {"graphspec": 8}
-TORCH_FREE = ("core", "ops", "language", "compiler", "render", "program", "cli")
+TORCH_FREE = ("core", "ops", "language", "compiler", "render", "program", "lsp", "cli")
 
 
 def module_name(path: Path) -> str:
