@@ -10,7 +10,7 @@ if vim.lsp.config then -- Neovim 0.11+
     root_markers = { ".git" },
   })
   vim.lsp.enable("graphspec")
-else -- Neovim 0.8-0.10
+else -- Neovim 0.8-0.10 (0.7 and older: see tests/lsp/nvim_diagnostics.lua)
   vim.api.nvim_create_autocmd("FileType", {
     pattern = "yaml",
     callback = function(args)
@@ -23,12 +23,14 @@ else -- Neovim 0.8-0.10
   })
 end
 
--- Shapes after each layer line (`→ (N, 6, 28, 28)`); Neovim 0.10+.
-vim.api.nvim_create_autocmd("LspAttach", {
-  callback = function(args)
-    local client = vim.lsp.get_client_by_id(args.data.client_id)
-    if client and client.name == "graphspec" and vim.lsp.inlay_hint then
-      vim.lsp.inlay_hint.enable(true, { bufnr = args.buf })
-    end
-  end,
-})
+-- Shapes after each layer line (`→ (N, 6, 28, 28)`): inlay hints, Neovim 0.10+.
+if vim.lsp.inlay_hint then
+  vim.api.nvim_create_autocmd("LspAttach", {
+    callback = function(args)
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      if client and client.name == "graphspec" then
+        vim.lsp.inlay_hint.enable(true, { bufnr = args.buf })
+      end
+    end,
+  })
+end

@@ -62,6 +62,8 @@ class Buffer:
     half typed."""
     published: set[str] = field(default_factory=set)
     """Other files' URIs this buffer's check published diagnostics for."""
+    live: tuple[int | None, list[str]] | None = None
+    """(version, lines) of the present text, split once per version."""
 
 
 class SpecServer(LanguageServer):
@@ -171,7 +173,13 @@ class SpecServer(LanguageServer):
         return await self.current(uri)
 
     def live_lines(self, uri: str) -> list[str]:
-        return tx.lines_of(self.workspace.get_text_document(uri).source)
+        doc = self.workspace.get_text_document(uri)
+        buf = self.buffers.get(uri)
+        if buf is None:
+            return tx.lines_of(doc.source)
+        if buf.live is None or buf.live[0] != doc.version:
+            buf.live = (doc.version, tx.lines_of(doc.source))
+        return buf.live[1]
 
     async def current(self, uri: str) -> Analysis | None:
         """A check of the buffer's present text (code actions edit at its positions)."""
