@@ -13,9 +13,10 @@ import pytest
 import torch
 import torchvision
 import torchvision.transforms as T
-from helpers.runhelp import run_cli
+from helpers.runhelp import python_child, run_cli
 from helpers.vision_files import write_image_folder
 
+from graphspec.cli import main
 from graphspec.compiler.pipeline import compile_text
 from graphspec.data.images import DECODE_LIMIT_ENV
 from graphspec.training import program
@@ -186,3 +187,26 @@ def test_a_changed_file_makes_a_new_plan(tmp_path):
     (tmp_path / "more" / "c0" / "0000.png").rename(tmp_path / "imgs" / "c1" / "9.png")
     data = compile_text(text).spec.data
     assert not data.in_memory and "more than one size" in data.data_path()
+
+
+def test_the_run_and_its_emitted_script_train_the_same(tmp_path, monkeypatch):
+    """`emit --train` writes the same decode-once code: the script prints the run's losses and
+    class names (read from the folders, as ImageFolder names them)."""
+    write_image_folder(tmp_path / "train", per_class=8, classes=3, sizes=((36, 30),), seed=6)
+    write_image_folder(tmp_path / "test", per_class=2, classes=3, sizes=((30, 36),), seed=7)
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "folder.yaml"
+    text = _spec("train", f"[{{CenterCrop: 24}}, ToTensor, {NORMALIZE}]", 24, test_root="test")
+    spec.write_text(text.replace("train: {epochs: 1}", "train: {epochs: 2, log_every: 1}\nseed: 0"))
+    run = run_cli(spec, runs=tmp_path / "runs")
+    assert run.code == 0, run.err
+    assert "data path: in memory: each image decoded, CenterCrop once" in run.out
+    assert "c2" in run.out  # the per-class results name the class folders
+    script = tmp_path / "train.py"
+    assert main(["emit", str(spec), "--train", "-o", str(script)]) == 0
+    assert "decoded(torchvision.datasets.ImageFolder(" in script.read_text()
+    proc = python_child(script, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    skip = ("model: ", "data: ", "data path: ", "batches: ", "train: ", "wrote: ")
+    expected = [line for line in run.out.splitlines()[:-1] if not line.startswith(skip)]
+    assert proc.stdout.splitlines() == expected
