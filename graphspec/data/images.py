@@ -4,6 +4,7 @@ user's own images, one folder per class). Each is a Dataset read through a DataL
 where torchvision holds the images as one uint8 array (CIFAR-10, MNIST, FashionMNIST) and every
 transform has an exact batched form (data/transforms.py): then make_data() returns that array as
 a tensor and batches() transforms a batch at a time, with no PIL image per sample and no worker.
+An ImageFolder makes such an array itself where it can: each image decoded once (`decode_plan`).
 """
 
 from __future__ import annotations
