@@ -311,11 +311,24 @@ class ImageFolderData(ImageSource):
 
     @property
     def plan(self) -> DecodePlan:
-        return decode_plan(self.root, self.test_root, self.transforms)
+        """decode_plan(), taken once per source object: generating a program asks for it a
+        dozen times, and walking a folder of thousands of files costs each time. Kept with
+        what it was taken for, so a model_copy with another root or transforms takes its own."""
+        key = (self.root, self.test_root, repr(self.transforms))
+        taken = self.__dict__.get("_plan_taken")
+        if taken is None or taken[0] != key:
+            taken = key, decode_plan(self.root, self.test_root, self.transforms)
+            self.__dict__["_plan_taken"] = taken  # beside the fields: not one of them
+        return taken[1]
 
     @property
     def in_memory(self) -> bool:  # type: ignore[override]
         return self.plan.why_not is None
+
+    @property
+    def imports(self) -> tuple[str, ...]:  # type: ignore[override]
+        thread_pool = ("from concurrent.futures import ThreadPoolExecutor",)
+        return TORCHVISION_IMPORTS + (thread_pool if self.in_memory else ())
 
     def transforms_batches(self) -> bool:
         return self.in_memory
@@ -559,15 +572,18 @@ def images_of(dataset):
 _DECODED = """\
 def decoded(folder):
     \"\"\"An ImageFolder's images, each decoded once by its loader and transform, as one uint8
-    tensor (N, C, H, W), and its labels.\"\"\"
-    first, _ = folder[0]
-    images = torch.empty((len(folder), *first.shape), dtype=torch.uint8)
-    for i, (path, _) in enumerate(folder.samples):
-        image = folder.transform(folder.loader(path))
-        if image.shape != first.shape:  # the folder changed since the program was made
-            raise ValueError(f"{path} decodes to {tuple(image.shape)}, the first image to "
-                             f"{tuple(first.shape)}: the images must decode to one size")
-        images[i] = image
+    tensor (N, C, H, W), and its labels. Threads decode in turn (PIL lets go of the GIL while
+    it decodes); the images keep the folder's order.\"\"\"
+    paths = [path for path, _ in folder.samples]
+    first = folder.transform(folder.loader(paths[0]))
+    images = torch.empty((len(paths), *first.shape), dtype=torch.uint8)
+    with ThreadPoolExecutor(max(1, min(8, torch.get_num_threads()))) as pool:
+        made = pool.map(lambda path: folder.transform(folder.loader(path)), paths, chunksize=64)
+        for i, (path, image) in enumerate(zip(paths, made)):
+            if image.shape != first.shape:  # the folder changed since the program was made
+                raise ValueError(f"{path} decodes to {tuple(image.shape)}, the first image to "
+                                 f"{tuple(first.shape)}: the images must decode to one size")
+            images[i] = image
     return (images,), torch.tensor(folder.targets)"""
 
 
