@@ -210,3 +210,16 @@ def test_the_run_and_its_emitted_script_train_the_same(tmp_path, monkeypatch):
     skip = ("model: ", "data: ", "data path: ", "batches: ", "train: ", "wrote: ")
     expected = [line for line in run.out.splitlines()[:-1] if not line.startswith(skip)]
     assert proc.stdout.splitlines() == expected
+
+
+def test_a_program_made_before_the_folder_changed_refuses_an_image_of_another_size(tmp_path):
+    """The emitted script may run on a folder changed since `emit --train`: an image that decodes
+    to another size than the first is refused by name, never stacked or cropped silently."""
+    write_image_folder(tmp_path / "imgs", per_class=4, classes=2, seed=8)
+    prog = program.load(compile_text(_spec(tmp_path / "imgs", "[ToTensor]")).spec, "<test>")
+    (images,), labels = prog.make_data()[0]
+    assert images.shape == (8, 3, 32, 32) and labels.tolist() == [0] * 4 + [1] * 4
+    write_image_folder(tmp_path / "more", per_class=1, classes=1, sizes=((20, 20),), seed=9)
+    (tmp_path / "more" / "c0" / "0000.png").rename(tmp_path / "imgs" / "c1" / "9.png")
+    with pytest.raises(ValueError, match=r"9\.png decodes to \(3, 20, 20\), the first image to"):
+        prog.make_data()
