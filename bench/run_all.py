@@ -28,6 +28,7 @@ CPU = {
     "startup.py": (["--rounds", "3"], ["--rounds", "9"]),
     "run_startup.py": (["--rounds", "3"], ["--rounds", "9"]),
     "cifar_epoch.py": (["--rounds", "1"], ["--rounds", "5"]),  # batch 4 swung 0.92-1.12 at 3
+    "image_folder.py": (["--rounds", "1", "--images", "1000"], ["--rounds", "5"]),
     "step_time.py": (["--rounds", "21"], ["--rounds", "101"]),
     "run_step.py": (["--rounds", "11", "--startup-rounds", "1"], ["--rounds", "41"]),
     "bert.py": (["--rounds", "9", "--infer-rounds", "11"], []),

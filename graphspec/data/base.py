@@ -191,7 +191,7 @@ def count(n: int, noun: str) -> str:
 
 
 def transforms_line(transforms: list[Any]) -> str:
-    """`    transform = transforms.Compose([...])`: the one place a transform becomes code."""
+    """`    transform = transforms.Compose([...])`: the spec's transforms as code."""
     from graphspec.core.codetext import literal
     from graphspec.data.transforms import preset_name, transform_steps
 
@@ -199,11 +199,19 @@ def transforms_line(transforms: list[Any]) -> str:
         name = literal(preset_name(transforms))
         return f"    transform = torchvision.models.get_weight({name}).transforms()"
 
-    steps = ", ".join(
-        f"transforms.{name}({', '.join(f'{k}={literal(v)}' for k, v in args.items())})"
-        for name, args in transform_steps(transforms)
+    return compose_line("transform", transform_steps(transforms))
+
+
+def compose_line(name: str, steps: list[tuple[str, dict[str, Any]]]) -> str:
+    """`    name = transforms.Compose([...])` of (torchvision name, keyword arguments) steps:
+    the one place a transform becomes code."""
+    from graphspec.core.codetext import literal
+
+    calls = ", ".join(
+        f"transforms.{op}({', '.join(f'{k}={literal(v)}' for k, v in args.items())})"
+        for op, args in steps
     )
-    return f"    transform = transforms.Compose([{steps}])"
+    return f"    {name} = transforms.Compose([{calls}])"
 
 
 TORCHVISION_IMPORTS = ("import torchvision", "import torchvision.transforms as transforms")

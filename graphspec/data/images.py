@@ -4,19 +4,35 @@ user's own images, one folder per class). Each is a Dataset read through a DataL
 where torchvision holds the images as one uint8 array (CIFAR-10, MNIST, FashionMNIST) and every
 transform has an exact batched form (data/transforms.py): then make_data() returns that array as
 a tensor and batches() transforms a batch at a time, with no PIL image per sample and no worker.
+An ImageFolder makes such an array itself where it can: each image decoded once (`decode_plan`).
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from graphspec.core.codetext import literal
 from graphspec.core.fields import NonNeg, Size
-from graphspec.data.base import TORCHVISION_IMPORTS, Source, data_error, transforms_line
+from graphspec.data.base import (
+    TORCHVISION_IMPORTS,
+    Source,
+    compose_line,
+    data_error,
+    transforms_line,
+)
 from graphspec.data.tensors import ShapeList
-from graphspec.data.transforms import Transforms, batched_steps, why_not_batched
+from graphspec.data.transforms import (
+    Transforms,
+    batched_steps,
+    decode_steps,
+    decoded_shape,
+    why_not_batched,
+    why_not_decoded,
+)
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -278,7 +294,9 @@ class FakeImages(ImageSource):
 
 
 class ImageFolderData(ImageSource):
-    """torchvision.datasets.ImageFolder: the user's images, one folder per class."""
+    """torchvision.datasets.ImageFolder: the user's images, one folder per class. Where the
+    transforms allow it and the decoded images fit DECODE_SHARE of RAM, each image is decoded
+    once into one uint8 tensor and batches() transforms a batch at a time (see `decode_plan`)."""
 
     source: Literal["ImageFolder"]
     root: str
@@ -291,12 +309,64 @@ class ImageFolderData(ImageSource):
     def has_test(self) -> bool:
         return self.test_root is not None
 
+    @property
+    def plan(self) -> DecodePlan:
+        """decode_plan(), taken once per source object: generating a program asks for it a
+        dozen times, and walking a folder of thousands of files costs each time. Kept with
+        what it was taken for, so a model_copy with another root or transforms takes its own."""
+        key = (self.root, self.test_root, repr(self.transforms))
+        taken = self.__dict__.get("_plan_taken")
+        if taken is None or taken[0] != key:
+            taken = key, decode_plan(self.root, self.test_root, self.transforms)
+            self.__dict__["_plan_taken"] = taken  # beside the fields: not one of them
+        return taken[1]
+
+    @property
+    def in_memory(self) -> bool:  # type: ignore[override]
+        return self.plan.why_not is None
+
+    @property
+    def imports(self) -> tuple[str, ...]:  # type: ignore[override]
+        thread_pool = ("from concurrent.futures import ThreadPoolExecutor",)
+        return TORCHVISION_IMPORTS + (thread_pool if self.in_memory else ())
+
+    def transforms_batches(self) -> bool:
+        return self.in_memory
+
+    def _why_loader(self) -> str:
+        return self.plan.why_not or ""
+
+    def data_path(self) -> str:
+        if not self.in_memory:
+            return super().data_path()
+        before, after = decode_steps(self.transforms)
+        c, h, w = self.plan.shape
+        once = ", ".join(["decoded", *(name for name, _ in before)])
+        return (
+            f"in memory: each image {once} once into one uint8 tensor ({self.plan.count:,} x "
+            f"{c}x{h}x{w}, {_show(self.plan.bytes)}), {', '.join(n for n, _ in after)} on "
+            "whole batches (no DataLoader)"
+        )
+
+    def helpers(self) -> list[str]:
+        if not self.in_memory:
+            return []
+        return [_DECODED, _transform_batch(decode_steps(self.transforms)[1])]
+
+    def class_names(self) -> list[str] | None:
+        """On the decode path, the class folders' names as ImageFolder finds them (sorted)."""
+        if not self.in_memory:
+            return None  # the DataLoader path reads them from the dataset
+        return sorted(e.name for e in os.scandir(self.root) if e.is_dir())
+
     def check_available(self, doc, *, fake_data: bool) -> None:
         _check_folder(self.root, doc.pos(("data", "root")))
         if self.test_root is not None:
             _check_folder(self.test_root, doc.pos(("data", "test_root")))
 
     def make_data(self) -> list[str]:
+        if self.in_memory:
+            return self._make_decoded()
         test = (
             f"    testset = torchvision.datasets.ImageFolder({literal(self.test_root)}, "
             "transform=transform)"
@@ -311,8 +381,129 @@ class ImageFolderData(ImageSource):
             "    return trainset, testset",
         ]
 
+    def _make_decoded(self) -> list[str]:
+        before, _ = decode_steps(self.transforms)
+        test = (
+            f"    testset = decoded(torchvision.datasets.ImageFolder({literal(self.test_root)}, "
+            "transform=decode))"
+            if self.test_root
+            else "    testset = None"
+        )
+        return [
+            "    # each image decoded once, as ImageFolder reads it, through the transforms before",
+            "    # ToTensor; batches() does the rest a whole batch at a time",
+            compose_line("decode", [*before, ("PILToTensor", {})]),
+            f"    trainset = decoded(torchvision.datasets.ImageFolder({literal(self.root)}, "
+            "transform=decode))",
+            test,
+            "    return trainset, testset",
+        ]
+
     def describe(self, train: int, test: int | None) -> str:
         return f"ImageFolder {self.root}: {train:,} images"
+
+
+# -- the decode-once plan -----------------------------------------------------------------------
+
+DECODE_SHARE = 0.25
+"""The most of this machine's RAM the decoded images of a folder may take (train and test
+together); beyond it the DataLoader path. GRAPHSPEC_DECODE_LIMIT (bytes) sets another limit."""
+DECODE_LIMIT_ENV = "GRAPHSPEC_DECODE_LIMIT"
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    """Whether an image folder is decoded once, and if not why not."""
+
+    why_not: str | None  # None: decoded once
+    shape: tuple[int, int, int] | None = None  # one image as decoded (C, H, W)
+    count: int = 0  # images, train and test
+
+    @property
+    def bytes(self) -> int:
+        return self.count * math.prod(self.shape) if self.shape else 0
+
+
+def decode_limit() -> tuple[int, str]:
+    """The bytes the decoded images may take, and what says so."""
+    text = os.environ.get(DECODE_LIMIT_ENV)
+    if text is not None and text.strip().isdigit():
+        return int(text), DECODE_LIMIT_ENV
+    try:
+        ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0, "this machine's RAM, unknown"
+    return int(ram * DECODE_SHARE), f"{DECODE_SHARE:.0%} of this machine's {_show(ram)} RAM"
+
+
+def decode_plan(root: str, test_root: str | None, transforms: Transforms) -> DecodePlan:
+    """The plan for these folders as they are now: keyed by every file's name, size and mtime,
+    so a file added, removed or rewritten makes a new plan, and an unchanged folder is read
+    once however often the program's generation asks."""
+    split = decode_steps(transforms)
+    if split is None:
+        return DecodePlan(why_not_decoded(transforms))
+    folders = [root] + ([test_root] if test_root is not None else [])
+    if not all(os.path.isdir(f) for f in folders):
+        return DecodePlan("the image folder is not there yet")
+    try:
+        files = tuple((p, *_stamp(p)) for f in folders for p in _image_files(f))
+    except OSError as err:
+        return DecodePlan(f"a file cannot be read ({err.strerror or err})")
+    steps = tuple((name, tuple(args.items())) for name, args in split[0])
+    return _plan(files, steps, decode_limit())
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=16)
+def _plan(files: tuple, steps: tuple, limit: tuple[int, str]) -> DecodePlan:
+    if not files:
+        return DecodePlan("the folder has no images")
+    before = [(name, dict(args)) for name, args in steps]
+    shape = decoded_shape(before, None)
+    if shape is None:  # the steps keep each image's size: they must all have one
+        shapes: dict[tuple, str] = {}
+        for path, *_ in files:
+            try:
+                shapes.setdefault(decoded_shape(before, _header_size(path)), path)
+            except (OSError, ValueError, SyntaxError) as err:
+                return DecodePlan(f"'{path}' cannot be read ({err})")
+            if len(shapes) > 1:
+                (a, first), (b, other) = shapes.items()
+                return DecodePlan(
+                    f"the images have more than one size ('{first}' decodes to "
+                    f"{a[1]}x{a[2]}, '{other}' to {b[1]}x{b[2]}; a CenterCrop or a Resize to "
+                    "[h, w] before ToTensor brings them to one)"
+                )
+        (shape,) = shapes
+    plan = DecodePlan(None, shape, len(files))
+    allowed, said_by = limit
+    if plan.bytes > allowed:
+        return DecodePlan(
+            f"{len(files):,} images decoded would take {_show(plan.bytes)}, more than the "
+            f"{_show(allowed)} allowed ({said_by})"
+        )
+    return plan
+
+
+def _header_size(path: str) -> tuple[int, int]:
+    """An image's (height, width) from its header: PIL reads no pixels for it."""
+    from PIL import Image  # torchvision's own reader; `run` only
+
+    with Image.open(path) as image:
+        width, height = image.size
+    return height, width
+
+
+def _show(n: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
 
 
 def _check_folder(root: str, pos) -> None:
@@ -376,6 +567,24 @@ def images_of(dataset):
     else:  # CIFAR-10's (N, H, W, C)
         images = images.permute(0, 3, 1, 2).contiguous()
     return (images,), torch.as_tensor(dataset.targets)"""
+
+
+_DECODED = """\
+def decoded(folder):
+    \"\"\"An ImageFolder's images, each decoded once by its loader and transform, as one uint8
+    tensor (N, C, H, W), and its labels. Threads decode in turn (PIL lets go of the GIL while
+    it decodes); the images keep the folder's order.\"\"\"
+    paths = [path for path, _ in folder.samples]
+    first = folder.transform(folder.loader(paths[0]))
+    images = torch.empty((len(paths), *first.shape), dtype=torch.uint8)
+    with ThreadPoolExecutor(max(1, min(8, torch.get_num_threads()))) as pool:
+        made = pool.map(lambda path: folder.transform(folder.loader(path)), paths, chunksize=64)
+        for i, (path, image) in enumerate(zip(paths, made)):
+            if image.shape != first.shape:  # the folder changed since the program was made
+                raise ValueError(f"{path} decodes to {tuple(image.shape)}, the first image to "
+                                 f"{tuple(first.shape)}: the images must decode to one size")
+            images[i] = image
+    return (images,), torch.tensor(folder.targets)"""
 
 
 def _transform_batch(steps: list[tuple[str, dict]]) -> str:

@@ -91,30 +91,77 @@ TO_TENSOR = {"ToTensor", "PILToTensor"}
 def batched_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]] | None:
     """The transforms as (name, kwargs) steps on a uint8 batch, or None when one of them has no
     exact batched form (or no step makes a tensor: the DataLoader could not batch PIL images)."""
-    if preset_name(transforms):
-        return None  # a weights preset resizes a PIL image
-    steps = transform_steps(transforms)
-    names = [name for name, _ in steps]
-    if not any(n in TO_TENSOR for n in names):
-        return None
-    first = next(i for i, n in enumerate(names) if n in TO_TENSOR)
-    before, after = names[:first], names[first + 1 :]
-    if all(n in ON_UINT8 for n in before) and all(n in ON_TENSOR for n in after):
-        return steps
-    return None
+    steps = _split(transforms, ON_UINT8)
+    return None if isinstance(steps, str) else steps
 
 
 def why_not_batched(transforms: list[Any]) -> str:
     """Which transform keeps a dataset on the DataLoader path, in words."""
+    steps = _split(transforms, ON_UINT8)
+    return steps if isinstance(steps, str) else "every transform is batched"
+
+
+# -- decoding once ------------------------------------------------------------------------------
+# A folder of image files (ImageFolder) has no uint8 array to start from: each image is decoded
+# once, by torchvision's own loader and the PIL transforms before ToTensor, which are all
+# deterministic (so doing them once gives what doing them every epoch would), then held as
+# uint8. The transforms from ToTensor on run per batch as above.
+AT_DECODE = {"Resize", "CenterCrop", "Pad", "Grayscale"}
+
+
+def decode_steps(transforms: list[Any]) -> tuple[list, list] | None:
+    """(the steps done once per image at decode, the steps per batch from ToTensor on), or None
+    when a transform keeps the images on the DataLoader path (why_not_decoded says which)."""
+    steps = _split(transforms, AT_DECODE)
+    if isinstance(steps, str):
+        return None
+    first = next(i for i, (n, _) in enumerate(steps) if n in TO_TENSOR)
+    return steps[:first], steps[first:]
+
+
+def why_not_decoded(transforms: list[Any]) -> str:
+    steps = _split(transforms, AT_DECODE)
+    return steps if isinstance(steps, str) else "every transform is batched"
+
+
+def decoded_shape(steps: list[tuple[str, dict]], raw: tuple[int, int] | None):
+    """(C, H, W) the decode steps bring an image of `raw` (height, width) to, as ImageFolder
+    reads it (RGB); with `raw` None, the shape when the steps alone fix it (a CenterCrop or a
+    Resize to [h, w]), else None. Resize's arithmetic is torchvision's
+    (_compute_resized_output_size: the short side to `size`, the long one truncated)."""
+    channels, size = 3, raw
+    for name, args in steps:
+        if name == "Grayscale":
+            channels = args["num_output_channels"]
+        elif name == "CenterCrop" or (name == "Resize" and isinstance(args["size"], tuple)):
+            size = _pair(args["size"])
+        elif name == "Resize" and size is not None:
+            h, w = size
+            short, long = min(h, w), max(h, w)
+            new_long = int(args["size"] * long / short)
+            size = (args["size"], new_long) if h <= w else (new_long, args["size"])
+        elif name == "Pad" and size is not None:
+            size = (size[0] + 2 * args["padding"], size[1] + 2 * args["padding"])
+    return None if size is None else (channels, *size)
+
+
+def _pair(size: Any) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (size[0], size[1])
+
+
+def _split(transforms: list[Any], before_ok: set[str]) -> list[tuple[str, dict]] | str:
+    """The steps when those before the first ToTensor/PILToTensor are in `before_ok` and those
+    after it have tensor forms; else why not, in words."""
     if preset_name(transforms):
         return f"{preset_name(transforms)}.transforms() resizes each image"
-    names = [name for name, _ in transform_steps(transforms)]
+    steps = transform_steps(transforms)
+    names = [name for name, _ in steps]
     if not any(n in TO_TENSOR for n in names):
         return "no ToTensor"
     first = next(i for i, n in enumerate(names) if n in TO_TENSOR)
     for i, name in enumerate(names):
-        allowed = ON_UINT8 if i < first else ON_TENSOR if i > first else TO_TENSOR
+        allowed = before_ok if i < first else ON_TENSOR if i > first else TO_TENSOR
         if name not in allowed:
             where = "before" if i < first else "after"
             return f"{name} {where} {names[first]} has no exact batched form"
-    return "every transform is batched"
+    return steps

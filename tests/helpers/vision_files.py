@@ -3,7 +3,8 @@
 `write_cifar` writes CIFAR-10's pickled batches (data_batch_1..5, test_batch, batches.meta) of
 random uint8 images; torchvision's CIFAR10 class refuses them unless their MD5s are the ones it
 knows, so `accept_cifar(md5s)` patches the class's lists (the benchmarks' loader hook, said so in
-bench/RESULTS.md). `write_mnist` writes MNIST's idx files, which torchvision reads unchecked.
+bench/RESULTS.md). `write_mnist` writes MNIST's idx files, which torchvision reads unchecked;
+`write_image_folder` a folder of PNGs, one subfolder per class, for ImageFolder.
 """
 
 from __future__ import annotations
@@ -79,3 +80,31 @@ def write_mnist(root: Path, name: str, train: int, test: int, seed: int = 0) -> 
         (folder / f"{prefix}-images-idx3-ubyte").write_bytes(head + images.tobytes())
         head = struct.pack(">II", 0x801, n)
         (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(head + labels.tobytes())
+
+
+def write_image_folder(
+    root: Path,
+    per_class: int,
+    classes: int = 3,
+    sizes: tuple[tuple[int, int], ...] = ((32, 32),),
+    seed: int = 0,
+) -> list[Path]:
+    """An ImageFolder of random PNGs: root/c0..c{classes-1}/NNNN.png, the (width, height)s of
+    `sizes` in turn, in PIL modes RGB, L and RGBA in turn (ImageFolder's loader makes each RGB)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    written = []
+    for c in range(classes):
+        folder = root / f"c{c}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            w, h = sizes[(c * per_class + i) % len(sizes)]
+            mode = ("RGB", "L", "RGBA")[i % 3] if per_class > 3 else "RGB"
+            bands = {"RGB": 3, "L": 1, "RGBA": 4}[mode]
+            pixels = rng.integers(0, 256, (h, w, bands), dtype=np.uint8)
+            image = Image.fromarray(pixels[..., 0] if bands == 1 else pixels)
+            path = folder / f"{i:04d}.png"
+            image.save(path)
+            written.append(path)
+    return written
