@@ -23,8 +23,6 @@ MODEL_IMPORTS = (
     "import torch",
     "import torch.nn as nn",
     "import torch.nn.functional as F",
-    "import fnmatch",  # train.freeze, optimizer.groups and weights.ignore patterns
-    "import re",  # weights.rename
 )
 """What the generated model and training functions import. A data source's generated code adds
 its own lines (`Source.imports`, on its class): the callers pass those to `check_source`, so the
@@ -47,7 +45,7 @@ _ALLOWED_DUNDERS = frozenset({"__init__", "__name__", "__main__"})
 # nested inside make_data is make_data's).
 GUARDED_CALLS: dict[str, frozenset[str]] = {
     "torch.save": frozenset({"main"}),
-    "torch.load": frozenset({"make_data", "main"}),
+    "torch.load": frozenset({"make_data", "main", "load_weights"}),
     "np.load": frozenset({"make_data"}),
     "Path": frozenset({"make_data"}),
     "csv.": frozenset({"make_data"}),

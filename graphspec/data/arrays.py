@@ -12,7 +12,7 @@ import os
 import zipfile
 import zlib
 from tokenize import TokenError
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -24,6 +24,7 @@ MAX_FILE_BYTES = 8 * 1024**3
 
 
 class ArraysData(Source):
+    predict_reads: ClassVar[str | None] = "arrays"
     """Arrays from a NumPy `.npz` file: `inputs` name the arrays fed to the model (one per
     input), `target` the labels or values; the first dimension of each is the sample."""
 

@@ -102,6 +102,7 @@ class ImageSource(Source):
     """A torchvision Dataset with transforms, batched by a DataLoader."""
 
     counted_as: ClassVar[str] = "images"
+    predict_reads: ClassVar[str | None] = "images"
 
     transforms: Transforms = ["ToTensor"]
     """torchvision transforms in order, or a torchvision weights name whose preprocessing is

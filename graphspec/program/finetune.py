@@ -90,6 +90,20 @@ def functions(spec: Any) -> list[str]:
     return [FUNCTIONS] if tunes(spec) else []
 
 
+def imports(spec: Any) -> tuple[str, ...]:
+    """The import lines the functions above write for `spec` (check_source allows these)."""
+    lines: list[str] = []
+    if tunes(spec) or spec.weights is not None:
+        lines.append("import fnmatch")
+    if spec.weights is not None:
+        lines.append("import re")
+        if spec.weights.torchvision_name() is not None:
+            lines.append("import torchvision.models")
+        elif spec.weights.from_.endswith(".safetensors"):
+            lines.append("from safetensors.torch import load_file")
+    return tuple(lines)
+
+
 def load_weights(spec: Any) -> list[str]:
     """The script's `load_weights(net)` and its settings; [] without `weights:`."""
     weights = spec.weights

@@ -59,7 +59,7 @@ def generate(compiled: Compiled, overrides: list[str] = ()) -> str:
         'if __name__ == "__main__":\n    main()',
     ]
     text = "\n\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
-    check_source(text, spec.data.imports)
+    check_source(text, (*spec.data.imports, *finetune.imports(spec)))
     return text
 
 

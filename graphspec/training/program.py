@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from graphspec.compiler.build import load_namespace
-from graphspec.program import functions
+from graphspec.program import finetune, functions
 
 
 class Program:
@@ -35,4 +35,5 @@ class Program:
 def load(spec: Any, origin: str) -> Program:
     """Generate the spec's training functions and execute them."""
     source = functions.program(spec, origin)
-    return Program(source, load_namespace(source, origin, "training", spec.data.imports))
+    imports = (*spec.data.imports, *finetune.imports(spec))  # what check_source allows
+    return Program(source, load_namespace(source, origin, "training", imports))

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from graphspec.core.errors import fail
+from graphspec.data import source_class
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 
@@ -38,12 +39,10 @@ def prepare(state: dict[str, Any], path: str, want_target: bool = False) -> Prep
     where = Path(path)
     if not where.exists():
         raise data_error(f"'{path}' does not exist")
-    if source == "table":
-        return _table(state, where, want_target)
-    if source in ("arrays", "npy"):
-        return _arrays(state, where, want_target)
-    if source in ("ImageFolder", "CIFAR10", "MNIST", "FashionMNIST", "FakeData"):
-        return _images(state, where, want_target)
+    cls = source_class(source)
+    reader = READERS.get(cls.predict_reads if cls is not None else None)
+    if reader is not None:
+        return reader(state, where, want_target)
     raise data_error(
         f"predict reads tables, arrays and images; this run trained on {source} data",
         "for a text model, use `graphspec sample RUN_DIR --prompt TEXT`",
@@ -233,3 +232,7 @@ def eval_transform(steps: list[list[Any]]) -> Any:
 
 def _arg(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
+
+
+READERS = {"table": _table, "arrays": _arrays, "images": _images}
+"""Each kind of new data predict reads, by the trained source's `predict_reads`."""
