@@ -19,7 +19,7 @@ from graphspec.compiler.positions import field_positions, node_positions
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.names import class_name_problem
-from graphspec.language import includes, load
+from graphspec.language import includes, load, paths
 from graphspec.language import locate as report
 from graphspec.language.spec import Spec
 
@@ -76,7 +76,7 @@ def compile_text(text: str, file: str = "<spec>") -> Compiled:
 @load.gc_paused()  # about a third faster at 10,000 layers, and linear (bench/scale.py)
 def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     """`data` replaces `doc.data` (after --set overrides); positions still come from `doc`."""
-    data = doc.data if data is None else data
+    data = paths.resolve(doc.data if data is None else data, doc.file)  # beside the spec
     _check_unresolved_from(data, doc)
     _check_graph_size(data, doc)
     constants = _constants(data, doc)

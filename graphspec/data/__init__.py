@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import typing
 
 from graphspec.data.base import Source
 
@@ -36,4 +37,13 @@ def _discover() -> tuple[type[Source], ...]:
 SOURCES: tuple[type[Source], ...] = _discover()
 """Every source class, each picked by the value of its `source:` field."""
 
-__all__ = ["SOURCES", "Source"]
+
+def path_fields(source: object) -> tuple[str, ...]:
+    """The path fields of the source named `source` (none for an unknown name)."""
+    for cls in SOURCES:
+        if source in typing.get_args(cls.model_fields["source"].annotation):
+            return cls.path_fields
+    return ()
+
+
+__all__ = ["SOURCES", "Source", "path_fields"]

@@ -26,6 +26,7 @@ class ArraysData(Source):
     input), `target` the labels or values; the first dimension of each is the sample."""
 
     source: Literal["arrays"]
+    path_fields = ("path",)
     path: str
     """The `.npz` file (numpy.savez), relative to the working folder."""
     inputs: list[str] = Field(default=["x"], min_length=1)

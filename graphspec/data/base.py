@@ -27,6 +27,10 @@ from graphspec.core.fields import NonNeg, Size, StrictModel
 class Source(StrictModel):
     """The batching every source shares; subclasses add `source: Literal[...]` and fields."""
 
+    path_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields naming files or folders (dotted into a nested mapping; a list: each item),
+    resolved beside the spec that names them (language/paths.py)."""
+
     batch_size: Size = 1
     test_batch_size: Size | None = None
     """Batch size for evaluation; default: batch_size."""

@@ -279,6 +279,7 @@ class ImageFolderData(ImageSource):
     """torchvision.datasets.ImageFolder: the user's images, one folder per class."""
 
     source: Literal["ImageFolder"]
+    path_fields = ("root", "test_root")
     root: str
     test_root: str | None = None
     """A second folder of the same classes for evaluation."""
