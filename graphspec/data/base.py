@@ -152,15 +152,27 @@ def constraint(message: str, pos: Pos | None) -> Any:
     return Problem("E-CONSTRAINT", message, pos)
 
 
-def split_lines(fraction: float, seed: int) -> list[str]:
+def split_lines(
+    fraction: float, seed: int, standardize: bool = False, reconstructs: bool = False
+) -> list[str]:
     """The end of a make_data() holding `inputs` (a tuple) and `target`: a test split of
-    `fraction` drawn from a generator seeded with `seed`, fixed by the spec, not the run."""
+    `fraction` drawn from a generator seeded with `seed`, fixed by the spec, not the run;
+    `standardize`: each floating input scaled to mean 0, std 1 per feature with the training
+    samples' statistics (the test samples too)."""
     from graphspec.core.codetext import literal
 
+    scale = [
+        "    # data.standardize: the training samples' mean and std, for the test samples too",
+        "    stats = [(x[train].mean(0), x[train].std(0).clamp_min(1e-12))",
+        "             if x.is_floating_point() else None for x in inputs]",
+        "    inputs = tuple(x if s is None else (x - s[0]) / s[1] for x, s in zip(inputs, stats))",
+        *(["    target = inputs[0]  # reconstruction: the scaled input"] if reconstructs else []),
+    ]
     return [
         f"    split = torch.randperm(len(target), generator=torch.Generator().manual_seed({seed}))",
         f"    n_test = round(len(target) * {literal(fraction)})",
         "    test, train = split[:n_test], split[n_test:]",
+        *(scale if standardize else []),
         "    trainset = tuple(x[train] for x in inputs), target[train]",
         "    testset = (tuple(x[test] for x in inputs), target[test]) if n_test else None",
         "    return trainset, testset",
