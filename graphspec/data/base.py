@@ -205,8 +205,13 @@ def transforms_line(transforms: list[Any]) -> str:
     from graphspec.core.codetext import literal
     from graphspec.data.transforms import transform_steps
 
+    def arg(name: str, key: str, value: Any) -> str:
+        if (name, key) == ("AutoAugment", "policy"):  # an enum member (validated name)
+            return f"transforms.AutoAugmentPolicy.{value}"
+        return literal(value)
+
     steps = ", ".join(
-        f"transforms.{name}({', '.join(f'{k}={literal(v)}' for k, v in args.items())})"
+        f"transforms.{name}({', '.join(f'{k}={arg(name, k, v)}' for k, v in args.items())})"
         for name, args in transform_steps(transforms)
     )
     return f"    transform = transforms.Compose([{steps}])"

@@ -1,6 +1,6 @@
-"""ImageFolder with test_fraction and a validation split: the run and its `emit --train`
-script train on the same images and print the same losses, and the script runs to its end
-(its evaluation names the classes of a Subset)."""
+"""ImageFolder with test_fraction, a validation split and random augmentation: the run and its
+`emit --train` script train on the same images, augmented by the same draws, and print the
+same losses, and the script runs to its end (its evaluation names the classes of a Subset)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,14 @@ data:
   source: ImageFolder
   root: images
   test_fraction: 0.25
-  transforms: [ToTensor]
+  transforms:
+    - {RandomResizedCrop: {size: 8, scale: [0.5, 1.0]}}
+    - {RandomRotation: {degrees: 10}}
+    - {ColorJitter: {brightness: 0.2}}
+    - {AutoAugment: {policy: CIFAR10}}
+    - TrivialAugmentWide
+    - ToTensor
+    - {RandomErasing: {p: 0.5}}
   batch_size: 4
   shuffle: true
 loss: CrossEntropyLoss
