@@ -48,5 +48,8 @@ def place(path: str, base: str) -> str:
     if path in KEYWORDS or os.path.isabs(path) or path.startswith("~"):
         return path
     beside = os.path.normpath(os.path.join(base, path))
-    found = beside if os.path.exists(beside) or not os.path.exists(path) else path
+    try:
+        found = beside if os.path.exists(beside) or not os.path.exists(path) else path
+    except (ValueError, OSError):  # a NUL byte, a name too long: the source's check says so
+        return path
     return os.path.abspath(found)

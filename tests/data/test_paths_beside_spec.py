@@ -53,3 +53,12 @@ def test_a_path_found_only_from_the_working_folder_still_works(project, monkeypa
 
     spec = compile_file(folder / "wine.yaml").spec
     assert spec.data.path == str(elsewhere / "data" / "wine.csv")
+
+
+def test_a_path_no_file_can_have_is_left_to_the_sources_check(tmp_path):
+    """A NUL byte or an overlong name is no crash: the path beside the spec is kept for the
+    source's own check (E-DATA) to name."""
+    from graphspec.language.paths import place
+
+    assert place("a\x00b.csv", str(tmp_path)) == str(tmp_path / "a\x00b.csv")
+    assert place("x" * 5000, str(tmp_path)) == str(tmp_path / ("x" * 5000))
