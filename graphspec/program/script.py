@@ -92,10 +92,8 @@ def _settings(compiled: Compiled) -> str:
             lines.append(f"MAX_STEPS = {train.steps}  # stop after this many optimizer steps")
     else:
         lines.append(f"STEPS = {train.steps}")
-    if train.log_every is not None:
+    if train.log_every is not None:  # else main() sets log_every from the data
         lines.append(f"LOG_EVERY = {train.log_every}")
-    else:
-        lines.append("LOG_EVERY = None  # train.log_every left out: about ten lines an epoch")
     if train.stop is not None:
         lines.append(f"TOLERANCE, PATIENCE = {train.stop.tolerance!r}, {train.stop.patience}")
     return "\n".join(lines + functions.settings(spec))
@@ -191,9 +189,15 @@ def _per_epoch() -> list[str]:
 
 def _log_every(spec: Any) -> list[str]:
     """recipe.default_log_every's rule when train.log_every is left out."""
-    if spec.train.log_every is not None or not _epochs_mode(spec):
-        return ["    log_every = LOG_EVERY or 1"]
-    return [f"    log_every = LOG_EVERY or max(1, per_epoch_n // {LINES_PER_EPOCH})"]
+    if spec.train.log_every is not None:
+        return []  # the loop reads LOG_EVERY, as the tutorial's does
+    if not _epochs_mode(spec):
+        return ["    log_every = 1  # train.log_every left out: every step"]
+    return [f"    log_every = max(1, per_epoch_n // {LINES_PER_EPOCH})  # about ten lines an epoch"]
+
+
+def _log_name(spec: Any) -> str:
+    return "LOG_EVERY" if spec.train.log_every is not None else "log_every"
 
 
 def _scheduler(spec: Any) -> list[str]:
@@ -290,6 +294,7 @@ def _order(indent: str) -> str:
 
 
 def _epochs_loop(compiled: Compiled) -> list[str]:
+    log_name = _log_name(compiled.spec)
     every_step = _scheduler_every(compiled.spec) == "step"
     capped = compiled.spec.train.steps is not None
     lines = [
@@ -305,8 +310,9 @@ def _epochs_loop(compiled: Compiled) -> list[str]:
         "",
         "            # print statistics",
         "            running_loss += loss",
-        "            if (i + 1) % log_every == 0:  # print every log_every mini-batches",
-        '                print(f"[{epoch + 1}, {i + 1:5d}] loss: {running_loss / log_every:.3f}")',
+        f"            if (i + 1) % {log_name} == 0:  # print every {log_name} mini-batches",
+        '                print(f"[{epoch + 1}, {i + 1:5d}] loss: '
+        f'{{running_loss / {log_name}:.3f}}")',
         "                running_loss = 0.0",
         *_validation(compiled.spec, "            ", "i + 1"),
         *_stop(compiled.spec, "            "),
@@ -325,6 +331,7 @@ def _epochs_loop(compiled: Compiled) -> list[str]:
 
 
 def _steps_loop(compiled: Compiled) -> list[str]:
+    log_name = _log_name(compiled.spec)
     width = len(str(compiled.spec.train.steps))
     every = _scheduler_every(compiled.spec)
     return [
@@ -338,9 +345,9 @@ def _steps_loop(compiled: Compiled) -> list[str]:
         *(["            scheduler.step()"] if every == "step" else []),
         "            step += 1",
         "            running_loss += loss",
-        "            if step % log_every == 0:",
+        f"            if step % {log_name} == 0:",
         f'                print(f"step {{step:{width}d}}/{{STEPS}}  loss: '
-        '{running_loss / log_every:.6g}")',
+        f'{{running_loss / {log_name}:.6g}}")',
         "                running_loss = 0.0",
         *_validation(compiled.spec, "            ", "i + 1"),
         *_stop(compiled.spec, "            "),
