@@ -30,6 +30,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="compare: the overlaid loss plot (.png, .svg or .pdf; default compare.png)",
     )
     p.add_argument("--no-plot", action="store_true", help="compare: draw no plot")
+    p.add_argument(
+        "--smooth",
+        type=_weight,
+        default=0.0,
+        metavar="W",
+        help="compare: smooth the training losses as TensorBoard does (0 <= W < 1, e.g. 0.6)",
+    )
+    p.add_argument("--log-y", action="store_true", help="compare: a logarithmic loss axis")
+
+
+def _weight(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"--smooth must be in [0, 1), got {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +77,8 @@ def _list(args: argparse.Namespace, root: Path) -> int:
     from rich.table import Table
 
     table = Table(title=f"runs under {root}", title_justify="left")
-    for column in ("run", "spec", "status", "steps", "loss", "final", "started", "time"):
+    columns = ("run", "spec", "status", "steps", "loss", "best val", "final", "started", "time")
+    for column in columns:
         right = column in ("steps", "loss", "time")
         table.add_column(column, justify="right" if right else "left", no_wrap=column == "run")
     for r in found:
@@ -72,6 +88,7 @@ def _list(args: argparse.Namespace, root: Path) -> int:
             _status(r),
             "-" if r.steps is None else f"{r.steps:,}",
             _num(r.train_loss),
+            r.best_text,
             _final(r),
             (r.started or "-").replace("T", " "),
             _duration(r.duration_s),
@@ -93,16 +110,17 @@ def _compare(args: argparse.Namespace, names: list[str]) -> int:
             hint="name the file with one of these endings, or pass --no-plot",
         )
     runs = [records.read(_run_dir(n, Path(args.runs_dir))) for n in names]
-    labels = [records.shown(n.rstrip("/")) for n in names]
     diffs = records.differences(runs)
+    labels = records.labels(runs, diffs)
     if plot is not None:
-        records.loss_plot(runs, labels, plot)
+        records.loss_plot(runs, labels, plot, args.smooth, True if args.log_y else None)
     if args.json:
         print(
             json.dumps(
                 {
                     "runs": [r.as_json() for r in runs],
                     "differences": {k: v for k, v in diffs},
+                    "labels": labels,
                     "plot": str(plot) if plot else None,
                 },
                 indent=2,
@@ -117,6 +135,7 @@ def _compare(args: argparse.Namespace, names: list[str]) -> int:
     table.add_column("")
     for label in labels:
         table.add_column(label)
+    table.add_row("run", *[n.rstrip("/") for n in names])
     table.add_row("spec", *[r.spec for r in runs])
     table.add_row("status", *[_status(r) for r in runs])
     table.add_row("steps", *["-" if r.steps is None else f"{r.steps:,}" for r in runs])
@@ -127,11 +146,13 @@ def _compare(args: argparse.Namespace, names: list[str]) -> int:
         table.add_row("(spec)", *["the same" for _ in runs])
     table.rows[-1].end_section = True
     table.add_row("last logged loss", *[_num(r.train_loss) for r in runs])
+    if any(r.best for r in runs):
+        table.add_row("best validation", *[r.best_text for r in runs])
     for split, metric in records.metric_names(runs):
         table.add_row(
             f"{split} {metric}", *[_num(r.final.get(split, {}).get(metric)) for r in runs]
         )
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=max(Console().width, 160))
     console.print(table)
     if plot is not None:
         console.print(f"loss plot: {plot}")

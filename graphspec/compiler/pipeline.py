@@ -19,7 +19,7 @@ from graphspec.compiler.positions import field_positions, node_positions
 from graphspec.core import exprs
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.names import class_name_problem
-from graphspec.language import includes, load
+from graphspec.language import includes, load, paths
 from graphspec.language import locate as report
 from graphspec.language.spec import Spec
 
@@ -77,7 +77,8 @@ def compile_text(text: str, file: str = "<spec>") -> Compiled:
 def compile_document(doc: load.Document, data: Any = None) -> Compiled:
     """`data` replaces `doc.data` (after --set overrides); positions still come from `doc`."""
     try:
-        return _compile(doc, doc.data if data is None else data)
+        data = paths.resolve(doc.data if data is None else data, doc.file)  # beside the spec
+        return _compile(doc, data)
     except SpecError as err:
         if not err.problems:  # a refusal must say why; one that cannot is a bug, not the user's
             raise RuntimeError("a SpecError without a problem: a compiler bug") from err

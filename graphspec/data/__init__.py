@@ -59,4 +59,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["SOURCES", "SOURCE_MODULES", "Source", "source_class"]
+def path_fields(source: object) -> tuple[str, ...]:
+    """The path fields of the source named `source` (none for an unknown name)."""
+    cls = source_class(source) if isinstance(source, str) else None
+    return cls.path_fields if cls is not None else ()
+
+
+__all__ = ["SOURCES", "SOURCE_MODULES", "Source", "path_fields", "source_class"]

@@ -29,14 +29,18 @@ class ArraysData(Source):
     input), `target` the labels or values; the first dimension of each is the sample."""
 
     source: Literal["arrays"]
+    path_fields = ("path",)
     path: str
-    """The `.npz` file (numpy.savez), relative to the working folder."""
+    """The `.npz` file (numpy.savez), beside the spec (language/paths.py)."""
     inputs: list[str] = Field(default=["x"], min_length=1)
     target: str = "y"
     """The labels' or values' array; `input`: the first input is the target (reconstruction)."""
     test_fraction: Probability = 0.0
     """Held out for the evaluation, drawn with `split_seed`."""
     split_seed: Int = 0
+    standardize: bool = False
+    """Scale every floating input to mean 0, std 1 per feature over the training samples (the
+    test samples with the same statistics)."""
 
     imports = ("import numpy as np",)
     can_reconstruct = True
@@ -105,7 +109,9 @@ class ArraysData(Source):
             f"        for name in {literal(self.inputs)}",
             "    )",
             *self._target_lines(),
-            *split_lines(self.test_fraction, self.split_seed),
+            *split_lines(
+                self.test_fraction, self.split_seed, self.standardize, self.reconstructs()
+            ),  # fmt: skip
         ]
 
     def _target_lines(self) -> list[str]:

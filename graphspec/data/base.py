@@ -28,6 +28,10 @@ from graphspec.core.fields import NonNeg, Size, StrictModel
 class Source(StrictModel):
     """The batching every source shares; subclasses add `source: Literal[...]` and fields."""
 
+    path_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields naming files or folders (dotted into a nested mapping; a list: each item),
+    resolved beside the spec that names them (language/paths.py)."""
+
     batch_size: Size = 1
     test_batch_size: Size | None = None
     """Batch size for evaluation; default: batch_size."""
@@ -153,11 +157,22 @@ def constraint(message: str, pos: Pos | None) -> Any:
     return Problem("E-CONSTRAINT", message, pos)
 
 
-def split_lines(fraction: float, seed: int) -> list[str]:
+def split_lines(
+    fraction: float, seed: int, standardize: bool = False, reconstructs: bool = False
+) -> list[str]:
     """The end of a make_data() holding `inputs` (a tuple) and `target`: a test split of
-    `fraction` drawn from a generator seeded with `seed`, fixed by the spec, not the run."""
+    `fraction` drawn from a generator seeded with `seed`, fixed by the spec, not the run;
+    `standardize`: each floating input scaled to mean 0, std 1 per feature with the training
+    samples' statistics (the test samples too)."""
     from graphspec.core.codetext import literal
 
+    scale = [
+        "    # data.standardize: the training samples' mean and std, for the test samples too",
+        "    stats = [(x[train].mean(0), x[train].std(0).clamp_min(1e-12))",
+        "             if x.is_floating_point() else None for x in inputs]",
+        "    inputs = tuple(x if s is None else (x - s[0]) / s[1] for x, s in zip(inputs, stats))",
+        *(["    target = inputs[0]  # reconstruction: the scaled input"] if reconstructs else []),
+    ]
     return [
         "    sizes = [len(x) for x in inputs]",
         "    if any(n != len(target) for n in sizes):  # never train on the shorter silently",
@@ -166,6 +181,7 @@ def split_lines(fraction: float, seed: int) -> list[str]:
         f"    split = torch.randperm(len(target), generator=torch.Generator().manual_seed({seed}))",
         f"    n_test = round(len(target) * {literal(fraction)})",
         "    test, train = split[:n_test], split[n_test:]",
+        *(scale if standardize else []),
         "    trainset = tuple(x[train] for x in inputs), target[train]",
         "    testset = (tuple(x[test] for x in inputs), target[test]) if n_test else None",
         "    return trainset, testset",
@@ -205,13 +221,19 @@ def transforms_line(transforms: list[Any]) -> str:
     return compose_line("transform", transform_steps(transforms))
 
 
+def _argument(op: str, key: str, value: Any) -> str:
+    from graphspec.core.codetext import literal
+
+    if (op, key) == ("AutoAugment", "policy"):  # an enum member (a validated name)
+        return f"transforms.AutoAugmentPolicy.{value}"
+    return literal(value)
+
+
 def compose_line(name: str, steps: list[tuple[str, dict[str, Any]]]) -> str:
     """`    name = transforms.Compose([...])` of (torchvision name, keyword arguments) steps:
     the one place a transform becomes code."""
-    from graphspec.core.codetext import literal
-
     calls = ", ".join(
-        f"transforms.{op}({', '.join(f'{k}={literal(v)}' for k, v in args.items())})"
+        f"transforms.{op}({', '.join(f'{k}={_argument(op, k, v)}' for k, v in args.items())})"
         for op, args in steps
     )
     return f"    {name} = transforms.Compose([{calls}])"

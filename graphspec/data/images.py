@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from graphspec.core.codetext import literal
-from graphspec.core.fields import NonNeg, Size
+from graphspec.core.fields import Int, NonNeg, Probability, Size
 from graphspec.data.base import (
     TORCHVISION_IMPORTS,
     Source,
     compose_line,
+    constraint,
     data_error,
     transforms_line,
 )
@@ -300,15 +301,26 @@ class ImageFolderData(ImageSource):
     once into one uint8 tensor and batches() transforms a batch at a time (see `decode_plan`)."""
 
     source: Literal["ImageFolder"]
+    path_fields = ("root", "test_root")
     root: str
     test_root: str | None = None
     """A second folder of the same classes for evaluation."""
+    test_fraction: Probability = 0.0
+    """Without `test_root`: this part of the images held out for the evaluation, drawn with
+    `split_seed` (the same transforms as training)."""
+    split_seed: Int = 0
 
     def gives_labels(self) -> bool:
         return True
 
     def has_test(self) -> bool:
-        return self.test_root is not None
+        return self.test_root is not None or self.test_fraction > 0
+
+    def problems(self, pos_of) -> list:
+        if self.test_root is not None and self.test_fraction > 0:
+            return [constraint("give either test_root or test_fraction, not both",
+                               pos_of(("data", "test_fraction")))]  # fmt: skip
+        return []
 
     @property
     def plan(self) -> DecodePlan:
@@ -374,6 +386,20 @@ class ImageFolderData(ImageSource):
             if self.test_root
             else "    testset = None"
         )
+        if self.test_fraction > 0:
+            return [
+                transforms_line(self.transforms),
+                f"    images = torchvision.datasets.ImageFolder({literal(self.root)}, "
+                "transform=transform)",
+                "    split = torch.randperm(len(images), "
+                f"generator=torch.Generator().manual_seed({self.split_seed}))",
+                f"    n_test = round(len(images) * {literal(self.test_fraction)})",
+                "    subset = torch.utils.data.Subset",
+                "    trainset = subset(images, split[n_test:].sort().values.tolist())",
+                "    testset = subset(images, split[:n_test].sort().values.tolist())",
+                "    trainset.classes = testset.classes = images.classes  # for the evaluation",
+                "    return trainset, testset",
+            ]
         return [
             transforms_line(self.transforms),
             f"    trainset = torchvision.datasets.ImageFolder({literal(self.root)}, "
@@ -401,7 +427,8 @@ class ImageFolderData(ImageSource):
         ]
 
     def describe(self, train: int, test: int | None) -> str:
-        return f"ImageFolder {self.root}: {train:,} images"
+        tested = f" / {test:,} test" if test is not None else ""
+        return f"ImageFolder {self.root}: {train:,} {'train' if tested else 'images'}{tested}"
 
 
 # -- the decode-once plan -----------------------------------------------------------------------

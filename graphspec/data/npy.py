@@ -38,6 +38,7 @@ class NpyData(Source):
 
     can_reconstruct = True
     source: Literal["npy"]
+    path_fields = ("inputs", "target", "test.inputs", "test.target")
     inputs: list[str] = Field(min_length=1)
     """The `.npy` files fed to the model, in the order of the model's inputs."""
     target: str

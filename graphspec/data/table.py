@@ -30,6 +30,7 @@ class TableData(Source):
 
     can_reconstruct = True
     source: Literal["table"]
+    path_fields = ("path",)
     path: str
     """The table, relative to the working folder; `.tsv` is tab-separated."""
     features: list[str] | None = Field(default=None, min_length=1)

@@ -32,6 +32,7 @@ class TensorFileData(Source):
 
     can_reconstruct = True
     source: Literal["tensors"]
+    path_fields = ("path",)
     path: str
     """The file: `.safetensors`, or a torch file (`.pt`, `.pth`) of {name: tensor}."""
     inputs: list[str] = Field(default=["x"], min_length=1)

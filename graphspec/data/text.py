@@ -26,6 +26,7 @@ class TextData(Source):
     target of each block the block shifted by one: next-token prediction."""
 
     source: Literal["text"]
+    path_fields = ("path",)
     path: str
     """A UTF-8 text file, relative to the working folder."""
     block_size: Size

@@ -12,11 +12,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from graphspec.core.fields import Float, NonNeg, Probability, SizeOrPair
+from graphspec.core.fields import (
+    Float,
+    NonNeg,
+    NonNegFloat,
+    PosFloat,
+    Probability,
+    Size,
+    SizeOrPair,
+)
 from graphspec.core.unions import bare_name, table_union
 
 # torchvision.transforms by name; arguments as torchvision names them.
 Floats = Annotated[list[Float], Field(min_length=1, max_length=4)]
+Pair01 = Annotated[list[Probability], Field(min_length=2, max_length=2)]
+PosPair = Annotated[list[PosFloat], Field(min_length=2, max_length=2)]
+Hue = Annotated[float, Field(ge=0, le=0.5)]
 TRANSFORMS: dict[str, dict[str, Any]] = {
     "ToTensor": {},
     "PILToTensor": {},
@@ -27,6 +38,30 @@ TRANSFORMS: dict[str, dict[str, Any]] = {
     "RandomHorizontalFlip": {"p": (Probability, 0.5)},
     "Grayscale": {"num_output_channels": (Literal[1, 3], 1)},
     "Pad": {"padding": (NonNeg, ...)},
+    # augmentation (random: they keep the DataLoader path, drawn from torch's global generator,
+    # which `graphspec run` and emit --train's script seed alike)
+    "RandomResizedCrop": {
+        "size": (SizeOrPair, ...),
+        "scale": (Pair01, [0.08, 1.0]),
+        "ratio": (PosPair, [3 / 4, 4 / 3]),
+        "antialias": (bool, True),
+    },
+    "RandomRotation": {"degrees": (PosFloat, ...), "expand": (bool, False)},
+    "ColorJitter": {
+        "brightness": (NonNegFloat, 0.0),
+        "contrast": (NonNegFloat, 0.0),
+        "saturation": (NonNegFloat, 0.0),
+        "hue": (Hue, 0.0),
+    },
+    "RandomErasing": {
+        "p": (Probability, 0.5),
+        "scale": (Pair01, [0.02, 0.33]),
+        "ratio": (PosPair, [0.3, 3.3]),
+        "value": (Float, 0.0),
+    },
+    "RandomVerticalFlip": {"p": (Probability, 0.5)},
+    "TrivialAugmentWide": {"num_magnitude_bins": (Size, 31)},
+    "AutoAugment": {"policy": (Literal["IMAGENET", "CIFAR10", "SVHN"], "IMAGENET")},
 }
 
 

@@ -484,14 +484,24 @@ def check_training_options(spec: Any, doc: Any) -> None:
                    doc.pos(("train", "dtype")), hint="leave train.dtype at float32")  # fmt: skip
 
 
+LINES_PER_EPOCH = 10
+"""The default `log_every` with `epochs`: this many loss lines an epoch (at least every batch)."""
+
+
+def default_log_every(batches_per_epoch: int, steps_mode: bool) -> int:
+    """`train.log_every` left out: the run's rule (emit --train's script writes the same)."""
+    return 1 if steps_mode else max(1, batches_per_epoch // LINES_PER_EPOCH)
+
+
 class Train(StrictModel):
     epochs: Size | None = None
     """Passes over the training set (default 1 when `steps` is not given)."""
     steps: Size | None = None
     """Stop after this many optimizer steps (a cap when `epochs` is also given)."""
-    log_every: Size = 1
+    log_every: Size | None = None
     """With `epochs`: batches of an epoch between `[epoch, batch] loss:` lines (the tutorial's
-    rule); with `steps` alone: steps between lines. Each line shows the mean loss since the last."""
+    rule); with `steps` alone: steps between lines. Each line shows the mean loss since the last.
+    Default: about ten lines an epoch with `epochs` (batches // 10), every step with `steps`."""
     checkpoint_every: NonNeg = 0
     """Steps between checkpoints; 0: only at the end (and on Ctrl-C)."""
     keep_checkpoints: Size = 2

@@ -170,7 +170,10 @@ def _split_validation(data: Any) -> str:
     else:
         lines += [
             "    subset = torch.utils.data.Subset",
-            "    return subset(dataset, kept.tolist()), subset(dataset, held.tolist())",
+            "    train, val = subset(dataset, kept.tolist()), subset(dataset, held.tolist())",
+            "    if hasattr(dataset, 'classes'):  # the evaluation names the classes",
+            "        train.classes = val.classes = dataset.classes",
+            "    return train, val",
         ]
     return "\n".join(lines)
 

@@ -21,6 +21,7 @@ from graphspec.core.codetext import check_source
 from graphspec.core.errors import fail
 from graphspec.language.recipe import (
     CLASSIFICATION_LOSSES,
+    LINES_PER_EPOCH,
     OWN_OPTIMIZERS,
     STOP_LINE,
     TENSOR_ARGS,
@@ -95,7 +96,8 @@ def _settings(compiled: Compiled) -> str:
             lines.append(f"MAX_STEPS = {train.steps}  # stop after this many optimizer steps")
     else:
         lines.append(f"STEPS = {train.steps}")
-    lines.append(f"LOG_EVERY = {train.log_every}")
+    if train.log_every is not None:  # else main() sets log_every from the data
+        lines.append(f"LOG_EVERY = {train.log_every}")
     if train.stop is not None:
         lines.append(f"TOLERANCE, PATIENCE = {train.stop.tolerance!r}, {train.stop.patience}")
     metrics = [] if spec.data.fit else metric_text.settings(spec)
@@ -141,7 +143,7 @@ def _main(compiled: Compiled) -> str:
         f"    criterion = {_loss_call(spec)}",
         f"    optimizer = {_call(_optim_prefix(spec), spec.optimizer, _params(spec))}",
     ]
-    lines += _scheduler(spec)
+    lines += _per_epoch() + _log_every(spec) + _scheduler(spec)
     lines += [
         "    model = prepare(net)  # what trains: net itself unless train.compile/channels_last",
         "    order_generator = torch.Generator().manual_seed(SEED)  # each epoch's order",
@@ -187,6 +189,28 @@ def _loss_call(spec: Any) -> str:
     return text
 
 
+def _per_epoch() -> list[str]:
+    """Batches per epoch, as the run counts them (len of its training split)."""
+    return [
+        "    n = size(trainset)",
+        "    per_epoch_n = max(1, n if BATCH_SIZE is None else n // BATCH_SIZE if DROP_LAST "
+        "else -(-n // BATCH_SIZE))",
+    ]
+
+
+def _log_every(spec: Any) -> list[str]:
+    """recipe.default_log_every's rule when train.log_every is left out."""
+    if spec.train.log_every is not None:
+        return []  # the loop reads LOG_EVERY, as the tutorial's does
+    if not _epochs_mode(spec):
+        return ["    log_every = 1  # train.log_every left out: every step"]
+    return [f"    log_every = max(1, per_epoch_n // {LINES_PER_EPOCH})  # about ten lines an epoch"]
+
+
+def _log_name(spec: Any) -> str:
+    return "LOG_EVERY" if spec.train.log_every is not None else "log_every"
+
+
 def _scheduler(spec: Any) -> list[str]:
     """make_scheduler() given how often it steps in the run (job.make_scheduler: the same)."""
     if spec.scheduler is None:
@@ -199,9 +223,6 @@ def _scheduler(spec: Any) -> list[str]:
         total = "STEPS"
     count = "total" if schedule.interval(spec) == "step" else "-(-total // per_epoch_n)"
     return [
-        "    n = size(trainset)",
-        "    per_epoch_n = max(1, n if BATCH_SIZE is None else n // BATCH_SIZE if DROP_LAST "
-        "else -(-n // BATCH_SIZE))",
         f"    total = {total}  # optimizer steps in the run",
         f"    scheduler = make_scheduler(optimizer, {count})",
     ]
@@ -284,6 +305,7 @@ def _order(indent: str) -> str:
 
 
 def _epochs_loop(compiled: Compiled) -> list[str]:
+    log_name = _log_name(compiled.spec)
     every_step = _scheduler_every(compiled.spec) == "step"
     capped = compiled.spec.train.steps is not None
     lines = [
@@ -299,8 +321,9 @@ def _epochs_loop(compiled: Compiled) -> list[str]:
         "",
         "            # print statistics",
         "            running_loss += loss",
-        "            if (i + 1) % LOG_EVERY == 0:  # print every LOG_EVERY mini-batches",
-        '                print(f"[{epoch + 1}, {i + 1:5d}] loss: {running_loss / LOG_EVERY:.3f}")',
+        f"            if (i + 1) % {log_name} == 0:  # print every {log_name} mini-batches",
+        '                print(f"[{epoch + 1}, {i + 1:5d}] loss: '
+        f'{{running_loss / {log_name}:.3f}}")',
         "                running_loss = 0.0",
         *_validation(compiled.spec, "            ", "i + 1"),
         *_stop(compiled.spec, "            "),
@@ -319,6 +342,7 @@ def _epochs_loop(compiled: Compiled) -> list[str]:
 
 
 def _steps_loop(compiled: Compiled) -> list[str]:
+    log_name = _log_name(compiled.spec)
     width = len(str(compiled.spec.train.steps))
     every = _scheduler_every(compiled.spec)
     return [
@@ -332,9 +356,9 @@ def _steps_loop(compiled: Compiled) -> list[str]:
         *(["            scheduler.step()"] if every == "step" else []),
         "            step += 1",
         "            running_loss += loss",
-        "            if step % LOG_EVERY == 0:",
+        f"            if step % {log_name} == 0:",
         f'                print(f"step {{step:{width}d}}/{{STEPS}}  loss: '
-        '{running_loss / LOG_EVERY:.6g}")',
+        f'{{running_loss / {log_name}:.6g}}")',
         "                running_loss = 0.0",
         *_validation(compiled.spec, "            ", "i + 1"),
         *_stop(compiled.spec, "            "),

@@ -261,7 +261,17 @@ def _dataset_classes(dataset: Any) -> list[str] | None:
 
 
 def first_sample(split: Split) -> tuple[tuple[torch.Tensor, ...], Any]:
-    """One sample's inputs (no batch dim) and target, for the pre-training shape check."""
+    """One sample's inputs (no batch dim) and target, for the pre-training shape check. The
+    global generator is left as it was: a random transform drawing for this sample must not
+    shift the training's draws (emit --train's script makes no such check)."""
+    state = torch.get_rng_state()
+    try:
+        return _first_sample(split)
+    finally:
+        torch.set_rng_state(state)
+
+
+def _first_sample(split: Split) -> tuple[tuple[torch.Tensor, ...], Any]:
     if isinstance(split.items, TensorSet):  # through batches(): a batched transform applies
         first = torch.zeros(1, dtype=torch.long)
         inputs, target = next(split.program.batches(split.raw, first, 0, 1, False))

@@ -14,7 +14,12 @@ import torch
 from torch import nn
 
 from graphspec.core.errors import Pos, fail
-from graphspec.language.recipe import CLASSIFICATION_LOSSES, OWN_OPTIMIZERS, TENSOR_ARGS
+from graphspec.language.recipe import (
+    CLASSIFICATION_LOSSES,
+    OWN_OPTIMIZERS,
+    TENSOR_ARGS,
+    default_log_every,
+)
 from graphspec.program import schedule
 from graphspec.training import optim
 from graphspec.training.datasets import Data
@@ -145,7 +150,7 @@ def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed
         generator=torch.Generator().manual_seed(seed),
         epochs=epochs,
         max_steps=steps,
-        log_every=spec.train.log_every,
+        log_every=spec.train.log_every or default_log_every(len(data.train), epochs is None),
         checkpoint_every=spec.train.checkpoint_every,
         step_scheduler_every_step=schedule.interval(spec) == "step",
         plateau_monitor=schedule.plateau_monitor(spec),

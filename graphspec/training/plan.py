@@ -19,7 +19,7 @@ from typing import Any
 
 from graphspec.compiler.pipeline import Compiled, compile_document
 from graphspec.core.errors import fail
-from graphspec.language import overrides
+from graphspec.language import overrides, paths
 from graphspec.language.load import Document, load_file
 from graphspec.training import budget
 from graphspec.training import run_folder as runs
@@ -99,7 +99,7 @@ def _plan(compiled: Compiled, doc: Document, source: str, seed: int | None = Non
     if seed is None:
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
     compiled.spec = spec.model_copy(update={"seed": seed})
-    resolved = copy.deepcopy(doc.data)
+    resolved = copy.deepcopy(paths.resolve(doc.data, doc.file))
     resolved["seed"] = seed
     return Plan(compiled, doc, seed, resolved, source)
 

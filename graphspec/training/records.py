@@ -59,6 +59,23 @@ class Run:
     def resumable(self) -> bool:
         return self.checkpoints > 0
 
+    val_losses: list[tuple[int, float]] = field(default_factory=list)
+    """The validation loss at each validation (train.validation)."""
+    best: dict[str, Any] | None = None
+    """The best validation (meta.json's result.validation): monitor, best, best_step,
+    best_epoch, early_stopped."""
+
+    @property
+    def best_text(self) -> str:
+        """`val_loss 0.12 @ step 40 (early stop)`, or '-'."""
+        b = self.best
+        if not b or not isinstance(b.get("best"), (int, float)):
+            return "-"
+        stop = " (early stop)" if b.get("early_stopped") else ""
+        return (
+            f"val_{_text(b.get('monitor'), '?')} {b['best']:.6g} @ step {b.get('best_step')}{stop}"
+        )
+
     @property
     def sort_key(self) -> tuple:
         return (self.started or "", self.name)
@@ -78,6 +95,7 @@ class Run:
             "seed": self.seed,
             "problems": self.problems,
             "resumable": self.resumable,
+            "best_validation": self.best,
         }
 
 
@@ -200,6 +218,8 @@ def _from_meta(meta: dict[str, Any], run: Run) -> None:
     result = meta.get("result")
     if isinstance(result, dict):
         _take_evaluation(result, run)
+        best = result.get("validation")
+        run.best = best if isinstance(best, dict) else None
 
 
 def _from_metrics(path: Path, run: Run) -> None:
@@ -221,6 +241,9 @@ def _from_metrics(path: Path, run: Run) -> None:
             bad += 1
             continue
         step, loss = _count(record.get("step")), _number(record.get("loss"))
+        val = _number(record.get("val_loss"))
+        if step is not None and val is not None:
+            run.val_losses.append((step, val))
         if "split" in record:
             _take_evaluation(record, run)
         elif step is not None and loss is not None:
@@ -351,9 +374,43 @@ def metric_names(runs: list[Run]) -> list[tuple[str, str]]:
     return list(dict.fromkeys((s, k) for r in runs for s, m in r.final.items() for k in m))
 
 
-def loss_plot(runs: list[Run], labels: list[str], path: Path) -> None:
-    """The runs' training losses overlaid against the step, one line each (matplotlib's Agg
-    canvas, imported only here); a log scale where the losses span more than 50x."""
+def labels(runs: list[Run], diffs: list[tuple[str, list[Any]]]) -> list[str]:
+    """What tells each run apart: `optimizer.lr=0.05, train.steps=15` shortened to the keys'
+    last parts where those are unique (`lr=0.05, steps=15`); the folder when nothing differs."""
+    keys = [k for k, _ in diffs]
+    short = [k.rsplit(".", 1)[-1] for k in keys]
+    names = [s if short.count(s) == 1 else k for s, k in zip(short, keys, strict=True)]
+    out = []
+    for i in range(len(runs)):
+        parts = [f"{n}={_shown(values[i])}" for n, (_, values) in zip(names, diffs, strict=True)]
+        text = ", ".join(parts)
+        out.append(text if len(text) <= 48 else text[:45] + "...")
+    if not diffs or len(set(out)) < len(out):
+        return [run.name for run in runs]
+    return out
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def smoothed(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased at the start."""
+    out, last, count = [], 0.0, 0
+    for v in values:
+        count += 1
+        last = last * weight + (1 - weight) * v
+        out.append(last / (1 - weight**count) if weight else v)
+    return out
+
+
+def loss_plot(
+    runs: list[Run], labels: list[str], path: Path, smooth: float = 0.0, log_y: bool | None = None
+) -> None:
+    """The runs' training losses (solid) and validation losses (dashed, dots) overlaid against
+    the step, one colour per run, labelled by what differs; `smooth` (0-1) draws TensorBoard's
+    moving average over a faint raw curve; a log scale with `log_y`, or where the losses span
+    more than 50x when it is None (matplotlib's Agg canvas, imported only here)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -363,15 +420,27 @@ def loss_plot(runs: list[Run], labels: list[str], path: Path) -> None:
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     values = []
-    for run, label in zip(runs, labels, strict=True):
+    for n, (run, label) in enumerate(zip(runs, labels, strict=True)):
+        colour = f"C{n % 10}"
         points = [(s, v) for s, v in run.losses if math.isfinite(v)]
         if points:
-            ax.plot([s for s, _ in points], [v for _, v in points], lw=1.5, label=label)
+            steps, ys = [s for s, _ in points], [v for _, v in points]
+            if smooth:
+                ax.plot(steps, ys, lw=1.0, color=colour, alpha=0.25)
+                ys = smoothed(ys, smooth)
+            ax.plot(steps, ys, lw=1.5, color=colour, label=label)
             values += [v for _, v in points]
-    if values and min(values) > 0 and max(values) / min(values) > 50:
+        val = [(s, v) for s, v in run.val_losses if math.isfinite(v)]
+        if val:
+            ax.plot(*zip(*val, strict=True), "o--", lw=1.2, ms=3, color=colour,
+                    label=f"{label} (validation)")  # fmt: skip
+            values += [v for _, v in val]
+    auto = bool(values) and min(values) > 0 and max(values) / min(values) > 50
+    if (log_y if log_y is not None else auto) and values and min(values) > 0:
         ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("training loss (mean since the previous point)")
+    ylabel = "loss (training: mean since the previous point"
+    ax.set_ylabel(ylabel + (f", smoothed {smooth:g})" if smooth else ")"))
     ax.set_title("graphspec runs compare")
     if values:
         ax.legend(fontsize="small")

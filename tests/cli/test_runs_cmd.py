@@ -110,3 +110,41 @@ def test_runs_does_not_import_torch(two_runs):
 def test_a_missing_runs_folder_is_an_input_error(tmp_path):
     code, out, err = _cli("runs", str(tmp_path / "none"))
     assert code == 2 and "E-IO" in err
+
+
+def test_compare_heads_columns_with_what_differs(two_runs, tmp_path):
+    """Columns and legend say `lr=0.2, steps=10`, not truncated folder names; the folders are
+    a row of their own; smoothing and a log axis draw too."""
+    runs, a, b = two_runs
+    code, out, err = _cli("runs", "compare", str(a), str(b), "--no-plot", "--json")
+    assert json.loads(out)["labels"] == ["lr=0.2, steps=10", "lr=0.05, steps=15"]
+    code, out, err = _cli("runs", "compare", str(a), str(b), "--no-plot")
+    assert code == 0 and "lr=0.05, steps=15" in out and a.name in out
+    plot = tmp_path / "smooth.png"
+    code, _, err = _cli("runs", "compare", str(a), str(b), "-o", str(plot), "--smooth", "0.6",
+                        "--log-y")  # fmt: skip
+    assert code == 0, err
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_smoothing_is_tensorboards_debiased_average():
+    from graphspec.training.records import smoothed
+
+    assert smoothed([1.0, 1.0, 1.0], 0.9) == pytest.approx([1.0, 1.0, 1.0])  # debiased
+    assert smoothed([0.0, 10.0], 0.5) == pytest.approx([0.0, 10.0 * 0.5 / 0.75])
+    assert smoothed([3.0, 4.0], 0.0) == [3.0, 4.0]
+
+
+def test_compare_plots_and_lists_the_validation(tmp_path):
+    """A validated run: its val losses are read for the plot, and `runs` shows the best."""
+    root = tmp_path / "runs"
+    res = run_cli(SPECS / "regression.yaml", "train.steps=20", "seed=1",
+                  "train.validation={split: 0.2, every: 5}", "-q", runs=root)  # fmt: skip
+    assert res.code == 0, res.err
+    from graphspec.training.records import read
+
+    run = read(res.run_dir)
+    assert [s for s, _ in run.val_losses] == [5, 10, 15, 20]
+    assert run.best_text.startswith("val_loss ") and "@ step" in run.best_text
+    code, out, _ = _cli("runs", str(root))
+    assert code == 0 and "best val" in out and "val_loss" in out

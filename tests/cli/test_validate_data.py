@@ -21,7 +21,7 @@ def _cli(*argv: str) -> tuple[int, str, str]:
 
 
 def _wine(tmp_path, *swap: tuple[str, str]):
-    text = WINE.replace("specs/data/wine.csv", str(SPECS / "data" / "wine.csv"))
+    text = WINE.replace("data/wine.csv", str(SPECS / "data" / "wine.csv"))
     for old, new in swap:
         assert old in text
         text = text.replace(old, new)

@@ -38,7 +38,10 @@ def _emit(spec, out) -> str:
         ("lenet.yaml", ["--set", "train.steps=3"]),
         # shuffled: a run that ignored its seed when shuffling would print other losses
         ("digits.yaml", ["--set", "train.epochs=2", "--set", "train.log_every=5"]),
+        # log_every left out: about ten lines an epoch (45 batches: every 4th), in both
+        ("digits.yaml", ["--set", "train.epochs=2", "--set", "train.log_every=null"]),
     ],
+    ids=["regression", "lenet", "digits", "digits-default-log"],
 )
 def test_script_prints_the_same_run(tmp_path, spec, sets):
     run = run_cli(SPECS / spec, "--set", "seed=11", *sets, runs=tmp_path / "runs")
@@ -56,7 +59,8 @@ def test_script_prints_the_same_run(tmp_path, spec, sets):
     if spec in steps:
         assert sum(line.startswith("step ") for line in expected) == steps[spec]
     else:  # epochs: the tutorial's "[epoch, batch] loss" lines
-        assert sum(line.startswith("[") for line in expected) == 2 * (45 // 5)
+        every = 5 if "train.log_every=5" in sets else 45 // 10
+        assert sum(line.startswith("[") for line in expected) == 2 * (45 // every)
     assert (tmp_path / f"{spec.split('.')[0]}_net.pth").exists()  # saved, then reloaded
 
 
