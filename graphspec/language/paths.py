@@ -9,6 +9,7 @@ about it names where it was looked for. A spec held in a string (no file) keeps 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from graphspec.data import path_fields
@@ -18,16 +19,27 @@ KEYWORDS = frozenset({"input"})
 
 
 def resolve(data: Any, spec_file: str) -> Any:
-    """`data` with its data paths resolved, absolute (a copy where anything changed): the
-    run folder's spec.yaml and an emitted script then read the same files from anywhere."""
-    section = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(section, dict) or not os.path.isfile(spec_file):
+    """`data` with its data paths and `weights.from` resolved, absolute (a copy where anything
+    changed): the run folder's spec.yaml and an emitted script then read the same files from
+    anywhere."""
+    if not isinstance(data, dict) or not os.path.isfile(spec_file):
         return data
     base = os.path.dirname(spec_file)
-    section = dict(section)
-    for field in path_fields(section.get("source")):
-        _resolve_field(section, field.split("."), base)
-    return {**data, "data": section}
+    section = data.get("data")
+    if isinstance(section, dict):
+        section = dict(section)
+        for field in path_fields(section.get("source")):
+            _resolve_field(section, field.split("."), base)
+        data = {**data, "data": section}
+    weights = data.get("weights")
+    if isinstance(weights, dict) and _is_path(weights.get("from")):
+        data = {**data, "weights": {**weights, "from": place(weights["from"], base)}}
+    return data
+
+
+def _is_path(value: Any) -> bool:
+    """A weights source that is a file or folder, not a name (`torchvision:...`)."""
+    return isinstance(value, str) and value != "" and not re.match(r"^[A-Za-z][\w+.-]*:", value)
 
 
 def _resolve_field(mapping: dict, keys: list[str], base: str) -> None:

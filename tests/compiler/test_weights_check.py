@@ -66,10 +66,11 @@ def test_validate_reports_a_wrong_shape_and_a_missing_key_without_torch(project)
     assert len(lines) == 2, proc.stderr
     shape, missing = lines
     assert shape.startswith(f"{bad_spec}:8:9: error[E-WEIGHTS]: 'layer2.0.conv1.weight'")
-    assert "(128, 64, 3, 3) in the model" in shape and "(128, 64, 5, 5) in bad.safetensors" in shape
+    weights = folder / "bad.safetensors"  # named as resolved: beside the spec, absolute
+    assert "(128, 64, 3, 3) in the model" in shape and f"(128, 64, 5, 5) in {weights}" in shape
     assert "node 'layer2.0.conv1'" in shape and 'ignore: ["layer2.0.conv1.*"]' in shape
     assert missing.startswith(f"{bad_spec}:8:9: error[E-WEIGHTS]: 'layer1.0.bn1.running_var'")
-    assert "not in bad.safetensors" in missing and "(node 'layer1.0.bn1')" in missing
+    assert f"not in {weights}" in missing and "(node 'layer1.0.bn1')" in missing
 
 
 def test_a_sha256_mismatch_stops_before_any_weight_is_read(project, monkeypatch):
@@ -144,3 +145,17 @@ def test_a_freeze_or_group_pattern_that_matches_nothing_is_refused(project):
     assert code == 2 and "E-REF" in err and "'layer9.*' matches no parameter" in err
     spec.write_text(spec.read_text().replace('params: "fc.*"', 'params: "head.*"'))
     assert "'head.*' matches no parameter" in _validate(spec)[1]
+
+
+def test_weights_beside_the_spec_are_found_from_another_working_folder(project, monkeypatch):
+    """`weights.from` is relative to the spec's folder, as data paths and `model: {from:}` are."""
+    folder, spec = project
+    _save(resnet18_state(), folder / "resnet18.safetensors")
+    elsewhere = folder / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, err = _validate(spec)
+    assert code == 0, err
+    (folder / "resnet18.safetensors").unlink()
+    code, err = _validate(spec)
+    assert code == 2 and str(folder / "resnet18.safetensors") in err  # the path it tried

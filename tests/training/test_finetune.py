@@ -94,7 +94,7 @@ def test_the_run_folder_records_the_weights(inside):
     record = json.loads((run.run_dir / "weights.json").read_text())
     data = (folder / "resnet18.safetensors").read_bytes()
     assert record["sha256"] == hashlib.sha256(data).hexdigest()
-    assert record["from"] == "resnet18.safetensors"
+    assert record["from"] == str(folder / "resnet18.safetensors")  # resolved beside the spec
     assert Path(record["path"]) == folder / "resnet18.safetensors"
     assert len(record["loaded"]) == 120 and "layer4.1.bn2.num_batches_tracked" in record["loaded"]
     assert sorted(record["ignored"]) == ["fc.bias", "fc.weight"]
@@ -136,13 +136,18 @@ def test_resume_never_reloads_the_initial_weights(inside, tmp_path, monkeypatch)
     folder, _, run = inside
     copy = tmp_path / "run"
     shutil.copytree(run.run_dir, copy)
-    (tmp_path / "images").symlink_to(folder / "images")
-    monkeypatch.chdir(tmp_path)  # the images, but no resnet18.safetensors: a reload would fail
-    resumed = run_cli("--resume", copy, "--set", "train.steps=3", "--no-plots")
-    assert resumed.code == 0, resumed.err
-    assert "step 3/3" in resumed.out
-    fresh = run_cli(copy / "spec.yaml", runs=tmp_path / "runs")  # the control: a new run reads it
-    assert fresh.code == 2 and "E-WEIGHTS" in fresh.err and "does not exist" in fresh.err
+    monkeypatch.chdir(tmp_path)
+    weights = folder / "resnet18.safetensors"  # spec.yaml names it by its absolute path
+    hidden = weights.with_suffix(".hidden")
+    weights.rename(hidden)  # gone while resuming: a reload of the initial weights would fail
+    try:
+        resumed = run_cli("--resume", copy, "--set", "train.steps=3", "--no-plots")
+        assert resumed.code == 0, resumed.err
+        assert "step 3/3" in resumed.out
+        fresh = run_cli(copy / "spec.yaml", runs=tmp_path / "runs")  # the control: a new run
+        assert fresh.code == 2 and "E-WEIGHTS" in fresh.err and "does not exist" in fresh.err
+    finally:
+        hidden.rename(weights)
 
 
 def test_summary_counts_trainable_and_frozen_parameters(inside, capsys):
