@@ -75,8 +75,16 @@ class _BatchNorm(Op):
         expect_batched(x, self.dims, self.op, self.family)
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
-        _expect_weights(inputs[0], self, self.float32_state(), "declare the input float32")
-        return layout.fresh(inputs[0])
+        x = inputs[0]
+        _expect_weights(x, self, self.float32_state(), "declare the input float32")
+        others = dims_product(tuple(d for i, d in enumerate(x.shape) if i != 1))
+        if self.family == "BatchNorm" and others == Dim(1):
+            raise ShapeError(
+                f"{self.op} over {x} has one value per channel, whatever the batch: torch "
+                'refuses to train on it ("Expected more than 1 value per channel")',
+                hint="normalize before the batch dim is reduced away, or use LayerNorm",
+            )
+        return layout.fresh(x)
 
     def float32_state(self) -> bool:
         """Whether float32 tensors meet the input (weights, or statistics torch reads)."""
