@@ -300,7 +300,8 @@ class Blocks:
         # key may have them (a block called by a block that a concrete call specializes)
         self.deferred[key] = self.problems[mark:]
         del self.problems[mark:]
-        self.partial = partial
+        if set(_static_sizes(declared, actual)) - set(concrete):
+            self.partial = partial  # this call's own sizes may type it: draw that instead
         return None
 
     def _specialize(self, template: Template, names: dict[str, Any], key: tuple) -> Any:

@@ -112,6 +112,8 @@ def _param_init(p: Param) -> str:
     fn = p.init.fn
     if fn in ("randn", "rand", "zeros", "ones"):
         return f"torch.{fn}({size})"
+    if fn == "full":
+        return f"torch.full(({size}{',' if len(p.shape) == 1 else ''}), {p.init.value!r})"
     if fn == "uniform":
         return f"torch.empty({size}).uniform_({p.init.low!r}, {p.init.high!r})"
     return f"torch.empty({size}).normal_({p.init.mean!r}, {p.init.std!r})"

@@ -89,22 +89,11 @@ def autograd_problems(typed: TypedGraph, in_block: bool, label: str = "") -> lis
     """After typing: in-place writes into a result saved for backward, and ops without a
     derivative on a tensor that needs a gradient."""
     grad = _grad_flows(typed, in_block)
-    g, nodes = typed.graph.g, typed.graph.nodes
     problems = []
     for name, t in typed.nodes.items():
         node = t.node
-        if node.inputs and _writes_input(node.spec, nodes):
-            source = split_ref(node.inputs[0])[0]
-            for r in _readers(typed.graph, name, source)[3]:
-                if grad.get(r) and _keeps_inputs(typed.nodes[r]):
-                    problems.append(_kept_problem(node, label, source, r))
-                    break
-            for s in sorted(_aliases(g, nodes, source, name)):
-                saver = _saver(typed, s) if grad.get(s) else None
-                if saver is not None:
-                    through = f" (through '{source}')" if s != source else ""
-                    problems.append(_saved_problem(node, label, saver + through))
-                    break
+        if node.inputs and _writes_input(node.spec, typed.graph.nodes):
+            problems += _write_problems(typed, grad, node, label)
         if t.children is not None:
             problems += _group_problems(t, any(grad.get(split_ref(r)[0]) for r in node.inputs),
                                         label)  # fmt: skip
@@ -113,6 +102,25 @@ def autograd_problems(typed: TypedGraph, in_block: bool, label: str = "") -> lis
             if why is not None:
                 hint = "compute it from tensors that need no gradient, or without '//'"
                 problems.append(Problem("E-GRAD", why, node.pos, label + name, hint))
+    return problems
+
+
+def _write_problems(
+    typed: TypedGraph, grad: dict[str, bool], node: GraphNode, label: str
+) -> list[Problem]:
+    """An in-place write into a tensor an earlier reader keeps, or its producer saved."""
+    source = split_ref(node.inputs[0])[0]
+    problems = []
+    for r in _readers(typed.graph, node.name, source)[3]:
+        if grad.get(r) and _keeps_inputs(typed.nodes[r]):
+            problems.append(_kept_problem(node, label, source, r))
+            break
+    for s in sorted(_aliases(typed.graph.g, typed.graph.nodes, source, node.name)):
+        saver = _saver(typed, s) if grad.get(s) else None
+        if saver is not None:
+            through = f" (through '{source}')" if s != source else ""
+            problems.append(_saved_problem(node, label, saver + through))
+            break
     return problems
 
 

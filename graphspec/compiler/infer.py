@@ -97,15 +97,16 @@ class TypedGraph:
         return self.graph.g
 
     def walk(self, prefix: str = "") -> Iterator[tuple[str, TypedNode, int]]:
-        """Every node with its dotted path and nesting depth, block internals included."""
+        """Every node with its dotted path and nesting depth, block internals (every copy of
+        a `repeat:`) and group children included."""
         for t in self.nodes.values():
             yield from _walk_node(t, prefix)
 
 
 def _walk_node(t: TypedNode, prefix: str) -> Iterator[tuple[str, TypedNode, int]]:
     yield prefix + t.name, t, prefix.count(".")
-    if t.inner is not None:
-        yield from t.inner.walk(f"{prefix}{t.name}.")
+    for i, inner in enumerate(t.copies):  # every copy of a `repeat:`, numbered as state_dict
+        yield from inner.walk(f"{prefix}{t.name}." + (f"{i}." if len(t.copies) > 1 else ""))
     for child in t.children or ():
         yield from _walk_node(child, f"{prefix}{t.name}.")
 

@@ -144,35 +144,36 @@ def bind_inputs(graph: TypedGraph, given: dict[str, tuple[int, ...]]) -> dict[st
 
 
 def sized_walk(graph: TypedGraph, sizes: dict[str, int], prefix: str = "") -> Iterator[tuple]:
-    """(path, node, depth, its outputs with `sizes` put in) for every node, block internals
-    with the sizes of their call. Sizes left unbound stay symbols."""
+    """(path, node, depth, its outputs with `sizes` put in) for every node: block internals
+    with the sizes of their call, every copy of a `repeat:`, inside groups too. Sizes left
+    unbound stay symbols."""
     outs: dict[str, dict[str, TensorType]] = {}
     for t in graph.nodes.values():
         outs[t.name] = {k: o.subs(sizes) for k, o in t.outs.items()}
         yield prefix + t.name, t, prefix.count("."), outs[t.name]
         actual = [_ref_out(outs, ref) for ref in t.node.inputs]
-        for i, inner in enumerate(t.copies):
-            # Copies are numbered as state_dict numbers them (`layer1.0.conv1`); each reads
-            # the one before it.
-            inner_sizes = _bind(inner, actual)
-            label = f"{prefix}{t.name}." + (f"{i}." if len(t.copies) > 1 else "")
-            yield from sized_walk(inner, inner_sizes, label)
-            first = next(iter(inner.output_types().values())).subs(inner_sizes)
-            actual = [first, *actual[1:]]
-        if t.children is not None:
-            yield from _sized_children(t, sizes, f"{prefix}{t.name}.")
+        yield from _sized_node_inside(t, sizes, actual, f"{prefix}{t.name}.")
 
 
-def _sized_children(t: TypedNode, sizes: dict[str, int], prefix: str) -> Iterator[tuple]:
+def _sized_node_inside(
+    t: TypedNode, sizes: dict[str, int], actual: list[TensorType], prefix: str
+) -> Iterator[tuple]:
+    """What is inside one node: each copy of a block call, or a group's children."""
+    for i, inner in enumerate(t.copies):
+        # Copies are numbered as state_dict numbers them (`layer1.0.conv1`); each reads the
+        # one before it.
+        inner_sizes = _bind(inner, actual)
+        yield from sized_walk(inner, inner_sizes, prefix + (f"{i}." if len(t.copies) > 1 else ""))
+        first = next(iter(inner.output_types().values())).subs(inner_sizes)
+        actual = [first, *actual[1:]]
+    x = actual[0] if actual else None
     for child in t.children or ():
-        yield (
-            prefix + child.name,
-            child,
-            prefix.count("."),
-            {k: o.subs(sizes) for k, o in child.outs.items()},
+        child_outs = {k: o.subs(sizes) for k, o in child.outs.items()}
+        yield prefix + child.name, child, prefix.count("."), child_outs
+        yield from _sized_node_inside(
+            child, sizes, [x] if x is not None else [], prefix + f"{child.name}."
         )
-        if child.children is not None:
-            yield from _sized_children(child, sizes, f"{prefix}{child.name}.")
+        x = next(iter(child_outs.values()))
 
 
 def _ref_out(outs: dict, ref: str) -> TensorType:

@@ -151,11 +151,12 @@ Input = Annotated[
 ]
 
 
-InitName = Literal["randn", "rand", "zeros", "ones", "uniform", "normal"]
+InitName = Literal["randn", "rand", "zeros", "ones", "uniform", "normal", "full"]
 
 
 class Init(StrictModel):
-    """How a learnable tensor starts: torch.randn/rand/zeros/ones, or uniform/normal."""
+    """How a learnable tensor starts: torch.randn/rand/zeros/ones, uniform/normal, or full (every
+    element `value`: ConvNeXt's layer scale starts at 1e-6)."""
 
     fn: InitName = "randn"
     low: Float = 0.0
@@ -166,6 +167,8 @@ class Init(StrictModel):
     """normal: mean."""
     std: PosFloat = 1.0
     """normal: standard deviation."""
+    value: Float = 0.0
+    """full: the value of every element."""
 
 
 def _init_shorthand(value: Any) -> Any:

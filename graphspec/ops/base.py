@@ -19,7 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field
 
 from graphspec.core.fields import Int, NonNeg, Size, StrictModel, Symbol
-from graphspec.core.shapes import FLOAT_DTYPES, TensorType
+from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType
 
 
 class ShapeError(Exception):
@@ -158,6 +158,13 @@ class Op(NodeFields):
         an in-place change to it after this op ran makes backward fail. True unless the op
         says otherwise: add, cat, a sum and a view keep only sizes; tanh keeps its result."""
         return True
+
+    def least_sizes(self, inputs: list[TensorType]) -> list[tuple[Dim, int]]:
+        """(size, minimum) pairs a run must meet beyond the output formula (3-D average
+        pooling's input >= its kernel, `narrow`'s slice inside the dim). A symbolic size is
+        taken to meet them, as it is taken to be large enough for every kernel; torch refuses
+        a smaller one when it runs."""
+        return []
 
     def grad_problem(self, needs_grad: list[bool]) -> str | None:
         """Why backward cannot pass through this op when the inputs flagged in `needs_grad`

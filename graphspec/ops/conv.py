@@ -194,6 +194,15 @@ class _ConvNd(_Conv):
         p = self.axis("padding", axis)
         return (p, p)
 
+    def least_sizes(self, inputs: list[TensorType]) -> list[tuple[Dim, int]]:
+        """reflect mirrors without repeating the edge (size > padding); circular wraps at most
+        the whole input once (size >= padding)."""
+        if self.padding_mode not in ("reflect", "circular"):
+            return []
+        extra = 1 if self.padding_mode == "reflect" else 0
+        x = inputs[0]
+        return [(x.shape[2 + a], max(self._pads(a)) + extra) for a in range(x.rank - 2)]
+
     def _check_pad_mode(self, size: Dim, axis: int) -> None:
         # reflect mirrors without repeating the edge, so it needs more input than padding;
         # circular may wrap the whole input around once, no more (F.pad's rules).

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr
 
 from graphspec.core.fields import Int, NonNeg, Size
-from graphspec.core.shapes import Dim, TensorType
+from graphspec.core.shapes import Dim, TensorType, normalize_dim
 from graphspec.ops.base import Cost, Op, ShapeError, View
 from graphspec.ops.tensor import check_dim
 
@@ -132,13 +132,28 @@ class narrow(View, Op):  # noqa: N801
     torch_name = "Tensor.narrow"
     positional = ("dim", "start", "length")
 
+    def least_sizes(self, inputs: list[TensorType]) -> list[tuple[Dim, int]]:
+        x = inputs[0]
+        axis = normalize_dim(self.dim, x.rank) if x.rank else None
+        if axis is None:
+            return []
+        return [(x.shape[axis], -self.start if self.start < 0 else self.start + self.length)]
+
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
         if x.rank == 0:
             raise ShapeError(f"narrow needs an input with at least one dim, got {x}")
         axis = check_dim(self.dim, x.rank, x, "narrow")
         size = x.shape[axis]
-        if not size.is_static:  # taken as long enough, as every symbolic size is for a kernel
+        if not size.is_static:  # taken as long enough (least_sizes), as for a kernel
+            if self.start < 0 and self.length > -self.start:
+                raise ShapeError(
+                    f"narrow: {self.length} entries from {self.start} (counted from the end) "
+                    f"run past the end of dim {self.dim} of {x}",
+                    field="length",
+                    hint=f"a slice starting {-self.start} from the end has at most "
+                    f"{-self.start} entries",
+                )
             return x.with_shape((*x.shape[:axis], Dim(self.length), *x.shape[axis + 1 :]))
         start = self.start + size.value if self.start < 0 else self.start
         if not 0 <= start <= size.value or start + self.length > size.value:

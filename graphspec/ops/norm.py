@@ -11,8 +11,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from graphspec.core.fields import Bool, NonNegFloat, PosFloat, Probability, Size
-from graphspec.core.shapes import Dim, TensorType, dims_product
+from graphspec.core.fields import Bool, Int, NonNegFloat, PosFloat, Probability, Size
+from graphspec.core.shapes import Dim, TensorType, dims_product, normalize_dim
 from graphspec.ops import layout
 from graphspec.ops.base import (
     WEIGHTS_HINT,
@@ -77,8 +77,16 @@ class _BatchNorm(Op):
         expect_batched(x, self.dims, self.op, self.family)
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
-        _expect_weights(inputs[0], self, self.float32_state(), "declare the input float32")
-        return layout.fresh(inputs[0])
+        x = inputs[0]
+        _expect_weights(x, self, self.float32_state(), "declare the input float32")
+        others = dims_product(tuple(d for i, d in enumerate(x.shape) if i != 1))
+        if self.family == "BatchNorm" and others == Dim(1):
+            raise ShapeError(
+                f"{self.op} over {x} has one value per channel, whatever the batch: torch "
+                'refuses to train on it ("Expected more than 1 value per channel")',
+                hint="normalize before the batch dim is reduced away, or use LayerNorm",
+            )
+        return layout.fresh(x)
 
     def float32_state(self) -> bool:
         """Whether float32 tensors meet the input (weights, or statistics torch reads)."""
@@ -355,11 +363,20 @@ class LayerNorm(Op):
     """Learn a scale (and a shift, with bias) per normalized element."""
     bias: Bool = True
     """With elementwise_affine: learn a shift too."""
+    dim: Int | None = None
+    """Normalize over this one dim instead of the trailing ones: `dim: 1` of (N, C, H, W) is
+    ConvNeXt's LayerNorm2d (the code moves the dim last for nn.LayerNorm and back)."""
     kind = "module"
     torch_name = "nn.LayerNorm"
 
     def resolve(self, inputs: list[TensorType]) -> LayerNorm:
         (x,) = inputs
+        if self.dim is not None:
+            moved = self._moved_axis(x)
+            order = [a for a in range(x.rank) if a != moved] + [moved]
+            last = self.model_copy(update={"dim": None}).resolve([x.with_shape(
+                tuple(x.shape[a] for a in order))])  # fmt: skip
+            return last.model_copy(update={"dim": self.dim})
         given = self.normalized_shape
         want = [given] if isinstance(given, int) else given or [None]
         if x.rank < len(want):
@@ -391,7 +408,30 @@ class LayerNorm(Op):
                 code="E-DTYPE",
                 hint="feed it float32, or set elementwise_affine: false",
             )
-        return layout.fresh(x)
+        moved = self._moved_axis(x) if self.dim is not None else x.rank - 1
+        if moved == x.rank - 1:
+            return layout.fresh(x)
+        # normalized with the dim moved last, then moved back: that permuted layout stays
+        order = [a for a in range(x.rank) if a != moved] + [moved]
+        strides = layout.contiguous_strides(tuple(x.shape[a] for a in order))
+        back = [strides[order.index(a)] for a in range(x.rank)]
+        return layout.with_strides(layout.fresh(x), tuple(back))
+
+    def _moved_axis(self, x: TensorType) -> int:
+        axis = normalize_dim(self.dim, x.rank) if x.rank else None
+        if axis is None:
+            raise ShapeError(f"LayerNorm: dim {self.dim} is out of range for {x}", field="dim")
+        given = self.normalized_shape
+        if isinstance(given, list) and len(given) != 1:
+            raise ShapeError("LayerNorm with dim normalizes one dim: give normalized_shape as "
+                             "one size, or leave it out", field="normalized_shape")  # fmt: skip
+        return axis
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        if self.dim is None:
+            return super().emit_call(node, args)
+        d = self.dim
+        return f"self.{node}({args[0]}.movedim({d}, -1)).movedim(-1, {d})"
 
     def param_count(self) -> int:
         if not self.elementwise_affine:
@@ -415,4 +455,5 @@ class LayerNorm(Op):
         return Cost(flops=5 * out, saved=("in0", (rows, "float32"), (rows, "float32")))
 
     def emit_init(self) -> str:
-        return self.torch_call("nn.LayerNorm", ("normalized_shape",))
+        plain = self.model_copy(update={"dim": None})  # `dim` is graphspec's, not nn.LayerNorm's
+        return plain.torch_call("nn.LayerNorm", ("normalized_shape",))

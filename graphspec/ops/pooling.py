@@ -72,6 +72,12 @@ class _Pool(Op):
             )
         return window_out(size, k, s, p, self._dilation(axis), self.ceil_mode, self.op)
 
+    def least_sizes(self, inputs: list[TensorType]) -> list[tuple[Dim, int]]:
+        if not self.kernel_fits:
+            return []
+        kernel = per_axis(self, "kernel_size", self.dims)
+        return [(inputs[0].shape[2 + i], kernel[i]) for i in range(self.dims)]
+
     kernel_fits: ClassVar[bool] = False
     """torch's 3-D average pooling wants each input size >= the kernel, padding aside (a
     symbolic size is taken as large enough, as it is for every kernel)."""

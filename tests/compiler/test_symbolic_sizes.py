@@ -60,7 +60,7 @@ def test_cat_of_a_symbol_with_itself_and_a_constant():
 )
 def test_pools_over_symbols_with_every_mode(pool):
     text = spec("{x: [N, 2, D, H, W]}", f"p: {pool}")
-    agrees(text, *({"N": 1, "D": d, "H": d + 1, "W": d + 5} for d in (6, 7, 8, 9, 11)))
+    agrees(text, *({"N": 1, "D": d, "H": d + 1, "W": d + 5} for d in (6, 7, 9)))
 
 
 @pytest.mark.parametrize("mode", ["circular", "reflect", "replicate", "zeros"])

@@ -327,11 +327,18 @@ class Verdict:
 def _sized_rows(case: Case, static: Static) -> Case:
     """A symbolic size formula such as `(H - 2)//2 + 1` is 0 at H = 1: the rule itself says
     that input is too small, as torch does. Compare only the bindings where every size the rule
-    gives is at least 1 (none: the rule predicts torch's refusal at every binding)."""
+    gives is at least 1 and every size meets the op's `least_sizes` (the minimums a symbolic
+    size is taken to meet); none: the rule predicts torch's refusal at every binding."""
     every = bindings(case)
     if static.error is not None or every == [{}]:
         return case
-    rows = [b for b in every if all(d >= 1 for t in static.outs for d in t.bind(b))]
+    least = static.emit.least_sizes(list(case.inputs)) if static.emit is not None else []
+    rows = [
+        b
+        for b in every
+        if all(d >= 1 for t in static.outs for d in t.bind(b))
+        and all(size.subs(b).value >= floor for size, floor in least)
+    ]
     return dataclasses.replace(case, rows=tuple(rows)) if rows != every else case
 
 
