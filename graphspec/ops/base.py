@@ -82,7 +82,7 @@ class Cost:
 def needs_grad(t: TensorType) -> bool:
     """Whether a gradient flows into `t` (compiler/cost.py marks it in `meta["grad"]`; an op
     costed alone takes every floating-point input as needing one)."""
-    return t.meta.get("grad", t.dtype in FLOAT_DTYPES)
+    return bool(t.meta.get("grad", t.dtype in FLOAT_DTYPES))
 
 
 def numel(t: TensorType) -> int:
@@ -153,11 +153,13 @@ class Op(NodeFields):
             return f"self.{node}({', '.join(args)})"
         if self.torch_name.startswith("Tensor."):
             method = self.torch_name.removeprefix("Tensor.")
-            return self.torch_call(f"{args[0]}.{method}", self.positional, leading=args[1:])
+            return self.torch_call(f"{args[0]}.{method}", self.positional, leading=tuple(args[1:]))
         return self.torch_call(self.torch_name, self.positional, leading=tuple(args))
 
     # -- helpers for subclasses -------------------------------------------------------------
-    def torch_call(self, name: str, positional: tuple[str, ...] = (), leading: tuple = ()) -> str:
+    def torch_call(
+        self, name: str, positional: tuple[str, ...] = (), leading: tuple[str, ...] = ()
+    ) -> str:
         """`name(leading..., pos..., kw=value...)` from this op's fields, leaving out defaults.
 
         `leading` holds code (the input variables); `positional` names fields written without
