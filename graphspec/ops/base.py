@@ -10,8 +10,6 @@ Ops come in two kinds:
 - "function" ops are torch functions or tensor methods called in `forward`.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from math import prod
 from typing import Annotated, Any, ClassVar, Literal
@@ -45,7 +43,7 @@ NonNegs = NonNeg | Annotated[list[NonNeg], Field(min_length=1, max_length=3)]
 
 
 def per_axis(
-    op: Op, field: str, n: int, value: int | list[int] | None = None, single: bool = True
+    op: "Op", field: str, n: int, value: int | list[int] | None = None, single: bool = True
 ) -> tuple[int, ...]:
     """`field` (or `value`) as n numbers, one per spatial dim: 3 -> (3, 3); a list has n, or
     one that torch repeats (`single`; not a conv's kernel_size, which shapes its weight)."""
@@ -119,7 +117,7 @@ class Op(NodeFields):
     """Fields the default emitters write without their keyword, as a torch user would."""
 
     # -- shape rule -------------------------------------------------------------------------
-    def resolve(self, inputs: list[TensorType]) -> Op:
+    def resolve(self, inputs: list[TensorType]) -> "Op":
         """Fill in sizes the user left out, checking the ones given; default: nothing to fill."""
         return self
 
