@@ -30,13 +30,16 @@ COMMANDS = {
 }
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with `only`, the arguments of that command alone (the others keep their
+    line in `--help`), so `graphspec validate` imports no other command's module (start-up)."""
     top = argparse.ArgumentParser(prog="graphspec", description=__doc__.splitlines()[0])
     top.add_argument("--version", action="version", version=_version())
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        module = _command(name)
-        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if only in (None, name):
+            _command(name).add_arguments(command)
     return top
 
 
@@ -51,7 +54,8 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    args = parser(given[0] if given and given[0] in COMMANDS else None).parse_args(argv)
     args.in_process = argv is not None  # called from Python, not from a shell: see run_cmd
     try:
         return _command(args.command).run(args) or 0

@@ -14,7 +14,8 @@ from typing import Any
 
 def load_class(source: str, class_name: str, origin: str) -> type:
     """Execute the generated module text and return its model class."""
-    return load_namespace(source, origin, class_name)[class_name]
+    cls: type = load_namespace(source, origin, class_name)[class_name]
+    return cls
 
 
 def load_namespace(

@@ -9,7 +9,7 @@ from graphspec.language import load
 from graphspec.language.spec import Body
 
 
-def node_positions(path: tuple, body: Body, doc: load.Document) -> dict[str, Pos]:
+def node_positions(path: tuple[Any, ...], body: Body, doc: load.Document) -> dict[str, Pos]:
     where = {}
     for section in ("inputs", "params", "layers"):
         for name in getattr(body, section):
@@ -18,7 +18,9 @@ def node_positions(path: tuple, body: Body, doc: load.Document) -> dict[str, Pos
     return where
 
 
-def field_positions(path: tuple, data: Any, doc: load.Document) -> dict[tuple[str, str], Pos]:
+def field_positions(
+    path: tuple[Any, ...], data: Any, doc: load.Document
+) -> dict[tuple[str, str], Pos]:
     out: dict[tuple[str, str], Pos] = {}
     body = data
     for key in path:

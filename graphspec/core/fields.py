@@ -33,7 +33,8 @@ class StrictModel(BaseModel):
 
 
 def _constants(info: ValidationInfo) -> dict[str, Any]:
-    return (info.context or {}).get("constants", {})
+    constants: dict[str, Any] = (info.context or {}).get("constants", {})
+    return constants
 
 
 _NUMBER = re.compile(r"\s*[-+]?(\d[\d_]*\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?)\s*")

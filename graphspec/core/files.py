@@ -42,13 +42,13 @@ _REASONS = {
 }
 
 
-def io_error(path: str | os.PathLike, err: OSError, doing: str = "write") -> SpecError:
+def io_error(path: str | os.PathLike[str], err: OSError, doing: str = "write") -> SpecError:
     """E-IO for `err` while `doing` `path`: the reason in words, and what to do."""
     reason, hint = _REASONS.get(err.errno or 0, (err.strerror or type(err).__name__, None))
     return fail("E-IO", f"cannot {doing} {path}: {reason}", hint=hint)
 
 
-def write_atomic(path: str | os.PathLike, data: str | bytes | Writer) -> None:
+def write_atomic(path: str | os.PathLike[str], data: str | bytes | Writer) -> None:
     """Write `data` (text, bytes, or a function writing to a binary file) to `path`, whole or
     not at all; an OS error is E-IO naming `path`."""
     target = Path(path)
@@ -81,7 +81,8 @@ class _Recording:
     turns it into a RuntimeError ("unexpected pos"), which would hide ENOSPC or EFBIG."""
 
     def __init__(self, f: IO[bytes]) -> None:
-        self._f, self.error = f, None
+        self._f = f
+        self.error: OSError | None = None
 
     def write(self, data: Any) -> int:
         try:
@@ -117,7 +118,7 @@ def _umask() -> int:
     return mask
 
 
-def make_dir(path: str | os.PathLike, *, exclusive: bool = False) -> Path:
+def make_dir(path: str | os.PathLike[str], *, exclusive: bool = False) -> Path:
     """mkdir -p (or, `exclusive`, a new folder that must not exist: FileExistsError is left to
     the caller); any other OS error is E-IO."""
     target = Path(path)
@@ -135,7 +136,7 @@ def make_dir(path: str | os.PathLike, *, exclusive: bool = False) -> Path:
     return target
 
 
-def open_fd(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
+def open_fd(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
     """os.open with E-IO (the run folder's lock file)."""
     try:
         return os.open(path, flags, mode)
@@ -148,7 +149,7 @@ class AppendFile:
 
     Appending is not atomic: a kill mid-line leaves a cut line, which readers skip."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         try:
             self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from graphspec.data.base import Source
 
@@ -48,7 +48,7 @@ def source_class(name: str) -> type[Source] | None:
                 and value.__module__ == module.__name__
                 and "source" in value.model_fields
             ):
-                for tag in value.model_fields["source"].annotation.__args__:
+                for tag in get_args(value.model_fields["source"].annotation):
                     _loaded[tag] = value
     return _loaded.get(name)
 

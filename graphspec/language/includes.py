@@ -237,7 +237,9 @@ def merged(base: Any, over: Any) -> Any:
     return out
 
 
-def _positions(ours: dict, theirs: dict, own: dict, their_table: dict) -> dict:
+def _positions(
+    ours: dict[str, Any], theirs: dict[str, Any], own: dict[Any, Any], their_table: dict[Any, Any]
+) -> dict[Any, Any]:
     """Each path's position from the file its value now comes from: ours where we wrote it,
     theirs for every value of theirs that no value of ours replaced."""
     table = {
@@ -249,7 +251,7 @@ def _positions(ours: dict, theirs: dict, own: dict, their_table: dict) -> dict:
     return table
 
 
-def _replaced(ours: Any, theirs: Any, path: tuple) -> bool:
+def _replaced(ours: Any, theirs: Any, path: tuple[Any, ...]) -> bool:
     """Whether a value of ours replaces (not merges into) theirs at `path` or above it."""
     for key in path:
         if not (isinstance(ours, dict) and key in ours):

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from graphspec.core.unions import LazyUnion, union_of
 
 
-def fields_at(loc: tuple, data: Any) -> list[str]:
+def fields_at(loc: tuple[Any, ...], data: Any) -> list[str]:
     from graphspec.language.spec import Spec
 
     tp: Any = Spec
@@ -61,7 +61,7 @@ def _pick(tp: Any, data: Any) -> Any:
     return models[0] if len(models) == 1 else (containers[0] if containers else None)
 
 
-def _tag_matches(model: type[BaseModel], data: dict) -> bool:
+def _tag_matches(model: type[BaseModel], data: dict[str, Any]) -> bool:
     for key in ("op", "source", "share"):
         field = model.model_fields.get(key)
         if field is None or key not in data:

@@ -58,7 +58,8 @@ def _shorthand(value: Any) -> Any:
 
 
 def _node_member(tag: str) -> type[NodeFields] | None:
-    return {"share": Share, "block": Call, "group": Group}.get(tag) or OPS.get(tag)
+    special: dict[str, type[NodeFields]] = {"share": Share, "block": Call, "group": Group}
+    return special.get(tag) or OPS.get(tag)
 
 
 Layer = LazyUnion(
@@ -266,7 +267,7 @@ class Spec(StrictModel):
     loss: Loss | None = None
     optimizer: Optimizer | None = None
     scheduler: Scheduler | None = None
-    train: Train = Train()
+    train: Train = Field(default_factory=Train)  # built when first used, not at import
     evaluate: Evaluate | None = None
     device: Device = "auto"
     seed: Seed | None = None
@@ -277,7 +278,7 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema of the spec language, each tagged union spelled out under `$defs`."""
     from graphspec.language.schema_docs import document
 
-    unions = [Layer, *spec_train.UNIONS]
+    unions = [Layer, *(u for u in spec_train.UNIONS if u is not None)]
     return _model_from(document(add_unions(Spec.model_json_schema(by_alias=True), unions)))
 
 

@@ -4,8 +4,6 @@ Each function form is its module's twin (`class relu6(Functional, ReLU6)`): the 
 rule, with the code written by `Op`'s default emitters from `torch_name`.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from graphspec.core.fields import Bool, Float, Int

@@ -5,8 +5,6 @@ does; result dtypes follow torch's promotion (`combine.result_dtype`), where a s
 `int64_ids * 2` stays int64, `int64_ids * 0.5` becomes float32.
 """
 
-from __future__ import annotations
-
 from typing import ClassVar, Literal
 
 from graphspec.core.fields import Float, Int

@@ -7,8 +7,6 @@ where attention IS allowed (build it with `ne` rather than `eq`). A float mask, 
 dtype, is added to the scores in both.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -245,7 +243,7 @@ class MultiheadAttention(Op):
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return attention_cost(self, inputs, outputs)
 
-    def resolve(self, inputs: list[TensorType]) -> MultiheadAttention:
+    def resolve(self, inputs: list[TensorType]) -> "MultiheadAttention":
         q, k, v = inputs[:3]
         update = {"embed_dim": _last(q, "query")}
         check_given(self, "embed_dim", update["embed_dim"], f"last dim of the query {q}")

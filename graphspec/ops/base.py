@@ -10,8 +10,6 @@ Ops come in two kinds:
 - "function" ops are torch functions or tensor methods called in `forward`.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from math import prod
 from typing import Annotated, Any, ClassVar, Literal
@@ -45,7 +43,7 @@ NonNegs = NonNeg | Annotated[list[NonNeg], Field(min_length=1, max_length=3)]
 
 
 def per_axis(
-    op: Op, field: str, n: int, value: int | list[int] | None = None, single: bool = True
+    op: "Op", field: str, n: int, value: int | list[int] | None = None, single: bool = True
 ) -> tuple[int, ...]:
     """`field` (or `value`) as n numbers, one per spatial dim: 3 -> (3, 3); a list has n, or
     one that torch repeats (`single`; not a conv's kernel_size, which shapes its weight)."""
@@ -91,7 +89,7 @@ class Cost:
 def needs_grad(t: TensorType) -> bool:
     """Whether a gradient flows into `t` (compiler/cost.py marks it in `meta["grad"]`; an op
     costed alone takes every floating-point input as needing one)."""
-    return t.meta.get("grad", t.dtype in FLOAT_DTYPES)
+    return bool(t.meta.get("grad", t.dtype in FLOAT_DTYPES))
 
 
 def numel(t: TensorType) -> int:
@@ -172,7 +170,7 @@ class Op(NodeFields):
         return None
 
     # -- shape rule -------------------------------------------------------------------------
-    def resolve(self, inputs: list[TensorType]) -> Op:
+    def resolve(self, inputs: list[TensorType]) -> "Op":
         """Fill in sizes the user left out, checking the ones given; default: nothing to fill."""
         return self
 
@@ -211,11 +209,13 @@ class Op(NodeFields):
             return f"self.{node}({', '.join(args)})"
         if self.torch_name.startswith("Tensor."):
             method = self.torch_name.removeprefix("Tensor.")
-            return self.torch_call(f"{args[0]}.{method}", self.positional, leading=args[1:])
+            return self.torch_call(f"{args[0]}.{method}", self.positional, leading=tuple(args[1:]))
         return self.torch_call(self.torch_name, self.positional, leading=tuple(args))
 
     # -- helpers for subclasses -------------------------------------------------------------
-    def torch_call(self, name: str, positional: tuple[str, ...] = (), leading: tuple = ()) -> str:
+    def torch_call(
+        self, name: str, positional: tuple[str, ...] = (), leading: tuple[str, ...] = ()
+    ) -> str:
         """`name(leading..., pos..., kw=value...)` from this op's fields, leaving out defaults.
 
         `leading` holds code (the input variables); `positional` names fields written without

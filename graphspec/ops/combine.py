@@ -1,7 +1,5 @@
 """Ops over several inputs: `add` (broadcasting), `cat` and `stack`."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from graphspec.core.fields import Int

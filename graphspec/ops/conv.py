@@ -4,8 +4,6 @@ Inputs are batched, (N, C, *spatial): an input of one rank less is refused (see
 `base.expect_batched`), not read as one unbatched sample.
 """
 
-from __future__ import annotations
-
 from math import prod
 from typing import ClassVar, Literal
 
@@ -75,7 +73,7 @@ class _Conv(Op):
     """Spatial dims: 1 (N, C, L), 2 (N, C, H, W) or 3 (N, C, D, H, W)."""
     positional = ("in_channels", "out_channels", "kernel_size")
 
-    def resolve(self, inputs: list[TensorType]) -> _Conv:
+    def resolve(self, inputs: list[TensorType]) -> "_Conv":
         (x,) = inputs
         expect_batched(x, self.dims, self.op, self.family())
         channels = x.shape[1]

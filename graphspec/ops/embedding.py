@@ -1,8 +1,6 @@
 """Lookups by integer id: `nn.Embedding`, `embedding` (F.embedding over a table the spec holds,
 for weight tying), and `positions` (the ids 0..L-1 of each sequence)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from graphspec.core.fields import Bool, Int, PosFloat, Size
@@ -37,7 +35,7 @@ class Embedding(Op):
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost(saved=("in0",))  # a gather; backward scatters by the kept ids
 
-    def resolve(self, inputs: list[TensorType]) -> Embedding:
+    def resolve(self, inputs: list[TensorType]) -> "Embedding":
         n, idx = self.num_embeddings, self.padding_idx
         if idx is not None and not -n <= idx < n:
             raise ShapeError(

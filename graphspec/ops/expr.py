@@ -4,8 +4,6 @@ The expression is parsed and checked by `core.exprs` (a closed AST whitelist), a
 in `forward` is re-rendered from that checked tree, never pasted from the spec's string.
 """
 
-from __future__ import annotations
-
 import ast
 from math import prod
 from typing import Any, Literal
@@ -66,7 +64,7 @@ class expr(Op):  # noqa: N801 - op names are torch-style
         return text
 
     @model_validator(mode="after")
-    def _keep_parsed(self, info: ValidationInfo) -> expr:
+    def _keep_parsed(self, info: ValidationInfo) -> "expr":
         constants, names = _context(info)
         self._parsed = exprs.parse_elementwise(self.expr, names | set(constants))
         self._constants = {k: v for k, v in constants.items() if k in self._parsed.names}

@@ -6,8 +6,6 @@ one as `qkv.out1`, and a plain `qkv` reads the first. The count follows from the
 along `dim`, so that size must be concrete (or, for `chunk`, divisible by `chunks`).
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr
@@ -31,7 +29,7 @@ class _Pieces(View, Op):
         """One per piece, once `resolve` has counted them."""
         return tuple(f"out{i}" for i in range(max(len(self._sizes), 1)))
 
-    def resolve(self, inputs: list[TensorType]) -> _Pieces:
+    def resolve(self, inputs: list[TensorType]) -> "_Pieces":
         (x,) = inputs
         if x.rank == 0:
             raise ShapeError(f"{self.op} needs an input with at least one dim, got {x}")

@@ -12,8 +12,6 @@ elementwise op over two differently laid out tensors), the output is taken as co
 can let an invalid view through, never refuse a valid one.
 """
 
-from __future__ import annotations
-
 from functools import cmp_to_key
 
 from graphspec.core.shapes import Dim, TensorType

@@ -1,7 +1,5 @@
 """Affine maps: `nn.Linear`."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from graphspec.core.fields import Bool, Size
@@ -32,7 +30,7 @@ class Linear(Op):
     kind = "module"
     torch_name = "nn.Linear"
 
-    def resolve(self, inputs: list[TensorType]) -> Linear:
+    def resolve(self, inputs: list[TensorType]) -> "Linear":
         (x,) = inputs
         if x.rank == 0:
             raise ShapeError("Linear expects at least one dimension, got a scalar")

@@ -4,8 +4,6 @@ Batch and instance norms take batched inputs, (N, C, *spatial), as convolutions 
 (`base.expect_batched`); their channel count is inferred from dim 1.
 """
 
-from __future__ import annotations
-
 from math import prod
 from typing import Annotated, ClassVar, Literal
 
@@ -68,7 +66,7 @@ class _BatchNorm(Op):
     family: ClassVar[str] = "BatchNorm"
     positional = ("num_features",)
 
-    def resolve(self, inputs: list[TensorType]) -> _BatchNorm:
+    def resolve(self, inputs: list[TensorType]) -> "_BatchNorm":
         (x,) = inputs
         self.check_rank(x)
         return self.model_copy(update={"num_features": _channels(self, x, "num_features")})
@@ -215,7 +213,7 @@ class GroupNorm(Op):
     torch_name = "nn.GroupNorm"
     positional = ("num_groups", "num_channels")
 
-    def resolve(self, inputs: list[TensorType]) -> GroupNorm:
+    def resolve(self, inputs: list[TensorType]) -> "GroupNorm":
         (x,) = inputs
         if x.rank < 2:
             raise ShapeError(
@@ -369,7 +367,7 @@ class LayerNorm(Op):
     kind = "module"
     torch_name = "nn.LayerNorm"
 
-    def resolve(self, inputs: list[TensorType]) -> LayerNorm:
+    def resolve(self, inputs: list[TensorType]) -> "LayerNorm":
         (x,) = inputs
         if self.dim is not None:
             moved = self._moved_axis(x)

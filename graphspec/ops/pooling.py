@@ -4,8 +4,6 @@
 Inputs are batched, (N, C, *spatial), as for convolutions (`base.expect_batched`).
 """
 
-from __future__ import annotations
-
 from math import prod
 from typing import Annotated, ClassVar, Literal
 

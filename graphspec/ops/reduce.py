@@ -4,8 +4,6 @@
 kept with size 1 under `keepdim: true` (global average pooling is `mean` over [2, 3]).
 """
 
-from __future__ import annotations
-
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field

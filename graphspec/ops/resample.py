@@ -4,8 +4,6 @@ Inputs are batched, (N, C, *spatial), as torch's interpolation requires; each mo
 ranks torch implements it for (`linear` 1-D, `bilinear`/`bicubic` 2-D, `trilinear` 3-D).
 """
 
-from __future__ import annotations
-
 import math
 from fractions import Fraction
 from typing import Annotated, Literal

@@ -1,7 +1,5 @@
 """Shape-only ops: `nn.Flatten`, `torch.flatten`, `Tensor.view`, `Tensor.reshape`, `nn.Identity`."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Literal
 
@@ -82,7 +80,7 @@ class view(View, Op):  # noqa: N801
     _axes: dict[str, int] = PrivateAttr(default_factory=dict)
     """Where each symbol of `size` sits in the input, so the code can read it at run time."""
 
-    def resolve(self, inputs: list[TensorType]) -> view:
+    def resolve(self, inputs: list[TensorType]) -> "view":
         (x,) = inputs
         axes = {}
         for entry in self.size:

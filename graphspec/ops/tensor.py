@@ -5,8 +5,6 @@ Dims follow torch: negative dims count from the end, and a dim out of range is a
 names the input's rank.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field, PrivateAttr
@@ -78,7 +76,7 @@ class expand(Op):  # noqa: N801
     _axes: dict[str, int] = PrivateAttr(default_factory=dict)
     _keep: set[int] = PrivateAttr(default_factory=set)
 
-    def resolve(self, inputs: list[TensorType]) -> expand:
+    def resolve(self, inputs: list[TensorType]) -> "expand":
         (x,) = inputs
         resolved = self.model_copy()
         resolved._axes = {s: axis_of(s, x, "expand") for s in self.size if isinstance(s, str)}

@@ -312,3 +312,19 @@ def test_every_shipped_spec_is_valid_under_the_schema(capsys):
     assert "Normalize: {mean:" in cifar
     assert _schema_errors(schema, cifar.replace("Normalize: {mean:", "Normalize: {meen:"))
     assert _schema_errors(schema, cifar.replace("Normalize: {mean:", "Normalise: {mean:"))
+
+
+def test_a_command_imports_no_other_commands_module():
+    """`graphspec validate` builds its own arguments only (start-up); `--help` still lists all."""
+    probe = (
+        "import sys; from graphspec.cli import main; main(['validate', 'specs/lenet.yaml']); "
+        "print(sorted(m for m in sys.modules if m.endswith('_cmd')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.splitlines()[-1] == "['graphspec.cli.validate_cmd']", done.stderr
+    helped = subprocess.run(
+        [sys.executable, "-m", "graphspec", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert all(name in helped.stdout for name in ("validate", "summary", "export", "runs"))

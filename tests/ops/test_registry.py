@@ -10,6 +10,7 @@ import importlib
 import inspect
 import json
 import pkgutil
+import re
 import subprocess
 import sys
 
@@ -113,3 +114,13 @@ def test_a_validated_member_is_accepted_back():
     assert fake.transforms == vision.transforms
     with pytest.raises(ValueError, match="valid dictionary"):
         FakeImages(source="FakeData", transforms=[vision])
+
+
+def test_op_modules_keep_their_annotations_evaluated():
+    """No ops module defers its annotations (`from __future__ import annotations`): pydantic
+    would evaluate each inherited string annotation again for every op class (start-up)."""
+    modules = sorted((ROOT / "graphspec" / "ops").glob("*.py"))
+    assert len(modules) > 10
+    line = re.compile(r"^from __future__ import annotations$", re.M)
+    deferred = [m.name for m in modules if line.search(m.read_text())]
+    assert not deferred
