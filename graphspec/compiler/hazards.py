@@ -72,7 +72,9 @@ def check_writes(graph: Graph) -> None:
         raise SpecError(problems)
 
 
-def _readers(graph: Graph, writer: str, source: str) -> tuple[set, dict, list, list]:
+def _readers(
+    graph: Graph, writer: str, source: str
+) -> tuple[set[str], dict[str, str], list[str], list[str]]:
     """(the storage group, reader -> the member it reads, readers that run after the write
     or are outputs, readers that run before it): in `forward`'s order, which is the graph's."""
     g, outputs = graph.g, {split_ref(r)[0] for r in graph.outputs}

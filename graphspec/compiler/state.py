@@ -41,7 +41,8 @@ def state_table(graph: TypedGraph, dtype: str = "float32") -> dict[str, Entry]:
     for path, t in _walk(graph, ""):
         kind = t.node.kind
         if kind == "param":
-            table[path] = Entry(tuple(t.node.spec.shape), dtype, True, path, t.node.pos)
+            shape = tuple(t.node.spec.shape or ())  # a param's sizes, as its spec states them
+            table[path] = Entry(shape, dtype, True, path, t.node.pos)  # type: ignore[arg-type]
         elif kind in ("op", "group") and t.op is not None and t.op.kind == "module":
             for name, (shape, kind_dtype, trainable) in t.op.state().items():
                 kind_dtype = dtype if kind_dtype == "float32" else kind_dtype

@@ -170,7 +170,7 @@ class AppendFile:
             pass  # the write that failed was reported; closing cannot add anything
 
 
-def open_regular(path: str | os.PathLike, code: str, max_bytes: int, what: str) -> IO[bytes]:
+def open_regular(path: str | os.PathLike[str], code: str, max_bytes: int, what: str) -> IO[bytes]:
     """The one reader of a file named by the user: opened only if it is a regular file of at
     most `max_bytes` (opened with O_NONBLOCK and checked with fstat, so a FIFO never blocks
     and /dev/zero is never read); anything else is `code` (E-IO, E-CKPT, E-DATA) naming it."""
@@ -196,7 +196,9 @@ def open_regular(path: str | os.PathLike, code: str, max_bytes: int, what: str) 
     return os.fdopen(fd, "rb")
 
 
-def check_output(path: str | os.PathLike, *, overwrite: bool, flag: str = "--overwrite") -> None:
+def check_output(
+    path: str | os.PathLike[str], *, overwrite: bool, flag: str = "--overwrite"
+) -> None:
     """E-IO before any work when `path` cannot take a new file: its folder is missing or not
     writable, it is a folder or a special file, it is a file of a run folder (never replaced),
     or it exists and `overwrite` was not asked for. Checked by creating and removing a
@@ -230,7 +232,7 @@ def check_output(path: str | os.PathLike, *, overwrite: bool, flag: str = "--ove
     os.unlink(tmp)
 
 
-def is_run_folder(folder: str | os.PathLike) -> bool:
+def is_run_folder(folder: str | os.PathLike[str]) -> bool:
     """A folder `graphspec run` wrote: its files (weights, checkpoints, spec) are never
     replaced by another command's output."""
     return Path(folder, "meta.json").is_file() and Path(folder, "spec.yaml").is_file()

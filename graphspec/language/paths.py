@@ -42,7 +42,7 @@ def _is_path(value: Any) -> bool:
     return isinstance(value, str) and value != "" and not re.match(r"^[A-Za-z][\w+.-]*:", value)
 
 
-def _resolve_field(mapping: dict, keys: list[str], base: str) -> None:
+def _resolve_field(mapping: dict[str, Any], keys: list[str], base: str) -> None:
     key = keys[0]
     value = mapping.get(key)
     if len(keys) > 1:

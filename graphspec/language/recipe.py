@@ -261,10 +261,10 @@ def _group_fields(tag: str) -> dict[str, Any]:
     if tag in CLOSURE_OPTIMIZERS:
         return {}  # LBFGS takes one parameter group
     options = {key: (kind | None, None) for key, (kind, _) in OPTIMIZERS[tag].items()}
-    group = create_model(f"{tag}Group", __base__=ParamGroup, **options)
+    group = create_model(f"{tag}Group", __base__=ParamGroup, **options)  # type: ignore[call-overload]
     doc = "Parameter groups, in order: a parameter goes to the first whose `params` it matches;"
     doc += " the rest form the last group, with the optimizer's own options."
-    return {"groups": (list[group], Field([], description=doc))}
+    return {"groups": (list[group], Field([], description=doc))}  # type: ignore[valid-type]
 
 
 def group_options(group: Any) -> dict[str, Any]:

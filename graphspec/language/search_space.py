@@ -116,7 +116,8 @@ class _Parser:
             return self._tag(at)
         args = self.arguments()
         self.expect(")")
-        return getattr(self, f"_{fn}")(args, at)
+        space: dict[str, Any] = getattr(self, f"_{fn}")(args, at)
+        return space
 
     def arguments(self) -> list[tuple[int, Any]]:
         """Comma-separated YAML values up to the closing parenthesis, with their columns."""
@@ -195,7 +196,9 @@ class _Parser:
                 )
         return {"kind": "choice", "choices": values}
 
-    def _numbers(self, args: list[tuple[int, Any]], fn: str, at: int, n: tuple[int, ...]) -> list:
+    def _numbers(
+        self, args: list[tuple[int, Any]], fn: str, at: int, n: tuple[int, ...]
+    ) -> list[Any]:
         if len(args) not in n:
             want = " or ".join(map(str, n))
             example = "interval(1e-4, 1e-1)" if fn == "interval" else "range(32, 257, 32)"

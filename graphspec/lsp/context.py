@@ -57,7 +57,8 @@ def where(lines: list[str], line: int, col: int) -> Where:
     if value and (not frames or value.start() > frames[-1][2]):
         value_of, partial = value.group(1), value.group(2)
     else:
-        value_of, partial = None, _WORD_AT_END.search(prefix).group()
+        word = _WORD_AT_END.search(prefix)
+        value_of, partial = None, word.group() if word else ""
         if in_list:
             value_of = keys[-1] if frames else keys[-1] if keys else None
     frame_text = prefix[frames[-1][2] :] if frames else ""

@@ -77,7 +77,7 @@ def _sizes(a: Analysis) -> dict[str, int]:
 
 
 def _concrete(out: TensorType, sizes: dict[str, int]) -> str:
-    shown = out.subs(sizes)
+    shown = out.subs(dict(sizes))
     if shown != out and all(d.is_static for d in shown.shape):
         return f", at {', '.join(f'{k}={v}' for k, v in sorted(sizes.items()))}: `{shown}`"
     return ""
@@ -163,14 +163,14 @@ def block_text(data: Any, name: str) -> str | None:
     block = get(data, ("blocks", name))
     if not isinstance(block, dict):
         return None
-    args = block.get("args") if isinstance(block.get("args"), dict) else {}
-    inputs = block.get("inputs") if isinstance(block.get("inputs"), dict) else {}
+    args: dict[str, Any] = block["args"] if isinstance(block.get("args"), dict) else {}
+    inputs: dict[str, Any] = block["inputs"] if isinstance(block.get("inputs"), dict) else {}
     signature = ", ".join(f"{k}: {v}" for k, v in args.items())
     lines = [f"block **{name}**({signature})", ""]
     lines += [f"- input `{k}`: `{v}`" for k, v in inputs.items()]
     outputs = block.get("outputs")
     if outputs is None:
-        layers = block.get("layers") if isinstance(block.get("layers"), dict) else {}
+        layers: dict[str, Any] = block["layers"] if isinstance(block.get("layers"), dict) else {}
         outputs = list(layers)[-1:] or "?"
     lines.append(f"- outputs: `{outputs}`")
     return "\n".join(lines)

@@ -126,7 +126,7 @@ def _draw(trials: list[FrozenTrial], defn: Definition, folder: Path) -> None:
 
 def _history(plt: Any, done: list[FrozenTrial], defn: Definition, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
-    xs, ys = [t.number for t in done], [t.value for t in done]
+    xs, ys = [t.number for t in done], [float(t.value or 0.0) for t in done]  # finished: set
     ax.plot(xs, ys, "o", label=defn.metric)
     better = max if defn.direction == "maximize" else min
     running = [better(ys[: i + 1]) for i in range(len(ys))]

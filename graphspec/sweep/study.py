@@ -45,7 +45,7 @@ def open_study(defn: Definition, folder: Path, storage_url: str | None) -> optun
         storage=_storage(folder, storage_url),
         sampler=_sampler(defn),
         pruner=_pruner(defn),
-        direction=defn.direction,
+        direction="maximize" if defn.direction == "maximize" else "minimize",
         load_if_exists=True,
     )
 

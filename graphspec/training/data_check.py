@@ -29,10 +29,11 @@ def check_data(spec: str) -> str:
         data = datasets.from_spec(compiled.spec, origin=plan.source)
     except datasets.DataError as err:
         raise data_error(str(err), doc.pos(("data", "source"))) from None
-    classification = compiled.spec.loss.op in CLASSIFICATION_LOSSES
+    loss = compiled.spec.loss
+    classification = loss is not None and loss.op in CLASSIFICATION_LOSSES
     check_data_fits(compiled, data, doc, classification)
     if len(data.train) == 0:  # job.check_steps' rule, without a job
-        n, b = len(data.train.items), data.train.batch_size
+        n, b = len(data.train.items), data.train.batch_size  # type: ignore[arg-type]
         raise fail("E-DATA", f"the training set gives no batch: {n} samples, batch_size {b} "
                    "with drop_last", doc.pos(("data",)),
                    hint="lower data.batch_size or set drop_last: false")  # fmt: skip

@@ -55,7 +55,9 @@ def _protos() -> tuple[Any, Any, Any] | None:
     try:
         from crc32c import crc32c
     except ImportError:
-        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import crc32c
+        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import (  # type: ignore[no-redef]
+            crc32c,
+        )
     return Event, Summary, crc32c
 
 

@@ -86,7 +86,8 @@ def _locate(weights: Any, where: Pos) -> tuple[str, str | None, str | None]:
     """(the file to read, the sha256 prefix its name promises, the URL it came from)."""
     name = weights.torchvision_name()
     if name is not None:
-        return torchvision_file(*name, where)
+        enum, member = name
+        return torchvision_file(enum, member, where)
     path = weights.from_
     if os.path.isdir(path):
         run_file = os.path.join(path, RUN_WEIGHTS)

@@ -40,9 +40,11 @@ def on_file(trained: Trained, path: str) -> dict[str, Any]:
     """The metrics over a new labelled file, prepared as the run prepared its data."""
     prepared = prepare(trained.state, path, want_target=True)
     batch = trained.spec.data.test_batch_size or trained.spec.data.batch_size or 256
-    n = len(prepared.target)
+    target = prepared.target
+    assert target is not None  # want_target=True: prepare() refuses data without one
+    n = len(target)
     batches = (
-        (tuple(x[i : i + batch] for x in prepared.inputs), prepared.target[i : i + batch])
+        (tuple(x[i : i + batch] for x in prepared.inputs), target[i : i + batch])
         for i in range(0, n, batch)
     )
     return _measure(trained, batches, Path(path).name, trained.classes)

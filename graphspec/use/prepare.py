@@ -40,7 +40,8 @@ def prepare(state: dict[str, Any], path: str, want_target: bool = False) -> Prep
     if not where.exists():
         raise data_error(f"'{path}' does not exist")
     cls = source_class(source)
-    reader = READERS.get(cls.predict_reads if cls is not None else None)
+    kind = cls.predict_reads if cls is not None else None
+    reader = READERS.get(kind) if kind is not None else None
     if reader is not None:
         return reader(state, where, want_target)
     raise data_error(

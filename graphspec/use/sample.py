@@ -22,7 +22,7 @@ def vocabulary(trained: Trained) -> tuple[dict[str, int], list[str]]:
     if data.get("encoding") == "bytes":
         chars = [chr(i) for i in range(256)]
         return {c: i for i, c in enumerate(chars)}, chars
-    chars = state.get("vocabulary")
+    chars = list(state.get("vocabulary") or [])
     if not chars:
         raise fail("E-DATA", f"{data.get('encoding')} text: sample knows chars and bytes")
     return {c: i for i, c in enumerate(chars)}, chars
