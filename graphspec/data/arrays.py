@@ -37,6 +37,7 @@ class ArraysData(Source):
 
     imports = ("import numpy as np",)
     can_reconstruct = True
+    reads_as = "numpy"
 
     def has_test(self) -> bool:
         return self.test_fraction > 0

@@ -85,6 +85,7 @@ VISION: dict[str, VisionSet] = {
 class ImageSource(Source):
     """A torchvision Dataset with transforms, batched by a DataLoader."""
 
+    reads_as = "images"
     counted_as: ClassVar[str] = "images"
 
     transforms: list[Transform] = ["ToTensor"]

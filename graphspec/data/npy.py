@@ -36,6 +36,7 @@ class NpyData(Source):
     `target` (labels or values, or `input`); the first dimension of each is the sample."""
 
     can_reconstruct = True
+    reads_as = "numpy"
     source: Literal["npy"]
     inputs: list[str] = Field(min_length=1)
     """The `.npy` files fed to the model, in the order of the model's inputs."""

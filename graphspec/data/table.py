@@ -28,6 +28,7 @@ class TableData(Source):
     float32 input) and `target` (one column; or `input`: reconstruction)."""
 
     can_reconstruct = True
+    reads_as = "table"
     source: Literal["table"]
     path: str
     """The table, relative to the working folder; `.tsv` is tab-separated."""

@@ -34,18 +34,16 @@ def data_error(message: str, hint: str | None = None) -> Exception:
 
 def prepare(state: dict[str, Any], path: str, want_target: bool = False) -> Prepared:
     """`path` read and prepared by the kind of data the run trained on."""
-    source = state["data"]["source"]
+    reads = state.get("reads_as")  # the data source's own word for it (data/base.py)
     where = Path(path)
     if not where.exists():
         raise data_error(f"'{path}' does not exist")
-    if source == "table":
-        return _table(state, where, want_target)
-    if source in ("arrays", "npy"):
-        return _arrays(state, where, want_target)
-    if source in ("ImageFolder", "CIFAR10", "MNIST", "FashionMNIST", "FakeData"):
-        return _images(state, where, want_target)
+    readers = {"table": _table, "numpy": _arrays, "images": _images}
+    if reads in readers:
+        return readers[reads](state, where, want_target)
     raise data_error(
-        f"predict reads tables, arrays and images; this run trained on {source} data",
+        f"predict reads tables, arrays and images; this run trained on "
+        f"{state['data'].get('source')} data",
         "for a text model, use `graphspec sample RUN_DIR --prompt TEXT`",
     )
 
