@@ -1,6 +1,6 @@
 """`graphspec evaluate RUN_DIR [--data FILE] [--split test]`: a trained run's metrics on its own
 split (its final test metrics, reproduced) or on a new labelled file; a table on the screen and
-evaluation.json (and the confusion matrix, for a classifier) in the run folder or -o."""
+evaluation.json in the run folder or -o (a new file's confusion matrix is in its JSON only)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(name, value)
     Console().print(table)
     write_atomic(out, json.dumps(result, indent=2) + "\n")
-    if "confusion_matrix" in result and not args.output:
+    if "confusion_matrix" in result and not args.output and not args.data:
+        # the run's own split: the run's confusion files again (another file's stay in its JSON)
         confusion.write(trained.run_dir, result["confusion_matrix"])
     print(out)
     return 0

@@ -12,7 +12,7 @@ import os
 import zipfile
 import zlib
 from tokenize import TokenError
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -24,7 +24,6 @@ MAX_FILE_BYTES = 8 * 1024**3
 
 
 class ArraysData(Source):
-    predict_reads: ClassVar[str | None] = "arrays"
     """Arrays from a NumPy `.npz` file: `inputs` name the arrays fed to the model (one per
     input), `target` the labels or values; the first dimension of each is the sample."""
 
@@ -44,6 +43,7 @@ class ArraysData(Source):
 
     imports = ("import numpy as np",)
     can_reconstruct = True
+    reads_as = "numpy"
 
     def has_test(self) -> bool:
         return self.test_fraction > 0

@@ -51,10 +51,10 @@ class Source(StrictModel):
     can_reconstruct: ClassVar[bool] = False
     """The source takes `target: input` (the compiler's hints name the sources that do)."""
     fit: ClassVar[bool] = False
+    reads_as: ClassVar[str | None] = None
+    """How `graphspec predict` reads new samples of this source: "table", "numpy", "images"
+    or "text" (kept in preprocess.json as `reads_as`); None: it can't."""
     counted_as: ClassVar[str] = "samples"
-    predict_reads: ClassVar[str | None] = None
-    """How `graphspec predict` reads new data for a run of this source: "table" (a CSV with
-    the feature columns), "arrays" (.npz/.npy), "images" (a folder or files); None: it cannot."""
     """What the accuracy line counts ("... on the 10000 test images"): images, samples."""
     """A fitting task over all its points (the fit plot and animation)."""
 

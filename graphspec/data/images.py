@@ -102,8 +102,8 @@ VISION: dict[str, VisionSet] = {
 class ImageSource(Source):
     """A torchvision Dataset with transforms, batched by a DataLoader."""
 
+    reads_as = "images"
     counted_as: ClassVar[str] = "images"
-    predict_reads: ClassVar[str | None] = "images"
 
     transforms: Transforms = ["ToTensor"]
     """torchvision transforms in order, or a torchvision weights name whose preprocessing is

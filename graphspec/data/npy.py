@@ -10,7 +10,7 @@ between inputs and target is an error naming the file before training.
 from __future__ import annotations
 
 from math import prod
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -32,11 +32,11 @@ class NpyFiles(StrictModel):
 
 
 class NpyData(Source):
-    predict_reads: ClassVar[str | None] = "arrays"
     """Arrays from `.npy` files (numpy.save): `inputs` (one file per model input) and
     `target` (labels or values, or `input`); the first dimension of each is the sample."""
 
     can_reconstruct = True
+    reads_as = "numpy"
     source: Literal["npy"]
     path_fields = ("inputs", "target", "test.inputs", "test.target")
     inputs: list[str] = Field(min_length=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -24,11 +24,11 @@ INPUT = "input"
 
 
 class TableData(Source):
-    predict_reads: ClassVar[str | None] = "table"
     """A CSV/TSV table with a header row: `features` (columns fed to the model as one (N, F)
     float32 input) and `target` (one column; or `input`: reconstruction)."""
 
     can_reconstruct = True
+    reads_as = "table"
     source: Literal["table"]
     path_fields = ("path",)
     path: str

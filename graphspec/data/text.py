@@ -25,6 +25,7 @@ class TextData(Source):
     """A text file as ids (characters, bytes or GPT-2 tokens) in blocks of `block_size`, the
     target of each block the block shifted by one: next-token prediction."""
 
+    reads_as = "text"
     source: Literal["text"]
     path_fields = ("path",)
     path: str

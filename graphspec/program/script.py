@@ -521,20 +521,6 @@ def _compare_source(compiled: Compiled) -> str:
     return inspect.getsource(polyfit.compare)
 
 
-def _final_loss(compiled: Compiled) -> list[str]:
-    call = "net(*(x.to(DEVICE) for x in inputs))"
-    return [
-        '    """The mean loss over the training data with the final weights."""',
-        "    total, n = 0.0, 0",
-        "    net.eval()",
-        "    with torch.no_grad():",
-        "        for inputs, target in batches(trainset, None, 0, BATCH_SIZE, DROP_LAST):",
-        f"            total += criterion({call}, target.to(DEVICE)).item() * target.shape[0]",
-        "            n += target.shape[0]",
-        f'    print(f"final {compiled.spec.loss.op} on the training data: {{total / n:.6g}}")',
-    ]
-
-
 def _class_names(compiled: Compiled) -> str:
     """The names graphspec.training.evaluate prints, as a Python expression."""
     data = compiled.spec.data
@@ -608,7 +594,7 @@ def counted_as(compiled: Compiled) -> str:
 
 def _per_position(compiled: Compiled) -> list[str]:
     """A class per token or pixel, (N, C, d1, ...): one row per position, as
-    graphspec.training.evaluate.per_position scores them; ignored positions left out."""
+    graphspec.training.metrics.rows scores them; ignored positions left out."""
     lines = []
     if compiled.graph.outputs[0].out.rank > 2:
         lines.append(

@@ -58,7 +58,7 @@ def collect(
 
 def rows(outputs: torch.Tensor, targets: torch.Tensor, ignore: int | None):
     """(N, C, d1, ...) outputs with (N, d1, ...) labels as (M, C) and (M,), one row per
-    position, the positions the loss ignores left out (as training/evaluate.per_position)."""
+    position, the positions the loss ignores left out (as emit --train's script scores them)."""
     if outputs.dim() > 2:
         outputs = outputs.movedim(1, -1).reshape(-1, outputs.shape[1])
         targets = targets.reshape(-1)

@@ -40,6 +40,7 @@ def state(compiled: Any, data: Any) -> dict[str, Any]:
         ],
         "classes": list(data.classes) if data.classes is not None else None,
         "data": source.model_dump(mode="json"),
+        "reads_as": type(source).reads_as,
         "features": getattr(made, "features", None),
         "standardize": getattr(made, "standardize", None),
         "vocabulary": getattr(made, "vocabulary", None),

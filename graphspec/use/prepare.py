@@ -16,7 +16,6 @@ from typing import Any
 import torch
 
 from graphspec.core.errors import fail
-from graphspec.data import source_class
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 
@@ -35,17 +34,16 @@ def data_error(message: str, hint: str | None = None) -> Exception:
 
 def prepare(state: dict[str, Any], path: str, want_target: bool = False) -> Prepared:
     """`path` read and prepared by the kind of data the run trained on."""
-    source = state["data"]["source"]
+    reads = state.get("reads_as")  # the data source's own word for it (data/base.py)
     where = Path(path)
     if not where.exists():
         raise data_error(f"'{path}' does not exist")
-    cls = source_class(source)
-    kind = cls.predict_reads if cls is not None else None
-    reader = READERS.get(kind) if kind is not None else None
-    if reader is not None:
-        return reader(state, where, want_target)
+    readers = {"table": _table, "numpy": _arrays, "images": _images}
+    if reads in readers:
+        return readers[reads](state, where, want_target)
     raise data_error(
-        f"predict reads tables, arrays and images; this run trained on {source} data",
+        f"predict reads tables, arrays and images; this run trained on "
+        f"{state['data'].get('source')} data",
         "for a text model, use `graphspec sample RUN_DIR --prompt TEXT`",
     )
 
@@ -233,7 +231,3 @@ def eval_transform(steps: list[list[Any]]) -> Any:
 
 def _arg(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
-
-
-READERS = {"table": _table, "arrays": _arrays, "images": _images}
-"""Each kind of new data predict reads, by the trained source's `predict_reads`."""

@@ -16,7 +16,7 @@ from graphspec.use.trained import Trained
 def vocabulary(trained: Trained) -> tuple[dict[str, int], list[str]]:
     state = trained.state
     data = state.get("data", {})
-    if data.get("source") != "text":
+    if state.get("reads_as") != "text":
         raise fail("E-DATA", f"sample is for next-token models; this run trained on "
                    f"{data.get('source')} data", hint="use `graphspec predict`")  # fmt: skip
     if data.get("encoding") == "bytes":
