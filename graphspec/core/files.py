@@ -170,17 +170,23 @@ class AppendFile:
             pass  # the write that failed was reported; closing cannot add anything
 
 
-def open_regular(path: str | os.PathLike[str], code: str, max_bytes: int, what: str) -> IO[bytes]:
+def open_regular(
+    path: str | os.PathLike[str], code: str, max_bytes: int, what: str, *, follow_links: bool = True
+) -> IO[bytes]:
     """The one reader of a file named by the user: opened only if it is a regular file of at
     most `max_bytes` (opened with O_NONBLOCK and checked with fstat, so a FIFO never blocks
-    and /dev/zero is never read); anything else is `code` (E-IO, E-CKPT, E-DATA) naming it."""
+    and /dev/zero is never read; with `follow_links=False` a symbolic link is refused too, as
+    a run folder's checkpoints are); anything else is `code` (E-IO, E-CKPT, E-DATA) naming it."""
     import stat
 
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise fail(code, f"{path}: missing", hint=f"give the path of {what}") from None
     except OSError as err:
+        if err.errno == errno.ELOOP and not follow_links:
+            raise fail(code, f"{path}: is a symbolic link (refused)") from None
         reason = _REASONS.get(err.errno or 0, (err.strerror or type(err).__name__,))[0]
         raise fail(code, f"cannot read {path}: {reason}") from None
     info = os.fstat(fd)

@@ -107,6 +107,13 @@ def _plan(compiled: Compiled, doc: Document, source: str, seed: int | None = Non
 def _prepare_resume(opts: Options, items: list[overrides.Override]) -> Plan:
     run_dir = Path(opts.resume)
     stored_file = run_dir / "spec.yaml"
+    if not run_dir.is_dir():
+        raise fail("E-RESUME", f"'{run_dir}': no such run folder",
+                   hint="pass the folder `graphspec run` printed last")  # fmt: skip
+    for name in ("spec.yaml", "meta.json"):
+        if (run_dir / name).exists() and not (run_dir / name).is_file():
+            raise fail("E-RESUME", f"'{run_dir / name}' is not a regular file (refused)",
+                       hint="a run folder holds the files `graphspec run` wrote")  # fmt: skip
     if not stored_file.is_file() or not (run_dir / "meta.json").is_file():
         raise fail(
             "E-RESUME",

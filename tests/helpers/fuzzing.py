@@ -63,7 +63,9 @@ def exercise(text: str, file: str = "spec.yaml") -> str | None:
         if not err.problems:
             return "a SpecError without a problem: exit 2, and nothing printed"
         for p in err.problems:
-            if p.pos is None or not (1 <= p.pos.line <= n_lines) or p.pos.col < 1:
+            if p.pos is None or not (1 <= p.pos.line <= _lines_of(p.pos.file, file, n_lines)):
+                return f"unlocated {p.format()}"
+            if p.pos.col < 1:
                 return f"unlocated {p.format()}"
             if "\n" in p.format():
                 return f"two-line error {p.format()!r}"
@@ -76,6 +78,17 @@ def exercise(text: str, file: str = "spec.yaml") -> str | None:
     except Exception:  # noqa: BLE001 - anything else is the bug we are looking for
         return _crash("internal error")
     return None
+
+
+def _lines_of(where: str, file: str, n_lines: int) -> int:
+    """How many lines the file an error points into has: the mutant's own, or a file it takes
+    a model from (`from:`), whose errors are located there."""
+    if where == file:
+        return n_lines
+    path = Path(where)
+    if not path.is_file():
+        return n_lines  # a --set or <environment> label: judged against the mutant
+    return path.read_text(errors="replace").count("\n") + 2
 
 
 def _crash(what: str) -> str:

@@ -69,6 +69,15 @@ def test_exercise_flags_an_unlocated_error(monkeypatch):
     assert found is not None and found.startswith("unlocated")
 
 
+def test_an_error_located_in_a_from_file_counts_as_located():
+    """A mutant whose error points into the file its model comes from (`from:`), found by the
+    soak: a real position, in the other file."""
+    source = next(s for s in SOURCES if s[0] == "specs/resnet18_fake.yaml")
+    text = fuzzing.mutated_text(source, random.Random(3864002667))
+    assert "from: zoo/resnet18.yaml" in text
+    assert fuzzing.exercise(text, source[0]) is None
+
+
 @fast(3000)
 @given(source=st.sampled_from(SOURCES), seed=st.integers(0, 2**32 - 1))
 def test_mutated_specs(source, seed):

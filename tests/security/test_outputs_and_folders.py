@@ -241,3 +241,16 @@ def test_bce_with_integer_labels_is_refused_before_training(tmp_path, monkeypatc
         return
     assert res.code == 2
     assert "wants float targets" in _one_error(res.err, "E-DATA")
+
+
+def test_resume_of_a_missing_run_folder_says_so(tmp_path):
+    res = run_cli("--resume", tmp_path / "nope")
+    assert res.code == 2 and "no such run folder" in _one_error(res.err, "E-RESUME")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_resume_of_a_run_whose_spec_is_a_fifo_says_so(run):
+    (run / "spec.yaml").unlink()
+    os.mkfifo(run / "spec.yaml")
+    res = run_cli("--resume", run)
+    assert res.code == 2 and "not a regular file" in _one_error(res.err, "E-RESUME")
