@@ -49,7 +49,8 @@ SCRIPT_GLOBALS = frozenset(
         "MAX_STEPS", "TOLERANCE", "PATIENCE", "DTYPE", "cast",
         "split_validation", "validate", "validation_line", "improved", "VAL_SPLIT", "VAL_EVERY",
         "VAL_BATCH_SIZE", "MONITOR", "MIN_DELTA", "VAL_PATIENCE", "FINAL_WEIGHTS", "EARLY_LINE",
-        "BEST_LINE",
+        "BEST_LINE", "LOSS", "TASK", "THRESHOLD", "TEST_METRICS", "test_metrics", "binary_auroc",
+        "prf", "make_scheduler",
         "GradientDescent",
         "np", "csv", "Path", "tiktoken", "safetensors",  # the data sources' imports
     }

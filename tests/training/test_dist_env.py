@@ -140,3 +140,39 @@ def test_a_ragged_last_batch_under_two_processes_with_batchnorm(tmp_path, drop_l
     errors = [line for line in proc.stderr.splitlines() if "error[" in line]
     assert len(errors) == 1 and "error[E-USAGE]" in errors[0] and "BatchNorm" in errors[0]
     assert "internal error" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("n", "batch", "size", "drop_last", "batch_norm", "refused"),
+    [
+        (11, 4, 2, False, True, "the last batch of an epoch has 3 samples"),  # 2 + 1 under BN
+        (11, 3, 4, False, False, "data.batch_size has 3 samples"),  # one process gets none
+        (11, 4, 2, True, True, None),  # control: drop_last drops the ragged batch
+        (11, 4, 2, False, False, None),  # control: without BatchNorm one sample is enough
+        (12, 4, 2, False, True, None),  # control: no ragged batch at all
+    ],
+)
+def test_the_ragged_batch_rule_refuses_before_training(
+    n, batch, size, drop_last, batch_norm, refused
+):
+    """The rule `--nproc` applies before training, in-process (the torchrun run is a soak):
+    every process's part of every batch holds one sample, two with BatchNorm; else E-USAGE
+    naming the batch and the fix."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from graphspec.training.distributed import _check_shardable
+
+    model = nn.Sequential(nn.Linear(2, 4), *([nn.BatchNorm1d(4)] if batch_norm else []))
+    doc = SimpleNamespace(pos=lambda path: None)
+    session = SimpleNamespace(model=model, world=SimpleNamespace(writer=True),
+                              plan=SimpleNamespace(doc=doc))  # fmt: skip
+    if refused is None:
+        _check_shardable(n, batch, drop_last, size, session)
+        return
+    with pytest.raises(SpecError) as caught:
+        _check_shardable(n, batch, drop_last, size, session)
+    [problem] = caught.value.problems
+    assert problem.code == "E-USAGE" and refused in problem.message
+    assert "drop_last" in str(problem.hint)
