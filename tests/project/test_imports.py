@@ -44,10 +44,19 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of the file except those under `if TYPE_CHECKING:`: an import there names a
+    type for the checker and never runs, so it is no dependency (nor a circle)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            node.body = []
+    return list(ast.walk(tree))
+
+
 def imported(name: str, path: Path) -> set[str]:
-    """The graphspec modules `name` imports anywhere in its file."""
+    """The graphspec modules `name` imports anywhere in its file (type-only imports aside)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
