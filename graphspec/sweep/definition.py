@@ -16,7 +16,7 @@ from typing import Any
 from graphspec.core.errors import Pos, fail
 from graphspec.language import overrides, search_space
 from graphspec.language.load import Document, load_file
-from graphspec.language.recipe import HIGHER_IS_BETTER
+from graphspec.language.recipe import higher_is_better
 from graphspec.language.search_space import Space
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
@@ -194,4 +194,4 @@ def default_metric(doc: Document) -> str:
 
 
 def default_direction(metric: str) -> str:
-    return "maximize" if HIGHER_IS_BETTER.match(metric.partition(".")[2]) else "minimize"
+    return "maximize" if higher_is_better(metric.partition(".")[2]) else "minimize"

@@ -18,7 +18,7 @@ from typing import Any
 import optuna
 from optuna.trial import Trial, TrialState
 
-from graphspec.language.recipe import HIGHER_IS_BETTER
+from graphspec.language.recipe import higher_is_better
 from graphspec.sweep.definition import Definition
 from graphspec.sweep.study import suggest
 
@@ -82,7 +82,7 @@ class _Watcher:
         self.trial, self.pruned = trial, False
         split, _, self.name = metric.partition(".")
         self.watching = split == "val"
-        self.higher = bool(HIGHER_IS_BETTER.match(self.name))
+        self.higher = higher_is_better(self.name)
         self.values: list[float] = []
         self.best: float | None = None
 
