@@ -8,6 +8,7 @@ the model. No interpreter loops over the graph at run time.
 
 from __future__ import annotations
 
+from graphspec.compiler import ties
 from graphspec.compiler.graph import split_ref
 from graphspec.compiler.infer import TypedGraph, TypedNode
 from graphspec.core.codetext import check_source, one_line
@@ -72,6 +73,11 @@ def _init(graph: TypedGraph) -> list[str]:
         built = _built(t)
         if built is not None:
             lines.append(f"        self.{t.name} = {built}{_params_comment(t)}")
+    lines += [  # after every module is built: the target may come later or sit in a block
+        f"        self.{t.name}.weight = {ties.code(t.op.tie)}.weight  # tied: one tensor"
+        for t in graph.nodes.values()
+        if t.node.kind == "op" and t.op.tie is not None
+    ]
     return lines
 
 

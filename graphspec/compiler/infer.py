@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphspec.compiler import hazards
+from graphspec.compiler import hazards, ties
 from graphspec.compiler.graph import Graph, GraphNode, split_ref
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType, dims_product
@@ -147,7 +147,7 @@ def infer(
             problems.append(Problem(err.code, message, pos, label + node.name, err.hint))
     result = TypedGraph(class_name, graph, typed, blocks)
     if not problems and not failed:
-        problems += _check_outputs(result, graph) or _budget(result)
+        problems += _check_outputs(result, graph) or ties.check(result, label) or _budget(result)
         problems += hazards.autograd_problems(result, in_block=bool(label), label=label)
     if problems or failed:
         err = SpecError(problems)
@@ -171,6 +171,8 @@ def _inputs_note(err: ShapeError, node: GraphNode, typed: dict[str, TypedNode]) 
 def _infer_node(node: GraphNode, typed: dict[str, TypedNode], blocks: dict) -> TypedNode:
     spec = node.spec
     args = [_ref(ref, typed) for ref in node.inputs]
+    if getattr(spec, "tie", None) is not None and node.kind != "op":
+        raise ShapeError("tie: only a module op can tie its weight", code="E-REF", field="tie")
     match node.kind:  # the node kinds: GraphNode's docstring
         case "input":
             return TypedNode(node, None, {"out": TensorType.of(spec.shape, spec.dtype)}, 0)
@@ -187,7 +189,7 @@ def _infer_node(node: GraphNode, typed: dict[str, TypedNode], blocks: dict) -> T
     op = spec.resolve(args)
     outs = _named(op, op.infer(args))
     _check_annotation(spec, next(iter(outs.values())))
-    return TypedNode(node, op, outs, op.param_count())
+    return TypedNode(node, op, outs, ties.own_params(op) if spec.tie else op.param_count())
 
 
 def _ref(ref: str, typed: dict[str, TypedNode]) -> TensorType:
@@ -310,6 +312,9 @@ def _infer_child(node: GraphNode, x: TensorType, blocks: Any, index: int) -> Typ
         raise ShapeError(f"{where} has `in:`", field="group", hint=hint)
     if isinstance(spec, Share):
         raise ShapeError(f"{where}: share: cannot sit in a group", field="group")
+    if getattr(spec, "tie", None) is not None:
+        hint = "tie a module that is a node of its own (a group numbers its children)"
+        raise ShapeError(f"{where}: tie: cannot sit in a group", field="group", hint=hint)
     if isinstance(spec, Op) and spec.kind != "module":
         raise ShapeError(
             f"{where}: '{spec.op}' is a function; a group (nn.Sequential) holds modules",

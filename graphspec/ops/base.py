@@ -104,6 +104,10 @@ WEIGHTS_HINT = (
 """The hint of every refusal of a symbolic size that a module's weights need."""
 
 
+TIE_PATH = r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$"
+"""A module's path from the body that holds it: names, and numbers for repeat copies."""
+
+
 class NodeFields(StrictModel):
     """Fields every node accepts, whatever its op."""
 
@@ -114,6 +118,10 @@ class NodeFields(StrictModel):
     if_: str | bool | None = Field(None, alias="if")
     """Keep this node only when the condition holds (`stride != 1 or C != planes`); a node left
     out passes its first input on to the nodes that read it."""
+    tie: Annotated[str, Field(pattern=TIE_PATH, max_length=200)] | None = None
+    """Another module whose `weight` this module's weight is (GPT-2's head and its token
+    embedding): a node of the same body, or a path into a block call (`transformer.wte`,
+    `h.0.mlp`). Both keys stay in `state_dict`; the parameter counts once."""
 
 
 class Op(NodeFields):
@@ -240,7 +248,7 @@ class Op(NodeFields):
         }
 
 
-_NODE_KEYS = frozenset({"op", "in_", "shape", "if_"})
+_NODE_KEYS = frozenset({"op", "in_", "shape", "if_", "tie"})
 
 
 class View:
