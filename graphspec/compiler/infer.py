@@ -21,6 +21,7 @@ from graphspec.compiler.graph import Graph, GraphNode, split_ref
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType, dims_product
 from graphspec.language.spec import Call, Group, Share
+from graphspec.ops import body
 from graphspec.ops.base import Op, ShapeError
 
 
@@ -133,18 +134,20 @@ def infer(
     typed: dict[str, TypedNode] = {}
     problems: list[Problem] = []
     failed = False
-    for node in graph.order():
-        if any(split_ref(ref)[0] not in typed for ref in node.inputs):
-            continue  # an input failed already; its error is reported
-        try:
-            typed[node.name] = _infer_node(node, typed, blocks)
-            graph.g.nodes[node.name]["typed"] = typed[node.name]
-        except BlockFailed:
-            failed = True  # the block's own errors are reported, located inside it
-        except ShapeError as err:
-            pos = field_pos.get((node.name, err.field or ""), node.pos)
-            message = err.message + _inputs_note(err, node, typed)
-            problems.append(Problem(err.code, message, pos, label + node.name, err.hint))
+    sizes = {n.name: TensorType.of(n.spec.shape) for n in graph.nodes.values() if n.is_input}
+    with body.inputs_of(sizes):  # fields may name the body's input sizes (`expand: [N, -1]`)
+        for node in graph.order():
+            if any(split_ref(ref)[0] not in typed for ref in node.inputs):
+                continue  # an input failed already; its error is reported
+            try:
+                typed[node.name] = _infer_node(node, typed, blocks)
+                graph.g.nodes[node.name]["typed"] = typed[node.name]
+            except BlockFailed:
+                failed = True  # the block's own errors are reported, located inside it
+            except ShapeError as err:
+                pos = field_pos.get((node.name, err.field or ""), node.pos)
+                message = err.message + _inputs_note(err, node, typed)
+                problems.append(Problem(err.code, message, pos, label + node.name, err.hint))
     result = TypedGraph(class_name, graph, typed, blocks)
     if not problems and not failed:
         problems += _check_outputs(result, graph) or ties.check(result, label) or _budget(result)

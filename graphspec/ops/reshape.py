@@ -7,7 +7,7 @@ from pydantic import Field, PrivateAttr
 
 from graphspec.core.fields import Int, Symbol, SymbolicSize
 from graphspec.core.shapes import Dim, TensorType, dims_product, normalize_dim
-from graphspec.ops import layout
+from graphspec.ops import body, layout
 from graphspec.ops.base import Op, ShapeError, View
 
 
@@ -77,8 +77,8 @@ class view(View, Op):  # noqa: N801
     size: list[SizeEntry] = Field(min_length=0, max_length=16)
     """The new shape, as in `x.view(N, -1, 12, 64)`; `-1` is inferred."""
     torch_name = "Tensor.view"
-    _axes: dict[str, int] = PrivateAttr(default_factory=dict)
-    """Where each symbol of `size` sits in the input, so the code can read it at run time."""
+    _axes: dict[str, body.Source] = PrivateAttr(default_factory=dict)
+    """Where each symbol of `size` is read at run time: the input, or one of the body's."""
 
     def resolve(self, inputs: list[TensorType]) -> "view":
         (x,) = inputs
@@ -86,7 +86,7 @@ class view(View, Op):  # noqa: N801
         for entry in self.size:
             if isinstance(entry, str):
                 for symbol in Dim.of(entry).syms:
-                    axes[symbol] = axis_of(symbol, x, self.op)
+                    axes[symbol] = body.source(symbol, x, self.op)
         resolved = self.model_copy()
         resolved._axes = axes
         return resolved
@@ -141,11 +141,11 @@ class view(View, Op):  # noqa: N801
     def _size_code(self, entry: int | str, arg: str) -> str:
         # A symbol is read off the input at run time, where the builder recorded its axis.
         if isinstance(entry, str):
-            return _dim_code(Dim.of(entry), lambda symbol: f"{arg}.size({self._axes[symbol]})")
+            return dim_code(Dim.of(entry), lambda symbol: body.code(self._axes[symbol], arg))
         return str(entry)
 
 
-def _dim_code(d: Dim, symbol_code: Callable[[str], str]) -> str:
+def dim_code(d: Dim, symbol_code: Callable[[str], str]) -> str:
     """Python for a size expression (`2 * x.size(1)`, `(x.size(2) + 1) // 2`), each symbol
     written by `symbol_code`; only integers, names the builder chose and + * // appear."""
     if d.symbol is not None:
@@ -155,22 +155,11 @@ def _dim_code(d: Dim, symbol_code: Callable[[str], str]) -> str:
         factors = [
             symbol_code(atom)
             if isinstance(atom, str)
-            else f"({_dim_code(atom.num, symbol_code)}) // {atom.den}"
+            else f"({dim_code(atom.num, symbol_code)}) // {atom.den}"
             for atom in mono
         ]
         terms.append(" * ".join(([str(coeff)] if coeff != 1 or not factors else []) + factors))
     return "(" + " + ".join(terms) + ")"
-
-
-def axis_of(symbol: str, x: TensorType, what: str) -> int:
-    for axis, dim in enumerate(x.shape):
-        if dim == Dim.of(symbol):
-            return axis
-    raise ShapeError(
-        f"{what}: symbol '{symbol}' is not a dimension of the input {x}",
-        field="size",
-        hint="use -1 for the one size to infer, or a symbol the input has",
-    )
 
 
 class reshape(view):  # noqa: N801

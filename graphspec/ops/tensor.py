@@ -9,13 +9,13 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr
 
-from graphspec.core.fields import Int, NonNeg, Symbol
+from graphspec.core.fields import Int, NonNeg, Symbol, SymbolicSize
 from graphspec.core.shapes import Dim, TensorType, normalize_dim
-from graphspec.ops import layout
+from graphspec.ops import body, layout
 from graphspec.ops.arith import Scalar, scalar_code
 from graphspec.ops.base import Cost, Op, ShapeError, numel
 from graphspec.ops.combine import broadcast
-from graphspec.ops.reshape import axis_of
+from graphspec.ops.reshape import dim_code
 
 
 def check_dim(dim: int, rank: int, x: TensorType, what: str, field: str = "dim") -> int:
@@ -60,12 +60,14 @@ class unsqueeze(Op):  # noqa: N801 - op names are torch's own
 class expand(Op):  # noqa: N801
     """Tensor.expand: size-1 dims grow to `size` without copying; -1 keeps a dim as it is.
 
-    A symbol (`L`) must be a dim of the input, which the code reads at run time.
+    A symbol (`L`) is a dim of the input or a size of the model's (block's) inputs (`N`: a
+    `[1, 1, D]` param expanded to the batch), which the code reads at run time.
     """
 
     op: Literal["expand"]
     size: list[Int | Symbol] = Field(max_length=16)
-    """The new shape: sizes, -1 to keep a dim, or symbols of the input."""
+    """The new shape: sizes, -1 to keep a dim, or symbols of the input or of the model's
+    inputs."""
     torch_name = "Tensor.expand"
 
     shares_input = "view"
@@ -73,13 +75,13 @@ class expand(Op):  # noqa: N801
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()
 
-    _axes: dict[str, int] = PrivateAttr(default_factory=dict)
+    _axes: dict[str, body.Source] = PrivateAttr(default_factory=dict)
     _keep: set[int] = PrivateAttr(default_factory=set)
 
     def resolve(self, inputs: list[TensorType]) -> "expand":
         (x,) = inputs
         resolved = self.model_copy()
-        resolved._axes = {s: axis_of(s, x, "expand") for s in self.size if isinstance(s, str)}
+        resolved._axes = {s: body.source(s, x, "expand") for s in self.size if isinstance(s, str)}
         lead = len(self.size) - x.rank
         # A symbol naming the size a dim already has is written -1, as a person would.
         resolved._keep = {
@@ -136,19 +138,35 @@ class expand(Op):  # noqa: N801
         if isinstance(entry, int):
             return str(entry)
         # An unresolved op (never emitted by codegen) reads the name, which torch refuses.
-        return f"{arg}.size({self._axes.get(entry, repr(entry))})"
+        src = self._axes.get(entry)
+        return body.code(src, arg) if src else f"{arg}.size({entry!r})"
 
 
 class repeat(Op):  # noqa: N801
-    """Tensor.repeat: tiles the tensor `repeats[i]` times along each dim (copies, unlike expand)."""
+    """Tensor.repeat: tiles the tensor `repeats[i]` times along each dim (copies, unlike expand).
+
+    A count may be a size of the model's (block's) inputs, or arithmetic over them (`N`: one
+    class token per sample), read at run time."""
 
     op: Literal["repeat"]
-    repeats: list[NonNeg] = Field(max_length=16)
-    """Copies along each dim (new leading dims first)."""
+    repeats: list[NonNeg | Symbol | SymbolicSize] = Field(max_length=16)
+    """Copies along each dim (new leading dims first): numbers, or sizes of the inputs."""
     torch_name = "Tensor.repeat"
+    _axes: dict[str, body.Source] = PrivateAttr(default_factory=dict)
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()  # a copy or a constant: no arithmetic, nothing kept
+
+    def resolve(self, inputs: list[TensorType]) -> "repeat":
+        (x,) = inputs
+        resolved = self.model_copy()
+        resolved._axes = {
+            symbol: body.source(symbol, x, "repeat", "repeats")
+            for entry in self.repeats
+            if isinstance(entry, str)
+            for symbol in Dim.of(entry).syms
+        }
+        return resolved
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (x,) = inputs
@@ -164,10 +182,18 @@ class repeat(Op):  # noqa: N801
         return x.with_shape(out)
 
     def emit_call(self, node: str, args: list[str]) -> str:
-        return f"{args[0]}.repeat({_sizes(list(map(str, self.repeats)))})"
+        counts = [
+            dim_code(Dim.of(r), lambda symbol: body.code(self._axes[symbol], args[0]))
+            if isinstance(r, str)
+            else str(r)
+            for r in self.repeats
+        ]
+        return f"{args[0]}.repeat({_sizes(counts)})"
 
 
-def _times(dim: Dim, count: int) -> Dim:
+def _times(dim: Dim, count: int | str) -> Dim:
+    if isinstance(count, str):
+        return dim * Dim.of(count)
     return Dim(0) if count == 0 else dim * count
 
 

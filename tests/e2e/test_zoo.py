@@ -172,7 +172,9 @@ def test_every_spec_equals_its_graph_with_every_op_out_of_place():
         doc = load_file(spec)
         emitted = compile_document(doc)
         plain = compile_document(doc, _out_of_place(doc.data))
-        changed += emitted.source != plain.source
+        if emitted.source == plain.source:
+            continue  # no in-place op: the same module (and GPT-2's 124M weights not built twice)
+        changed += 1
         torch.manual_seed(0)
         a = emitted.build().eval()
         b = plain.build().eval()
