@@ -18,7 +18,7 @@ from graphspec.core.shapes import Dim, TensorType
 Source = tuple[str | None, int]
 """Where a symbol is read: (None, axis) of the node's own input, (name, axis) of a body input."""
 
-_SIZES: ContextVar[dict[str, tuple[str, int]]] = ContextVar("body_sizes", default={})
+_SIZES: ContextVar[dict[str, tuple[str, int]] | None] = ContextVar("body_sizes", default=None)
 
 
 @contextmanager
@@ -44,10 +44,10 @@ def source(symbol: str, x: TensorType, what: str, field: str = "size") -> Source
     for axis, dim in enumerate(x.shape):
         if dim == Dim.of(symbol):
             return None, axis
-    found = _SIZES.get().get(symbol)
-    if found is not None:
-        return found
-    known = sorted(_SIZES.get())
+    sizes = _SIZES.get() or {}
+    if symbol in sizes:
+        return sizes[symbol]
+    known = sorted(sizes)
     raise ShapeError(
         f"{what}: symbol '{symbol}' is not a dimension of the input {x}, nor a size of this "
         f"body's inputs ({', '.join(known) or 'none is a symbol'})",

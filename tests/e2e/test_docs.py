@@ -51,9 +51,8 @@ def op_table() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for name, cls in OPS.items():
-        fields = [
-            _field(k, cls) for k in cls.model_fields if k not in ("op", "in_", "shape", "if_", "tie")
-        ]
+        common = ("op", "in_", "shape", "if_", "tie")  # every node's fields, not the op's
+        fields = [_field(k, cls) for k in cls.model_fields if k not in common]
         doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())  # first paragraph
         # split and chunk count their outputs per input (a property): out0, out1, ...
         names = cls.outputs if isinstance(cls.outputs, tuple) else ("out0", "out1", "...")
