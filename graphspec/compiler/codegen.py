@@ -169,12 +169,27 @@ def _statement(t: TypedNode, graph: TypedGraph) -> list[str]:
             f"        for layer in self.{t.name}:",
             f"            {_targets(t)} = layer({', '.join([t.name, *args[1:]])}){comment}",
         ]
+    if isinstance(spec, Group) and len(t.outs) > 1:
+        return _tapped_group(t, args[0], comment)
     if isinstance(spec, Call | Group):
         call = f"self.{t.name}({', '.join(args)})"
     else:
         owner = spec.share if isinstance(spec, Share) else t.name
         call = t.op.emit_call(owner, args)
     return [f"        {_targets(t)} = {call}{comment}"]
+
+
+def _tapped_group(t: TypedNode, x: str, comment: str) -> list[str]:
+    """A group whose children are read by number runs in slices, keeping each one read:
+    `features_4 = self.features[:5](x)`, then `self.features[5:17]`, then the rest."""
+    lines, start, last = [], 0, len(t.children or ()) - 1
+    for port in list(t.outs)[1:]:
+        i = int(port)
+        piece = f"self.{t.name}[{start}:{i + 1}]({x})"
+        lines.append(f"        {t.name}_{i} = {piece}  # {t.outs[port]}")
+        start, x = i + 1, f"{t.name}_{i}"
+    rest = f"self.{t.name}[{start}:]({x})" if start <= last else x
+    return [*lines, f"        {t.name} = {rest}{comment}"]
 
 
 def _where(t: TypedNode) -> str:

@@ -160,12 +160,16 @@ def _group(
 ) -> None:
     """A group (nn.Sequential): each child reads the one before, the first the group's input."""
     key, ty = ins[0], types[0]
+    made: dict[str, str] = {}
     for child in t.children or ():
         _node(child, f"{path}.{child.name}", [key], [ty], bind, st)
         key, ty = f"{path}.{child.name}:{next(iter(child.outs))}", child.out
-    st.roots[keys[0]] = st.root(key)  # the group's result is its last child's
-    if key in st.grads:
-        st.grads.add(keys[0])
+        made[child.name] = key
+    # the group's result is its last child's; a child read by number (`features.4`) is its own
+    for out_key, inner in [(keys[0], key)] + [(f"{path}:{p}", made[p]) for p in list(t.outs)[1:]]:
+        st.roots[out_key] = st.root(inner)
+        if inner in st.grads:
+            st.grads.add(out_key)
 
 
 def _input_key(prefix: str, ref: str, graph: TypedGraph) -> str:

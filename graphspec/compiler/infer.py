@@ -12,7 +12,7 @@ a call unifies the declared inputs with the actual ones and substitutes into the
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,12 +135,13 @@ def infer(
     problems: list[Problem] = []
     failed = False
     sizes = {n.name: TensorType.of(n.spec.shape) for n in graph.nodes.values() if n.is_input}
+    tapped = group_taps(graph)
     with body.inputs_of(sizes):  # fields may name the body's input sizes (`expand: [N, -1]`)
         for node in graph.order():
             if any(split_ref(ref)[0] not in typed for ref in node.inputs):
                 continue  # an input failed already; its error is reported
             try:
-                typed[node.name] = _infer_node(node, typed, blocks)
+                typed[node.name] = _infer_node(node, typed, blocks, tapped.get(node.name, ()))
                 graph.g.nodes[node.name]["typed"] = typed[node.name]
             except BlockFailed:
                 failed = True  # the block's own errors are reported, located inside it
@@ -171,8 +172,30 @@ def _inputs_note(err: ShapeError, node: GraphNode, typed: dict[str, TypedNode]) 
     return f"; input{'s' if len(parts) > 1 else ''}: {', '.join(parts)}"
 
 
-def _infer_node(node: GraphNode, typed: dict[str, TypedNode], blocks: dict) -> TypedNode:
+def group_taps(graph: Graph) -> dict[str, list[int]]:
+    """The children of each group that the body reads by number (`features.4`), in order."""
+    refs = [ref for node in graph.nodes.values() for ref in node.inputs] + list(graph.outputs)
+    taps: dict[str, set[int]] = {}
+    for ref in refs:
+        name, port = split_ref(ref)
+        node = graph.nodes.get(name)
+        if port is not None and port.isdigit() and node is not None and node.kind == "group":
+            taps.setdefault(name, set()).add(int(port))
+    return {name: sorted(ports) for name, ports in taps.items()}
+
+
+def _infer_node(
+    node: GraphNode, typed: dict[str, TypedNode], blocks: dict, taps: Sequence[int] = ()
+) -> TypedNode:
     spec = node.spec
+    if getattr(spec, "inplace", False) is True and any(_is_tap(r, typed) for r in node.inputs):
+        raise ShapeError(
+            "an in-place write into a group child's output changes what the group's next "
+            "child read (and may have kept for backward)",
+            code="E-INPLACE",
+            field="in_",
+            hint="write inplace: false",
+        )
     args = [_ref(ref, typed) for ref in node.inputs]
     if getattr(spec, "tie", None) is not None and node.kind != "op":
         raise ShapeError("tie: only a module op can tie its weight", code="E-REF", field="tie")
@@ -187,12 +210,17 @@ def _infer_node(node: GraphNode, typed: dict[str, TypedNode], blocks: dict) -> T
         case "call":
             return _infer_call(node, spec, args, blocks)
         case "group":
-            return _infer_group(node, spec, args, blocks)
+            return _infer_group(node, spec, args, blocks, taps)
     _check_arity(spec, len(args))
     op = spec.resolve(args)
     outs = _named(op, op.infer(args))
     _check_annotation(spec, next(iter(outs.values())))
     return TypedNode(node, op, outs, ties.own_params(op) if spec.tie else op.param_count())
+
+
+def _is_tap(ref: str, typed: dict[str, TypedNode]) -> bool:
+    name, port = split_ref(ref)
+    return port is not None and port.isdigit() and typed[name].children is not None
 
 
 def _ref(ref: str, typed: dict[str, TypedNode]) -> TensorType:
@@ -278,8 +306,11 @@ def _typed(t: TensorType) -> str:
     return f"{t}" if t.dtype == "float32" else f"{t} {t.dtype}"
 
 
-def _infer_group(node: GraphNode, spec: Group, args: list[TensorType], blocks: Any) -> TypedNode:
-    """Children in sequence, one tensor in and out, numbered as nn.Sequential numbers them."""
+def _infer_group(
+    node: GraphNode, spec: Group, args: list[TensorType], blocks: Any, taps: Sequence[int] = ()
+) -> TypedNode:
+    """Children in sequence, one tensor in and out, numbered as nn.Sequential numbers them;
+    the children in `taps` are outputs too (`features.4`)."""
     if len(args) != 1:
         raise ShapeError(f"a group takes 1 input, got {len(args)}", code="E-ARITY", field="in_")
     children: list[TypedNode] = []
@@ -296,7 +327,32 @@ def _infer_group(node: GraphNode, spec: Group, args: list[TensorType], blocks: A
         raise ShapeError("every child of the group is left out by its `if:`", field="group")
     _check_annotation(spec, x)
     params = sum(c.params for c in children)
-    return TypedNode(node, None, {"out": x}, params, children=children)
+    outs = {"out": x, **{str(i): _tap(node.name, children, i) for i in taps}}
+    return TypedNode(node, None, outs, params, children=children)
+
+
+def _tap(group: str, children: list[TypedNode], i: int) -> TensorType:
+    """Child i's output, read beside the group's own (a backbone feeding two heads)."""
+    if i >= len(children):
+        raise ShapeError(
+            f"group '{group}' has {len(children)} children (0 to {len(children) - 1}), "
+            f"no child {i}",
+            code="E-REF",
+            field="in_",
+            hint="number the children from 0, as nn.Sequential does; a child left out by its "
+            "`if:` is not counted",
+        )
+    after = children[i + 1] if i + 1 < len(children) else None
+    while after is not None and after.children:
+        after = after.children[0]
+    if after is not None and after.op is not None and getattr(after.op, "inplace", False):
+        raise ShapeError(
+            f"'{group}.{i}' is overwritten by the next child, {after.op.op} with inplace: true",
+            code="E-INPLACE",
+            field="in_",
+            hint=f"write inplace: false in child {i + 1}, or read another child",
+        )
+    return children[i].out
 
 
 def _expanded(child: Any, index: int) -> list[Any]:

@@ -187,8 +187,8 @@ class Param(StrictModel):
     ] = Field(default_factory=Init)  # built when first used, not at import (start-up)
 
 
-Ref = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")]
-"""A node, or one named output of it: `attn` or `attn.weights`."""
+Ref = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.([A-Za-z][A-Za-z0-9_]*|[0-9]+))?$")]
+"""A node, one named output of it (`attn.weights`), or a group child's output (`features.4`)."""
 
 
 ArgType = Literal["int", "float", "bool"]
