@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     given = _parse_inputs(args.input)
     c = compile_file(args.spec)
     sizes = summary.bind_inputs(c.graph, given) if given else {}
-    summary.check_sizes(c.graph, sizes)
+    summary.check_sizes(c.graph, sizes | dict(args.size))
     at = cost.default_sizes(c.spec) | sizes | dict(args.size)
     if args.batch_size:
         at["N"] = args.batch_size

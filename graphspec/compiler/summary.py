@@ -200,6 +200,15 @@ def check_sizes(graph: TypedGraph, sizes: dict[str, int]) -> None:
                 message = f"with these input sizes, '{path}' would have the shape {o}"
                 hint = "give a larger input: a kernel or pool window is larger than what reaches it"
                 raise SpecError([Problem("E-SHAPE", message, t.node.pos, path, hint)])
+        first = next(iter(outs.values()), None)
+        for axis, most, why, hint in t.op.most_sizes() if t.op is not None else ():
+            size = first.shape[axis] if first is not None else None
+            if size is not None and size.is_static and size.value > most:
+                message = (
+                    f"with these input sizes, '{path}' would have the shape {first}: "
+                    f"{why.format(last=size.value - 1)}, so ids past {most - 1} have no row"
+                )
+                raise SpecError([Problem("E-SHAPE", message, t.node.pos, path, hint)])
 
 
 def print_table(graph: TypedGraph, spec_name: str, sizes: dict[str, int] | None = None) -> Any:

@@ -172,6 +172,12 @@ class Op(NodeFields):
         a smaller one when it runs."""
         return []
 
+    def most_sizes(self) -> list[tuple[int, int, str, str]]:
+        """(axis of the first output, the most it may be, why, hint) that a run must meet: a
+        position table of 1024 rows takes sequences of at most 1024 ids. Checked where sizes
+        are numbers (`summary --input`); a number past it is refused when the op is typed."""
+        return []
+
     def grad_problem(self, needs_grad: list[bool]) -> str | None:
         """Why backward cannot pass through this op when the inputs flagged in `needs_grad`
         need a gradient (an op torch has no derivative for), or None."""

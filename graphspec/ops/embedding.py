@@ -3,6 +3,8 @@ for weight tying), and `positions` (the ids 0..L-1 of each sequence)."""
 
 from typing import Literal
 
+from pydantic import PrivateAttr
+
 from graphspec.core.fields import Bool, Int, PosFloat, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
@@ -31,6 +33,8 @@ class Embedding(Op):
     """Sparse gradients for the table (for optimizers that take them)."""
     kind = "module"
     torch_name = "nn.Embedding"
+    _rows_axis: int | None = PrivateAttr(default=None)
+    """The ids' axis whose length bounds them (ids from `positions`: 0 .. L - 1)."""
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost(saved=("in0",))  # a gather; backward scatters by the kept ids
@@ -44,7 +48,36 @@ class Embedding(Op):
                 field="padding_idx",
                 hint=f"use an id from {-n} to {n - 1}",
             )
-        return self
+        below = inputs[0].meta.get("below") if inputs else None
+        if below is None:
+            return self
+        if below.is_static and below.value > n:
+            raise ShapeError(
+                f"the ids are positions 0 to {below.value - 1}, but the table has "
+                f"num_embeddings {n} rows",
+                code="E-SHAPE",
+                field="num_embeddings",
+                hint=f"give sequences of at most {n} positions, or write num_embeddings: "
+                f"{below.value} (a longer position table)",
+            )
+        resolved = self.model_copy()
+        resolved._rows_axis = next(
+            (i for i, d in enumerate(inputs[0].shape) if d == below), None
+        )  # the same axis of the output, which keeps the ids' dims first
+        return resolved
+
+    def most_sizes(self) -> list[tuple[int, int, str, str]]:
+        if self._rows_axis is None:
+            return []
+        n = self.num_embeddings
+        return [
+            (
+                self._rows_axis,
+                n,
+                f"positions 0 to {{last}} look up a table of num_embeddings {n} rows",
+                f"give sequences of at most {n} positions, or a longer table (num_embeddings)",
+            )
+        ]
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         (ids,) = inputs
@@ -138,7 +171,9 @@ class positions(Op):  # noqa: N801 - named like the torch functions it stands fo
                 hint="feed it the (batch, sequence) ids tensor",
             )
         # arange(L).unsqueeze(0).expand_as(ids): one row of positions, repeated with stride 0
-        return layout.with_strides(TensorType(ids.shape, "int64"), (Dim(0), Dim(1)))
+        out = layout.with_strides(TensorType(ids.shape, "int64"), (Dim(0), Dim(1)))
+        out.meta["below"] = ids.shape[1]  # every id is less than L: a position table's bound
+        return out
 
     def emit_call(self, node: str, args: list[str]) -> str:
         ids = args[0]
