@@ -15,6 +15,7 @@ FITTING_WEIGHTS = {
         "torchvision:MobileNet_V2_Weights.IMAGENET1K_V1",
         "torchvision:MobileNet_V2_Weights.IMAGENET1K_V2",
     ],
+    "vit_b_16": ["torchvision:ViT_B_16_Weights.IMAGENET1K_V1"],
 }
 """Zoo model -> torchvision weights names whose keys and shapes are the model's."""
 
