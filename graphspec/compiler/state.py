@@ -28,6 +28,9 @@ class Entry:
     node: str
     """The node's path (`layer1.0.bn1`)."""
     pos: Pos
+    tied: str | None = None
+    """For a weight tied to another module's (`tie:`): that module's path; one tensor, which
+    `parameters()` and the counts hold once, under the other key."""
 
     @property
     def numel(self) -> int:
@@ -44,10 +47,19 @@ def state_table(graph: TypedGraph, dtype: str = "float32") -> dict[str, Entry]:
             shape = tuple(t.node.spec.shape or ())  # a param's sizes, as its spec states them
             table[path] = Entry(shape, dtype, True, path, t.node.pos)  # type: ignore[arg-type]
         elif kind in ("op", "group") and t.op is not None and t.op.kind == "module":
+            tie = getattr(t.node.spec, "tie", None)
             for name, (shape, kind_dtype, trainable) in t.op.state().items():
                 kind_dtype = dtype if kind_dtype == "float32" else kind_dtype
-                table[f"{path}.{name}"] = Entry(shape, kind_dtype, trainable, path, t.node.pos)
+                tied = _prefix(path) + tie if tie is not None and name == "weight" else None
+                table[f"{path}.{name}"] = Entry(
+                    shape, kind_dtype, trainable, path, t.node.pos, tied
+                )
     return table
+
+
+def _prefix(path: str) -> str:
+    """The body a node's path lies in (`transformer.h.0.` of `transformer.h.0.attn`)."""
+    return path.rpartition(".")[0] + "." if "." in path else ""
 
 
 def _walk(graph: TypedGraph, prefix: str) -> Iterator[tuple[str, TypedNode]]:
@@ -67,6 +79,6 @@ def _node(t: TypedNode, path: str) -> Iterator[tuple[str, TypedNode]]:
 
 def trainable_counts(table: dict[str, Entry], freeze: list[str]) -> tuple[int, int]:
     """(trainable, frozen) parameter elements when the keys matching `freeze` are frozen."""
-    params = [(k, e.numel) for k, e in table.items() if e.trainable]
+    params = [(k, e.numel) for k, e in table.items() if e.trainable and e.tied is None]
     frozen = sum(n for k, n in params if matches(k, freeze))
     return sum(n for _, n in params) - frozen, frozen

@@ -127,3 +127,12 @@ def test_a_module_without_a_weight_cannot_tie():
     with pytest.raises(SpecError) as err:
         compile_text(spec)
     assert "'ReLU' has no weight to tie" in err.value.problems[0].message
+
+
+def test_the_state_table_holds_both_keys_and_counts_the_tied_one_once():
+    from graphspec.compiler.state import state_table, trainable_counts
+
+    table = state_table(compile_text(TIED).graph)
+    assert table["head.weight"].tied == "trunk.emb" and table["trunk.emb.weight"].tied is None
+    assert trainable_counts(table, []) == (11 * 6 + 6 * 6 + 6, 0)
+    assert trainable_counts(table, ["trunk.mix.*"]) == (11 * 6 + 6 * 6 + 6 - 42, 42)
