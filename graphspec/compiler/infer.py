@@ -21,8 +21,7 @@ from graphspec.compiler.graph import Graph, GraphNode, split_ref
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.shapes import Dim, TensorType, dims_product
 from graphspec.language.spec import Call, Group, Share
-from graphspec.ops import body
-from graphspec.ops.base import Op, ShapeError
+from graphspec.ops.base import Op, ShapeError, body_sizes
 
 
 class BlockFailed(ShapeError):
@@ -136,7 +135,7 @@ def infer(
     failed = False
     sizes = {n.name: TensorType.of(n.spec.shape) for n in graph.nodes.values() if n.is_input}
     tapped = group_taps(graph)
-    with body.inputs_of(sizes):  # fields may name the body's input sizes (`expand: [N, -1]`)
+    with body_sizes(sizes):  # fields may name the body's input sizes (`expand: [N, -1]`)
         for node in graph.order():
             if any(split_ref(ref)[0] not in typed for ref in node.inputs):
                 continue  # an input failed already; its error is reported

@@ -10,6 +10,9 @@ Ops come in two kinds:
 - "function" ops are torch functions or tensor methods called in `forward`.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from math import prod
 from typing import Annotated, Any, ClassVar, Literal
@@ -348,3 +351,56 @@ def check_given(op: Op, field: str, inferred: int, source: str) -> None:
             field=field,
             hint=f"write {field}: {inferred}, or leave it out to infer it",
         )
+
+
+# -- sizes of the body's own inputs ---------------------------------------------------------
+# A size field (`view`, `reshape`, `expand`, `repeat`) may name a symbol of the model's or the
+# block's inputs (`N` of `x: [N, 3, H, W]`), not only one of the node's own input: ViT's class
+# token is a `[1, 1, 768]` param expanded to the batch. While `compiler.infer` types a body it
+# states where each input symbol can be read (`x`, axis 0); the op records it, and its code
+# reads `x.size(0)` in `forward`, where the body's inputs are the arguments.
+
+SizeSource = tuple[str | None, int]
+"""Where a symbol is read: (None, axis) of the node's own input, (name, axis) of a body input."""
+
+_BODY_SIZES: ContextVar[dict[str, tuple[str, int]] | None] = ContextVar("body_sizes", default=None)
+
+
+@contextmanager
+def body_sizes(inputs: dict[str, TensorType]) -> Iterator[None]:
+    """While typing a body: each symbol of its inputs, at the first input and axis that has it."""
+    table: dict[str, tuple[str, int]] = {}
+    for name, t in inputs.items():
+        for axis, d in enumerate(t.shape):
+            if d.symbol is not None:
+                table.setdefault(d.symbol, (name, axis))
+    token = _BODY_SIZES.set(table)
+    try:
+        yield
+    finally:
+        _BODY_SIZES.reset(token)
+
+
+def size_source(symbol: str, x: TensorType, what: str, field: str = "size") -> SizeSource:
+    """Where `symbol` is read at run time: a dim of the node's own input `x` if it has one, else
+    a dim of one of the body's inputs; a symbol neither has is refused."""
+    for axis, dim in enumerate(x.shape):
+        if dim == Dim.of(symbol):
+            return None, axis
+    sizes = _BODY_SIZES.get() or {}
+    if symbol in sizes:
+        return sizes[symbol]
+    known = sorted(sizes)
+    raise ShapeError(
+        f"{what}: symbol '{symbol}' is not a dimension of the input {x}, nor a size of this "
+        f"body's inputs ({', '.join(known) or 'none is a symbol'})",
+        field=field,
+        hint="use -1 for the one size to infer, or a symbol that the input or the inputs of "
+        "the model (or block) have",
+    )
+
+
+def size_code(src: SizeSource, arg: str) -> str:
+    """`arg.size(1)` or `x.size(0)`: the expression reading a size at run time."""
+    name, axis = src
+    return f"{name or arg}.size({axis})"

@@ -7,8 +7,8 @@ from pydantic import Field, PrivateAttr
 
 from graphspec.core.fields import Int, Symbol, SymbolicSize
 from graphspec.core.shapes import Dim, TensorType, dims_product, normalize_dim
-from graphspec.ops import body, layout
-from graphspec.ops.base import Op, ShapeError, View
+from graphspec.ops import layout
+from graphspec.ops.base import Op, ShapeError, SizeSource, View, size_code, size_source
 
 
 def flatten_shape(x: TensorType, start_dim: int, end_dim: int, what: str) -> TensorType:
@@ -77,7 +77,7 @@ class view(View, Op):  # noqa: N801
     size: list[SizeEntry] = Field(min_length=0, max_length=16)
     """The new shape, as in `x.view(N, -1, 12, 64)`; `-1` is inferred."""
     torch_name = "Tensor.view"
-    _axes: dict[str, body.Source] = PrivateAttr(default_factory=dict)
+    _axes: dict[str, SizeSource] = PrivateAttr(default_factory=dict)
     """Where each symbol of `size` is read at run time: the input, or one of the body's."""
 
     def resolve(self, inputs: list[TensorType]) -> "view":
@@ -86,7 +86,7 @@ class view(View, Op):  # noqa: N801
         for entry in self.size:
             if isinstance(entry, str):
                 for symbol in Dim.of(entry).syms:
-                    axes[symbol] = body.source(symbol, x, self.op)
+                    axes[symbol] = size_source(symbol, x, self.op)
         resolved = self.model_copy()
         resolved._axes = axes
         return resolved
@@ -141,7 +141,7 @@ class view(View, Op):  # noqa: N801
     def _size_code(self, entry: int | str, arg: str) -> str:
         # A symbol is read off the input at run time, where the builder recorded its axis.
         if isinstance(entry, str):
-            return dim_code(Dim.of(entry), lambda symbol: body.code(self._axes[symbol], arg))
+            return dim_code(Dim.of(entry), lambda symbol: size_code(self._axes[symbol], arg))
         return str(entry)
 
 

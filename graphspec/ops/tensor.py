@@ -11,9 +11,9 @@ from pydantic import Field, PrivateAttr
 
 from graphspec.core.fields import Int, NonNeg, Symbol, SymbolicSize
 from graphspec.core.shapes import Dim, TensorType, normalize_dim
-from graphspec.ops import body, layout
+from graphspec.ops import layout
 from graphspec.ops.arith import Scalar, scalar_code
-from graphspec.ops.base import Cost, Op, ShapeError, numel
+from graphspec.ops.base import Cost, Op, ShapeError, SizeSource, numel, size_code, size_source
 from graphspec.ops.combine import broadcast
 from graphspec.ops.reshape import dim_code
 
@@ -75,13 +75,13 @@ class expand(Op):  # noqa: N801
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()
 
-    _axes: dict[str, body.Source] = PrivateAttr(default_factory=dict)
+    _axes: dict[str, SizeSource] = PrivateAttr(default_factory=dict)
     _keep: set[int] = PrivateAttr(default_factory=set)
 
     def resolve(self, inputs: list[TensorType]) -> "expand":
         (x,) = inputs
         resolved = self.model_copy()
-        resolved._axes = {s: body.source(s, x, "expand") for s in self.size if isinstance(s, str)}
+        resolved._axes = {s: size_source(s, x, "expand") for s in self.size if isinstance(s, str)}
         lead = len(self.size) - x.rank
         # A symbol naming the size a dim already has is written -1, as a person would.
         resolved._keep = {
@@ -139,7 +139,7 @@ class expand(Op):  # noqa: N801
             return str(entry)
         # An unresolved op (never emitted by codegen) reads the name, which torch refuses.
         src = self._axes.get(entry)
-        return body.code(src, arg) if src else f"{arg}.size({entry!r})"
+        return size_code(src, arg) if src else f"{arg}.size({entry!r})"
 
 
 class repeat(Op):  # noqa: N801
@@ -152,7 +152,7 @@ class repeat(Op):  # noqa: N801
     repeats: list[NonNeg | Symbol | SymbolicSize] = Field(max_length=16)
     """Copies along each dim (new leading dims first): numbers, or sizes of the inputs."""
     torch_name = "Tensor.repeat"
-    _axes: dict[str, body.Source] = PrivateAttr(default_factory=dict)
+    _axes: dict[str, SizeSource] = PrivateAttr(default_factory=dict)
 
     def cost(self, inputs: list[TensorType], outputs: list[TensorType]) -> Cost:
         return Cost()  # a copy or a constant: no arithmetic, nothing kept
@@ -161,7 +161,7 @@ class repeat(Op):  # noqa: N801
         (x,) = inputs
         resolved = self.model_copy()
         resolved._axes = {
-            symbol: body.source(symbol, x, "repeat", "repeats")
+            symbol: size_source(symbol, x, "repeat", "repeats")
             for entry in self.repeats
             if isinstance(entry, str)
             for symbol in Dim.of(entry).syms
@@ -183,7 +183,7 @@ class repeat(Op):  # noqa: N801
 
     def emit_call(self, node: str, args: list[str]) -> str:
         counts = [
-            dim_code(Dim.of(r), lambda symbol: body.code(self._axes[symbol], args[0]))
+            dim_code(Dim.of(r), lambda symbol: size_code(self._axes[symbol], args[0]))
             if isinstance(r, str)
             else str(r)
             for r in self.repeats
