@@ -54,7 +54,7 @@ class _Headers(StrictModel):
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NOT_ARITHMETIC = frozenset({"in", "share", "block", "op"})
+_NOT_ARITHMETIC = frozenset({"in", "share", "block", "op", "tie"})
 
 
 # ---- `if:` conditions --------------------------------------------------------------------------

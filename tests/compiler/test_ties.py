@@ -136,3 +136,30 @@ def test_the_state_table_holds_both_keys_and_counts_the_tied_one_once():
     assert table["head.weight"].tied == "trunk.emb" and table["trunk.emb.weight"].tied is None
     assert trainable_counts(table, []) == (11 * 6 + 6 * 6 + 6, 0)
     assert trainable_counts(table, ["trunk.mix.*"]) == (11 * 6 + 6 * 6 + 6 - 42, 42)
+
+
+def test_a_tie_inside_a_block_holds_in_every_specialization():
+    spec = """
+name: inner
+blocks:
+  LM:
+    args: {w: 6}
+    inputs: {ids: {shape: [N, L], dtype: int64}}
+    layers:
+      emb: {op: Embedding, num_embeddings: 11, embedding_dim: w}
+      head: {op: Linear, out_features: 11, bias: false, tie: emb}
+model:
+  inputs: {ids: {shape: [N, L], dtype: int64}}
+  layers:
+    lm: {block: LM, args: {w: 8}, in: ids}
+    lm2: {block: LM, in: ids}
+    out: {op: add, in: [lm, lm2]}
+"""
+    from graphspec.compiler.state import state_table
+
+    compiled = compile_text(spec)
+    model = compiled.build()
+    assert model.lm.head.weight is model.lm.emb.weight
+    assert model.lm2.head.weight is model.lm2.emb.weight
+    assert compiled.graph.total_params == sum(p.numel() for p in model.parameters()) == 88 + 66
+    assert state_table(compiled.graph)["lm2.head.weight"].tied == "lm2.emb"
