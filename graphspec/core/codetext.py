@@ -66,7 +66,9 @@ def in_docstring(text: object) -> str:
 
 def literal(value: object) -> str:
     """A Python literal for a plain value (str, number, bool, None, or lists/tuples of them)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return _string(value)
+    if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     if isinstance(value, (list, tuple)):
         items = ", ".join(literal(v) for v in value)
@@ -74,6 +76,15 @@ def literal(value: object) -> str:
             return f"[{items}]"
         return f"({items}{',' if len(value) == 1 else ''})"
     raise TypeError(f"not a plain value for generated code: {type(value).__name__}")
+
+
+def _string(text: str) -> str:
+    """repr's escapes in double quotes, as ruff's formatter writes a string; a text holding a
+    double quote keeps repr's quotes, which then need no escapes for it."""
+    shown = repr(text)
+    if shown.startswith('"') or '"' in text:
+        return shown
+    return f'"{shown[1:-1]}"'
 
 
 class UnsafeSource(Exception):

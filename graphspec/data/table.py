@@ -134,7 +134,7 @@ class TableData(Source):
             f'    """The table {in_docstring(self.path)}: features and target by column name."""',
             "",
             "    def load(path):",
-            "        lines = Path(path).read_text(encoding='utf-8').splitlines()",
+            '        lines = Path(path).read_text(encoding="utf-8").splitlines()',
             f"        rows = list(csv.reader(lines, delimiter={literal(self._delimiter())}))",
             "        header = [name.strip() for name in rows[0]]",
             "        rows = [row for row in rows[1:] if row]",

@@ -105,8 +105,9 @@ class TextData(Source):
         stride = self.stride or self.block_size
         lines = [
             f'    """{self.encoding_noun().capitalize()} of {in_docstring(self.path)} in blocks of '
-            f'{self.block_size}; the target is the next id at every position."""',
-            f"    texts = [Path(p).read_text(encoding='utf-8') for p in "
+            f"{self.block_size};",
+            '    the target is the next id at every position."""',
+            f'    texts = [Path(p).read_text(encoding="utf-8") for p in '
             f"{literal([p for p in (self.path, self.test) if p])}]",
             *self._encode(),
             f"    block, stride = {self.block_size}, {stride}",
@@ -125,7 +126,7 @@ class TextData(Source):
     def _encode(self) -> list[str]:
         if self.encoding == "chars":
             return [
-                "    chars = sorted(set(''.join(texts)))  # the vocabulary: every character seen",
+                '    chars = sorted(set("".join(texts)))  # the vocabulary: every character seen',
                 "    index = {c: i for i, c in enumerate(chars)}",
                 "    encoded = [torch.tensor([index[c] for c in t], dtype=torch.int64) "
                 "for t in texts]",

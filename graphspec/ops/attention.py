@@ -16,7 +16,15 @@ from pydantic import Field
 from graphspec.core.fields import Float, Probability, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Cost, Op, ShapeError, check_given, expect_float, numel
+from graphspec.ops.base import (
+    Cost,
+    Op,
+    ShapeError,
+    check_given,
+    expect_float,
+    literal,
+    numel,
+)
 from graphspec.ops.combine import broadcast
 
 
@@ -347,8 +355,8 @@ class MultiheadAttention(Op):
 
     def emit_init(self) -> str:
         args = {k: v for k, v in self.op_args().items() if k not in _FORWARD_ARGS}
-        parts = [repr(args.pop("embed_dim")), repr(args.pop("num_heads"))]
-        parts += [f"{key}={value!r}" for key, value in args.items()]
+        parts = [literal(args.pop("embed_dim")), literal(args.pop("num_heads"))]
+        parts += [f"{key}={literal(value)}" for key, value in args.items()]
         return f"nn.MultiheadAttention({', '.join(parts)}, batch_first=True)"
 
     def emit_call(self, node: str, args: list[str]) -> str:

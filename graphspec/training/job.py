@@ -113,6 +113,12 @@ def make_scheduler(entry: Any, optimizer: torch.optim.Optimizer) -> Any:
     return scheduler(optimizer, **_args(entry, ("op", "interval")))
 
 
+def _prepared(program: Any, model: nn.Module) -> nn.Module:
+    """The model as it trains: the generated prepare() (channels_last, torch.compile), or the
+    model itself where the spec sets neither and the program writes none."""
+    return model if program.prepare is None else program.prepare(model)
+
+
 def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed: int) -> Job:
     """Assemble the job; the model is already built (its init drew from the seeded RNG)."""
     model = model.to(device)
@@ -121,7 +127,7 @@ def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed
     if epochs is None and steps is None:
         epochs = 1
     job = Job(
-        model=data.program.prepare(model),  # generated: channels_last, torch.compile
+        model=_prepared(data.program, model),
         loss_fn=make_loss(spec.loss).to(device),
         optimizer=optimizer,
         scheduler=make_scheduler(spec.scheduler, optimizer),
