@@ -113,23 +113,44 @@ class Session:
         job.log_every = per_epoch
 
     def _resume(self, job: Job) -> TrainState:
+        """Continue the run folder's newest valid checkpoint (a distributed run: every rank,
+        from the copy rank 0 reads; see distributed.py's hooks)."""
         self.run_dir = self.plan.run_dir
-        strays = checkpoint.remove_strays(self.run_dir)
-        ckpt, path = checkpoint.newest_valid(self.run_dir, self.spec_hash, self.opts.fallback)
-        checkpoint.check_world(ckpt, 1, self.opts.any_world_size, str(path))
-        self.last_checkpoint = path
+        ckpt, where, strays = self._read_checkpoint()
+        self._check_world(ckpt, where)
         state = checkpoint.restore(
-            ckpt, self.model, job.optimizer, job.scheduler, job.generator, str(path)
+            ckpt, self.model, job.optimizer, job.scheduler, job.generator, where
         )
-        runs.truncate_metrics(self.run_dir, state.step)
-        self._write_start(resumed_from=path.name)
+        self._restored(ckpt)
+        path = self.last_checkpoint = Path(where)
+        if self._writes:
+            runs.truncate_metrics(self.run_dir, state.step)
+            self._write_start(resumed_from=path.name)
         if strays:
-            self.screen.note(f"removed {len(strays)} unfinished checkpoint file(s)")
+            self.screen.note(f"removed {strays} unfinished checkpoint file(s)")
         self.screen.say(
             f"resuming from {path} (step {state.step}, epoch {state.epoch + 1}, "
             f"batch {state.batch})"
         )
         return state
+
+    def _read_checkpoint(self) -> tuple[dict[str, Any], str, int]:
+        """The newest valid checkpoint, its path, and how many unfinished files were removed."""
+        strays = checkpoint.remove_strays(self.run_dir)
+        ckpt, path = checkpoint.newest_valid(self.run_dir, self.spec_hash, self.opts.fallback)
+        return ckpt, str(path), len(strays)
+
+    def _check_world(self, ckpt: dict[str, Any], where: str) -> None:
+        """E-RESUME when the checkpoint was written by another number of processes."""
+        checkpoint.check_world(ckpt, 1, self.opts.any_world_size, where)
+
+    def _restored(self, ckpt: dict[str, Any]) -> None:
+        """After the weights, optimizer and RNG are back: nothing more for one process."""
+
+    @property
+    def _writes(self) -> bool:
+        """Whether this process writes the run folder (one process always does)."""
+        return True
 
     def _write_start(self, resumed_from: str | None = None) -> None:
         fake = self.opts.fake_data if self._fakeable else None
