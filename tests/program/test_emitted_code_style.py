@@ -126,7 +126,8 @@ BERT_SIZES = [
     "n_heads = 12",
     "self.wq = nn.Linear(d_model, d_k * n_heads)",
     "self.token_embed = nn.Embedding(vocab_size, d_model)",
-    "q_split = wq.view(wq.size(0), -1, n_heads, d_k)",
+    # forward writes numbers: TorchScript cannot read a module-level int there
+    "q_split = wq.view(wq.size(0), -1, 12, 64)",
 ]
 
 
