@@ -46,6 +46,7 @@ def check(graph: TypedGraph, label: str = "") -> list[Problem]:
             continue
         try:
             target = resolve(graph, path, t.name)
+            assert t.op is not None and target.op is not None  # a tie is typed on op nodes
             want, have = weight_shape(t.op, t.name), weight_shape(target.op, path)
             if want != have:
                 raise ShapeError(
@@ -62,34 +63,32 @@ def check(graph: TypedGraph, label: str = "") -> list[Problem]:
 
 def resolve(graph: TypedGraph, path: str, owner: str) -> TypedNode:
     """The typed module node at `path`: a node of `graph`, then block insides (a number picks
-    a `repeat:` copy) and group children."""
+    a `repeat:` copy) and group children (by number)."""
     parts = path.split(".")
     if parts[0] == owner:
         raise _bad(path, "a module cannot tie itself")
-    place: TypedGraph | TypedNode = graph
-    for part in parts:
-        place = _step(place, part, path)
-    if hasattr(place, "nodes") or place.node.kind != "op" or place.op.kind != "module":
+    t = _in_body(graph, parts[0], path)
+    rest = parts[1:]
+    while rest:
+        part = rest.pop(0)
+        numbered = part.isdigit()
+        if t.children is not None and numbered and int(part) < len(t.children):
+            t = t.children[int(part)]
+        elif len(t.copies) > 1 and numbered and int(part) < len(t.copies) and rest:
+            t = _in_body(t.copies[int(part)], rest.pop(0), path)
+        elif len(t.copies) == 1 and part in t.copies[0].nodes:
+            t = t.copies[0].nodes[part]
+        else:
+            raise _bad(path, f"'{t.name}' has no module '{part}'")
+    if t.op is None or t.node.kind != "op" or t.op.kind != "module":
         raise _bad(path, "it is not a module op")
-    return place
+    return t
 
 
-def _step(place: TypedGraph | TypedNode, part: str, path: str) -> TypedGraph | TypedNode:
-    """One part of a path: a node of a body, a numbered group child or repeat copy, or (for a
-    block call with one copy) a node inside it."""
-    nodes = getattr(place, "nodes", None)
-    if nodes is not None:  # a body
-        if part in nodes:
-            return nodes[part]
-        raise _bad(path, f"there is no node '{part}'")
-    t = place
-    if t.children is not None and part.isdigit() and int(part) < len(t.children):
-        return t.children[int(part)]
-    if len(t.copies) > 1 and part.isdigit() and int(part) < len(t.copies):
-        return t.copies[int(part)]
-    if len(t.copies) == 1 and part in t.copies[0].nodes:
-        return t.copies[0].nodes[part]
-    raise _bad(path, f"'{t.name}' has no module '{part}'")
+def _in_body(body: TypedGraph, name: str, path: str) -> TypedNode:
+    if name not in body.nodes:
+        raise _bad(path, f"there is no node '{name}'")
+    return body.nodes[name]
 
 
 def _bad(path: str, why: str) -> ShapeError:

@@ -13,7 +13,16 @@ from graphspec.core.fields import Int, NonNeg, Symbol, SymbolicSize
 from graphspec.core.shapes import Dim, TensorType, normalize_dim
 from graphspec.ops import layout
 from graphspec.ops.arith import Scalar, scalar_code
-from graphspec.ops.base import Cost, Op, ShapeError, SizeSource, numel, size_code, size_source
+from graphspec.ops.base import (
+    Cost,
+    Op,
+    ShapeError,
+    SizeSource,
+    literal,
+    numel,
+    size_code,
+    size_source,
+)
 from graphspec.ops.combine import broadcast
 from graphspec.ops.reshape import dim_code
 
@@ -136,7 +145,7 @@ class expand(Op):  # noqa: N801
         if i in self._keep:
             return "-1"
         if isinstance(entry, int):
-            return str(entry)
+            return literal(entry)
         # An unresolved op (never emitted by codegen) reads the name, which torch refuses.
         src = self._axes.get(entry)
         return size_code(src, arg) if src else f"{arg}.size({entry!r})"

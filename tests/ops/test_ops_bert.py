@@ -50,7 +50,7 @@ EMITTED = [
         None,
         "nn.LayerNorm((12, 64), eps=1e-12)",
     ),
-    ({"op": "GELU", "approximate": "tanh"}, (ATTN,), None, "nn.GELU(approximate='tanh')"),
+    ({"op": "GELU", "approximate": "tanh"}, (ATTN,), None, 'nn.GELU(approximate="tanh")'),
     (
         {"op": "MultiheadAttention", "num_heads": 12},
         (ATTN,) * 3,
@@ -108,7 +108,7 @@ EMITTED = [
         {"op": "div", "other": 2, "rounding_mode": "floor"},
         (IDS,),
         ["i"],
-        "torch.div(i, 2, rounding_mode='floor')",
+        'torch.div(i, 2, rounding_mode="floor")',
     ),
     ({"op": "sub", "other": -1.5}, (ATTN,), ["x"], "x - (-1.5)"),
     ({"op": "mul"}, (ATTN, ATTN), ["a", "b"], "a * b"),
