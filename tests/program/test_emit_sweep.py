@@ -66,18 +66,19 @@ def _emit(spec: Path, out: Path) -> tuple[int, str]:
 
 
 def run_and_script_agree(spec: Path, tmp_path: Path, *sets: str) -> list[str]:
-    """Run `spec`, emit the run's spec.yaml as a script, run that with plain python in the
-    spec's folder, and compare; returns the lines both printed."""
+    """Run `spec`, emit the run's spec.yaml (data paths made absolute) as a script, run that
+    with plain python in `tmp_path`, and compare; returns the lines both printed."""
     run = run_cli(spec, "--no-plots", *sets, runs=tmp_path / "runs")
     assert run.code == 0, run.err[-3000:]
     script = tmp_path / "train_script.py"
     code, err = _emit(run.run_dir / "spec.yaml", script)
     assert code == 0, err
-    proc = python_child("-c", NO_GRAPHSPEC, str(script), cwd=spec.parent, timeout=600)
+    proc = python_child("-c", NO_GRAPHSPEC, str(script), cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]  # ran to its end
     expected = [line for line in run.out.splitlines()[:-1] if not line.startswith(RUN_ONLY)]
     assert proc.stdout.splitlines() == expected
     assert any("loss" in line for line in expected)
+    assert list(tmp_path.glob("*_net.pth"))  # the script saved its weights (then reloaded them)
     return expected
 
 
