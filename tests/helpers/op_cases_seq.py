@@ -14,7 +14,7 @@ from helpers.op_oracle import Case, tt
 def recurrent_cases(op: str) -> list[Case]:
     rng = Random(24)
     cases = []
-    for _ in range(60):
+    for _ in range(40):
         features, hidden = rng.choice([1, 3, 4]), rng.choice([2, 5, 6])
         batched = rng.random() < 0.8
         n = [rng.choice(["N", "N", 1])] if batched else []
@@ -47,7 +47,7 @@ def transformer_cases(op: str) -> list[Case]:
     rng = Random(25)
     decoder = op == "TransformerDecoderLayer"
     cases = []
-    for _ in range(60):
+    for _ in range(40):
         e, heads = rng.choice([4, 6, 8]), rng.choice([1, 2, 3, 4])
         batched = rng.random() < 0.8
         n = [rng.choice(["N", "N", 1])] if batched else []
