@@ -158,7 +158,7 @@ def module_source(op: Op, names: tuple[str, ...]) -> str:
     body = _TEMPLATE.format(
         init=init, args=", ".join(names), call=call, targets=targets, results=", ".join(results)
     )
-    return codegen.HEADER.format(source="op_oracle") + body
+    return codegen.file_text("op_oracle", body)
 
 
 @dataclass
