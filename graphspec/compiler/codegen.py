@@ -290,7 +290,10 @@ def var(ref: str, graph: TypedGraph) -> str:
 
 def _targets(t: TypedNode) -> str:
     first = next(iter(t.outs))
-    return ", ".join(t.name if port == first else f"{t.name}_{port}" for port in t.outs)
+    names = [t.name if port == first else f"{t.name}_{port}" for port in t.outs]
+    if t.op is not None and t.node.kind in ("op", "share"):
+        return t.op.unpack(names)
+    return ", ".join(names)
 
 
 def _statement(t: TypedNode, graph: TypedGraph) -> list[str]:

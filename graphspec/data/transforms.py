@@ -89,6 +89,23 @@ def transform_steps(transforms: list[Any]) -> list[tuple[str, dict[str, Any]]]:
     return steps
 
 
+RANDOM = frozenset(
+    {
+        "RandomCrop", "RandomHorizontalFlip", "RandomResizedCrop", "RandomRotation",
+        "ColorJitter", "RandomErasing", "RandomVerticalFlip", "TrivialAugmentWide",
+        "AutoAugment",
+    }
+)  # fmt: skip
+"""The transforms that draw from torch's global generator for every image they see."""
+
+
+def draws_at_random(transforms: Any) -> bool:
+    """Whether a spec's transforms draw anew each time a split is read (a preset does not)."""
+    if not isinstance(transforms, list):
+        return False
+    return any(name in RANDOM for name, _ in transform_steps(transforms))
+
+
 Transform = table_union("Transform", TRANSFORMS, _transform_form, keyed=True)
 
 TORCHVISION_WEIGHTS = re.compile(

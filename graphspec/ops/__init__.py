@@ -29,6 +29,8 @@ FAMILIES = (
     "expr",
     "embedding",
     "attention",
+    "recurrent",
+    "transformer",
     "arith",
     "reduce",
     "tensor",

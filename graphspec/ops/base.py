@@ -229,6 +229,12 @@ class Op(NodeFields):
             return self.torch_call(f"{args[0]}.{method}", self.positional, leading=tuple(args[1:]))
         return self.torch_call(self.torch_name, self.positional, leading=tuple(args))
 
+    def unpack(self, targets: list[str]) -> str:
+        """The assignment targets of `emit_call`'s result, one variable per output: `a, b` for
+        a flat tuple; an op whose torch call nests its results says how (LSTM's
+        `out, (h_n, c_n)`)."""
+        return ", ".join(targets)
+
     # -- helpers for subclasses -------------------------------------------------------------
     def torch_call(
         self, name: str, positional: tuple[str, ...] = (), leading: tuple[str, ...] = ()

@@ -19,6 +19,7 @@ from graphspec.compiler import codegen
 from graphspec.compiler.pipeline import Compiled
 from graphspec.core.codetext import LINE_LENGTH, check_source, literal, wrap_call, wrap_list
 from graphspec.core.errors import fail
+from graphspec.data.transforms import draws_at_random
 from graphspec.language.recipe import (
     CLASSIFICATION_LOSSES,
     LINES_PER_EPOCH,
@@ -455,6 +456,12 @@ def _evaluate(compiled: Compiled) -> str:
     else:
         tutorial = spec.loss.op in CLASSIFICATION_LOSSES and spec.data.has_test()
         lines = [*(_classification(compiled) if tutorial else []), *_test_metrics(compiled)]
+        if tutorial and draws_at_random(getattr(spec.data, "transforms", None)):
+            # Two passes over the test split, where the run makes one: the second draws the
+            # first one's random transforms again, so that both print the run's numbers.
+            lines.insert(1, "    draws = torch.get_rng_state()  # for the second pass below")
+            at = lines.index(SECOND_PASS)
+            lines.insert(at + 1, "    torch.set_rng_state(draws)  # the same random transforms")
     if compiled.spec.model.params:
         lines.append(
             "    learned = {name: p.item() for name, p in net.named_parameters(recurse=False)"
@@ -471,6 +478,9 @@ def _evaluated(spec: Any) -> str:
     return "trainset" if spec.data.fit else "trainset, testset"
 
 
+SECOND_PASS = "    # the test split's metrics, or the training split's where the data has none"
+
+
 def _test_metrics(compiled: Compiled) -> list[str]:
     """The test split's metrics (the training split's without one), as `graphspec run` prints
     them: test_metrics() is metric_text.SOURCE, plain torch."""
@@ -481,7 +491,7 @@ def _test_metrics(compiled: Compiled) -> list[str]:
     test_batch = data.test_batch_size or data.batch_size or data.whole_batch() or "None"
     ignore = getattr(spec.loss, "ignore_index", None)
     lines = [
-        "    # the test split's metrics, or the training split's where the data has none",
+        SECOND_PASS,
         "    if testset is not None:",
         f'        split, name, batch_size, drop_last = testset, "test", {test_batch}, False',
         "    else:",
@@ -522,7 +532,10 @@ def _learned(compiled: Compiled) -> list[str]:
     """The learned scalars; for a polynomial, the seed's Result line and `compare`'s table."""
     poly = polyfit.detect(compiled.spec)
     if poly is None:
-        return ['    print("learned: " + ", ".join(f"{k} = {v:.6g}" for k, v in learned.items()))']
+        return [
+            "    if learned:  # tables (GPT's wte) are no scalars to show",
+            '        print("learned: " + ", ".join(f"{k} = {v:.6g}" for k, v in learned.items()))',
+        ]
     taylor = poly.taylor()
     return [
         f"    terms = {literal(list(poly.terms))}  # (param, power of {poly.variable})",
@@ -569,6 +582,8 @@ def _class_names(compiled: Compiled) -> str:
     names = data.class_names()
     if names is None and not data.in_memory:
         return "list(trainset.classes)"  # ImageFolder: the class folders' names
+    if names is None and getattr(data, "encoding", None) == "chars":
+        return "make_data.vocabulary"  # a text's characters: examples print as text
     names = list(names or [])
     out = compiled.graph.outputs[0].out.shape[1]  # the classes: dimension 1
     count = out.value if out.is_static else len(names)

@@ -23,13 +23,14 @@ import torch
 from helpers.cost_oracle import TOLERANCE, close, inputs_for, measure
 from helpers.op_cases import CASES
 from helpers.op_oracle import bindings, module_source, run_static
+from torch.utils.flop_counter import FlopCounterMode
 
 from graphspec.compiler.build import load_class
 from graphspec.compiler.cost import BYTES, cost_of, nbytes
 from graphspec.compiler.pipeline import compile_file
 from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType
 from graphspec.ops import OPS
-from graphspec.ops.base import Cost
+from graphspec.ops.base import Cost, numel
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_FILES = sorted(glob.glob(str(ROOT / "specs" / "**" / "*.yaml"), recursive=True))
@@ -175,15 +176,46 @@ class _KeepsNothing(OPS["relu"]):
         return Cost(flops=1)
 
 
+class _OnlyTheInputProjection(OPS["LSTM"]):
+    """Counts the input projection of every step but not the hidden one: what is left to
+    count if the measurement saw the LSTM as one opaque kernel."""
+
+    def cost(self, inputs, outputs):
+        c = super().cost(inputs, outputs)
+        rows = numel(inputs[0]) // inputs[0].shape[-1].value  # N * L steps
+        return Cost(macs=c.macs - rows * 4 * self.hidden_size**2, flops=c.flops, saved=c.saved)
+
+
 @pytest.mark.parametrize(
     ("name", "broken"),
-    [("Linear", _ForgetsTheInput), ("Conv2d", _HalfTheMacs), ("relu", _KeepsNothing)],
+    [
+        ("Linear", _ForgetsTheInput),
+        ("Conv2d", _HalfTheMacs),
+        ("relu", _KeepsNothing),
+        ("LSTM", _OnlyTheInputProjection),
+    ],
 )
 def test_a_wrong_cost_is_caught(monkeypatch, name, broken):
     """Negative controls: an op whose cost is wrong fails the comparison with torch."""
     broken.__name__ = name
     monkeypatch.setitem(OPS, name, broken)
     assert check_op(name)
+
+
+def test_the_lstm_is_measured_through_torchs_own_kernel():
+    """The CPU's fused mkldnn LSTM hides its matrix products from FlopCounterMode (0 FLOPs);
+    the oracle measures a model holding an LSTM with mkldnn off, and only such a model."""
+    lstm = torch.nn.LSTM(4, 5, batch_first=True)
+    x = torch.randn(2, 3, 4, requires_grad=True)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        lstm(x)
+    fused = counter.get_total_flops()
+    flops, _ = measure(lstm, [x])
+    assert flops == 2 * 2 * 3 * 4 * 5 * (4 + 5)  # the input and hidden projections, every step
+    if torch.backends.mkldnn.is_available():
+        assert fused == 0  # why the oracle turns mkldnn off for it
+    assert torch.backends.mkldnn.enabled  # turned back on after measuring
 
 
 def test_tolerance_is_what_the_docs_say():

@@ -1,6 +1,6 @@
 """Op cases for the oracle: the core families (conv, linear, norm, activations, dropout, reshape,
 combine, expr), and `CASES`, every registered op's generator (the BERT-block and standard sets come
-from op_cases_bert and op_cases_std).
+from op_cases_bert, op_cases_std and op_cases_seq).
 
 Each generator yields a seeded random draw over its op's fields and input shapes, plus the edge
 cases where torch refuses (kernel larger than the input, groups that do not divide, a view that
@@ -15,7 +15,7 @@ from typing import Any
 
 from graphspec.core.shapes import DTYPES
 from graphspec.ops import OPS
-from helpers import op_cases_bert, op_cases_std
+from helpers import op_cases_bert, op_cases_seq, op_cases_std
 from helpers.op_oracle import MIXED_DTYPES, Case, tt
 
 OMIT: Any = object()
@@ -283,6 +283,7 @@ CASES = {
     "expr": expr_cases,
     **op_cases_bert.CASES,
     **op_cases_std.CASES,
+    **op_cases_seq.CASES,
     "Softmax": op_cases_bert.softmax_cases,
     "LogSoftmax": op_cases_bert.softmax_cases,
     "log_softmax": op_cases_bert.softmax_cases,

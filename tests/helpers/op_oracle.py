@@ -143,7 +143,8 @@ class OpModule(nn.Module):
         super().__init__()
 {init}
     def forward(self, {args}):
-        return {call}
+        {targets} = {call}
+        return {results}
 """
 _classes: dict[str, type] = {}
 
@@ -152,7 +153,11 @@ def module_source(op: Op, names: tuple[str, ...]) -> str:
     """The one-node model, written the way codegen writes every node."""
     init = f"        self.node = {op.emit_init()}" if op.kind == "module" else ""
     call = op.emit_call("node", list(names))
-    body = _TEMPLATE.format(init=init, args=", ".join(names), call=call)
+    results = [f"y{i}" for i in range(len(op.outputs))]
+    targets = op.unpack(results) if len(results) > 1 else "y0"
+    body = _TEMPLATE.format(
+        init=init, args=", ".join(names), call=call, targets=targets, results=", ".join(results)
+    )
     return codegen.file_text("op_oracle", body)
 
 
