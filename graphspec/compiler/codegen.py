@@ -25,7 +25,7 @@ import torch.nn.functional as F
 def generate(graph: TypedGraph, source: str) -> str:
     """The whole file: imports, block classes (callees first), and the model class."""
     classes = [model_class(block) for block in _used_blocks(graph)] + [model_class(graph)]
-    text = header(source) + "\n\n" + "\n\n".join(classes)
+    text = header(source) + _imports(graph) + "\n\n" + "\n\n".join(classes)
     check_source(text)
     return text
 
@@ -33,6 +33,12 @@ def generate(graph: TypedGraph, source: str) -> str:
 def header(source: str) -> str:
     """The file's opening lines; the spec's path only ever passes through `one_line`."""
     return HEADER.format(source=one_line(source))
+
+
+def _imports(graph: TypedGraph) -> str:
+    """The import lines of the ops used anywhere (block insides and group children too)."""
+    lines = {line for _, t, _ in graph.walk() if t.op is not None for line in t.op.import_lines()}
+    return "".join(f"{line}\n" for line in sorted(lines))
 
 
 def _used_blocks(graph: TypedGraph) -> list[TypedGraph]:

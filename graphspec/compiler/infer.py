@@ -327,7 +327,16 @@ def _infer_child(node: GraphNode, x: TensorType, blocks: Any, index: int) -> Typ
             )
         return typed
     name, port = split_ref(node.inputs[0])
-    return _infer_node(node, {name: TypedNode(node, None, {port or "out": x}, 0)}, blocks)
+    typed = _infer_node(node, {name: TypedNode(node, None, {port or "out": x}, 0)}, blocks)
+    if typed.op is not None and not typed.op.fits_sequential():
+        raise ShapeError(
+            f"{where}: '{typed.op.op}' needs code around its module call, which a group "
+            "(nn.Sequential) does not run",
+            field="group",
+            hint="move it out of the group, or write it so its module does all the work "
+            "(LayerNorm with dim: 1 over (N, C, H, W) is torchvision's LayerNorm2d)",
+        )
+    return typed
 
 
 def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: str) -> None:

@@ -135,6 +135,18 @@ class Op(NodeFields):
     messages and docs, and the callable the default `emit_init`/`emit_call` write."""
     positional: ClassVar[tuple[str, ...]] = ()
     """Fields the default emitters write without their keyword, as a torch user would."""
+    imports: ClassVar[tuple[str, ...]] = ()
+    """Import lines the emitted file needs beyond torch's own (`import torchvision` for
+    torchvision's modules); compiler/codegen.py adds each once, only where the op is used."""
+
+    def import_lines(self) -> tuple[str, ...]:
+        """`imports` for this node (ConvNeXt's LayerNorm2d needs torchvision)."""
+        return self.imports
+
+    def fits_sequential(self) -> bool:
+        """Whether the module does all of the node's work when called alone, as a group's
+        `nn.Sequential` calls it (a module op whose `emit_call` adds code around it does not)."""
+        return True
 
     @property
     def aliases_input(self) -> bool:

@@ -153,7 +153,8 @@ def module_source(op: Op, names: tuple[str, ...]) -> str:
     init = f"        self.node = {op.emit_init()}" if op.kind == "module" else ""
     call = op.emit_call("node", list(names))
     body = _TEMPLATE.format(init=init, args=", ".join(names), call=call)
-    return codegen.HEADER.format(source="op_oracle") + body
+    extra = "".join(f"{line}\n" for line in op.import_lines())
+    return codegen.HEADER.format(source="op_oracle") + extra + body
 
 
 @dataclass
@@ -279,7 +280,7 @@ def _tensor(t: TensorType, sizes: dict[str, int], device: str) -> torch.Tensor:
 
 def _check_module_type(model: torch.nn.Module, op: Op) -> None:
     if op.kind == "module":
-        want = op.torch_name.removeprefix("nn.")
+        want = op.torch_name.rpartition(".")[2]  # nn.Conv2d, torchvision.ops.Permute
         got = type(model.node).__name__
         if got != want:  # not an assert: _run_on takes an AssertionError for torch refusing
             raise HarnessError(f"{op.op} emitted a {got}, not the {want} it names")
