@@ -208,7 +208,7 @@ def _grad_flows(typed: TypedGraph, in_block: bool) -> dict[str, bool]:
         if not any(o.dtype in FLOAT_DTYPES for o in t.outs.values()):
             grad[name] = False
         elif node.is_param:
-            grad[name] = True
+            grad[name] = not node.is_buffer
         elif node.is_input:
             grad[name] = in_block
         else:

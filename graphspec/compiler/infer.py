@@ -175,8 +175,9 @@ def _infer_node(node: GraphNode, typed: dict[str, TypedNode], blocks: dict) -> T
         case "input":
             return TypedNode(node, None, {"out": TensorType.of(spec.shape, spec.dtype)}, 0)
         case "param":
-            t = TensorType.of(spec.shape)
-            return TypedNode(node, None, {"out": t}, dims_product(t.shape).value)
+            t = TensorType.of(spec.shape, getattr(spec, "dtype", "float32"))
+            count = 0 if node.is_buffer else dims_product(t.shape).value
+            return TypedNode(node, None, {"out": t}, count)
         case "share":
             return _infer_share(node, spec, args, typed)
         case "call":

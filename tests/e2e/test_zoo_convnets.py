@@ -81,4 +81,3 @@ def test_outputs_agree_at_two_more_resolutions(name):
     _, reference, model = _pair(name)
     for side in (64, 96):
         _agree(reference, model, side)
-
