@@ -134,7 +134,7 @@ def _node(
     nested = t.inner is not None or t.children is not None
     cost = NodeCost(path, params=0 if nested else t.params)
     if t.node.is_buffer:
-        cost.buffers = t.out.numel.value
+        cost.buffers = t.out.numel().value
     for key, o in zip(keys, outs.values(), strict=True):
         st.roots.setdefault(key, key)
         if grad and o.dtype in FLOAT_DTYPES:

@@ -136,6 +136,22 @@ def test_the_buffers_are_torchvisions_index_and_mask():
     assert torch.equal(model.attn.region.float(), marks)
 
 
+def test_its_static_cost_is_what_torch_measures():
+    """Parameters, buffers (the non-persistent mask too), MACs and saved bytes of a step."""
+    from helpers.cost_oracle import inputs_for, measure
+
+    from graphspec.compiler.cost import cost_of
+
+    compiled = compile_text(SPEC)
+    model = compiled.build()
+    static = cost_of(compiled.graph, {"N": 2})
+    assert static.total("params") == sum(p.numel() for p in model.parameters())
+    assert static.total("buffers") == sum(b.numel() for b in model.buffers()) == 256 + 64
+    torch.manual_seed(0)
+    flops, saved = measure(model, inputs_for(compiled.graph, static.sizes))
+    assert (2 * static.total("macs"), static.activation_bytes) == (flops, saved)
+
+
 def test_it_trains():
     model = compile_text(SPEC).build().train()
     loss = model(torch.randn(2, 6, 6, 32)).square().mean()
@@ -156,3 +172,27 @@ def test_a_buffer_value_is_checked_where_it_is_written():
         with pytest.raises(SpecError, match=message) as err:
             compile_text(text)
         assert 8 <= err.value.problems[0].pos.line <= 18  # in the block's buffers
+
+
+def test_a_block_buffer_uses_the_calls_arguments_and_sizes():
+    """Each specialization builds its own buffer: `i % ws` over the input's length L."""
+    spec = """\
+name: bufarg
+blocks:
+  B:
+    args: {ws: int}
+    inputs: {x: [N, L]}
+    buffers:
+      r: {shape: [L], value: "i % ws"}
+    layers:
+      y: {op: expr, expr: "x + r"}
+model:
+  inputs: {x: [N, 6]}
+  layers:
+    a: {block: B, args: {ws: 2}}
+    b: {block: B, args: {ws: 3}, in: a}
+"""
+    model = compile_text(spec).build()
+    assert model.a.r.tolist() == [0, 1, 0, 1, 0, 1]
+    assert model.b.r.tolist() == [0, 1, 2, 0, 1, 2]
+    assert torch.equal(model(torch.zeros(1, 6)), (model.a.r + model.b.r).unsqueeze(0))
