@@ -196,3 +196,19 @@ model:
     assert model.a.r.tolist() == [0, 1, 0, 1, 0, 1]
     assert model.b.r.tolist() == [0, 1, 2, 0, 1, 2]
     assert torch.equal(model(torch.zeros(1, 6)), (model.a.r + model.b.r).unsqueeze(0))
+
+
+def test_an_in_place_write_into_a_buffer_is_refused():
+    spec = """\
+name: bufip
+model:
+  inputs: {x: [N, 4]}
+  buffers:
+    b: {shape: [4], init: ones}
+  layers:
+    r: {op: ReLU, inplace: true, in: b}
+    y: {op: add, in: [x, r]}
+"""
+    with pytest.raises(SpecError, match="E-INPLACE.*the buffer 'b' that the module keeps"):
+        compile_text(spec)
+    compile_text(spec.replace("inplace: true", "inplace: false"))  # the control
