@@ -17,7 +17,7 @@ def op_label(t: TypedNode) -> str:
     spec = t.node.spec
     match t.node.kind:
         case "input" | "param":
-            return t.node.kind
+            return "buffer" if t.node.is_buffer else t.node.kind
         case "call":
             return f"block {spec.block}" + (f" ×{spec.repeat}" if spec.repeat > 1 else "")
         case "group":

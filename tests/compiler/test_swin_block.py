@@ -152,6 +152,16 @@ def test_its_static_cost_is_what_torch_measures():
     assert (2 * static.total("macs"), static.activation_bytes) == (flops, saved)
 
 
+def test_summary_lists_the_buffers_as_buffers():
+    from graphspec.compiler.summary import as_dict
+
+    compiled = compile_text(SPEC)
+    rows = {n["name"]: n for n in as_dict(compiled.graph, "swin")["nodes"]}
+    assert rows["attn.relative_position_index"]["op"] == "buffer"
+    assert rows["attn.relative_position_index"]["dtype"] == "int64"
+    assert rows["attn.relative_position_bias_table"]["op"] == "param"
+
+
 def test_it_trains():
     model = compile_text(SPEC).build().train()
     loss = model(torch.randn(2, 6, 6, 32)).square().mean()
