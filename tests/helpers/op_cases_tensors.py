@@ -96,3 +96,26 @@ def permute_module_cases(op: str) -> list[Case]:
 
 
 CASES |= {"StochasticDepth": stochastic_depth_cases, "Permute": permute_module_cases}
+
+
+def layernorm_with_dim_cases(op: str) -> list[Case]:
+    """LayerNorm's own cases, and `dim:` over ranks 1-5 (dim 1 of a rank-4 input is emitted
+    as torchvision's LayerNorm2d, any other as a movedim around nn.LayerNorm)."""
+    from helpers.op_cases_bert import layernorm_cases
+
+    rng = Random(65)
+    cases = layernorm_cases(op)
+    for _ in range(40):
+        shape = tuple(rng.choice([1, 2, 3, 6, "N", "H"]) for _ in range(rng.randrange(1, 6)))
+        dim = rng.randrange(-6, 6)
+        params = {"op": op, "dim": dim, "eps": 1e-6}
+        size = shape[dim] if -len(shape) <= dim < len(shape) else "H"
+        # torch's nn.LayerNorm needs it; inferred only from a concrete dim in range
+        if not isinstance(size, int) or rng.random() < 0.3:
+            params["normalized_shape"] = rng.choice([3, 6, [6], [2, 3]])
+        cases.append(Case(params, (tt(*shape),)))
+    cases.append(Case({"op": op, "dim": 1}, (tt("N", 96, "H", "W"),)))  # ConvNeXt's
+    return cases
+
+
+CASES["LayerNorm"] = layernorm_with_dim_cases
