@@ -82,3 +82,27 @@ model:
         dropped = (got == 0).flatten(1).all(1)
         assert 0 < dropped.sum() < 16 if mode == "row" else dropped.all() or not dropped.any()
         assert torch.equal(model.eval()(x), branch)
+
+
+def test_sizes_below_what_a_pad_takes_them_to_be_are_refused_where_they_are_given():
+    """A symbolic size is taken as large enough for a circular pad (found by the differential
+    soak: a pad of 2 over a dim that is N, at N = 1); `summary --input` and every check of
+    concrete sizes refuse a smaller one, naming the node, as torch refuses it when it runs."""
+    from graphspec.compiler.summary import check_sizes
+    from graphspec.core.errors import SpecError
+
+    spec = """\
+name: circ
+model:
+  inputs: {x: [N, L, 8]}
+  layers:
+    t: {op: transpose, dim0: 0, dim1: 2}
+    p: {op: pad, pad: [0, 2, 0, 1], mode: circular}
+"""
+    graph = compile_text(spec).graph
+    check_sizes(graph, {"N": 2, "L": 5})
+    with pytest.raises(SpecError, match="'p' \\(pad\\) gets a dim of 1, less than the 2"):
+        check_sizes(graph, {"N": 1, "L": 5})
+    F.pad(torch.zeros(8, 5, 2), (0, 2, 0, 1), mode="circular")
+    with pytest.raises(RuntimeError, match="wrapping around more than once"):
+        F.pad(torch.zeros(8, 5, 1), (0, 2, 0, 1), mode="circular")
