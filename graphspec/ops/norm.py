@@ -433,9 +433,6 @@ class LayerNorm(Op):
     def fits_sequential(self) -> bool:
         return self.dim is None or self._image_channels
 
-    def import_lines(self) -> tuple[str, ...]:
-        return ("import torchvision",) if self._image_channels else ()
-
     def emit_call(self, node: str, args: list[str]) -> str:
         if self.dim is None or self._image_channels:
             return super().emit_call(node, args)

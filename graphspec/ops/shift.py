@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
+from graphspec.core.codetext import literal as code_literal
 from graphspec.core.fields import Float, Int
 from graphspec.core.shapes import Dim, TensorType, normalize_dim
 from graphspec.ops import layout
@@ -185,7 +186,7 @@ class pad(Op):  # noqa: N801
 
     def emit_call(self, node: str, args: list[str]) -> str:
         amounts = ", ".join(map(str, self.pad))
-        extra = "" if self.mode == "constant" else f", mode={self.mode!r}"
+        extra = "" if self.mode == "constant" else f", mode={code_literal(self.mode)}"
         if self.value is not None:
             extra += f", value={scalar_code(self.value)}"
         return f"F.pad({args[0]}, ({amounts}){extra})"

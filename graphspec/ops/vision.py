@@ -3,17 +3,18 @@
 They are what torchvision's models hold (ConvNeXt's `stochastic_depth`, the `Permute` children
 of its blocks' `nn.Sequential`), so a spec that uses them lines up child for child with the
 model whose state_dict it loads. The emitted file imports torchvision only when one is used
-(`Op.imports`).
+(codegen writes the imports the code reads).
 """
 
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
+from graphspec.core.codetext import literal as code_literal
 from graphspec.core.fields import Int, Probability
 from graphspec.core.shapes import FLOAT_DTYPES, TensorType, normalize_dim
 from graphspec.ops import layout
-from graphspec.ops.base import Cost, Op, ShapeError, numel
+from graphspec.ops.base import Cost, Op, ShapeError, literal, numel
 
 
 class StochasticDepth(Op):
@@ -28,7 +29,6 @@ class StochasticDepth(Op):
     """'row': one draw per sample (dim 0); 'batch': one draw for the whole batch."""
     kind = "module"
     torch_name = "torchvision.ops.StochasticDepth"
-    imports: ClassVar[tuple[str, ...]] = ("import torchvision",)
     positional: ClassVar[tuple[str, ...]] = ("p", "mode")
     shares_input = "eval"
 
@@ -52,7 +52,7 @@ class StochasticDepth(Op):
         return Cost(flops=out, saved=((rows, x.dtype),))
 
     def emit_init(self) -> str:
-        return f"torchvision.ops.StochasticDepth({self.p!r}, {self.mode!r})"
+        return f"torchvision.ops.StochasticDepth({literal(self.p)}, {code_literal(self.mode)})"
 
 
 class Permute(Op):
@@ -64,7 +64,6 @@ class Permute(Op):
     """The input's dims in their new order."""
     kind = "module"
     torch_name = "torchvision.ops.Permute"
-    imports: ClassVar[tuple[str, ...]] = ("import torchvision",)
     shares_input = "view"
 
     def saves_inputs(self) -> bool:
@@ -92,4 +91,4 @@ class Permute(Op):
         return layout.transposed(x, out, axes)
 
     def emit_init(self) -> str:
-        return f"torchvision.ops.Permute({list(self.dims)!r})"
+        return f"torchvision.ops.Permute({code_literal([int(d) for d in self.dims])})"
