@@ -16,6 +16,8 @@ FITTING_WEIGHTS = {
         "torchvision:MobileNet_V2_Weights.IMAGENET1K_V2",
     ],
     "vit_b_16": ["torchvision:ViT_B_16_Weights.IMAGENET1K_V1"],
+    "convnext_tiny": ["torchvision:ConvNeXt_Tiny_Weights.IMAGENET1K_V1"],
+    "efficientnet_b0": ["torchvision:EfficientNet_B0_Weights.IMAGENET1K_V1"],
 }
 """Zoo model -> torchvision weights names whose keys and shapes are the model's."""
 

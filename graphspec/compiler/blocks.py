@@ -225,7 +225,9 @@ class Blocks:
         except ValidationError as err:
             self._add(locate.problems_from(err, self.doc))
             return
-        arith = frozenset(_arithmetic_names({k: raw.get(k) for k in ("layers", "params")}))
+        arith = frozenset(
+            _arithmetic_names({k: raw.get(k) for k in ("layers", "params", "buffers")})
+        )
         self.templates[name] = Template(name, raw, dict(args), arith)
 
     def _add(self, problems: list[Problem]) -> None:

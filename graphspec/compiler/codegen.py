@@ -25,12 +25,13 @@ from graphspec.core import exprs
 from graphspec.core.codetext import (
     LINE_LENGTH,
     MODEL_IMPORTS,
+    OP_IMPORTS,
     check_source,
     one_line,
     wrap_call,
 )
 from graphspec.core.fields import NamedFloat, NamedInt, named_source
-from graphspec.language.spec import Call, Param, Share
+from graphspec.language.spec import INDEX_NAMES, Buffer, Call, Param, Share
 from graphspec.ops.base import Op, literal
 
 HEADER = """\
@@ -38,8 +39,9 @@ HEADER = """\
 # regenerate with `graphspec emit {source}`.
 # Plain PyTorch: edit it freely. Shapes in comments were inferred statically.
 """
-IMPORTS = MODEL_IMPORTS
-"""What the model's code may use (codetext's one list); a file imports the ones it reads."""
+IMPORTS = (*MODEL_IMPORTS, *OP_IMPORTS)
+"""What the model's code may use (codetext's lists: torchvision only for its modules, such as
+StochasticDepth); a file imports the ones it reads."""
 
 
 def generate(graph: TypedGraph, source: str, constants: Mapping[str, object] | None = None) -> str:
@@ -191,6 +193,9 @@ def _init(graph: TypedGraph) -> list[str]:
         if t.children is not None:
             lines += _sequential(f"self.{t.name} = ", t, "        ", _params_comment(t))
             continue
+        if isinstance(t.node.spec, Buffer):
+            lines += _buffer(t.name, t.node.spec)
+            continue
         built = _built(t)
         if built is not None:
             lines += _commented("        ", f"self.{t.name} = {built}", _params_comment(t))
@@ -258,6 +263,23 @@ def _param_init(p: Param) -> str:
     if fn == "uniform":
         return f"torch.empty({size}).uniform_({p.init.low!r}, {p.init.high!r})"
     return f"torch.empty({size}).normal_({p.init.mean!r}, {p.init.std!r})"
+
+
+def _buffer(name: str, b: Buffer) -> list[str]:
+    """`register_buffer` with `init`'s tensor, or `value:` over index tensors i, j, ...
+    (`torch.meshgrid` of one `arange` per dim)."""
+    cast_to = "" if b.dtype == "float32" and b.value is None else f".to(torch.{b.dtype})"
+    lines = []
+    if b.value is None:
+        tensor = _param_init(b) + cast_to
+    else:
+        names = ", ".join(INDEX_NAMES[: len(b.shape)])
+        ranges = ", ".join(f"torch.arange({literal(n)})" for n in b.shape)
+        grid = f'torch.meshgrid({ranges}, indexing="ij")' if len(b.shape) > 1 else ranges
+        lines.append(f"        {names} = {grid}")
+        tensor = f"({b.value_code()}){cast_to}"
+    keep = "" if b.persistent else ", persistent=False"
+    return [*lines, f'        self.register_buffer("{name}", {tensor}{keep})']
 
 
 def _params_comment(t: TypedNode) -> str:

@@ -124,12 +124,16 @@ def _node(
 ) -> None:
     """One node at `path`, reading the tensors `ins` (of static types `types`)."""
     args = [bind.concrete(ty, key in st.grads) for ty, key in zip(types, ins, strict=True)]
-    owns = t.node.is_param or (t.op is not None and t.op.param_count() > 0)
+    owns = (t.node.is_param and not t.node.is_buffer) or (
+        t.op is not None and t.op.param_count() > 0
+    )
     grad = owns or any(key in st.grads for key in ins)
     outs = {port: bind.concrete(o, grad) for port, o in t.outs.items()}
     keys = [f"{path}:{port}" for port in outs]
     nested = t.inner is not None or t.children is not None
     cost = NodeCost(path, params=0 if nested else t.params)
+    if t.node.is_buffer:
+        cost.buffers = t.out.numel().value
     for key, o in zip(keys, outs.values(), strict=True):
         st.roots.setdefault(key, key)
         if grad and o.dtype in FLOAT_DTYPES:

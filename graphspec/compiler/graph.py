@@ -19,7 +19,7 @@ import networkx as nx
 
 from graphspec.core.errors import Pos, Problem, SpecError
 from graphspec.core.names import node_name_problem
-from graphspec.language.spec import Body, Call, Group, Param, Share, TensorInput
+from graphspec.language.spec import Body, Buffer, Call, Group, Param, Share, TensorInput
 from graphspec.ops.base import Op
 
 NodeKind = Literal["input", "param", "op", "share", "call", "group"]
@@ -32,7 +32,8 @@ class GraphNode:
     - ``input``: a tensor the body receives (`inputs:`, a `TensorInput`): a `forward`
       argument; its type is its declared shape and dtype.
     - ``param``: a learnable tensor (`params:`, a `Param`): an `nn.Parameter` built in
-      `__init__`, read as `self.name`; its parameters are its elements.
+      `__init__`, read as `self.name`; its parameters are its elements. A buffer (`buffers:`,
+      a `Buffer`, a kind of Param) is built and read the same way, but not learned.
     - ``op``: a layer whose spec is an `Op` (ops/): a module op is built in `__init__` and called
       in `forward`, a function op is one expression in `forward`; the op's own rule types it.
     - ``share``: `{share: other}` calls the module of an earlier op node again (weight tying,
@@ -64,6 +65,10 @@ class GraphNode:
     @property
     def is_param(self) -> bool:
         return self.kind == "param"
+
+    @property
+    def is_buffer(self) -> bool:
+        return isinstance(self.spec, Buffer)
 
 
 _KINDS: tuple[tuple[type, NodeKind], ...] = (
@@ -139,6 +144,7 @@ def _collect(
     nodes: dict[str, GraphNode] = {}
     declared = [("inputs", n, s) for n, s in body.inputs.items()]
     declared += [("params", n, s) for n, s in body.params.items()]
+    declared += [("buffers", n, s) for n, s in body.buffers.items()]
     for section, name, spec in declared:
         pos = where.get(f"{section}.{name}", where[name])  # where[name] is the last declaration
         if name in nodes:

@@ -54,8 +54,11 @@ def check_writes(graph: Graph) -> None:
             through = read[readers[0]]
             what = f"which '{readers[0]}'{more} also reads"
             what += f" (as '{through}')" if through not in (source, readers[0]) else ""
-        elif owners:
+        elif owners and nodes[owners[0]].is_input:
             what = f"which is (a view of) the input '{owners[0]}' that the caller still holds"
+        elif owners:
+            kind = "buffer" if nodes[owners[0]].is_buffer else "param"
+            what = f"which is (a view of) the {kind} '{owners[0]}' that the module keeps"
         else:
             continue
         what += _eval_note(nodes, shared)
@@ -208,7 +211,7 @@ def _grad_flows(typed: TypedGraph, in_block: bool) -> dict[str, bool]:
         if not any(o.dtype in FLOAT_DTYPES for o in t.outs.values()):
             grad[name] = False
         elif node.is_param:
-            grad[name] = True
+            grad[name] = not node.is_buffer
         elif node.is_input:
             grad[name] = in_block
         else:

@@ -202,8 +202,9 @@ def _infer_node(
         case "input":
             return TypedNode(node, None, {"out": TensorType.of(spec.shape, spec.dtype)}, 0)
         case "param":
-            t = TensorType.of(spec.shape)
-            return TypedNode(node, None, {"out": t}, dims_product(t.shape).value)
+            t = TensorType.of(spec.shape, getattr(spec, "dtype", "float32"))
+            count = 0 if node.is_buffer else dims_product(t.shape).value
+            return TypedNode(node, None, {"out": t}, count)
         case "share":
             return _infer_share(node, spec, args, typed)
         case "call":
@@ -390,7 +391,16 @@ def _infer_child(node: GraphNode, x: TensorType, blocks: Any, index: int) -> Typ
             )
         return typed
     name, port = split_ref(node.inputs[0])
-    return _infer_node(node, {name: TypedNode(node, None, {port or "out": x}, 0)}, blocks)
+    typed = _infer_node(node, {name: TypedNode(node, None, {port or "out": x}, 0)}, blocks)
+    if typed.op is not None and not typed.op.fits_sequential():
+        raise ShapeError(
+            f"{where}: '{typed.op.op}' needs code around its module call, which a group "
+            "(nn.Sequential) does not run",
+            field="group",
+            hint="move it out of the group, or write it so its module does all the work "
+            "(LayerNorm with dim: 1 over (N, C, H, W) is torchvision's LayerNorm2d)",
+        )
+    return typed
 
 
 def _unify(want: TensorType, got: TensorType, bindings: dict[str, Dim], what: str) -> None:

@@ -178,7 +178,7 @@ def _check_graph_size(data: Any, doc: load.Document) -> None:
     bodies += [(("blocks", name), body) for name, body in blocks.items()]
     count = 0
     for path, body in bodies:
-        for section in ("inputs", "params", "layers"):
+        for section in ("inputs", "params", "buffers", "layers"):
             part = body.get(section) if isinstance(body, dict) else None
             names = list(part) if isinstance(part, dict) else []
             if count + len(names) > MAX_GRAPH_NODES:
@@ -197,7 +197,7 @@ def _all_names(data: Any) -> set[str]:
         bodies += list(data["blocks"].values())
     names: set[str] = set()
     for body in bodies:
-        for section in ("inputs", "params", "layers"):
+        for section in ("inputs", "params", "buffers", "layers"):
             part = body.get(section) if isinstance(body, dict) else None
             names |= set(part) if isinstance(part, dict) else set()
     return {n for n in names if isinstance(n, str)}

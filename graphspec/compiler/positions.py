@@ -11,7 +11,7 @@ from graphspec.language.spec import Body
 
 def node_positions(path: tuple[Any, ...], body: Body, doc: load.Document) -> dict[str, Pos]:
     where = {}
-    for section in ("inputs", "params", "layers"):
+    for section in ("inputs", "params", "buffers", "layers"):
         for name in getattr(body, section):
             where[name] = where[f"{section}.{name}"] = doc.key_pos((*path, section, name))
     where["__outputs__"] = doc.pos((*path, "outputs"))

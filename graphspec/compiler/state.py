@@ -45,7 +45,12 @@ def state_table(graph: TypedGraph, dtype: str = "float32") -> dict[str, Entry]:
         kind = t.node.kind
         if kind == "param":
             shape = tuple(t.node.spec.shape or ())  # a param's sizes, as its spec states them
-            table[path] = Entry(shape, dtype, True, path, t.node.pos)  # type: ignore[arg-type]
+            if not t.node.is_buffer:
+                table[path] = Entry(shape, dtype, True, path, t.node.pos)  # type: ignore[arg-type]
+            elif t.node.spec.persistent:  # a non-persistent buffer is not in state_dict
+                own = t.node.spec.dtype
+                own = dtype if own == "float32" else own
+                table[path] = Entry(shape, own, False, path, t.node.pos)  # type: ignore[arg-type]
         elif kind in ("op", "group") and t.op is not None and t.op.kind == "module":
             tie = getattr(t.node.spec, "tie", None)
             for name, (shape, kind_dtype, trainable) in t.op.state().items():

@@ -17,7 +17,7 @@ def op_label(t: TypedNode) -> str:
     spec = t.node.spec
     match t.node.kind:
         case "input" | "param":
-            return t.node.kind
+            return "buffer" if t.node.is_buffer else t.node.kind
         case "call":
             return f"block {spec.block}" + (f" ×{spec.repeat}" if spec.repeat > 1 else "")
         case "group":
@@ -147,11 +147,17 @@ def sized_walk(graph: TypedGraph, sizes: dict[str, int], prefix: str = "") -> It
     """(path, node, depth, its outputs with `sizes` put in) for every node: block internals
     with the sizes of their call, every copy of a `repeat:`, inside groups too. Sizes left
     unbound stay symbols."""
+    for path, t, depth, outs, _ in _sized_walk(graph, sizes, prefix):
+        yield path, t, depth, outs
+
+
+def _sized_walk(graph: TypedGraph, sizes: dict[str, int], prefix: str = "") -> Iterator[tuple]:
+    """`sized_walk`, each node with its inputs too (sizes put in)."""
     outs: dict[str, dict[str, TensorType]] = {}
     for t in graph.nodes.values():
         outs[t.name] = {k: o.subs(sizes) for k, o in t.outs.items()}
-        yield prefix + t.name, t, prefix.count("."), outs[t.name]
         actual = [_ref_out(outs, ref) for ref in t.node.inputs]
+        yield prefix + t.name, t, prefix.count("."), outs[t.name], actual
         yield from _sized_node_inside(t, sizes, actual, f"{prefix}{t.name}.")
 
 
@@ -163,16 +169,15 @@ def _sized_node_inside(
         # Copies are numbered as state_dict numbers them (`layer1.0.conv1`); each reads the
         # one before it.
         inner_sizes = _bind(inner, actual)
-        yield from sized_walk(inner, inner_sizes, prefix + (f"{i}." if len(t.copies) > 1 else ""))
+        yield from _sized_walk(inner, inner_sizes, prefix + (f"{i}." if len(t.copies) > 1 else ""))
         first = next(iter(inner.output_types().values())).subs(inner_sizes)
         actual = [first, *actual[1:]]
     x = actual[0] if actual else None
     for child in t.children or ():
         child_outs = {k: o.subs(sizes) for k, o in child.outs.items()}
-        yield prefix + child.name, child, prefix.count("."), child_outs
-        yield from _sized_node_inside(
-            child, sizes, [x] if x is not None else [], prefix + f"{child.name}."
-        )
+        ins = [x] if x is not None else []
+        yield prefix + child.name, child, prefix.count("."), child_outs, ins
+        yield from _sized_node_inside(child, sizes, ins, prefix + f"{child.name}.")
         x = next(iter(child_outs.values()))
 
 
@@ -192,23 +197,42 @@ def _bind(inner: TypedGraph, actual: list[TensorType]) -> dict[str, int]:
 
 def check_sizes(graph: TypedGraph, sizes: dict[str, int]) -> None:
     """A size below 1 somewhere means the input is too small for the model (a kernel larger
-    than its input): say where, as torch would when it runs."""
-    for path, t, _, outs in sized_walk(graph, sizes):
+    than its input): say where, as torch would when it runs. So do a size below what an op took
+    a symbolic size to be at least (a circular pad's), and one above what it can hold (a
+    position table's rows)."""
+    for path, t, _, outs, ins in _sized_walk(graph, sizes):
         for o in outs.values():
             bad = [d for d in o.shape if d.is_static and d.value < 1]
             if bad and not t.node.is_input:
                 message = f"with these input sizes, '{path}' would have the shape {o}"
                 hint = "give a larger input: a kernel or pool window is larger than what reaches it"
                 raise SpecError([Problem("E-SHAPE", message, t.node.pos, path, hint)])
-        first = next(iter(outs.values()), None)
-        for axis, most, why, hint in t.op.most_sizes() if t.op is not None else ():
-            size = first.shape[axis] if first is not None else None
-            if size is not None and size.is_static and size.value > most:
-                message = (
-                    f"with these input sizes, '{path}' would have the shape {first}: "
-                    f"{why.format(last=size.value - 1)}, so ids past {most - 1} have no row"
-                )
-                raise SpecError([Problem("E-SHAPE", message, t.node.pos, path, hint)])
+        if t.op is not None:
+            _check_least(path, t, ins)
+            _check_most(path, t, outs)
+
+
+def _check_least(path: str, t: Any, ins: list[Any]) -> None:
+    for size, minimum in t.op.least_sizes(ins) if ins else []:
+        if size.is_static and size.value < minimum:
+            message = (
+                f"with these input sizes, '{path}' ({t.op.op}) gets a dim of {size.value}, "
+                f"less than the {minimum} it needs, from {', '.join(map(str, ins))}"
+            )
+            hint = "give a larger input: the spec takes this size to be at least that"
+            raise SpecError([Problem("E-SHAPE", message, t.node.pos, path, hint)])
+
+
+def _check_most(path: str, t: Any, outs: dict[str, Any]) -> None:
+    first = next(iter(outs.values()), None)
+    for axis, most, why, hint in t.op.most_sizes():
+        size = first.shape[axis] if first is not None else None
+        if size is not None and size.is_static and size.value > most:
+            message = (
+                f"with these input sizes, '{path}' would have the shape {first}: "
+                f"{why.format(last=size.value - 1)}, so ids past {most - 1} have no row"
+            )
+            raise SpecError([Problem("E-SHAPE", message, t.node.pos, path, hint)])
 
 
 def print_table(graph: TypedGraph, spec_name: str, sizes: dict[str, int] | None = None) -> Any:

@@ -27,6 +27,9 @@ MODEL_IMPORTS = (
 """What the generated model and training functions import. A data source's generated code adds
 its own lines (`Source.imports`, on its class): the callers pass those to `check_source`, so the
 allowed imports are these and the source's, each stated in one place."""
+OP_IMPORTS = ("import torchvision",)
+"""Imports the model's code may also use (torchvision's StochasticDepth, Permute, LayerNorm2d),
+written only where the code reads them (codegen.import_lines) and always allowed."""
 LINE_LENGTH = 100
 """Longest line written (ruff's line-length in graphspec's own pyproject.toml)."""
 # Bare names generated code never needs and an injected payload would.
@@ -124,7 +127,7 @@ def check_source(source: str, imports: Iterable[str] = ()) -> None:
 
     `imports` are the import lines the generator wrote beyond `MODEL_IMPORTS` (a data source's
     own); any other import is refused."""
-    allowed = imported_modules((*MODEL_IMPORTS, *imports))
+    allowed = imported_modules((*MODEL_IMPORTS, *OP_IMPORTS, *imports))
     try:
         tree = ast.parse(source)
     except SyntaxError as err:

@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag
+from pydantic import (
+    BeforeValidator,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from graphspec.core import exprs
 from graphspec.core.fields import (
+    Bool,
     Copies,
     Float,
     PosFloat,
@@ -187,6 +198,66 @@ class Param(StrictModel):
     ] = Field(default_factory=Init)  # built when first used, not at import (start-up)
 
 
+INDEX_NAMES = ("i", "j", "k", "l")
+"""The names of an element's index along dims 0-3 in a buffer's `value:`."""
+
+
+def _zeros() -> Init:
+    return Init(fn="zeros")
+
+
+class Buffer(Param):
+    """A tensor the module keeps but does not learn (`self.register_buffer`): Swin's saved
+    relative-position index, a mask computed from sizes. Its elements are `init`'s (zeros by
+    default) or `value:`, an integer-or-float expression over the element's index."""
+
+    init: Annotated[
+        Init, BeforeValidator(_init_shorthand, json_schema_input_type=InitName | Init)
+    ] = Field(default_factory=_zeros)
+    dtype: Literal[DTYPES] = "float32"  # type: ignore[valid-type]
+    """The buffer's dtype (int64 for an index)."""
+    value: str | None = None
+    """Each element from its index: i, j, k, l along dims 0-3, constants, numbers,
+    `+ - * / // % **`, abs, min, max, clamp (`(i // 7 - j // 7 + 6) * 13 + i % 7 - j % 7 + 6`)."""
+    persistent: Bool = True
+    """Saved in state_dict (and loaded from it); false: rebuilt by __init__, never saved."""
+    _parsed: Any = PrivateAttr(default=None)
+    _constants: dict[str, int | float] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _parse_value(self, info: ValidationInfo) -> Buffer:
+        if self.value is None:
+            return self
+        constants = (info.context or {}).get("constants", {})
+        allowed = set(INDEX_NAMES[: len(self.shape)])
+        try:
+            if len(self.shape) > len(INDEX_NAMES):
+                raise exprs.ExprError("E-SHAPE", "a buffer with a value: has at most 4 dims", 0)
+            parsed = exprs.parse_elementwise(self.value, allowed | set(constants))
+            if not parsed.names & allowed:
+                raise exprs.ExprError(
+                    "E-EXPR",
+                    "value: names no index (i, j, k, l), so every element is the same",
+                    0,
+                    "use init: {fn: full, value: V} for a constant",
+                )
+        except exprs.ExprError as err:
+            raise PydanticCustomError(
+                "expr",
+                "{message}",
+                {"message": err.message, "code": err.code, "offset": err.offset,
+                 "hint": err.hint or f"index names for this shape: {', '.join(sorted(allowed))}"},
+            ) from None  # fmt: skip
+        self._parsed = parsed
+        self._constants = {k: v for k, v in constants.items() if k in parsed.names}
+        return self
+
+    def value_code(self) -> str:
+        """The `value:` expression as code over local index tensors named i, j, k, l."""
+        mapping: dict[str, str | int | float] = {n: n for n in INDEX_NAMES}
+        return self._parsed.render(mapping | self._constants)
+
+
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.([A-Za-z][A-Za-z0-9_]*|[0-9]+))?$")]
 """A node, one named output of it (`attn.weights`), or a group child's output (`features.4`)."""
 
@@ -224,6 +295,8 @@ class Body(StrictModel):
     inputs: dict[Identifier, Input] = Field(min_length=1)
     params: dict[Identifier, Param] = {}
     """Learnable tensors, created in __init__ as nn.Parameter."""
+    buffers: dict[Identifier, Buffer] = {}
+    """Tensors kept but not learned, created in __init__ with register_buffer."""
     layers: dict[Identifier, Node] = Field(min_length=1)
     """Nodes in order; each reads the node before it unless it says `in:`."""
     outputs: Ref | list[Ref] | None = None
@@ -304,7 +377,7 @@ def _model_from(schema: dict[str, Any]) -> dict[str, Any]:
                     "description": f"{key.capitalize()} to change (the fields given replace the "
                     "model's) or to add (at the end).",
                 }
-                for key in ("params", "layers")
+                for key in ("params", "buffers", "layers")
             },
         },
         "required": ["from"],

@@ -35,6 +35,8 @@ FAMILIES = (
     "reduce",
     "tensor",
     "indexing",
+    "shift",
+    "vision",
 )
 """The modules under graphspec/ops/ that define ops, in the order docs list them."""
 _OP_LINE = re.compile(r'^    op: Literal\["(\w+)"\]', re.M)

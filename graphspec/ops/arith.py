@@ -1,4 +1,5 @@
-"""Elementwise arithmetic and comparison: `sub`, `mul`, `div`, `pow`, `sqrt`, `eq`, `ne`, `clamp`.
+"""Elementwise arithmetic and comparison: `sub`, `mul`, `div`, `pow`, `sqrt`, `eq`, `ne`, `lt`,
+`le`, `gt`, `ge`, `clamp`.
 
 The binary ops take two tensors, or one tensor and a Python scalar `other`, broadcasting as torch
 does; result dtypes follow torch's promotion (`combine.result_dtype`), where a scalar is "weak":
@@ -220,6 +221,34 @@ class ne(eq):  # noqa: N801
 
     op: Literal["ne"]
     torch_name = "torch.ne"
+
+
+class lt(eq):  # noqa: N801
+    """torch.lt, written `a.lt(b)`: a bool mask, True where a < b (Swin's window regions)."""
+
+    op: Literal["lt"]
+    torch_name = "torch.lt"
+
+
+class le(lt):  # noqa: N801
+    """torch.le, written `a.le(b)`: True where a <= b."""
+
+    op: Literal["le"]
+    torch_name = "torch.le"
+
+
+class gt(lt):  # noqa: N801
+    """torch.gt, written `a.gt(b)`: True where a > b."""
+
+    op: Literal["gt"]
+    torch_name = "torch.gt"
+
+
+class ge(lt):  # noqa: N801
+    """torch.ge, written `a.ge(b)`: True where a >= b."""
+
+    op: Literal["ge"]
+    torch_name = "torch.ge"
 
 
 class clamp(Op):  # noqa: N801

@@ -147,6 +147,11 @@ class Op(NodeFields):
     positional: ClassVar[tuple[str, ...]] = ()
     """Fields the default emitters write without their keyword, as a torch user would."""
 
+    def fits_sequential(self) -> bool:
+        """Whether the module does all of the node's work when called alone, as a group's
+        `nn.Sequential` calls it (a module op whose `emit_call` adds code around it does not)."""
+        return True
+
     @property
     def aliases_input(self) -> bool:
         """A view in every mode: no storage of its own (the cost model's question)."""

@@ -7,7 +7,7 @@ Batch and instance norms take batched inputs, (N, C, *spatial), as convolutions 
 from math import prod
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from graphspec.core.fields import Bool, Int, NonNegFloat, PosFloat, Probability, Size
 from graphspec.core.shapes import Dim, TensorType, dims_product, normalize_dim
@@ -374,7 +374,9 @@ class LayerNorm(Op):
             order = [a for a in range(x.rank) if a != moved] + [moved]
             last = self.model_copy(update={"dim": None}).resolve([x.with_shape(
                 tuple(x.shape[a] for a in order))])  # fmt: skip
-            return last.model_copy(update={"dim": self.dim})
+            resolved = last.model_copy(update={"dim": self.dim})
+            resolved._image_channels = x.rank == 4 and moved == 1
+            return resolved
         given = self.normalized_shape
         want = [given] if isinstance(given, int) else given or [None]
         if x.rank < len(want):
@@ -425,8 +427,14 @@ class LayerNorm(Op):
                              "one size, or leave it out", field="normalized_shape")  # fmt: skip
         return axis
 
+    _image_channels: bool = PrivateAttr(default=False)
+    """`dim` is 1 of (N, C, H, W): torchvision's LayerNorm2d does it all in one module."""
+
+    def fits_sequential(self) -> bool:
+        return self.dim is None or self._image_channels
+
     def emit_call(self, node: str, args: list[str]) -> str:
-        if self.dim is None:
+        if self.dim is None or self._image_channels:
             return super().emit_call(node, args)
         d = self.dim
         return f"self.{node}({args[0]}.movedim({d}, -1)).movedim(-1, {d})"
@@ -454,4 +462,8 @@ class LayerNorm(Op):
 
     def emit_init(self) -> str:
         plain = self.model_copy(update={"dim": None})  # `dim` is graphspec's, not nn.LayerNorm's
+        if self._image_channels:  # the same state_dict keys, its forward permutes
+            return plain.torch_call(
+                "torchvision.models.convnext.LayerNorm2d", ("normalized_shape",)
+            )
         return plain.torch_call("nn.LayerNorm", ("normalized_shape",))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphspec.compiler import codegen
-from graphspec.core.codetext import MODEL_IMPORTS, literal, one_line, wrap_call
+from graphspec.core.codetext import MODEL_IMPORTS, OP_IMPORTS, literal, one_line, wrap_call
 from graphspec.language.recipe import (
     BEST_LINE,
     CLASSIFICATION_LOSSES,
@@ -44,7 +44,7 @@ train.validation, scheduler, train.freeze and optimizer.groups); else None."""
 def header(data: Any, comments: list[str], code: str) -> str:
     """Comment lines (each kept to one line), then the imports `code` uses: math, torch, and
     the data's own."""
-    candidates = (*MODEL_IMPORTS, *data.imports)
+    candidates = (*MODEL_IMPORTS, *OP_IMPORTS, *data.imports)
     lines = [*(f"# {one_line(c)}" for c in comments), *codegen.import_lines(candidates, code)]
     return "\n".join(lines)
 

@@ -146,9 +146,10 @@ def _dnode(gnode: GraphNode, t: TypedNode | None, error: str | None, nid: str, p
         case "input":  # a block's inputs are its ports, drawn small inside its cluster
             node.kind, node.op = ("port", "") if path else ("input", "input")
         case "param":
-            node.kind, node.op = "param", "param"
+            node.kind, node.op = "param", "buffer" if gnode.is_buffer else "param"
             shape = "×".join(map(str, spec.shape)) or "scalar"
-            node.details = f"{shape} · init {spec.init.fn}"
+            made = "value" if getattr(spec, "value", None) else f"init {spec.init.fn}"
+            node.details = f"{shape} · {made}"
         case "group":  # an nn.Sequential, drawn as one module
             node.kind, node.op = "module", "group"
             node.details = f"{len(t.children or ())} modules" if t else ""

@@ -186,6 +186,8 @@ def _unary(rng: random.Random, name: str, a: str, shape: tuple) -> tuple[str, Re
     if rank >= 1:
         d = rng.randrange(rank)
         keep = rng.random() < 0.5
+        shift = rng.choice([-2, -1, 1, 3])
+        before, after = rng.choice([(0, 1), (2, 0), (1, 1), (-1, 2)])
         k = str(keep).lower()
         choices += [
             (f"{{op: sum, dim: {d}, keepdim: {k}}}",
@@ -197,7 +199,16 @@ def _unary(rng: random.Random, name: str, a: str, shape: tuple) -> tuple[str, Re
             (f"{{op: unsqueeze, dim: {d}}}", lambda x, w, t, i: x[0].unsqueeze(d)),
             (f"{{op: narrow, dim: {d}, start: 0, length: 1}}",
              lambda x, w, t, i: x[0].narrow(d, 0, 1)),
+            (f"{{op: roll, shifts: {shift}, dims: {d}}}",
+             lambda x, w, t, i: torch.roll(x[0], shift, d)),
+            (f"{{op: pad, pad: [{before}, {after}]}}",
+             lambda x, w, t, i: F.pad(x[0], (before, after))),
         ]  # fmt: skip
+    if rank in (3, 4):  # torch's non-constant modes pad a batch's trailing dims
+        amounts = [rng.choice([0, 1, 2]) for _ in range(2 * (rank - 2))]
+        mode = rng.choice(["replicate", "circular"])
+        choices.append((f"{{op: pad, pad: {amounts}, mode: {mode}}}",
+                        lambda x, w, t, i: F.pad(x[0], tuple(amounts), mode=mode)))  # fmt: skip
     if rank >= 2:
         d0, d1 = rng.sample(range(rank), 2)
         out = rng.choice([3, 4, 8])

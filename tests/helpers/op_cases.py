@@ -15,7 +15,7 @@ from typing import Any
 
 from graphspec.core.shapes import DTYPES
 from graphspec.ops import OPS
-from helpers import op_cases_bert, op_cases_seq, op_cases_std
+from helpers import op_cases_bert, op_cases_seq, op_cases_std, op_cases_tensors
 from helpers.op_oracle import MIXED_DTYPES, Case, tt
 
 OMIT: Any = object()
@@ -284,6 +284,7 @@ CASES = {
     **op_cases_bert.CASES,
     **op_cases_std.CASES,
     **op_cases_seq.CASES,
+    **op_cases_tensors.CASES,
     "Softmax": op_cases_bert.softmax_cases,
     "LogSoftmax": op_cases_bert.softmax_cases,
     "log_softmax": op_cases_bert.softmax_cases,
