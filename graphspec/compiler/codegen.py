@@ -8,9 +8,11 @@ the model. No interpreter loops over the graph at run time.
 
 from __future__ import annotations
 
+from graphspec.compiler import pynames
 from graphspec.compiler.graph import split_ref
 from graphspec.compiler.infer import TypedGraph, TypedNode
-from graphspec.core.codetext import check_source, one_line
+from graphspec.compiler.pynames import PyNames
+from graphspec.core.codetext import check_source, literal, one_line
 from graphspec.language.spec import Call, Group, Param, Share
 
 HEADER = """\
@@ -67,26 +69,32 @@ def _init(graph: TypedGraph) -> list[str]:
     lines = ["    def __init__(self):", "        super().__init__()"]
     for t in graph.nodes.values():
         if t.children is not None:
-            lines += _sequential(f"self.{t.name} = ", t, "        ", _params_comment(t))
+            lines += _sequential(t, "        ", _params_comment(t))
             continue
         built = _built(t)
         if built is not None:
-            lines.append(f"        self.{t.name} = {built}{_params_comment(t)}")
+            statement = pynames.assign(t.name, built, param=t.node.is_param)
+            lines.append(f"        {statement}{_params_comment(t)}")
     return lines
 
 
-def _sequential(target: str, t: TypedNode, indent: str, comment: str) -> list[str]:
+def _sequential(t: TypedNode, indent: str, comment: str, target: bool = True) -> list[str]:
     """A group as nn.Sequential, one child a line, numbered in comments as state_dict is."""
-    lines = [f"{indent}{target}nn.Sequential("]
+    opening, closing = "nn.Sequential(", ")"
+    if target:  # `self.name = nn.Sequential(` or `self.add_module('name', nn.Sequential(`
+        opening = pynames.assign(t.name, opening)
+        if not pynames.plain(t.name):
+            opening, closing = opening.removesuffix(")"), "))"
+    lines = [f"{indent}{opening}"]
     inner = indent + "    "
     for child in t.children or ():
         note = f"  # {child.name}: {child.out}"
         if child.children is not None:
-            lines += _sequential("", child, inner, note)
+            lines += _sequential(child, inner, note, target=False)
             lines[-1] = lines[-1].replace(f"){note}", f"),{note}")
         else:
             lines.append(f"{inner}{_built(child)},{note}")
-    lines.append(f"{indent}){comment}")
+    lines.append(f"{indent}{closing}{comment}")
     return lines
 
 
@@ -97,6 +105,9 @@ def _built(t: TypedNode) -> str | None:
         return f"nn.Parameter({_param_init(spec)})"
     if isinstance(spec, Call):
         classes = [c.class_name for c in t.copies]
+        named = spec.copy_names()
+        if named is not None:
+            return _module_dict(named, classes)
         if len(classes) == 1:
             return f"{classes[0]}()"
         if len(set(classes)) == 1:
@@ -105,6 +116,14 @@ def _built(t: TypedNode) -> str | None:
     if t.op is not None and not isinstance(spec, Share) and t.op.kind == "module":
         return t.op.emit_init()
     return None
+
+
+def _module_dict(names: list[str], classes: list[str]) -> str:
+    """Copies named by `names:`, as nn.ModuleDict holds them (keys `denselayer1.conv1.weight`)."""
+    if len(set(classes)) == 1:
+        return f"nn.ModuleDict({{name: {classes[0]}() for name in {literal(names)}}})"
+    items = ", ".join(f"{literal(n)}: {c}()" for n, c in zip(names, classes, strict=True))
+    return f"nn.ModuleDict({{{items}}})"
 
 
 def _param_init(p: Param) -> str:
@@ -126,49 +145,52 @@ def _params_comment(t: TypedNode) -> str:
 
 
 def _forward(graph: TypedGraph) -> list[str]:
-    names = [t.name for t in graph.inputs]
+    local = PyNames(graph)
+    names = [var(t.name, graph, local) for t in graph.inputs]
     lines = [f"    def forward(self, {', '.join(names)}):"]
-    lines += [f"        # {t.name}: {t.out} {t.out.dtype}" for t in graph.inputs]
+    lines += [f"        # {one_line(t.name)}: {t.out} {t.out.dtype}" for t in graph.inputs]
     for t in graph.nodes.values():
         if t.op is not None or t.inner is not None or t.children is not None:
-            lines += _statement(t, graph)
-    outs = [var(ref, graph) for ref in graph.graph.outputs]
+            lines += _statement(t, graph, local)
+    outs = [var(ref, graph, local) for ref in graph.graph.outputs]
     lines.append(f"        return {', '.join(outs)}")
     return lines
 
 
-def var(ref: str, graph: TypedGraph) -> str:
+def var(ref: str, graph: TypedGraph, local: PyNames | None = None) -> str:
     """The Python expression holding a reference's value in `forward`."""
     name, port = split_ref(ref)
     t = graph.nodes[name]
     if t.node.is_param:
-        return f"self.{name}"
-    first = next(iter(t.outs))
-    return name if port is None or port == first else f"{name}_{port}"
+        return f"self.{pynames.param_attr(name)}"
+    local = local or PyNames(graph)
+    return local.local(name, port or next(iter(t.outs)))
 
 
-def _targets(t: TypedNode) -> str:
-    first = next(iter(t.outs))
-    return ", ".join(t.name if port == first else f"{t.name}_{port}" for port in t.outs)
+def _targets(t: TypedNode, local: PyNames) -> str:
+    return ", ".join(local.local(t.name, port) for port in t.outs)
 
 
-def _statement(t: TypedNode, graph: TypedGraph) -> list[str]:
-    args = [var(ref, graph) for ref in t.node.inputs]
+def _statement(t: TypedNode, graph: TypedGraph, local: PyNames) -> list[str]:
+    args = [var(ref, graph, local) for ref in t.node.inputs]
     comment = f"  # {', '.join(str(o) for o in t.outs.values())}  {_where(t)}"
     spec = t.node.spec
-    if isinstance(spec, Call) and len(t.copies) > 1:
+    attr = pynames.module_attr(t.name)
+    if isinstance(spec, Call) and (len(t.copies) > 1 or spec.names is not None):
         # Each copy's first output feeds the next copy's first input.
+        first = local.local(t.name, next(iter(t.outs)))
+        copies = f"self.{attr}.values()" if spec.names else f"self.{attr}"
         return [
-            f"        {t.name} = {args[0]}",
-            f"        for layer in self.{t.name}:",
-            f"            {_targets(t)} = layer({', '.join([t.name, *args[1:]])}){comment}",
+            f"        {first} = {args[0]}",
+            f"        for layer in {copies}:",
+            f"            {_targets(t, local)} = layer({', '.join([first, *args[1:]])}){comment}",
         ]
     if isinstance(spec, Call | Group):
-        call = f"self.{t.name}({', '.join(args)})"
+        call = f"self.{attr}({', '.join(args)})"
     else:
         owner = spec.share if isinstance(spec, Share) else t.name
-        call = t.op.emit_call(owner, args)
-    return [f"        {_targets(t)} = {call}{comment}"]
+        call = t.op.emit_call(pynames.module_attr(owner), args)
+    return [f"        {_targets(t, local)} = {call}{comment}"]
 
 
 def _where(t: TypedNode) -> str:
