@@ -28,7 +28,7 @@ from graphspec.language import recipe as spec_train
 from graphspec.language.recipe import Data, Device, Evaluate, Loss, Optimizer, Scheduler, Train
 from graphspec.language.weights import Weights
 from graphspec.ops import OPS
-from graphspec.ops.base import NodeFields
+from graphspec.ops.base import NodeFields, numbers_as_names
 
 MAX_COPIES = 4096
 """Copies one block call may make (`repeat:`), as many as a group may hold children."""
@@ -248,7 +248,7 @@ class Body(StrictModel):
     """Learnable tensors, created in __init__ as nn.Parameter."""
     layers: dict[NodeName, Node] = Field(min_length=1)
     """Nodes in order; each reads the node before it unless it says `in:`."""
-    outputs: Ref | list[Ref] | None = None
+    outputs: Annotated[Ref | list[Ref] | None, BeforeValidator(numbers_as_names)] = None
     """Default: the last layer."""
 
     @property

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from graphspec.core.fields import Int, NonNeg, Size, StrictModel, Symbol
 from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType
@@ -35,7 +35,24 @@ class ShapeError(Exception):
         self.message, self.code, self.hint, self.field = message, code, hint, field
 
 
-Wiring = str | list[str] | dict[str, str]
+def numbers_as_names(value: Any) -> Any:
+    """`in: [0, x]` reads the node named `0` (a YAML number where a node name goes, as
+    nn.ModuleList numbers its children): plain non-negative integers become their names."""
+
+    def one(v: Any) -> Any:
+        return str(v) if type(v) is int and v >= 0 else v
+
+    if isinstance(value, list):
+        return [one(v) for v in value]
+    if isinstance(value, dict):
+        return {k: one(v) for k, v in value.items()}
+    return one(value)
+
+
+Wiring = Annotated[
+    str | list[str] | dict[str, str],
+    BeforeValidator(numbers_as_names, json_schema_input_type=int | str | list[int | str] | dict),
+]
 
 Sizes = Size | Annotated[list[Size], Field(min_length=1, max_length=3)]
 """A size per spatial dim, or one for all (torch's `_single`/`_pair`/`_triple`)."""
