@@ -128,8 +128,8 @@ def test_a_reserved_name_gets_its_own_local_and_keeps_its_key():
     source = _compiled(BERT).source
     assert "def forward(self, input_):" in source
     assert "self.self = SelfAttention()" in source
-    assert "self.add_module('block1-0', nn.Linear(8, 4))" in source
-    assert "self.get_submodule('block1-0')" in source
+    assert 'self.add_module("block1-0", nn.Linear(8, 4))' in source
+    assert 'self.get_submodule("block1-0")' in source
     assert "for layer in self.layer:" in source  # the loop's own name, apart from the node's
 
 
