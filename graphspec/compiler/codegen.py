@@ -70,7 +70,7 @@ def header(source: str) -> str:
 
 def body(graph: TypedGraph, constants: Mapping[str, object]) -> str:
     """Everything after the imports: the constants the sizes use, then the classes."""
-    classes = [model_class(block) for block in _used_blocks(graph)] + [model_class(graph)]
+    classes = [model_class(block) for block in used_blocks(graph)] + [model_class(graph)]
     values = module_constants(graph, constants)
     return "\n\n".join(([values + "\n"] if values else []) + classes)
 
@@ -151,7 +151,7 @@ def _names_used(graph: TypedGraph) -> set[str]:
             for item in value.__dict__.values():
                 walk(item)
 
-    for g in [*_used_blocks(graph), graph]:
+    for g in [*used_blocks(graph), graph]:
         for t in g.nodes.values():
             if t.node.kind in ("param", "call"):
                 walk(t.node.spec)
@@ -160,7 +160,7 @@ def _names_used(graph: TypedGraph) -> set[str]:
     return found
 
 
-def _used_blocks(graph: TypedGraph) -> list[TypedGraph]:
+def used_blocks(graph: TypedGraph) -> list[TypedGraph]:
     """Blocks reachable from `graph`, each once, callees before callers."""
     seen: dict[str, TypedGraph] = {}
 

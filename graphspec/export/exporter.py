@@ -183,9 +183,14 @@ def _spec_path(req: Request) -> str:
 def _scriptable_names(compiled: Compiled) -> None:
     """torch.jit.script cannot call a module registered under a name that is no identifier
     (`block1-0`, `0`: the generated code reads it with get_submodule): refused before the work."""
+    from graphspec.compiler.codegen import used_blocks
     from graphspec.compiler.pynames import plain
 
-    for path, t, _ in compiled.graph.walk():
+    bodies = [
+        compiled.graph,
+        *used_blocks(compiled.graph),
+    ]  # a group's children are nn.Sequential's
+    for path, t in ((f"{b.class_name}.{t.name}", t) for b in bodies for t in b.nodes.values()):
         if not plain(t.name) and t.node.kind != "input":
             raise fail(
                 "E-EXPORT",

@@ -115,7 +115,7 @@ def test_a_module_named_by_a_number_is_refused_by_torchscript(tmp_path):
         "name: numbered\nmodel:\n  inputs: {x: [N, 4]}\n  layers:\n"
         "    0: {op: Linear, out_features: 3}\n    block1-0: tanh\n"
     )
-    with pytest.raises(SpecError, match="TorchScript cannot call the module '0'"):
+    with pytest.raises(SpecError, match="TorchScript cannot call the module 'Net.0'"):
         export(Request(str(spec), "torchscript", str(tmp_path / "m.pt")))
     assert not (tmp_path / "m.pt").exists()
     plain = tmp_path / "plain.yaml"  # negative control: the same model with plain names
