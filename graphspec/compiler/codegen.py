@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import ast
 import sys
+import textwrap
 from collections.abc import Iterable, Mapping
 from pathlib import PurePath
 from typing import Any, cast
 
 from pydantic import BaseModel
 
-from graphspec.compiler import ties
+from graphspec.compiler import pynames, ties
 from graphspec.compiler.graph import split_ref
 from graphspec.compiler.infer import TypedGraph, TypedNode
+from graphspec.compiler.pynames import PyNames
 from graphspec.core import exprs
 from graphspec.core.codetext import (
     LINE_LENGTH,
@@ -30,6 +32,7 @@ from graphspec.core.codetext import (
     one_line,
     wrap_call,
 )
+from graphspec.core.codetext import literal as literal_text
 from graphspec.core.fields import NamedFloat, NamedInt, named_source
 from graphspec.language.spec import INDEX_NAMES, Buffer, Call, Param, Share
 from graphspec.ops.base import Op, literal
@@ -69,7 +72,7 @@ def header(source: str) -> str:
 
 def body(graph: TypedGraph, constants: Mapping[str, object]) -> str:
     """Everything after the imports: the constants the sizes use, then the classes."""
-    classes = [model_class(block) for block in _used_blocks(graph)] + [model_class(graph)]
+    classes = [model_class(block) for block in used_blocks(graph)] + [model_class(graph)]
     values = module_constants(graph, constants)
     return "\n\n".join(([values + "\n"] if values else []) + classes)
 
@@ -150,7 +153,7 @@ def _names_used(graph: TypedGraph) -> set[str]:
             for item in value.__dict__.values():
                 walk(item)
 
-    for g in [*_used_blocks(graph), graph]:
+    for g in [*used_blocks(graph), graph]:
         for t in g.nodes.values():
             if t.node.kind in ("param", "call"):
                 walk(t.node.spec)
@@ -159,7 +162,7 @@ def _names_used(graph: TypedGraph) -> set[str]:
     return found
 
 
-def _used_blocks(graph: TypedGraph) -> list[TypedGraph]:
+def used_blocks(graph: TypedGraph) -> list[TypedGraph]:
     """Blocks reachable from `graph`, each once, callees before callers."""
     seen: dict[str, TypedGraph] = {}
 
@@ -191,17 +194,24 @@ def _init(graph: TypedGraph) -> list[str]:
     lines = ["    def __init__(self):", "        super().__init__()"]
     for t in graph.nodes.values():
         if t.children is not None:
-            lines += _sequential(f"self.{t.name} = ", t, "        ", _params_comment(t))
+            lines += _sequential(t, "        ", _params_comment(t))
+            continue
+        listed = _copies(t) if t.node.kind == "call" and pynames.plain(t.name) else None
+        if listed is not None:
+            func, items, brackets = listed
+            target = f"self.{t.name} = "
+            lines += _collection("        ", target, func, items, brackets, _params_comment(t))
             continue
         if isinstance(t.node.spec, Buffer):
             lines += _buffer(t.name, t.node.spec)
             continue
         built = _built(t)
         if built is not None:
-            lines += _commented("        ", f"self.{t.name} = {built}", _params_comment(t))
+            statement = pynames.assign(t.name, built, param=t.node.is_param)
+            lines += _commented("        ", statement, _params_comment(t))
     for t in graph.nodes.values():  # after every module is built: the target may come later
         if t.node.kind == "op" and t.op.tie is not None:
-            tied = f"self.{t.name}.weight = {ties.code(t.op.tie)}.weight"
+            tied = f"self.{pynames.module_attr(t.name)}.weight = {ties.code(t.op.tie)}.weight"
             lines += _commented("        ", tied, "tied: one tensor")
     return lines
 
@@ -214,23 +224,69 @@ def _commented(indent: str, code: str, comment: str) -> list[str]:
     line = f"{indent}{code}  # {comment}"
     if len(line) <= LINE_LENGTH:
         return [line]
-    return [f"{indent}# {comment}", indent + code]
+    width = LINE_LENGTH - len(indent) - 2  # a long comment (several outputs' shapes) wraps
+    return [*(f"{indent}# {part}" for part in textwrap.wrap(comment, width)), indent + code]
 
 
-def _sequential(
-    target: str, t: TypedNode, indent: str, comment: str, close: str = ")"
-) -> list[str]:
+def _sequential(t: TypedNode, indent: str, comment: str, nested: bool = False) -> list[str]:
     """A group as nn.Sequential, one child a line, numbered in comments as state_dict is."""
-    lines = [f"{indent}{target}nn.Sequential("]
-    inner = indent + "    "
+    if nested:
+        head, closing, pad = [f"{indent}nn.Sequential("], "),", indent
+    elif pynames.plain(t.name):
+        head, closing, pad = [f"{indent}self.{t.name} = nn.Sequential("], ")", indent
+    else:  # registered under the user's name, laid out as ruff's formatter lays it out
+        head = [f"{indent}self.add_module(", f"{indent}    {literal_text(t.name)},"]
+        head.append(f"{indent}    nn.Sequential(")
+        closing, pad = ")", indent + "    "
+    lines = head
+    inner = pad + "    "
     for child in t.children or ():
         note = f"{child.name}: {child.out}"
         if child.children is not None:
-            lines += _sequential("", child, inner, note, close="),")
+            lines += _sequential(child, inner, note, nested=True)
         else:
             lines += _commented(inner, f"{_built(child)},", note)
-    lines += _commented(indent, close, comment)
+    if pad != indent:
+        lines.append(f"{pad}),")
+    lines += _commented(indent, closing, comment)
     return lines
+
+
+def _collection(
+    indent: str, target: str, func: str, items: list[str], brackets: str, comment: str
+) -> list[str]:
+    """`target = func([a, b])` on one line, or as ruff's formatter writes it when that is too
+    long: the list on a line of its own if it fits there, else one item a line."""
+    opening, closing = brackets
+    lines = _commented(indent, f"{target}{func}({opening}{', '.join(items)}{closing})", comment)
+    if all(len(line) <= LINE_LENGTH for line in lines):
+        return lines
+    above = [f"{indent}# {comment}"] if comment else []
+    inner = f"{indent}    {opening}{', '.join(items)}{closing}"
+    if len(inner) <= LINE_LENGTH:
+        return [*above, f"{indent}{target}{func}(", inner, f"{indent})"]
+    each = [f"{indent}        {item}," for item in items]
+    return [
+        *above,
+        f"{indent}{target}{func}(",
+        f"{indent}    {opening}",
+        *each,
+        f"{indent}    {closing}",
+        f"{indent})",
+    ]
+
+
+def _copies(t: TypedNode) -> tuple[str, list[str], str] | None:
+    """A call's copies as (container, items, brackets) when they are listed one by one: named
+    by `names:` (an nn.ModuleDict) or of different classes (an nn.ModuleList)."""
+    classes = [c.class_name for c in t.copies]
+    named = cast(Call, t.node.spec).copy_names()
+    if named is not None:
+        items = [f"{literal_text(n)}: {c}()" for n, c in zip(named, classes, strict=True)]
+        return "nn.ModuleDict", items, "{}"
+    if len(set(classes)) > 1:
+        return "nn.ModuleList", [f"{c}()" for c in classes], "[]"
+    return None
 
 
 def _built(t: TypedNode) -> str | None:
@@ -241,6 +297,10 @@ def _built(t: TypedNode) -> str | None:
         return f"nn.Parameter({_param_init(cast(Param, spec))})"
     if kind == "call":
         classes = [c.class_name for c in t.copies]
+        listed = _copies(t)
+        if listed is not None:
+            func, items, brackets = listed
+            return f"{func}({brackets[0]}{', '.join(items)}{brackets[1]})"
         if len(classes) == 1:
             return f"{classes[0]}()"
         if len(set(classes)) == 1:
@@ -289,55 +349,59 @@ def _params_comment(t: TypedNode) -> str:
 
 
 def _forward(graph: TypedGraph) -> list[str]:
-    names = [t.name for t in graph.inputs]
+    local = PyNames(graph)
+    names = [var(t.name, graph, local) for t in graph.inputs]
     lines = [f"    def forward(self, {', '.join(names)}):"]
-    lines += [f"        # {t.name}: {t.out} {t.out.dtype}" for t in graph.inputs]
+    lines += [f"        # {one_line(t.name)}: {t.out} {t.out.dtype}" for t in graph.inputs]
     for t in graph.nodes.values():
         if t.op is not None or t.inner is not None or t.children is not None:
-            lines += _statement(t, graph)
-    outs = [var(ref, graph) for ref in graph.graph.outputs]
+            lines += _statement(t, graph, local)
+    outs = [var(ref, graph, local) for ref in graph.graph.outputs]
     lines.append(f"        return {', '.join(outs)}")
     return lines
 
 
-def var(ref: str, graph: TypedGraph) -> str:
+def var(ref: str, graph: TypedGraph, local: PyNames | None = None) -> str:
     """The Python expression holding a reference's value in `forward`."""
     name, port = split_ref(ref)
     t = graph.nodes[name]
     if t.node.is_param:
-        return f"self.{name}"
-    first = next(iter(t.outs))
-    return name if port is None or port == first else f"{name}_{port}"
+        return f"self.{pynames.param_attr(name)}"
+    local = local or PyNames(graph)
+    return local.local(name, port or next(iter(t.outs)))
 
 
-def _targets(t: TypedNode) -> str:
-    first = next(iter(t.outs))
-    names = [t.name if port == first else f"{t.name}_{port}" for port in t.outs]
+def _targets(t: TypedNode, local: PyNames) -> str:
+    names = [local.local(t.name, port) for port in t.outs]
     if t.op is not None and t.node.kind in ("op", "share"):
         return t.op.unpack(names)
     return ", ".join(names)
 
 
-def _statement(t: TypedNode, graph: TypedGraph) -> list[str]:
-    args = [var(ref, graph) for ref in t.node.inputs]
+def _statement(t: TypedNode, graph: TypedGraph, local: PyNames) -> list[str]:
+    args = [var(ref, graph, local) for ref in t.node.inputs]
     comment = f"{', '.join(str(o) for o in t.outs.values())}  {_where(t)}"
     spec, kind = t.node.spec, t.node.kind
-    if kind == "call" and len(t.copies) > 1:
+    attr = pynames.module_attr(t.name)
+    named = kind == "call" and cast(Call, spec).names is not None
+    if kind == "call" and (len(t.copies) > 1 or named):
         # Each copy's first output feeds the next copy's first input.
-        call = f"{_targets(t)} = layer({', '.join([t.name, *args[1:]])})"
+        first = local.local(t.name, next(iter(t.outs)))
+        copies = f"self.{attr}.values()" if named else f"self.{attr}"
+        call = f"{_targets(t, local)} = layer({', '.join([first, *args[1:]])})"
         return [
-            f"        {t.name} = {args[0]}",
-            f"        for layer in self.{t.name}:",
+            f"        {first} = {args[0]}",
+            f"        for layer in {copies}:",
             *_commented("            ", call, comment),
         ]
     if kind == "group" and len(t.outs) > 1:
-        return _tapped_group(t, args[0], comment)
+        return _tapped_group(t, args[0], comment, local)
     if kind in ("call", "group"):
-        call = f"self.{t.name}({', '.join(args)})"
+        call = f"self.{attr}({', '.join(args)})"
     else:
         owner = cast(Share, spec).share if kind == "share" else t.name
-        call = _unnamed(t.op).emit_call(owner, args)
-    return _commented("        ", f"{_targets(t)} = {call}", comment)
+        call = _unnamed(t.op).emit_call(pynames.module_attr(owner), args)
+    return _commented("        ", f"{_targets(t, local)} = {call}", comment)
 
 
 def _unnamed(op: Op) -> Op:
@@ -358,17 +422,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _tapped_group(t: TypedNode, x: str, comment: str) -> list[str]:
+def _tapped_group(t: TypedNode, x: str, comment: str, local: PyNames) -> list[str]:
     """A group whose children are read by number runs in slices, keeping each one read:
     `features_4 = self.features[:5](x)`, then `self.features[5:17]`, then the rest."""
     lines, start, last = [], 0, len(t.children or ()) - 1
+    group = f"self.{pynames.module_attr(t.name)}"
     for port in list(t.outs)[1:]:
-        i = int(port)
-        piece = f"{t.name}_{i} = self.{t.name}[{start}:{i + 1}]({x})"
-        lines += _commented("        ", piece, str(t.outs[port]))
-        start, x = i + 1, f"{t.name}_{i}"
-    rest = f"self.{t.name}[{start}:]({x})" if start <= last else x
-    return [*lines, *_commented("        ", f"{t.name} = {rest}", comment)]
+        i, out = int(port), local.local(t.name, port)
+        lines += _commented("        ", f"{out} = {group}[{start}:{i + 1}]({x})", str(t.outs[port]))
+        start, x = i + 1, out
+    rest = f"{group}[{start}:]({x})" if start <= last else x
+    first = local.local(t.name, next(iter(t.outs)))
+    return [*lines, *_commented("        ", f"{first} = {rest}", comment)]
 
 
 def _where(t: TypedNode) -> str:

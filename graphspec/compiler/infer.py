@@ -55,6 +55,17 @@ class TypedNode:
     def name(self) -> str:
         return self.node.name
 
+    def copy_keys(self) -> list[str]:
+        """Each copy's key part under this node, as state_dict names it: none for one copy
+        (`stem.conv1`), numbers for a `repeat:` (`layer1.0.conv1`), or the names `names:`
+        gives (`denseblock1.denselayer1.conv1`)."""
+        if not self.copies:
+            return []
+        named = self.node.spec.copy_names() if isinstance(self.node.spec, Call) else None
+        if named is not None:
+            return named
+        return [str(i) for i in range(len(self.copies))] if len(self.copies) > 1 else [""]
+
     @property
     def out(self) -> TensorType:
         return next(iter(self.outs.values()))
@@ -105,8 +116,9 @@ class TypedGraph:
 
 def _walk_node(t: TypedNode, prefix: str) -> Iterator[tuple[str, TypedNode, int]]:
     yield prefix + t.name, t, prefix.count(".")
-    for i, inner in enumerate(t.copies):  # every copy of a `repeat:`, numbered as state_dict
-        yield from inner.walk(f"{prefix}{t.name}." + (f"{i}." if len(t.copies) > 1 else ""))
+    # every copy, named as state_dict names it
+    for key, inner in zip(t.copy_keys(), t.copies, strict=True):
+        yield from inner.walk(f"{prefix}{t.name}." + (f"{key}." if key else ""))
     for child in t.children or ():
         yield from _walk_node(child, f"{prefix}{t.name}.")
 
@@ -381,6 +393,10 @@ def _infer_child(node: GraphNode, x: TensorType, blocks: Any, index: int) -> Typ
             hint="use the module form (ReLU, not relu; Flatten, not flatten), or move it "
             "out of the group",
         )
+    if isinstance(spec, Call) and spec.names is not None:
+        hint = "a group numbers its children; drop `names:`, or call the block outside the group"
+        message = f"{where}: `names:` cannot name a group's children"
+        raise ShapeError(message, field="group", hint=hint)
     if isinstance(spec, Call):
         typed = _infer_call(node, spec, [x], blocks)
         if len(typed.outs) != 1 or len(typed.inner.inputs) != 1:

@@ -76,8 +76,8 @@ def _node(t: TypedNode, path: str) -> Iterator[tuple[str, TypedNode]]:
     """The node and everything inside it, named as state_dict names them: copies of a block
     numbered when there are several (`layer1.0.conv1`), a group's children by position."""
     yield path, t
-    for i, inner in enumerate(t.copies):
-        yield from _walk(inner, f"{path}.{i}." if len(t.copies) > 1 else f"{path}.")
+    for key, inner in zip(t.copy_keys(), t.copies, strict=True):
+        yield from _walk(inner, f"{path}.{key}." if key else f"{path}.")
     for child in t.children or ():
         yield from _node(child, f"{path}.{child.name}")
 

@@ -165,11 +165,11 @@ def _sized_node_inside(
     t: TypedNode, sizes: dict[str, int], actual: list[TensorType], prefix: str
 ) -> Iterator[tuple]:
     """What is inside one node: each copy of a block call, or a group's children."""
-    for i, inner in enumerate(t.copies):
-        # Copies are numbered as state_dict numbers them (`layer1.0.conv1`); each reads the
-        # one before it.
+    for key, inner in zip(t.copy_keys(), t.copies, strict=True):
+        # Copies are named as state_dict names them (`layer1.0.conv1`); each reads the one
+        # before it.
         inner_sizes = _bind(inner, actual)
-        yield from _sized_walk(inner, inner_sizes, prefix + (f"{i}." if len(t.copies) > 1 else ""))
+        yield from _sized_walk(inner, inner_sizes, prefix + (f"{key}." if key else ""))
         first = next(iter(inner.output_types().values())).subs(inner_sizes)
         actual = [first, *actual[1:]]
     x = actual[0] if actual else None

@@ -1,10 +1,12 @@
 """Names a spec may not give, because the generated code could not hold them (E-NAME).
 
-A node, input or param name becomes an attribute of the emitted `nn.Module` (`self.conv1`) and
-a local variable of its `forward`; a model or block class name becomes a global of the emitted
-file and of the `emit --train` script. So a name must not be a Python keyword, an attribute of
-`torch.nn.Module` (a Linear named `parameters` would replace the method), or a name the
-generated code itself uses (`nn`, `F`, `self`, the script's `main`, `DEVICE`, ...).
+A node, input or param name becomes a submodule or parameter of the emitted `nn.Module`, so a
+`state_dict` key: it may be any name PyTorch takes there (`block1-0`, `0`, `self`, `input`,
+`class`); compiler/pynames.py names the generated locals and attributes apart from it. Only
+an attribute of `torch.nn.Module` is refused (a Linear named `parameters` would replace the
+method; torch's own `add_module` refuses it too). A model or block class name becomes a global
+of the emitted file and of the `emit --train` script, so it must not be a Python keyword or a
+name the generated code itself uses (`nn`, `F`, the script's `main`, `DEVICE`, ...).
 
 Torch-free: `NN_MODULE_ATTRIBUTES` is `dir(torch.nn.Module)` written out once (public names,
 plus the `training` flag every instance carries); tests/test_names.py checks it still matches the
@@ -37,7 +39,8 @@ NN_MODULE_ATTRIBUTES = frozenset(
 """Public attributes of torch.nn.Module (torch 2.14), and the instance flag `training`."""
 
 FORWARD_NAMES = frozenset({"self", "torch", "nn", "F", "math", "super", "layer"})
-"""Names the emitted module's code uses besides the spec's own (imports, `self`, `super`)."""
+"""Names the emitted module's code uses besides the spec's own (imports, `self`, `super`, the
+`repeat:` loop's `layer`): a node of one of these names gets a local variable of another."""
 
 SCRIPT_GLOBALS = frozenset(
     {
@@ -60,9 +63,20 @@ SCRIPT_GLOBALS = frozenset(
 
 def node_name_problem(name: str) -> str | None:
     """Why `name` cannot name a node, input or param; None when it can."""
-    if name in NN_MODULE_ATTRIBUTES:  # the more telling reason for `eval`, `to`, `train`
+    if name in NN_MODULE_ATTRIBUTES:
         return f"'{name}' is an attribute of torch.nn.Module: a node of that name would replace it"
-    return _common(name)
+    return None
+
+
+def reserved_in_forward(name: str) -> bool:
+    """Whether a node named `name` needs a local variable of another name in `forward`: not an
+    identifier, a keyword, or a name the generated code uses or check_source refuses."""
+    return (
+        not name.isidentifier()
+        or keyword.iskeyword(name)
+        or name in FORWARD_NAMES
+        or name in BANNED_NAMES
+    )
 
 
 def class_name_problem(name: str) -> str | None:

@@ -65,6 +65,8 @@ def export(req: Request) -> Report:
     if not target.parent.is_dir():
         raise fail("E-IO", f"cannot write '{target}': folder '{target.parent}' does not exist")
     check_output(target, overwrite=req.overwrite)  # before the work: E-IO now, not after it
+    if fmt.name == "torchscript":
+        _scriptable_names(compiled)
     device = "cpu" if fmt.name == "onnx" else req.device  # onnxruntime runs here on the CPU
     model = _model(compiled, req, device)
     slots = samples.slots(compiled.graph)
@@ -176,6 +178,26 @@ def _spec_path(req: Request) -> str:
         raise fail("E-USAGE", f"{req.weights}: not a run folder (no {RUN_SPEC})",
                    hint="pass a SPEC too, or the folder `graphspec run` printed last")  # fmt: skip
     raise fail("E-USAGE", "export needs a SPEC, or --weights RUN_DIR of a run folder")
+
+
+def _scriptable_names(compiled: Compiled) -> None:
+    """torch.jit.script cannot call a module registered under a name that is no identifier
+    (`block1-0`, `0`: the generated code reads it with get_submodule): refused before the work."""
+    from graphspec.compiler.codegen import used_blocks
+    from graphspec.compiler.pynames import plain
+
+    bodies = [
+        compiled.graph,
+        *used_blocks(compiled.graph),
+    ]  # a group's children are nn.Sequential's
+    for path, t in ((f"{b.class_name}.{t.name}", t) for b in bodies for t in b.nodes.values()):
+        if not plain(t.name) and t.node.kind != "input":
+            raise fail(
+                "E-EXPORT",
+                f"TorchScript cannot call the module '{path}': its name is no Python identifier",
+                t.node.pos,
+                hint="export as pt2 or onnx (both trace the module), or rename the node",
+            )
 
 
 def _model(compiled: Compiled, req: Request, device: str) -> torch.nn.Module:

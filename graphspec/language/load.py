@@ -477,8 +477,9 @@ def _build(node: _Scalar | _Seq | _Map, path: tuple, positions: dict, key_positi
     if kind is _Seq:
         return [_build(n, (*path, i), positions, key_positions) for i, n in enumerate(node.items)]
     data: dict[str, Any] = {}
+    numbered = bool(path) and path[-1] in ("layers", "inputs", "params")
     for key_node, value_node in node.pairs:
-        key = _key(key_node)
+        key = _key(key_node, numbered)
         child = (*path, key)
         if key in data:
             first = key_positions[child].line
@@ -497,11 +498,15 @@ def _resolve(node: _Scalar) -> Any:
     return yaml_core.resolve(node.value, node.pos) if node.plain else node.value
 
 
-def _key(node: _Scalar | _Seq | _Map) -> str:
+def _key(node: _Scalar | _Seq | _Map, numbered: bool = False) -> str:
+    """A mapping key; `numbered`: a node name, which may be a plain number (`0:` is the node
+    `0`, as nn.Sequential and nn.ModuleList name their children)."""
     if isinstance(node, _Scalar):
         value = _resolve(node)
         if isinstance(value, str):
             return value
+        if numbered and node.plain and node.value.isdigit() and isinstance(value, int):
+            return node.value
         what = f"{yaml_core.type_name(value)} {node.value!r}" if node.value else "empty (null)"
         hint = f"quote it: '{node.value}'" if node.value else "give the entry a name"
     else:

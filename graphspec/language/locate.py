@@ -232,6 +232,19 @@ def _pattern(field: str, value: Any, path: tuple) -> tuple[str, str, str | None]
             f"run name {value!r} is not a plain folder name",
             "use letters, digits, '_', '-' and '.', starting with a letter or digit",
         )
+    if field == "names":
+        return (
+            "E-NAME",
+            f"{value!r} is not a pattern for the copies' names",
+            "put {i} (0, 1, ...) or {i+1} (1, 2, ...) where the number goes: "
+            "names: denselayer{i+1}",
+        )
+    if any(part in ("layers", "inputs", "params") for part in path[-2:]):
+        return (
+            "E-NAME",
+            f"{value!r} is not a valid name here",
+            "node names use letters, digits, '_' and '-', starting with a letter or digit",
+        )
     return (
         "E-NAME",
         f"{value!r} is not a valid name here",

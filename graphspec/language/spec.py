@@ -7,6 +7,7 @@ registry (`graphspec.ops.OPS`), so every op's fields are checked by that op's ow
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -38,13 +39,17 @@ from graphspec.language import recipe as spec_train
 from graphspec.language.recipe import Data, Device, Evaluate, Loss, Optimizer, Scheduler, Train
 from graphspec.language.weights import Weights
 from graphspec.ops import OPS
-from graphspec.ops.base import NodeFields
+from graphspec.ops.base import NodeFields, numbers_as_names
 
 MAX_COPIES = 4096
 """Copies one block call may make (`repeat:`), as many as a group may hold children."""
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", max_length=64)]
-"""Node, block and constant names: they become Python identifiers in the generated code."""
+"""Block and constant names: they become Python identifiers in the generated code."""
+NodeName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=64)]
+"""Input, param and layer names: any `state_dict` key part PyTorch takes (`conv1`, `0`,
+`block1-0`, `self`); the generated code names its locals and attributes apart from them
+(compiler/pynames.py). A leading `_` is refused: nn.Module keeps its own state there."""
 RunName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 
 
@@ -91,7 +96,7 @@ Node = Annotated[Any, Layer]
 class Share(NodeFields):
     """Call a module declared by another node again (the CIFAR net's one `pool`, used twice)."""
 
-    share: Identifier
+    share: NodeName
 
 
 def _eval_arg(value: Any, info: Any) -> Any:
@@ -110,6 +115,11 @@ ArgValue = Annotated[
 ]
 """A block argument's value: a number, true/false, or an expression over the caller's names."""
 ArgSet = dict[Identifier, ArgValue]
+_COPY_NAME = re.compile(
+    r"((?:[A-Za-z0-9][A-Za-z0-9_-]*)?)\{i(?:\s*\+\s*([0-9]{1,6}))?\}([A-Za-z0-9_-]*)"
+)
+CopyNames = Annotated[str, Field(pattern=f"^{_COPY_NAME.pattern}$", max_length=64)]
+"""A pattern naming repeat copies: text around `{i}` (0, 1, ...) or `{i+1}` (1, 2, ...)."""
 
 
 class Call(NodeFields):
@@ -127,12 +137,24 @@ class Call(NodeFields):
     `repeat` defaults to its length)."""
     first: ArgSet = {}
     """Arguments for the first copy only, over `args` (a stage that starts with stride 2)."""
+    names: CopyNames | None = None
+    """Name the copies from a pattern instead of numbering them: `encoder_layer_{i}` gives
+    encoder_layer_0, encoder_layer_1, ...; `denselayer{i+1}` gives denselayer1, ... (held in
+    an nn.ModuleDict: keys `denseblock1.denselayer1.conv1.weight`)."""
 
     def copy_args(self) -> list[dict[str, Any]]:
         """The arguments each copy is given, in order."""
         count = len(self.args) if isinstance(self.args, list) else self.repeat
         sets = self.args if isinstance(self.args, list) else [self.args] * count
         return [{**a, **(self.first if i == 0 else {})} for i, a in enumerate(sets)]
+
+    def copy_names(self) -> list[str] | None:
+        """Each copy's name from `names:`, in order; None when the copies are numbered."""
+        if self.names is None:
+            return None
+        head, start, tail = _COPY_NAME.fullmatch(self.names).groups()  # type: ignore[union-attr]
+        offset = int(start or 0)
+        return [f"{head}{i + offset}{tail}" for i in range(len(self.copy_args()))]
 
 
 class Group(NodeFields):
@@ -258,8 +280,8 @@ class Buffer(Param):
         return self._parsed.render(mapping | self._constants)
 
 
-Ref = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.([A-Za-z][A-Za-z0-9_]*|[0-9]+))?$")]
-"""A node, one named output of it (`attn.weights`), or a group child's output (`features.4`)."""
+Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)?$")]
+"""A node, or one named output of it: `attn`, `attn.weights` or `convs.0`."""
 
 
 ArgType = Literal["int", "float", "bool"]
@@ -292,14 +314,14 @@ ArgDecl = Annotated[
 class Body(StrictModel):
     """What the model and a block both have: inputs, params, layers, outputs."""
 
-    inputs: dict[Identifier, Input] = Field(min_length=1)
-    params: dict[Identifier, Param] = {}
+    inputs: dict[NodeName, Input] = Field(min_length=1)
+    params: dict[NodeName, Param] = {}
     """Learnable tensors, created in __init__ as nn.Parameter."""
-    buffers: dict[Identifier, Buffer] = {}
+    buffers: dict[NodeName, Buffer] = {}
     """Tensors kept but not learned, created in __init__ with register_buffer."""
-    layers: dict[Identifier, Node] = Field(min_length=1)
+    layers: dict[NodeName, Node] = Field(min_length=1)
     """Nodes in order; each reads the node before it unless it says `in:`."""
-    outputs: Ref | list[Ref] | None = None
+    outputs: Annotated[Ref | list[Ref] | None, BeforeValidator(numbers_as_names)] = None
     """Default: the last layer."""
 
     @property

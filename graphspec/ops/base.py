@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from math import prod
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
+from graphspec.core import codetext
 from graphspec.core.fields import Int, NonNeg, Size, StrictModel, Symbol, named_source
 from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType
 
@@ -38,7 +39,24 @@ class ShapeError(Exception):
         self.message, self.code, self.hint, self.field = message, code, hint, field
 
 
-Wiring = str | list[str] | dict[str, str]
+def numbers_as_names(value: Any) -> Any:
+    """`in: [0, x]` reads the node named `0` (a YAML number where a node name goes, as
+    nn.ModuleList numbers its children): plain non-negative integers become their names."""
+
+    def one(v: Any) -> Any:
+        return str(v) if type(v) is int and v >= 0 else v
+
+    if isinstance(value, list):
+        return [one(v) for v in value]
+    if isinstance(value, dict):
+        return {k: one(v) for k, v in value.items()}
+    return one(value)
+
+
+Wiring = Annotated[
+    str | list[str] | dict[str, str],
+    BeforeValidator(numbers_as_names, json_schema_input_type=int | str | list[int | str] | dict),
+]
 
 Sizes = Size | Annotated[list[Size], Field(min_length=1, max_length=3)]
 """A size per spatial dim, or one for all (torch's `_single`/`_pair`/`_triple`)."""
@@ -301,17 +319,9 @@ def literal(value: Any) -> str:
         items = [literal(v) for v in value]
         return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
     if isinstance(value, str):
-        return _quoted(value)
+        return codetext.literal(value)  # in double quotes, as ruff's formatter writes it
     source = named_source(value)
     return repr(value) if source is None else source
-
-
-def _quoted(text: str) -> str:
-    """A string as ruff's formatter writes it: in double quotes unless it holds one."""
-    code = repr(text)
-    if code.startswith("'") and '"' not in text:
-        return '"' + code[1:-1].replace("\\'", "'") + '"'
-    return code
 
 
 def expect_rank(x: TensorType, ranks: tuple[int, ...], what: str) -> None:

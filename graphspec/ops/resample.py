@@ -6,10 +6,12 @@ ranks torch implements it for (`linear` 1-D, `bilinear`/`bicubic` 2-D, `trilinea
 
 import math
 from fractions import Fraction
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo
+from pydantic_core import PydanticCustomError
 
+from graphspec.core import exprs
 from graphspec.core.fields import Bool, PosFloat, Size
 from graphspec.core.shapes import Dim, TensorType
 from graphspec.ops.base import Cost, Functional, Op, ShapeError, View, expect_float, numel
@@ -19,11 +21,38 @@ _SPATIAL = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)
 """Spatial dims each mode is defined for; the others take 1, 2 or 3."""
 
 
+_LIKE_HINT = (
+    "size takes numbers; to resize to a size the model has only as a symbol (its input's H, W), "
+    "give the tensor of that size as interpolate's second input: "
+    "{op: interpolate, in: [node, x]} is F.interpolate(node, size=x.shape[2:])"
+)
+
+
+def _symbolic_size(value: Any, info: ValidationInfo) -> Any:
+    """A size naming a symbol (`size: [H, W]`) is refused with the form that says it."""
+    for entry in value if isinstance(value, list) else [value]:
+        if isinstance(entry, str):
+            try:
+                exprs.evaluate(entry, info.context.get("constants", {}) if info.context else {})
+            except exprs.ExprError as err:
+                if err.code == "E-REF":
+                    raise PydanticCustomError(
+                        "expr",
+                        "{message}",
+                        {"message": err.message, "code": err.code, "offset": err.offset,
+                         "hint": _LIKE_HINT},
+                    ) from None  # fmt: skip
+    return value
+
+
 class Upsample(Op):
     """torch.nn.Upsample: resizes (N, C, *spatial) to `size`, or by `scale_factor`."""
 
     op: Literal["Upsample"]
-    size: Size | Annotated[list[Size], Field(min_length=1, max_length=3)] | None = None
+    size: Annotated[
+        Size | Annotated[list[Size], Field(min_length=1, max_length=3)] | None,
+        BeforeValidator(_symbolic_size),
+    ] = None
     """The output's spatial size (one number for all dims); give this or scale_factor."""
     scale_factor: PosFloat | Annotated[list[PosFloat], Field(min_length=1, max_length=3)] | None = (
         None
@@ -109,10 +138,46 @@ class Upsample(Op):
 
 
 class interpolate(Functional, Upsample):  # noqa: N801 - op names are torch's own
-    """torch.nn.functional.interpolate: resizes (N, C, *spatial) to `size` or by `scale_factor`."""
+    """torch.nn.functional.interpolate: resizes (N, C, *spatial) to `size` or by `scale_factor`,
+    or, given a second input, to that tensor's spatial size (`in: [logits, x]`:
+    `F.interpolate(logits, size=x.shape[-2:])`, a segmentation head back at its image's size)."""
 
     op: Literal["interpolate"]
     torch_name = "F.interpolate"
+    arity = (1, 2)
+    _like_from: int = PrivateAttr(default=2)
+    """Where the second input's spatial dims start (its rank less the first's spatial dims)."""
+
+    def infer(self, inputs: list[TensorType]) -> TensorType:
+        if len(inputs) == 1:
+            return super().infer(inputs)
+        x, like = inputs
+        spatial = x.rank - 2
+        self._check_mode(x, spatial)
+        if self.size is not None or self.scale_factor is not None:
+            raise ShapeError(
+                f"{self.op}: a second input gives the size; size and scale_factor go unset",
+                code="E-CONSTRAINT",
+                field="size" if self.size is not None else "scale_factor",
+                hint="drop size/scale_factor, or drop the second input",
+            )
+        if like.rank < spatial:
+            raise ShapeError(
+                f"{self.op}: the second input {like} has fewer than the {spatial} spatial dim(s) "
+                f"of {x} to take the size from",
+                field="in_",
+            )
+        self._like_from = like.rank - spatial
+        return x.with_shape((*x.shape[:2], *like.shape[self._like_from :]))
+
+    def emit_call(self, node: str, args: list[str]) -> str:
+        if len(args) == 1:
+            return super().emit_call(node, args)
+        x, like = args
+        spatial = f"{like}.shape[{self._like_from}:]"
+        given = self.size is not None or self.scale_factor is not None  # refused: torch too
+        leading = (x, spatial) if given else (x, f"size={spatial}")
+        return self.torch_call(self.torch_name, self.positional, leading=leading)
 
 
 class PixelShuffle(View, Op):

@@ -39,6 +39,9 @@ SIZES = [
     {"N": 2, "L": 16, "T": 16, "S": 16, "H": 32, "W": 32, "h": 2, "w": 3},
 ]
 """Values for the symbols specs use (N batch, L/T/S sequence lengths, H/W image sizes)."""
+BATCH_OF_TWO = {"deeplabv3_resnet50"}
+"""Specs torch cannot train at N = 1, as torchvision's own model cannot: ASPP's image pooling
+feeds its BatchNorm one value per channel and sample."""
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -50,6 +53,8 @@ def test_spec_cost_matches_torch(path):
     assert sum(p.numel() for p in model.parameters()) == cost_of(compiled.graph).total("params")
     assert sum(b.numel() for b in model.buffers()) == cost_of(compiled.graph).total("buffers")
     for sizes in SIZES:
+        if Path(path).stem in BATCH_OF_TWO:
+            sizes = {**sizes, "N": 2}
         static = cost_of(compiled.graph, sizes)
         torch.manual_seed(0)
         flops, saved = measure(model, inputs_for(compiled.graph, static.sizes))

@@ -405,6 +405,15 @@ def upsample_cases(op: str) -> list[Case]:
         cases.append(Case(params, (TensorType(x.shape, dtype),)))
     base = {"op": op, "scale_factor": 2.0}
     cases += [Case(base, (tt(3, 4, 4),)), Case({"op": op}, (tt(2, 3, 4, 4),))]
+    if op == "interpolate":  # a second input gives the size (F.interpolate(x, size=y.shape[2:]))
+        like = [
+            (tt("N", 3, "h", "w"), tt("N", 5, "H", "W"), "bilinear"),
+            (tt(2, 3, 4, 4), tt(7, 9), "nearest"),
+            (tt(1, 2, 5), tt(2, 3, "L"), "linear"),
+            (tt(2, 3, 3, 3), tt(2, 3, 3), "bilinear"),  # fewer dims than it needs: refused
+        ]
+        cases += [Case({"op": op, "mode": m}, (x, y)) for x, y, m in like]
+        cases.append(Case({"op": op, "size": 4}, (tt(2, 3, 4, 4), tt(2, 3, 8, 8))))  # both: no
     return cases
 
 
