@@ -225,7 +225,7 @@ def wrap_call(line: str) -> list[str]:
     if not isinstance(value, ast.Call) or value.end_col_offset != len(body.encode()):
         return [line]
     head = body[: value.func.end_col_offset] + "("  # ASCII: generated heads are identifiers
-    args = [ast.get_source_segment(body, a) or "" for a in [*value.args, *value.keywords]]
+    args = [_segment(body, a) for a in [*value.args, *value.keywords]]
     inner = pad + "    " + ", ".join(args)
     if len(inner) <= LINE_LENGTH:
         return [pad + head, inner, pad + ")"]
@@ -240,5 +240,14 @@ def wrap_list(head: str, value: str) -> list[str]:
     items = ast.parse(value, mode="eval").body
     assert isinstance(items, ast.List)
     pad = " " * (len(head) - len(head.lstrip()) + 4)
-    parts = [pad + (ast.get_source_segment(value, item) or "") + "," for item in items.elts]
+    parts = [pad + _segment(value, item) + "," for item in items.elts]
     return [head + "[", *parts, pad[:-4] + "]"]
+
+
+def _segment(line: str, node: ast.AST) -> str:
+    """The text of `node` in the one-line `line`. `ast.get_source_segment` splits the whole text
+    into lines on every call, which made a long list quadratic: a spec with thousands of class
+    names took minutes to emit (found by tests/security/test_fuzz.py)."""
+    if "\n" in line:
+        return ast.get_source_segment(line, node) or ""
+    return line.encode()[node.col_offset : node.end_col_offset].decode()  # offsets are UTF-8
