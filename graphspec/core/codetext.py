@@ -52,13 +52,15 @@ GUARDED_CALLS: dict[str, frozenset[str]] = {
     "safetensors.": frozenset({"make_data"}),
     "load_digits": frozenset({"make_data"}),
     "torchvision.datasets.": frozenset({"make_data"}),
+    # an image folder's files, read once each by the helper make_data() calls (data/images.py)
+    "torchvision.io.read_file": frozenset({"make_data", "read_image"}),
 }
 # Namespaces no generated text calls into: they load code, open files or reach other processes.
 BANNED_CALLS = (
     "torch.hub.", "torch.jit.", "torch.ops.", "torch.library.", "torch.utils.cpp_extension.",
     "torch.package.", "torch.classes.", "torch.from_file", "torch.distributed.",
     "torch.multiprocessing.", "np.save", "np.ctypeslib.", "np.memmap", "np.fromfile",
-    "np.lib.", "np.tofile", "pathlib.", "shutil.", "tempfile.",
+    "np.lib.", "np.tofile", "pathlib.", "shutil.", "tempfile.", "torchvision.io.write",
 )  # fmt: skip
 # Methods that change files; no generated function calls them on anything.
 WRITER_METHODS = frozenset(

@@ -108,17 +108,31 @@ class Data:
         return self.train.program
 
 
-def from_spec(spec: Any, *, fake_data: int | None = None, origin: str = "spec") -> Data:
+def from_spec(
+    spec: Any,
+    *,
+    fake_data: int | None = None,
+    origin: str = "spec",
+    decode_cache: str | None = None,
+    progress: bool = False,
+) -> Data:
     """The spec's data for a run: its training functions generated and executed, then built.
 
-    With `fake_data`, a dataset that allows it is replaced by FakeData of its shape."""
+    With `fake_data`, a dataset that allows it is replaced by FakeData of its shape. An image
+    folder decoded once shows a progress bar (`progress`) and, with `decode_cache` (a folder, ""
+    for the default one), keeps its decoded images there (training/decode_cache.py)."""
+    from graphspec.training import decode_cache as cache
     from graphspec.training import program
 
     stand_in = spec.data.stand_in(fake_data) if fake_data else None
     run_spec = spec if stand_in is None else spec.model_copy(update={"data": stand_in})
     functions = program.load(run_spec, origin)
+    helper = cache.install(functions, decode_cache, progress)
     stands_for = spec.data if stand_in is not None else None
-    return build(run_spec.data, functions, stands_for, spec.train.validation, spec.seed or 0)
+    data = build(run_spec.data, functions, stands_for, spec.train.validation, spec.seed or 0)
+    if helper is not None and helper.said:
+        data.path += f"; {'; '.join(helper.said)}"
+    return data
 
 
 def build(
