@@ -154,3 +154,19 @@ def test_the_decode_cache_is_used_and_never_stale(folder, tmp_path):
     assert "the cache" not in uncached.out and "cached in" not in uncached.out
     runs = (first, second, third, uncached)
     assert len({tuple(losses(r.run_dir)) for r in runs}) == 1
+
+
+def test_the_progress_bar_decodes_the_same(folder, capsys):
+    """With the bar (a terminal), the run's wrapper hands decoded() a report callback; the
+    tensors are those of the plain call, and the bar (on stderr) counts the folder's images."""
+    from graphspec.training import decode_cache
+
+    spec = compile_text(_spec(folder, AUGMENTED)).spec
+    plain = program.load(spec, "<test>").make_data()[0]
+    prog = program.load(spec, "<test>")
+    helper = decode_cache.install(prog, None, bar=True)
+    assert helper is not None and prog.namespace["decoded"] is helper
+    (images,), labels = prog.make_data()[0]
+    assert torch.equal(images, plain[0][0]) and torch.equal(labels, plain[1])
+    err = capsys.readouterr().err
+    assert "decoding:" in err and "/24 " in err
