@@ -720,13 +720,15 @@ def _transform_batch(steps: list[tuple[str, dict]]) -> str:
         elif op == "RandomCrop":
             size = literal(args["size"] if isinstance(args["size"], tuple) else (args["size"],) * 2)
             padding = literal(args["padding"] or 0)
-            lines.append(f"    {name} = random_crop({name}, {size}, {padding}, draws)  # {call}")
+            crop = f"random_crop({name}, {size}, {padding}, draws)"
+            lines += [f"    # {call}", f"    {name} = {crop}"]
         elif op in ("RandomHorizontalFlip", "RandomVerticalFlip"):
             flip = "horizontal_flip" if op == "RandomHorizontalFlip" else "vertical_flip"
             p = literal(args["p"])
-            lines.append(
-                f"    {name} = random_flip({name}, {p}, draws, v2.functional.{flip})  # {call}"
-            )
+            lines += [
+                f"    # {call}",
+                f"    {name} = random_flip({name}, {p}, draws, v2.functional.{flip})",
+            ]
         else:
             lines.append(f"    {name} = {call}({name})")
     head = ["# Normalize's mean and std as torchvision makes them, over (C, 1, 1)", *constants]
