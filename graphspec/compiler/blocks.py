@@ -191,8 +191,17 @@ def _calls_in(node: Any) -> Iterator[Any]:
 class Blocks:
     """Types block calls on demand; `problems` collects every block's errors."""
 
-    def __init__(self, data: Any, doc: Document, constants: dict[str, Any], names: set[str]):
+    def __init__(
+        self,
+        data: Any,
+        doc: Document,
+        constants: dict[str, Any],
+        names: set[str],
+        named: frozenset[str] = frozenset(),
+    ):
         self.doc, self.constants, self.names = doc, constants, names
+        self.named = named
+        """Constants the generated code holds by name (see pipeline.nameable_constants)."""
         self.raw = data.get("blocks") if isinstance(data, dict) else None
         self.raw = self.raw if isinstance(self.raw, dict) else {}
         self.model_raw = data.get("model") if isinstance(data, dict) else None
@@ -311,7 +320,9 @@ class Blocks:
         try:
             if problems:
                 raise SpecError(problems)
-            context = {"constants": names, "names": self.names}
+            # an argument that shadows a constant with another value is written as its number
+            named = {k for k in self.named if names.get(k) == self.constants[k]}
+            context = {"constants": names, "names": self.names, "named": named}
             try:
                 holder = _Holder.model_validate({"blocks": {template.name: raw}}, context=context)
             except ValidationError as err:

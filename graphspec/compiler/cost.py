@@ -23,7 +23,6 @@ from typing import Any
 from graphspec.compiler.graph import split_ref
 from graphspec.compiler.infer import TypedGraph, TypedNode
 from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType
-from graphspec.language.spec import Share
 
 BYTES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "bool": 1}
 
@@ -188,7 +187,7 @@ def _op_cost(
         st.roots[keys[0]] = st.root(ins[0])
     c = op.cost(args, outs)
     cost.macs, cost.flops = c.macs, 2 * c.macs + c.flops
-    if not isinstance(t.node.spec, Share):  # a shared module's state is counted at its owner
+    if t.node.kind != "share":  # a shared module's state is counted at its owner
         cost.buffers = op.buffer_count()
     if not grad:
         return  # no gradient flows through this op: autograd records nothing

@@ -12,8 +12,8 @@ with positions.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, cast
 
 import networkx as nx
 
@@ -43,7 +43,8 @@ class GraphNode:
     - ``group``: `{group: [...]}` numbers its children as `nn.Sequential` does
       (`features.0.weight`), so a spec can mirror a torchvision module tree.
 
-    `kind` is the one place these are told apart; stages dispatch on it (`match node.kind`).
+    `kind` is stored once, when the node is made, and is the one place these are told apart;
+    stages dispatch on it (`match node.kind`), never on the spec's class.
     """
 
     name: str
@@ -51,21 +52,10 @@ class GraphNode:
     spec: Op | Share | Call | Group | TensorInput | Param
     inputs: list[str]
     """References (`name` or `name.output`) in argument order."""
+    kind: NodeKind = field(init=False)
 
-    @property
-    def kind(self) -> NodeKind:
-        spec = self.spec
-        if isinstance(spec, TensorInput):
-            return "input"
-        if isinstance(spec, Param):
-            return "param"
-        if isinstance(spec, Share):
-            return "share"
-        if isinstance(spec, Call):
-            return "call"
-        if isinstance(spec, Group):
-            return "group"
-        return "op"
+    def __post_init__(self) -> None:
+        self.kind = kind_of(self.spec)
 
     @property
     def is_input(self) -> bool:
@@ -74,6 +64,21 @@ class GraphNode:
     @property
     def is_param(self) -> bool:
         return self.kind == "param"
+
+
+_KINDS: tuple[tuple[type, NodeKind], ...] = (
+    (TensorInput, "input"),
+    (Param, "param"),
+    (Share, "share"),
+    (Call, "call"),
+    (Group, "group"),
+)
+
+
+def kind_of(spec: object) -> NodeKind:
+    """Which of the six kinds a spec entry makes (an Op, or anything else a layer may hold:
+    `op`)."""
+    return next((kind for cls, kind in _KINDS if isinstance(spec, cls)), "op")
 
 
 def split_ref(ref: str) -> tuple[str, str | None]:
@@ -187,9 +192,9 @@ def _call_wiring(
     node: GraphNode, value: dict[str, str], blocks: dict[str, list[str]], problems: list[Problem]
 ) -> list[str]:
     """`in: {x: emb, mask: pad}` for a block call: ordered as the block declares its inputs."""
-    declared = blocks.get(node.spec.block) if isinstance(node.spec, Call) else None
+    declared = blocks.get(cast(Call, node.spec).block) if node.kind == "call" else None
     if declared is None:
-        if not isinstance(node.spec, Call):
+        if node.kind != "call":
             problems.append(
                 Problem(
                     "E-GRAPH",
@@ -244,9 +249,9 @@ def _dangling(
 def _shares(nodes: dict[str, GraphNode]) -> list[Problem]:
     problems = []
     for node in nodes.values():
-        if isinstance(node.spec, Share):
-            target = nodes.get(node.spec.share)
-            if target is None or not isinstance(target.spec, Op) or target.spec.kind != "module":
+        if node.kind == "share":
+            target = nodes.get(cast(Share, node.spec).share)
+            if target is None or target.kind != "op" or cast(Op, target.spec).kind != "module":
                 problems.append(
                     Problem(
                         "E-REF",

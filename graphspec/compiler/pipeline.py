@@ -5,6 +5,8 @@ Nothing here imports torch. `Compiled.build()` is the first step that does (thro
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,8 +19,9 @@ from graphspec.compiler.graph import build_graph
 from graphspec.compiler.infer import TypedGraph, infer
 from graphspec.compiler.positions import field_positions, node_positions
 from graphspec.core import exprs
+from graphspec.core.codetext import BANNED_NAMES
 from graphspec.core.errors import Pos, Problem, SpecError
-from graphspec.core.names import class_name_problem
+from graphspec.core.names import FORWARD_NAMES, SCRIPT_GLOBALS, class_name_problem
 from graphspec.language import includes, load, paths
 from graphspec.language import locate as report
 from graphspec.language.spec import Spec
@@ -44,7 +47,7 @@ class Compiled:
     @cached_property
     def source(self) -> str:
         """The module's Python source: exactly what `graphspec emit` writes."""
-        return codegen.generate(self.graph, self.file)
+        return codegen.generate(self.graph, self.file, self.spec.constants)
 
     def model_class(self) -> type[torch.nn.Module]:
         from graphspec.compiler.build import load_class
@@ -89,10 +92,11 @@ def _compile(doc: load.Document, data: Any) -> Compiled:
     _check_unresolved_from(data, doc)
     _check_graph_size(data, doc)
     constants = _constants(data, doc)
-    typer = blocks.Blocks(data, doc, constants, _all_names(data))
+    named = nameable_constants(data, constants)
+    typer = blocks.Blocks(data, doc, constants, _all_names(data), named)
     problems = typer.check_calls()
     model_data, conditions = _model_data(data, constants, doc)
-    context = {"constants": constants, "names": typer.names}
+    context = {"constants": constants, "names": typer.names, "named": named}
     try:
         spec = Spec.model_validate(model_data, context=context)
     except ValidationError as err:
@@ -197,6 +201,29 @@ def _all_names(data: Any) -> set[str]:
             part = body.get(section) if isinstance(body, dict) else None
             names |= set(part) if isinstance(part, dict) else set()
     return {n for n in names if isinstance(n, str)}
+
+
+def nameable_constants(data: Any, constants: dict[str, int | float]) -> frozenset[str]:
+    """Constants the generated code may hold as module-level values and write by name
+    (`nn.Linear(d_model, d_k * n_heads)`): those whose name no node, input, param, class or
+    name of the generated module and script shadows. Any other is written as its number."""
+    taken = _all_names(data) | FORWARD_NAMES | SCRIPT_GLOBALS | BANNED_NAMES | set(dir(builtins))
+    raw = data.get("blocks") if isinstance(data, dict) else None
+    blocks = {str(b) for b in raw} if isinstance(raw, dict) else set()
+    model = data.get("model") if isinstance(data, dict) else None
+    taken |= blocks
+    if isinstance(model, dict):
+        taken.add(str(model.get("class", "Net")))
+    # a node's other outputs (`attn_w`), a block's per-call classes (`ConvStage_C32_planes64`)
+    locals_ = tuple(f"{name}_" for name in _all_names(data) | blocks)
+    return frozenset(
+        name
+        for name in constants
+        if name.isidentifier()
+        and not keyword.iskeyword(name)
+        and name not in taken
+        and not name.startswith(locals_)
+    )
 
 
 def _constants(data: Any, doc: load.Document) -> dict[str, int | float]:

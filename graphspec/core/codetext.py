@@ -27,6 +27,8 @@ MODEL_IMPORTS = (
 """What the generated model and training functions import. A data source's generated code adds
 its own lines (`Source.imports`, on its class): the callers pass those to `check_source`, so the
 allowed imports are these and the source's, each stated in one place."""
+LINE_LENGTH = 100
+"""Longest line written (ruff's line-length in graphspec's own pyproject.toml)."""
 # Bare names generated code never needs and an injected payload would.
 BANNED_NAMES = frozenset(
     {
@@ -94,7 +96,9 @@ def in_docstring(text: object) -> str:
 
 def literal(value: object) -> str:
     """A Python literal for a plain value (str, number, bool, None, or lists/tuples of them)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return _string(value)
+    if value is None or isinstance(value, (bool, int, float)):
         return repr(value)
     if isinstance(value, (list, tuple)):
         items = ", ".join(literal(v) for v in value)
@@ -102,6 +106,15 @@ def literal(value: object) -> str:
             return f"[{items}]"
         return f"({items}{',' if len(value) == 1 else ''})"
     raise TypeError(f"not a plain value for generated code: {type(value).__name__}")
+
+
+def _string(text: str) -> str:
+    """repr's escapes in double quotes, as ruff's formatter writes a string; a text holding a
+    double quote keeps repr's quotes, which then need no escapes for it."""
+    shown = repr(text)
+    if shown.startswith('"') or '"' in text:
+        return shown
+    return f'"{shown[1:-1]}"'
 
 
 class UnsafeSource(Exception):
@@ -190,3 +203,41 @@ def _check_node(node: ast.AST, allowed: frozenset[str]) -> None:
     ident = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
     if ident and ident.startswith("__") and ident not in _ALLOWED_DUNDERS:
         raise UnsafeSource(f"dunder access {ident!r} at line {line}")
+
+
+# -- layout: long lines wrapped as ruff's formatter wraps them --------------------------------
+
+
+def wrap_call(line: str) -> list[str]:
+    """A statement ending in one call, `x = f(a, b)`, as ruff's formatter writes it when it is
+    longer than LINE_LENGTH: the arguments on a line of their own, indented, if they fit there,
+    else one a line with a trailing comma. Any other line is returned as it is."""
+    if len(line) <= LINE_LENGTH or not line.endswith(")") or "#" in line:
+        return [line]
+    body = line.lstrip()
+    pad = line[: len(line) - len(body)]
+    try:
+        tree = ast.parse(body)
+    except SyntaxError:
+        return [line]
+    value = getattr(tree.body[0], "value", None) if len(tree.body) == 1 else None
+    if not isinstance(value, ast.Call) or value.end_col_offset != len(body.encode()):
+        return [line]
+    head = body[: value.func.end_col_offset] + "("  # ASCII: generated heads are identifiers
+    args = [ast.get_source_segment(body, a) or "" for a in [*value.args, *value.keywords]]
+    inner = pad + "    " + ", ".join(args)
+    if len(inner) <= LINE_LENGTH:
+        return [pad + head, inner, pad + ")"]
+    return [pad + head, *(f"{pad}    {a}," for a in args), pad + ")"]
+
+
+def wrap_list(head: str, value: str) -> list[str]:
+    """`head` + a list literal on one line, or one item a line when that is too long (as ruff's
+    formatter writes it)."""
+    if len(head + value) <= LINE_LENGTH or not value.startswith("["):
+        return [head + value]
+    items = ast.parse(value, mode="eval").body
+    assert isinstance(items, ast.List)
+    pad = " " * (len(head) - len(head.lstrip()) + 4)
+    parts = [pad + (ast.get_source_segment(value, item) or "") + "," for item in items.elts]
+    return [head + "[", *parts, pad[:-4] + "]"]

@@ -317,6 +317,34 @@ def _prepared(text: str) -> tuple[ast.expr, tuple[tuple[str, ast.Name], ...]]:
     return tree, tuple(_names_in(tree).items())
 
 
+def source_over(text: str, names: Mapping[str, Number], allowed: Collection[str]) -> str | None:
+    """`text` as Python source that computes the same number of the same type from module-level
+    variables holding `names`, when every name it reads is `allowed`; None otherwise (a number
+    alone, a name not allowed, or `d / 2` where a size needs an int and Python gives a float).
+    Rendered from the checked tree, never pasted from the text."""
+    tree, free = _prepared(text)
+    if not free or any(name not in allowed for name, _ in free):
+        return None
+    return python_source(tree)
+
+
+_SIMPLE_POWER = re.compile(
+    r"(?<![\w.)\]])([A-Za-z_][\w.]*|\d[\w.]*) \*\* ([A-Za-z_][\w.]*|\d[\w.]*)(?![\w.(\[])"
+)
+
+
+def python_source(tree: ast.AST) -> str:
+    """A checked tree as Python source, laid out as ruff's formatter lays it out: `x**3` where
+    both operands of a power are simple (a name, an attribute, a number), `x ** f(y)` else."""
+    return _SIMPLE_POWER.sub(r"\1**\2", ast.unparse(tree))
+
+
+def checked_tree(text: str) -> ast.expr:
+    """The parsed, checked tree of an arithmetic text (no calls): what Dim.parse reads sizes
+    from. Shared and cached: callers only read it. ExprError for a refused text."""
+    return _prepared(text)[0]
+
+
 def evaluate_int(text: str, names: Mapping[str, Number]) -> int:
     """Like `evaluate`, for sizes: the result must be a whole number (6.0 counts as 6)."""
     value = evaluate(text, names)
@@ -448,7 +476,7 @@ class Elementwise:
         missing = sorted(self.names - mapping.keys())
         if missing:
             raise KeyError(f"no mapping for {', '.join(missing)}")
-        return ast.unparse(_rebuild(tree, mapping, self.names))
+        return python_source(_rebuild(tree, mapping, self.names))
 
 
 def parse_elementwise(text: str, allowed_names: Collection[str]) -> Elementwise:

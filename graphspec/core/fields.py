@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+)
 from pydantic_core import PydanticCustomError
 
 from graphspec.core import exprs
@@ -48,31 +55,91 @@ def _refuse_quoted_number(value: str, want: str = "a number") -> None:
 
 def _eval_int(value: Any, info: ValidationInfo) -> Any:
     """Evaluate `"16 * 5 * 5"` to 400; leave everything else for the strict int check."""
+    _note_name(value, info)
     if not isinstance(value, str):
         return value
     _refuse_quoted_number(value, "an integer")
-    try:
-        return exprs.evaluate_int(value, _constants(info))
-    except exprs.ExprError as err:
-        raise PydanticCustomError(
-            "expr",
-            "{message}",
-            {"message": err.message, "code": err.code, "offset": err.offset, "hint": err.hint},
-        ) from None
+    # a plain int: a NamedInt among the names (a size read off an input) would lose a union to
+    # a plain string, being a subclass
+    return int(_evaluate(exprs.evaluate_int, value, info))
 
 
 def _eval_number(value: Any, info: ValidationInfo) -> Any:
+    _note_name(value, info)
     if not isinstance(value, str) or value.strip().lower() in ("nan", "inf", "-inf"):
         return value
     _refuse_quoted_number(value)
+    number = _evaluate(exprs.evaluate, value, info)
+    return int(number) if isinstance(number, int) else float(number)
+
+
+def _evaluate(evaluate: Any, value: str, info: ValidationInfo) -> Any:
+    """`evaluate(value, constants)`, its ExprError as pydantic's error with our code and hint."""
     try:
-        return exprs.evaluate(value, _constants(info))
+        return evaluate(value, _constants(info))
     except exprs.ExprError as err:
         raise PydanticCustomError(
             "expr",
             "{message}",
             {"message": err.message, "code": err.code, "offset": err.offset, "hint": err.hint},
         ) from None
+
+
+class NamedInt(int):
+    """An integer the spec wrote over its constants (`d_k * n_heads`): it compares, hashes and
+    prints as the number it is, and `source` is the arithmetic, for generated code to write in
+    place of the number (the constants are module-level values there)."""
+
+    source: str
+
+
+class NamedFloat(float):
+    """The same for a float (`d_k ** -0.5`)."""
+
+    source: str
+
+
+def named_source(value: object) -> str | None:
+    """The source a NamedInt or NamedFloat carries; None for any other value."""
+    return value.source if isinstance(value, NamedInt | NamedFloat) else None
+
+
+def _note_name(value: Any, info: ValidationInfo) -> None:
+    """As a number is evaluated: when the spec wrote it as arithmetic over constants the
+    generated code holds by name (the context's `named`, see compiler/pipeline.py), note that
+    source for `_keep_name`, which runs right after this field's own validation succeeds (and
+    forget any earlier note, which a failed validation left behind)."""
+    context = info.context
+    if not context or not context.get("named"):
+        return
+    context.pop(_SOURCE, None)
+    if isinstance(value, str):
+        constants = _constants(info)
+        try:
+            source = exprs.source_over(value, constants, context["named"])
+            number = exprs.evaluate(value, constants) if source is not None else None
+        except exprs.ExprError:
+            return  # _eval_int / _eval_number report it
+        if source is not None:
+            context[_SOURCE] = (number, source)
+
+
+def _keep_name(value: Any, info: ValidationInfo) -> Any:
+    """The validated number, as a NamedInt/NamedFloat when `_note_name` noted its source and
+    Python computes the same number of the same type from it."""
+    noted = info.context.pop(_SOURCE, None) if info.context else None
+    if noted is None or isinstance(value, bool):
+        return value
+    number, source = noted
+    if type(number) is not type(value) or number != value:
+        return value
+    kept = (NamedInt if isinstance(value, int) else NamedFloat)(value)
+    kept.source = source
+    return kept
+
+
+_SOURCE = "_named_source"
+"""The context key `_note_name` leaves its (number, source) under."""
 
 
 _EXPR_SCHEMA = {"type": ["integer", "string"], "description": "an integer or an expression"}
@@ -88,19 +155,32 @@ Int = Annotated[
     int,
     Field(ge=-INT64_MAX - 1, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA),
     BeforeValidator(_eval_int),
+    AfterValidator(_keep_name),
 ]
 Size = Annotated[
-    int, Field(ge=1, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+    int,
+    Field(ge=1, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA),
+    BeforeValidator(_eval_int),
+    AfterValidator(_keep_name),
 ]
 NonNeg = Annotated[
-    int, Field(ge=0, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+    int,
+    Field(ge=0, le=INT64_MAX, json_schema_extra=_EXPR_SCHEMA),
+    BeforeValidator(_eval_int),
+    AfterValidator(_keep_name),
 ]
 Copies = Annotated[
-    int, Field(ge=1, le=4096, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+    int,
+    Field(ge=1, le=4096, json_schema_extra=_EXPR_SCHEMA),
+    BeforeValidator(_eval_int),
+    AfterValidator(_keep_name),
 ]
 """How many copies a block call makes (`repeat:`): as many as a group may hold children."""
 Seed = Annotated[
-    int, Field(ge=0, le=2**64 - 1, json_schema_extra=_EXPR_SCHEMA), BeforeValidator(_eval_int)
+    int,
+    Field(ge=0, le=2**64 - 1, json_schema_extra=_EXPR_SCHEMA),
+    BeforeValidator(_eval_int),
+    AfterValidator(_keep_name),
 ]
 """What torch.manual_seed takes: 0 to 2**64 - 1."""
 
@@ -156,18 +236,35 @@ SymbolicSize = Annotated[
 Pair = Annotated[list[Size], Field(min_length=2, max_length=2)]
 SizeOrPair = Size | Pair
 NonNegOrPair = NonNeg | Annotated[list[NonNeg], Field(min_length=2, max_length=2)]
-Float = Annotated[float, Field(json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)]
+Float = Annotated[
+    float,
+    Field(json_schema_extra=_FLOAT_SCHEMA),
+    BeforeValidator(_eval_number),
+    AfterValidator(_keep_name),
+]
 PosFloat = Annotated[
-    float, Field(gt=0, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+    float,
+    Field(gt=0, json_schema_extra=_FLOAT_SCHEMA),
+    BeforeValidator(_eval_number),
+    AfterValidator(_keep_name),
 ]
 NonNegFloat = Annotated[
-    float, Field(ge=0, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+    float,
+    Field(ge=0, json_schema_extra=_FLOAT_SCHEMA),
+    BeforeValidator(_eval_number),
+    AfterValidator(_keep_name),
 ]
 Probability = Annotated[
-    float, Field(ge=0, le=1, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+    float,
+    Field(ge=0, le=1, json_schema_extra=_FLOAT_SCHEMA),
+    BeforeValidator(_eval_number),
+    AfterValidator(_keep_name),
 ]
 Fraction = Annotated[
-    float, Field(gt=0, lt=1, json_schema_extra=_FLOAT_SCHEMA), BeforeValidator(_eval_number)
+    float,
+    Field(gt=0, lt=1, json_schema_extra=_FLOAT_SCHEMA),
+    BeforeValidator(_eval_number),
+    AfterValidator(_keep_name),
 ]
 """A part of a whole, strictly between 0 and 1 (a validation split)."""
 

@@ -99,12 +99,13 @@ class Dim:
     @staticmethod
     def parse(text: str, values: dict[str, int] | None = None) -> Dim:
         """A size written as arithmetic over symbols (`8*h`, `2*H + 1`, `(L - 1)//2`); names in
-        `values` are numbers. DimError for anything else (the caller checked the length)."""
-        import ast
+        `values` are numbers. DimError for anything else. The text is parsed and checked by
+        core/exprs.py, the one expression parser (its caps on length and depth apply)."""
+        from graphspec.core import exprs
 
         try:
-            tree = ast.parse(text.strip(), mode="eval").body
-        except (SyntaxError, ValueError, RecursionError):
+            tree = exprs.checked_tree(text)
+        except exprs.ExprError:
             raise DimError(f"'{text}' is not a size expression") from None
         return _dim_of(tree, values or {}, text, 0)
 
@@ -257,11 +258,13 @@ class Dim:
             object.__setattr__(self, "_hash", h)
         return self._hash
 
-    def __lt__(self, other: Dim) -> bool:
-        return self._sort_key() < Dim.of(other)._sort_key()
-
-    def _sort_key(self) -> tuple:
-        return (not self.is_static, self.value if self.is_static else str(self))
+    def __lt__(self, other: Dim | int) -> bool:
+        """Order two concrete sizes; a symbolic one has no order (is N < L?): TypeError, as
+        Python's own unorderable values raise, rather than a guess."""
+        that = Dim.of(other)
+        if not (self.is_static and that.is_static):
+            raise TypeError(f"cannot order sizes {self} and {that}: one is symbolic")
+        return self.value < that.value
 
     # -- text -----------------------------------------------------------------------------
     def __str__(self) -> str:

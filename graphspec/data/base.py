@@ -173,16 +173,23 @@ def split_lines(
 
     scale = [
         "    # data.standardize: the training samples' mean and std, for the test samples too",
-        "    stats = [(x[train].mean(0), x[train].std(0).clamp_min(1e-12))",
-        "             if x.is_floating_point() else None for x in inputs]",
-        "    inputs = tuple(x if s is None else (x - s[0]) / s[1] for x, s in zip(inputs, stats))",
+        "    stats = [",
+        "        (x[train].mean(0), x[train].std(0).clamp_min(1e-12)) "
+        "if x.is_floating_point() else None",
+        "        for x in inputs",
+        "    ]",
+        "    inputs = tuple(",
+        "        x if s is None else (x - s[0]) / s[1] for x, s in zip(inputs, stats, strict=True)",
+        "    )",
         *(["    target = inputs[0]  # reconstruction: the scaled input"] if reconstructs else []),
     ]
     return [
         "    sizes = [len(x) for x in inputs]",
         "    if any(n != len(target) for n in sizes):  # never train on the shorter silently",
-        "        raise ValueError(f'the inputs hold {sizes} samples and the target "
-        "{len(target)}: they must hold the same number')",
+        "        raise ValueError(",
+        '            f"the inputs hold {sizes} samples and the target {len(target)}: "',
+        '            "they must hold the same number"',
+        "        )",
         f"    split = torch.randperm(len(target), generator=torch.Generator().manual_seed({seed}))",
         f"    n_test = round(len(target) * {literal(fraction)})",
         "    test, train = split[:n_test], split[n_test:]",

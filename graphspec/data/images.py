@@ -732,4 +732,5 @@ def _transform_batch(steps: list[tuple[str, dict]]) -> str:
         else:
             lines.append(f"    {name} = {call}({name})")
     head = ["# Normalize's mean and std as torchvision makes them, over (C, 1, 1)", *constants]
+    head += ["", ""]  # two blank lines before the def, as ruff's formatter writes them
     return "\n".join([*(head if constants else []), *lines, f"    return {name}"])

@@ -136,7 +136,7 @@ class TableData(Source):
             f'    """The table {in_docstring(self.path)}: features and target by column name."""',
             "",
             "    def load(path):",
-            "        lines = Path(path).read_text(encoding='utf-8').splitlines()",
+            '        lines = Path(path).read_text(encoding="utf-8").splitlines()',
             f"        rows = list(csv.reader(lines, delimiter={literal(self._delimiter())}))",
             "        header = [name.strip() for name in rows[0]]",
             "        rows = [row for row in rows[1:] if row]",
@@ -172,7 +172,7 @@ class TableData(Source):
                 "    mean, std = x.mean(0), x.std(0).clamp_min(1e-12)",
                 "    x, test_x = (x - mean) / std, (test_x - mean) / std",
                 "    # kept with the weights (a run's preprocess.json): new rows are scaled alike",
-                "    make_data.standardize = {'mean': mean.tolist(), 'std': std.tolist()}",
+                '    make_data.standardize = {"mean": mean.tolist(), "std": std.tolist()}',
             ]
         if self.reconstructs():
             lines.append("    target, test_target = x, test_x")

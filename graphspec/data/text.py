@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graphspec.core.codetext import in_docstring, literal
+from graphspec.core.codetext import in_docstring, literal, wrap_list
 from graphspec.core.fields import Int, Probability, Size
 from graphspec.data.base import Source, constraint, data_error, file_problem, split_lines
 
@@ -107,9 +107,10 @@ class TextData(Source):
         stride = self.stride or self.block_size
         lines = [
             f'    """{self.encoding_noun().capitalize()} of {in_docstring(self.path)} in blocks of '
-            f'{self.block_size}; the target is the next id at every position."""',
-            f"    texts = [Path(p).read_text(encoding='utf-8') for p in "
-            f"{literal([p for p in (self.path, self.test) if p])}]",
+            f"{self.block_size};",
+            '    the target is the next id at every position."""',
+            *wrap_list("    paths = ", literal([p for p in (self.path, self.test) if p])),
+            '    texts = [Path(p).read_text(encoding="utf-8") for p in paths]',
             *self._encode(),
             f"    block, stride = {self.block_size}, {stride}",
             "",
@@ -127,7 +128,7 @@ class TextData(Source):
     def _encode(self) -> list[str]:
         if self.encoding == "chars":
             return [
-                "    chars = sorted(set(''.join(texts)))  # the vocabulary: every character seen",
+                '    chars = sorted(set("".join(texts)))  # the vocabulary: every character seen',
                 "    index = {c: i for i, c in enumerate(chars)}",
                 "    make_data.vocabulary = chars  # kept with the weights (preprocess.json)",
                 "    encoded = [torch.tensor([index[c] for c in t], dtype=torch.int64) "

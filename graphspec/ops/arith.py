@@ -7,10 +7,10 @@ does; result dtypes follow torch's promotion (`combine.result_dtype`), where a s
 
 from typing import ClassVar, Literal
 
-from graphspec.core.fields import Float, Int
+from graphspec.core.fields import Float, Int, named_source
 from graphspec.core.shapes import FLOAT_DTYPES, TensorType
 from graphspec.ops import layout
-from graphspec.ops.base import Cost, Op, ShapeError, needs_grad, numel
+from graphspec.ops.base import Cost, Op, ShapeError, literal, needs_grad, numel
 from graphspec.ops.combine import broadcast, result_dtype
 
 Scalar = Int | Float
@@ -18,7 +18,10 @@ Scalar = Int | Float
 
 
 def scalar_code(value: int | float) -> str:
-    """A number as a person writes it: `-1e9`, `0.125`, `2`, `2.0` (a float stays a float)."""
+    """A number as a person writes it: `-1e9`, `0.125`, `2`, `2.0` (a float stays a float),
+    or the spec's constants it was written over (`d_k**0.5`)."""
+    if named_source(value) is not None:
+        return literal(value)
     if isinstance(value, int):
         return str(value)
     text = f"{value:g}"

@@ -21,6 +21,7 @@ from graphspec.ops.base import (
     State,
     check_given,
     expect_float,
+    literal,
     numel,
     params_state,
 )
@@ -365,8 +366,8 @@ class MultiheadAttention(Op):
 
     def emit_init(self) -> str:
         args = {k: v for k, v in self.op_args().items() if k not in _FORWARD_ARGS}
-        parts = [repr(args.pop("embed_dim")), repr(args.pop("num_heads"))]
-        parts += [f"{key}={value!r}" for key, value in args.items()]
+        parts = [literal(args.pop("embed_dim")), literal(args.pop("num_heads"))]
+        parts += [f"{key}={literal(value)}" for key, value in args.items()]
         return f"nn.MultiheadAttention({', '.join(parts)}, batch_first=True)"
 
     def emit_call(self, node: str, args: list[str]) -> str:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from graphspec.core.fields import Int, NonNeg, Size, StrictModel, Symbol
+from graphspec.core.fields import Int, NonNeg, Size, StrictModel, Symbol, named_source
 from graphspec.core.shapes import FLOAT_DTYPES, Dim, TensorType
 
 
@@ -226,8 +226,8 @@ class Op(NodeFields):
         for key in positional:
             if key not in values:
                 break
-            parts.append(_literal(values.pop(key)))
-        parts += [f"{key}={_literal(value)}" for key, value in values.items()]
+            parts.append(literal(values.pop(key)))
+        parts += [f"{key}={literal(value)}" for key, value in values.items()]
         return f"{name}({', '.join(parts)})"
 
     def op_args(self) -> dict[str, Any]:
@@ -264,10 +264,16 @@ class Functional:
     kind: ClassVar[Literal["module", "function"]] = "function"
 
 
-def _literal(value: Any) -> str:
+def literal(value: Any) -> str:
+    """A field's value as generated code writes it: a number the spec wrote over its constants
+    by their names (`d_k * n_heads`), a list as a tuple, anything else as its repr."""
     if isinstance(value, list):
-        return repr(tuple(value))
-    return repr(value)
+        if not any(named_source(v) for v in value):
+            return repr(tuple(value))
+        items = [literal(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    source = named_source(value)
+    return repr(value) if source is None else source
 
 
 def expect_rank(x: TensorType, ranks: tuple[int, ...], what: str) -> None:

@@ -8,7 +8,7 @@ from pydantic import Field, PrivateAttr
 from graphspec.core.fields import Int, Symbol, SymbolicSize
 from graphspec.core.shapes import Dim, TensorType, dims_product, normalize_dim
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError, View
+from graphspec.ops.base import Op, ShapeError, View, literal
 
 
 def flatten_shape(x: TensorType, start_dim: int, end_dim: int, what: str) -> TensorType:
@@ -142,7 +142,7 @@ class view(View, Op):  # noqa: N801
         # A symbol is read off the input at run time, where the builder recorded its axis.
         if isinstance(entry, str):
             return _dim_code(Dim.of(entry), lambda symbol: f"{arg}.size({self._axes[symbol]})")
-        return str(entry)
+        return literal(entry)
 
 
 def _dim_code(d: Dim, symbol_code: Callable[[str], str]) -> str:

@@ -13,7 +13,7 @@ from graphspec.core.fields import Int, NonNeg, Symbol
 from graphspec.core.shapes import Dim, TensorType, normalize_dim
 from graphspec.ops import layout
 from graphspec.ops.arith import Scalar, scalar_code
-from graphspec.ops.base import Cost, Op, ShapeError, numel
+from graphspec.ops.base import Cost, Op, ShapeError, literal, numel
 from graphspec.ops.combine import broadcast
 from graphspec.ops.reshape import axis_of
 
@@ -134,7 +134,7 @@ class expand(Op):  # noqa: N801
         if i in self._keep:
             return "-1"
         if isinstance(entry, int):
-            return str(entry)
+            return literal(entry)
         # An unresolved op (never emitted by codegen) reads the name, which torch refuses.
         return f"{arg}.size({self._axes.get(entry, repr(entry))})"
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphspec.core.codetext import MODEL_IMPORTS, one_line
+from graphspec.compiler import codegen
+from graphspec.core.codetext import MODEL_IMPORTS, literal, one_line, wrap_call
 from graphspec.language.recipe import (
     BEST_LINE,
     CLASSIFICATION_LOSSES,
@@ -23,9 +24,10 @@ from graphspec.language.recipe import (
 )
 from graphspec.program import finetune, schedule
 
-FUNCTIONS = ("make_data", "batches", "size", "epoch_order", "prepare", "train_step")
+FUNCTIONS = ("make_data", "batches", "size", "epoch_order", "train_step")
 """What the run takes from the executed program."""
 OPTIONAL = (
+    "prepare",
     "cast",
     "split_validation",
     "validate",
@@ -35,17 +37,15 @@ OPTIONAL = (
     "freeze",
     "parameters",
 )
-"""Written only for a spec that needs them (train.dtype, train.validation, scheduler,
-train.freeze and optimizer.groups); else None."""
+"""Written only for a spec that needs them (train.channels_last or train.compile, train.dtype,
+train.validation, scheduler, train.freeze and optimizer.groups); else None."""
 
 
-def header(data: Any, comments: list[str]) -> str:
-    """Comment lines (each kept to one line), then the imports: torch, and the data's own."""
-    lines = [
-        *(f"# {one_line(c)}" for c in comments),
-        *MODEL_IMPORTS,
-        *data.imports,
-    ]
+def header(data: Any, comments: list[str], code: str) -> str:
+    """Comment lines (each kept to one line), then the imports `code` uses: math, torch, and
+    the data's own."""
+    candidates = (*MODEL_IMPORTS, *data.imports)
+    lines = [*(f"# {one_line(c)}" for c in comments), *codegen.import_lines(candidates, code)]
     return "\n".join(lines)
 
 
@@ -93,23 +93,24 @@ def _validation_settings(spec: Any) -> list[str]:
     stop = val.early_stopping
     batch = val.batch_size or spec.data.test_batch_size or spec.data.batch_size
     lines = [
-        f"VAL_SPLIT = {val.split!r}  # train.validation.split",
-        f"VAL_EVERY = {val.every!r}",
+        f"VAL_SPLIT = {literal(val.split)}  # train.validation.split",
+        f"VAL_EVERY = {literal(val.every)}",
         f"VAL_BATCH_SIZE = {batch or spec.data.whole_batch() or 'None'}",
-        f"MONITOR = {(stop.monitor if stop else 'loss')!r}",
+        f"MONITOR = {literal(stop.monitor if stop else 'loss')}",
         f"MIN_DELTA = {(stop.min_delta if stop else 0.0)!r}",
     ]
     if stop is not None:
         lines.append(f"VAL_PATIENCE = {stop.patience}")
-    lines.append(f"FINAL_WEIGHTS = {val.final_weights!r}")
-    return lines + [f"EARLY_LINE = {EARLY_LINE!r}", f"BEST_LINE = {BEST_LINE!r}"]
+    lines.append(f"FINAL_WEIGHTS = {literal(val.final_weights)}")
+    return lines + [f"EARLY_LINE = {literal(EARLY_LINE)}", f"BEST_LINE = {literal(BEST_LINE)}"]
 
 
 def _device(name: str) -> str:
     if name == "auto":
         return (
-            'torch.device("cuda" if torch.cuda.is_available() else '
-            '"mps" if torch.backends.mps.is_available() else "cpu")'
+            "torch.device(\n"
+            '    "cuda" if torch.cuda.is_available() else "mps" '
+            'if torch.backends.mps.is_available() else "cpu"\n)'
         )
     return f'torch.device("{one_line(name)}")'
 
@@ -118,11 +119,11 @@ def sections(spec: Any) -> list[str]:
     """make_data, batches and size, epoch_order, train_step: one source text each."""
     data = spec.data
     parts = [
-        "\n".join(["def make_data():", *data.make_data()]),
+        "\n".join(["def make_data():", *(w for line in data.make_data() for w in wrap_call(line))]),
         *data.helpers(),
         _batches(data, spec.seed or 0),
         _epoch_order(),
-        _prepare(spec),
+        *_prepare(spec),
         _train_step(spec),
     ]
     if spec.train.dtype != "float32":
@@ -255,7 +256,7 @@ def _validate(spec: Any) -> str:
         "    net.eval()",
         *(f"    {line}" for line in start),
         "    with torch.no_grad():",
-        "        for inputs, labels in batches(dataset, None, 0, VAL_BATCH_SIZE, False):",
+        "        for inputs, labels in batches(dataset, None, VAL_BATCH_SIZE, False):",
         "            inputs, labels = tuple(x.to(DEVICE) for x in inputs), labels.to(DEVICE)",
         "            outputs = net(*inputs)",
         *(f"            {part}" for line in body for part in line.split("\n")),
@@ -274,7 +275,7 @@ def _validate(spec: Any) -> str:
     if "per_class" in wanted:
         lines.append(
             '    metrics["per_class"] = {str(c): 100.0 * r / s for c, (r, s) in '
-            "enumerate(zip(right.tolist(), seen.tolist())) if s}"
+            "enumerate(zip(right.tolist(), seen.tolist(), strict=True)) if s}"
         )
     return "\n".join([*lines, "    return metrics"])
 
@@ -315,13 +316,12 @@ def _batches(data: Any, seed: int) -> str:
         one = "inputs[0], draws(epoch, 0)" if drawn else "inputs[0]"
         picked = "take(inputs[0], pick), draws(epoch, i)" if drawn else "take(inputs[0], pick)"
         body = [
-            "def batches(dataset, order, epoch, batch_size, drop_last, start=0):",
+            "def batches(dataset, order, batch_size, drop_last, start=0):",
             '    """One epoch\'s batches from number `start` on: slices, or picks of `order`."""',
             "    inputs, target = dataset",
             f"    count = {_COUNT}",
             "    if order is None and start == 0 and count == 1 and batch_size >= len(target):",
-            "        # one batch of everything, in order: the tensors themselves (a view per step",
-            "        # costs a 0.1 ms full-batch step 10%)",
+            "        # one batch of everything, in order: the tensors themselves, no views",
             *(
                 [f"        yield (transform_batch({one}),), target"]
                 if data.transforms_batches()
@@ -341,8 +341,8 @@ def _batches(data: Any, seed: int) -> str:
             "",
             "",
             "def take(x, pick):",
-            '    """Rows `pick` of x: a slice is a view; index_select copies many times faster',
-            '    than x[indices] does (2.3 ms against 77 µs for 64 CIFAR images)."""',
+            '    """Rows `pick` of x: a slice is a view; index_select copies faster than',
+            '    x[indices] does."""',
             "    return x[pick] if isinstance(pick, slice) else x.index_select(0, pick)",
             "",
             "",
@@ -352,8 +352,9 @@ def _batches(data: Any, seed: int) -> str:
         ]
     else:
         body = [
-            "def batches(dataset, order, epoch, batch_size, drop_last, start=0):",
-            '    """One epoch\'s batches through a DataLoader, in `order`, from `start` on."""',
+            "def batches(dataset, order, batch_size, drop_last, start=0, epoch=0):",
+            '    """One epoch\'s batches through a DataLoader, in `order`, from `start` on;',
+            '    `epoch` seeds the workers (their random transforms)."""',
             "    ids = order.tolist() if order is not None else list(range(len(dataset)))",
             f"    count = {_COUNT.replace('len(target)', 'len(dataset)')}",
             "    plan = [ids[i * batch_size : (i + 1) * batch_size] for i in range(start, count)]",
@@ -399,9 +400,12 @@ def _epoch_order() -> str:
     )
 
 
-def _prepare(spec: Any) -> str:
-    """prepare(net): the model as it trains, after .to(DEVICE): train.channels_last, compile."""
+def _prepare(spec: Any) -> list[str]:
+    """prepare(net): the model as it trains, after .to(DEVICE): train.channels_last, compile;
+    none when neither is set (the net itself trains)."""
     train = spec.train
+    if not uses_prepare(spec):
+        return []
     lines = [
         "def prepare(net):",
         '    """The model as train_step() gets it (train.channels_last, train.compile)."""',
@@ -410,7 +414,12 @@ def _prepare(spec: Any) -> str:
         lines.append("    net = net.to(memory_format=torch.channels_last)  # NHWC weights")
     if train.compile:
         lines.append("    net = torch.compile(net)  # its first steps compile")
-    return "\n".join([*lines, "    return net"])
+    return ["\n".join([*lines, "    return net"])]
+
+
+def uses_prepare(spec: Any) -> bool:
+    """Whether the model trains as something other than itself (channels_last, compile)."""
+    return bool(getattr(spec.train, "channels_last", False) or spec.train.compile)
 
 
 def _train_step(spec: Any) -> str:
@@ -553,9 +562,6 @@ def _autocast(amp: str | None, pad: str, body: list[str]) -> list[str]:
 
 def program(spec: Any, origin: str) -> str:
     """What `graphspec run` executes: the script's header, settings and shared functions."""
-    parts = [
-        header(spec.data, [f"The training functions of {origin}, as `emit --train` writes them."]),
-        "\n".join(settings(spec)),
-        *sections(spec),
-    ]
-    return "\n\n\n".join(parts) + "\n"
+    code = "\n\n\n".join(["\n".join(settings(spec)), *sections(spec)]) + "\n"
+    comment = f"The training functions of {origin}, as `emit --train` writes them."
+    return header(spec.data, [comment], code) + codegen.after_imports(code)

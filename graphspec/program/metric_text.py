@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphspec.core.codetext import literal
 from graphspec.language.recipe import evaluation_metrics, task_of
 
 SOURCE = '''
@@ -33,8 +34,11 @@ def prf(confusion, name, binary):
         tp, predicted, actual = tp.sum(), predicted.sum(), actual.sum()
     ratio = lambda a, b: torch.where(b > 0, a / b.clamp_min(1), torch.zeros_like(a))  # noqa: E731
     precision, recall = ratio(tp, predicted), ratio(tp, actual)
-    value = {"precision": precision, "recall": recall,
-             "f1": ratio(2 * precision * recall, precision + recall)}[metric]
+    value = {
+        "precision": precision,
+        "recall": recall,
+        "f1": ratio(2 * precision * recall, precision + recall),
+    }[metric]
     if average == "binary":
         return value[1].item()
     if average == "weighted":
@@ -98,8 +102,8 @@ def settings(spec: Any) -> list[str]:
     shown = [n for n in names if n not in ("per_class", "confusion_matrix")]
     threshold = spec.evaluate.threshold if spec.evaluate else 0.5
     return [
-        f"LOSS = {spec.loss.op!r}",
-        f"TASK = {task_of(spec.loss.op, spec.data)!r}",
-        f"TEST_METRICS = {shown!r}  # evaluate.metrics, or the task's own",
+        f"LOSS = {literal(spec.loss.op)}",
+        f"TASK = {literal(task_of(spec.loss.op, spec.data))}",
+        f"TEST_METRICS = {literal(shown)}  # evaluate.metrics, or the task's own",
         f"THRESHOLD = {threshold!r}",
     ]

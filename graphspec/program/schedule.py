@@ -1,9 +1,10 @@
-"""The spec's learning-rate scheduler as generated source: `make_scheduler(optimizer, intervals)`,
+"""The spec's learning-rate scheduler as generated source: `make_scheduler(optimizer[, intervals])`,
 one function that `emit --train`'s script and `graphspec run` both call, so the two build the
 same torch scheduler. Nothing here imports torch.
 
 `intervals` is how often the scheduler steps in the whole run (its steps with `interval: step`,
-else its epochs): OneCycleLR's `total_steps` when the spec leaves it out. A `warmup:` puts
+else its epochs): OneCycleLR's `total_steps` when the spec leaves it out, the one scheduler
+that reads it (`needs_intervals`). A `warmup:` puts
 torch's LinearLR before the scheduler with SequentialLR. ReduceLROnPlateau steps after each
 validation with the metric it watches (`monitor`, not a torch argument).
 """
@@ -31,6 +32,13 @@ def plateau_monitor(spec: Any) -> str | None:
     return entry.monitor if entry is not None and entry.op in ON_VALIDATION else None
 
 
+def needs_intervals(spec: Any) -> bool:
+    """Whether make_scheduler() takes `intervals`: only a OneCycleLR without total_steps reads
+    it (the run and the script both pass it exactly then)."""
+    entry = spec.scheduler
+    return entry is not None and entry.op == "OneCycleLR" and entry.total_steps is None
+
+
 def source(spec: Any) -> str:
     entry = spec.scheduler
     warm = getattr(entry, "warmup", None)
@@ -41,10 +49,16 @@ def source(spec: Any) -> str:
         args.insert(0, f"mode={plateau_mode(entry)!r}")
     main = f"{LR}{entry.op}({', '.join(['optimizer', *args])})"
     when = "after each validation" if entry.op in ON_VALIDATION else f"every {entry.interval}"
-    lines = [
-        "def make_scheduler(optimizer, intervals):",
-        f'    """The spec\'s scheduler, stepped {when}; `intervals`: its steps in the run."""',
-    ]
+    if needs_intervals(spec):
+        lines = [
+            "def make_scheduler(optimizer, intervals):",
+            f'    """The spec\'s scheduler, stepped {when}; `intervals`: its steps in the run."""',
+        ]
+    else:
+        lines = [
+            "def make_scheduler(optimizer):",
+            f'    """The spec\'s scheduler, stepped {when}."""',
+        ]
     if warm is None:
         return "\n".join([*lines, f"    return {main}"])
     return "\n".join(

@@ -75,7 +75,9 @@ class Split:
         """This epoch's batches from number `start` on; draws the order from `generator`."""
         raw = self.raw
         order = self.program.epoch_order(raw, generator) if generator is not None else None
-        batches = self.program.batches(raw, order, epoch, self.batch_size, self.drop_last, start)
+        # a DataLoader's workers are seeded by the epoch; tensors in memory need no seed
+        seed = {} if isinstance(self.items, TensorSet) else {"epoch": epoch}
+        batches = self.program.batches(raw, order, self.batch_size, self.drop_last, start, **seed)
         return batches if self.shard is None else self._cut(batches)
 
     def _cut(self, batches: Iterator[Batch]) -> Iterator[Batch]:
@@ -288,7 +290,7 @@ def first_sample(split: Split) -> tuple[tuple[torch.Tensor, ...], Any]:
 def _first_sample(split: Split) -> tuple[tuple[torch.Tensor, ...], Any]:
     if isinstance(split.items, TensorSet):  # through batches(): a batched transform applies
         first = torch.zeros(1, dtype=torch.long)
-        inputs, target = next(split.program.batches(split.raw, first, 0, 1, False))
+        inputs, target = next(split.program.batches(split.raw, first, 1, False))
         return tuple(t[0] for t in inputs), target[0]
     image, label = split.items[0]
     return (image,), label

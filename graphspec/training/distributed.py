@@ -225,34 +225,26 @@ class DistributedSession(Session):
         stop, state.best, state.best_step, state.best_epoch, state.bad_validations = box[0]
         return stop
 
+    # -- resuming: Session._resume, with rank 0 reading the checkpoint for every rank --------
     def _read_checkpoint(self) -> tuple[dict[str, Any], str, int]:
         return self._from_writer(super()._read_checkpoint)  # rank 0 reads, all receive
 
-    def _resume(self, job: Job, found: tuple[dict[str, Any], str, int]) -> TrainState:
-        ckpt, path, strays = found
+    def _check_world(self, ckpt: dict[str, Any], where: str) -> None:
         try:
-            checkpoint.check_world(ckpt, self.world.size, self.opts.any_world_size, path)
+            checkpoint.check_world(ckpt, self.world.size, self.opts.any_world_size, where)
         except SpecError:
             if not self.world.writer:
                 raise SystemExit(2) from None  # rank 0 says why, once
             raise
-        state = checkpoint.restore(
-            ckpt, self.model, job.optimizer, job.scheduler, job.generator, path
-        )
+
+    def _restored(self, ckpt: dict[str, Any]) -> None:
         ranks = ckpt.get("rng_ranks")
         if isinstance(ranks, list) and len(ranks) == self.world.size:
             torch.set_rng_state(ranks[self.world.rank])  # each rank's own stream
-        self.last_checkpoint = Path(path)
-        if self.world.writer:
-            runs.truncate_metrics(self.run_dir, state.step)
-            self._write_start(resumed_from=Path(path).name)
-        if strays:
-            self.screen.note(f"removed {strays} unfinished checkpoint file(s)")
-        self.screen.say(
-            f"resuming from {path} (step {state.step}, epoch {state.epoch + 1}, "
-            f"batch {state.batch})"
-        )
-        return state
+
+    @property
+    def _writes(self) -> bool:
+        return self.world.writer
 
     def _finish(self, job: Job, state: TrainState) -> int:
         if self.last_checkpoint != checkpoint.path_for(self.run_dir, state.step):

@@ -126,7 +126,14 @@ def make_scheduler(job: Job, spec: Any) -> Any:
     total = job.total_steps
     per_epoch = max(1, len(job.data.train))
     intervals = total if schedule.interval(spec) == "step" else -(-total // per_epoch)
-    return job.data.program.make_scheduler(job.optimizer, intervals)
+    given = (intervals,) if schedule.needs_intervals(spec) else ()
+    return job.data.program.make_scheduler(job.optimizer, *given)
+
+
+def _prepared(program: Any, model: nn.Module) -> nn.Module:
+    """The model as it trains: the generated prepare() (channels_last, torch.compile), or the
+    model itself where the spec sets neither and the program writes none."""
+    return model if program.prepare is None else program.prepare(model)
 
 
 def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed: int) -> Job:
@@ -141,7 +148,7 @@ def make_job(spec: Any, model: nn.Module, data: Data, device: torch.device, seed
     if epochs is None and steps is None:
         epochs = 1
     job = Job(
-        model=data.program.prepare(model),  # generated: channels_last, torch.compile
+        model=_prepared(data.program, model),
         loss_fn=make_loss(spec.loss).to(device, getattr(torch, spec.train.dtype)),
         optimizer=optimizer,
         scheduler=None,

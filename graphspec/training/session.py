@@ -138,23 +138,20 @@ class Session:
         )
         job.log_every = per_epoch
 
-    def _read_checkpoint(self) -> tuple[dict[str, Any], str, int]:
-        """The newest checkpoint that verifies against this spec's hash, its path, and how many
-        unfinished checkpoint files were removed."""
-        strays = checkpoint.remove_strays(self.run_dir)
-        ckpt, path = checkpoint.newest_valid(self.run_dir, self.spec_hash, self.opts.fallback)
-        return ckpt, str(path), len(strays)
-
     def _resume(self, job: Job, found: tuple[dict[str, Any], str, int]) -> TrainState:
+        """Continue from `found`, the run folder's newest valid checkpoint (read before the job
+        is made: its weights may be needed first); a distributed run: every rank, from the copy
+        rank 0 reads (see distributed.py's hooks)."""
         ckpt, where, strays = found
-        path = Path(where)
-        checkpoint.check_world(ckpt, 1, self.opts.any_world_size, where)
-        self.last_checkpoint = path
+        self._check_world(ckpt, where)
         state = checkpoint.restore(
-            ckpt, self.model, job.optimizer, job.scheduler, job.generator, str(path)
+            ckpt, self.model, job.optimizer, job.scheduler, job.generator, where
         )
-        runs.truncate_metrics(self.run_dir, state.step)
-        self._write_start(resumed_from=path.name)
+        self._restored(ckpt)
+        path = self.last_checkpoint = Path(where)
+        if self._writes:
+            runs.truncate_metrics(self.run_dir, state.step)
+            self._write_start(resumed_from=path.name)
         if strays:
             self.screen.note(f"removed {strays} unfinished checkpoint file(s)")
         self.screen.say(
@@ -162,6 +159,24 @@ class Session:
             f"batch {state.batch})"
         )
         return state
+
+    def _read_checkpoint(self) -> tuple[dict[str, Any], str, int]:
+        """The newest valid checkpoint, its path, and how many unfinished files were removed."""
+        strays = checkpoint.remove_strays(self.run_dir)
+        ckpt, path = checkpoint.newest_valid(self.run_dir, self.spec_hash, self.opts.fallback)
+        return ckpt, str(path), len(strays)
+
+    def _check_world(self, ckpt: dict[str, Any], where: str) -> None:
+        """E-RESUME when the checkpoint was written by another number of processes."""
+        checkpoint.check_world(ckpt, 1, self.opts.any_world_size, where)
+
+    def _restored(self, ckpt: dict[str, Any]) -> None:
+        """After the weights, optimizer and RNG are back: nothing more for one process."""
+
+    @property
+    def _writes(self) -> bool:
+        """Whether this process writes the run folder (one process always does)."""
+        return True
 
     def _write_start(self, resumed_from: str | None = None) -> None:
         fake = self.opts.fake_data if self._fakeable else None

@@ -387,7 +387,7 @@ def _run(source: str, x: float, **params: float) -> float:
 def test_sin_polynomial_renders_with_mapped_names() -> None:
     expr = parse_elementwise(POLY, SELF)
     assert expr.names == frozenset("abcdx")
-    assert expr.render(SELF) == "self.a * x + self.b * x ** 3 + self.c * x ** 5 + self.d * x ** 7"
+    assert expr.render(SELF) == "self.a * x + self.b * x**3 + self.c * x**5 + self.d * x**7"
 
 
 def test_sin_polynomial_rendering_computes_the_math() -> None:

@@ -58,7 +58,7 @@ def _batches(spec_text: str, order: torch.Tensor, count: int):
     spec = compile_text(spec_text).spec
     prog = program.load(spec, "<test>")
     trainset, _ = prog.make_data()
-    made = prog.batches(trainset, order, 0, spec.data.batch_size, False)
+    made = prog.batches(trainset, order, spec.data.batch_size, False)
     return spec.data, [next(made) for _ in range(count)]
 
 

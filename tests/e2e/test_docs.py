@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
 
+import graphspec
 from graphspec.compiler.pipeline import compile_file
 from graphspec.ops import OPS, Op
 
@@ -151,9 +153,18 @@ def test_a_negative_constant_keeps_its_sign_under_power(tmp_path, monkeypatch):
     assert torch.equal(compiled.build()(x), 4 * x**-2)
 
 
-if __name__ == "__main__":  # regenerate the op table in docs/ops.md
+def _own_package() -> bool:
+    """Whether the graphspec imported here is this checkout's (not another install's)."""
+    return Path(graphspec.__file__).resolve().parent == ROOT / "graphspec"
+
+
+if __name__ == "__main__":  # regenerate the op table in docs/ops.md, from this checkout's ops
+    if not _own_package():  # another graphspec came first on the path: run again with ours
+        paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+        os.execve(sys.executable, [sys.executable, __file__], env)
     OPS_DOC.write_text(_with_table(OPS_DOC.read_text()))
-    print(f"wrote {OPS_DOC.relative_to(ROOT)}", file=sys.stderr)
+    print(f"wrote {OPS_DOC.relative_to(ROOT)} from {graphspec.__file__}", file=sys.stderr)
 
 
 def test_every_error_code_is_documented():

@@ -153,7 +153,7 @@ def module_source(op: Op, names: tuple[str, ...]) -> str:
     init = f"        self.node = {op.emit_init()}" if op.kind == "module" else ""
     call = op.emit_call("node", list(names))
     body = _TEMPLATE.format(init=init, args=", ".join(names), call=call)
-    return codegen.HEADER.format(source="op_oracle") + body
+    return codegen.file_text("op_oracle", body)
 
 
 @dataclass

@@ -84,7 +84,7 @@ def test_cifar_script_reads_like_the_tutorial(tmp_path):
     text = _emit(SPECS / "cifar.yaml", tmp_path / "cifar_train.py")
     compile(text, "cifar_train.py", "exec")
     for piece in (
-        "torchvision.datasets.CIFAR10(root='data', train=True, download=True",
+        'torchvision.datasets.CIFAR10(root="data", train=True, download=True',
         "transforms.Normalize(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))",
         "criterion = nn.CrossEntropyLoss()",
         "optimizer = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)",

@@ -7,6 +7,7 @@ The negative control shows the payload really is code when pasted into a file un
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -72,7 +73,10 @@ def test_one_line_escapes_every_line_break():
 
 
 def test_literal_is_plain_values_only():
-    assert literal(["a\nb", 1, (2.5,), None]) == "['a\\nb', 1, (2.5,), None]"
+    assert literal(["a\nb", 1, (2.5,), None]) == '["a\\nb", 1, (2.5,), None]'
+    # double quotes as ruff writes them; any text still reads back as itself
+    for text in ['say "hi"', "it's", "both ' and \"", "back\\slash", '"""', "\x00\u2028"]:
+        assert ast.literal_eval(literal(text)) == text
     with pytest.raises(TypeError):
         literal(object())
 

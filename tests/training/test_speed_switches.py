@@ -117,8 +117,7 @@ def test_prepare_applies_channels_last_and_compile_as_written():
     compiled = functions.program(compile_text(_spec("{steps: 1, compile: true}")).spec, "<t>")
     assert "    net = torch.compile(net)" in compiled
     plain = program.load(compile_text(_spec("{steps: 1}")).spec, "<test>")
-    other = compile_text(_spec("{steps: 1}")).build()
-    assert plain.prepare(other) is other  # nothing set: the net itself
+    assert plain.prepare is None and "def prepare" not in plain.source  # the net itself trains
 
 
 def test_channels_last_and_bf16_train_to_the_end(tmp_path):
