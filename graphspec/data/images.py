@@ -635,8 +635,10 @@ def decoded(folder, decode, report=None):
     for path, _ in folder.samples:
         image = decode(read_image(path, folder.loader))
         if images and image.shape != images[0].shape:  # the folder changed since it was planned
-            raise ValueError(f"{path} decodes to {tuple(image.shape)}, the first image to "
-                             f"{tuple(images[0].shape)}: the images must decode to one size")
+            raise ValueError(
+                f"{path} decodes to {tuple(image.shape)}, the first image to "
+                f"{tuple(images[0].shape)}: the images must decode to one size"
+            )
         images.append(image)
         if report is not None:
             report(len(images))
@@ -680,7 +682,7 @@ def random_crop(images, size, padding, draws):
         raise ValueError(f"RandomCrop of {size} from images of {tuple(images.shape[-2:])}")
     tops = torch.randint(rows, (len(images),), generator=draws).tolist()
     lefts = torch.randint(cols, (len(images),), generator=draws).tolist()
-    cut = [x[:, t : t + height, u : u + width] for x, t, u in zip(images, tops, lefts)]
+    cut = [x[:, t : t + height, u : u + width] for x, t, u in zip(images, tops, lefts, strict=True)]
     return torch.stack(cut)"""
 
 _RANDOM_FLIP = """\

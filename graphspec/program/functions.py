@@ -315,9 +315,14 @@ def _batches(data: Any, seed: int) -> str:
         drawn = data.augments_batches()
         one = "inputs[0], draws(epoch, 0)" if drawn else "inputs[0]"
         picked = "take(inputs[0], pick), draws(epoch, i)" if drawn else "take(inputs[0], pick)"
+        doc = '    """One epoch\'s batches from number `start` on: slices, or picks of `order`'
         body = [
-            "def batches(dataset, order, batch_size, drop_last, start=0):",
-            '    """One epoch\'s batches from number `start` on: slices, or picks of `order`."""',
+            f"def batches(dataset, order, batch_size, drop_last, start=0{', epoch=0' * drawn}):",
+            *(
+                [doc + ";", '    `epoch` seeds their random transforms (draws)."""']
+                if drawn
+                else [doc + '."""']
+            ),
             "    inputs, target = dataset",
             f"    count = {_COUNT}",
             "    if order is None and start == 0 and count == 1 and batch_size >= len(target):",

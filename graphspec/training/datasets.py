@@ -75,8 +75,10 @@ class Split:
         """This epoch's batches from number `start` on; draws the order from `generator`."""
         raw = self.raw
         order = self.program.epoch_order(raw, generator) if generator is not None else None
-        # a DataLoader's workers are seeded by the epoch; tensors in memory need no seed
-        seed = {} if isinstance(self.items, TensorSet) else {"epoch": epoch}
+        # a DataLoader's workers are seeded by the epoch, and so are the random transforms of
+        # an image folder decoded once (the program's draws()); other tensors need no seed
+        seeded = not isinstance(self.items, TensorSet) or "draws" in self.program.namespace
+        seed = {"epoch": epoch} if seeded else {}
         batches = self.program.batches(raw, order, self.batch_size, self.drop_last, start, **seed)
         return batches if self.shard is None else self._cut(batches)
 

@@ -65,7 +65,7 @@ def test_random_flips_and_crops_draw_per_batch_from_seed_epoch_and_batch(folder)
     order = torch.arange(24)
 
     def epoch(n: int) -> list[torch.Tensor]:
-        return [x for (x,), _ in prog.batches(trainset, order, n, 8, False)]
+        return [x for (x,), _ in prog.batches(trainset, order, 8, False, epoch=n)]
 
     assert all(torch.equal(a, b) for a, b in zip(epoch(0), epoch(0), strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(epoch(0), epoch(1), strict=True))
@@ -73,13 +73,13 @@ def test_random_flips_and_crops_draw_per_batch_from_seed_epoch_and_batch(folder)
     (images,), _ = trainset
     flip = "[{CenterCrop: 24}, {RandomHorizontalFlip: {p: 1.0}}, PILToTensor]"
     flipped = program.load(compile_text(_spec(folder, flip)).spec, "<test>")
-    (batch,), _ = next(flipped.batches(flipped.make_data()[0], None, 0, 8, False))
+    (batch,), _ = next(flipped.batches(flipped.make_data()[0], None, 8, False))
     (plain,), _ = flipped.make_data()[0]
     assert torch.equal(batch, plain[:8].flip(-1))
 
     crop = "[{CenterCrop: 28}, {RandomCrop: {size: 24, padding: 2}}, PILToTensor]"
     cropped = program.load(compile_text(_spec(folder, crop)).spec, "<test>")
-    (batch,), _ = next(cropped.batches(trainset, None, 0, 8, False))
+    (batch,), _ = next(cropped.batches(trainset, None, 8, False))
     padded = torch.nn.functional.pad(images[:8], (2, 2, 2, 2))
     offsets = set()
     for image, source in zip(batch, padded, strict=True):
