@@ -80,6 +80,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--no-budget", action="store_true", help="skip the memory budget check (E-BUDGET)"
     )
     p.add_argument(
+        "--decode-cache",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="keep an image folder's decoded images in DIR (default $XDG_CACHE_HOME/graphspec/"
+        "decoded), keyed by each file's name, size and time: the next run skips the decode",
+    )
+    p.add_argument(
         "--nproc",
         type=int,
         metavar="N",
@@ -118,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         argv=_command_line(args),
         budget_mem=args.budget_mem,
         no_budget=args.no_budget,
+        decode_cache=args.decode_cache,
         pictures=_pictures(args),
     )
     return train(opts)
@@ -192,6 +201,8 @@ def _command_line(args: argparse.Namespace) -> list[str]:
         value = getattr(args, flag)
         if value is not None and not (flag == "runs_dir" and value == "runs"):
             line += [f"--{flag.replace('_', '-')}", str(value)]
+    if args.decode_cache is not None:
+        line += ["--decode-cache", *([args.decode_cache] if args.decode_cache else [])]
     flags = ("fallback", "quiet", "overwrite", "no_budget", "any_world_size", "no_plots")
     return line + [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f)]
 

@@ -44,7 +44,8 @@ BANNED_NAMES = frozenset(
 _ALLOWED_DUNDERS = frozenset({"__init__", "__name__", "__main__"})
 
 # Calls that read or write files, and the generated functions known to make them: make_data reads
-# the data files and never writes, main() (emit --train) saves and reloads the trained weights,
+# the data files and never writes (nor does read_image, which reads an image folder's files for
+# it: data/images.py), main() (emit --train) saves and reloads the trained weights,
 # and nothing else touches a file. A call is named by its dotted text (`np.load`); a name ending
 # in "." stands for everything under it. The enclosing function is the top-level one (a helper
 # nested inside make_data is make_data's).
@@ -52,18 +53,19 @@ GUARDED_CALLS: dict[str, frozenset[str]] = {
     "torch.save": frozenset({"main"}),
     "torch.load": frozenset({"make_data", "main", "load_weights"}),
     "np.load": frozenset({"make_data"}),
-    "Path": frozenset({"make_data"}),
+    "Path": frozenset({"make_data", "read_image"}),
     "csv.": frozenset({"make_data"}),
     "safetensors.": frozenset({"make_data"}),
     "load_digits": frozenset({"make_data"}),
     "torchvision.datasets.": frozenset({"make_data"}),
+    "torchvision.io.read_file": frozenset({"make_data"}),
 }
 # Namespaces no generated text calls into: they load code, open files or reach other processes.
 BANNED_CALLS = (
     "torch.hub.", "torch.jit.", "torch.ops.", "torch.library.", "torch.utils.cpp_extension.",
     "torch.package.", "torch.classes.", "torch.from_file", "torch.distributed.",
     "torch.multiprocessing.", "np.save", "np.ctypeslib.", "np.memmap", "np.fromfile",
-    "np.lib.", "np.tofile", "pathlib.", "shutil.", "tempfile.",
+    "np.lib.", "np.tofile", "pathlib.", "shutil.", "tempfile.", "torchvision.io.write",
 )  # fmt: skip
 # Methods that change files; no generated function calls them on anything.
 WRITER_METHODS = frozenset(

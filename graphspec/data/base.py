@@ -135,6 +135,11 @@ class Source(StrictModel):
         """Whether batches() applies the program's `transform_batch` to each batch's input."""
         return False
 
+    def augments_batches(self) -> bool:
+        """Whether `transform_batch` draws random numbers: batches() then gives it a generator
+        seeded by (seed, epoch, batch) (program/functions.py `draws`)."""
+        return False
+
     def data_path(self) -> str:
         """How batches are made, in words (printed and kept in meta.json as `data_path`)."""
         return "in memory: tensors sliced per batch (no DataLoader)"

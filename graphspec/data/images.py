@@ -27,7 +27,9 @@ from graphspec.data.base import (
 )
 from graphspec.data.tensors import ShapeList
 from graphspec.data.transforms import (
+    ON_UINT8,
     Transforms,
+    augments,
     batched_steps,
     decode_steps,
     decoded_shape,
@@ -340,11 +342,20 @@ class ImageFolderData(ImageSource):
 
     @property
     def imports(self) -> tuple[str, ...]:  # type: ignore[override]
-        thread_pool = ("from concurrent.futures import ThreadPoolExecutor",)
-        return TORCHVISION_IMPORTS + (thread_pool if self.in_memory else ())
+        path = ("from pathlib import Path",) if self.in_memory and self.reads_png() else ()
+        v2 = ("from torchvision.transforms import v2",) if self.augments_batches() else ()
+        return TORCHVISION_IMPORTS + path + v2
 
     def transforms_batches(self) -> bool:
         return self.in_memory
+
+    def augments_batches(self) -> bool:
+        return self.in_memory and augments(decode_steps(self.transforms)[1])
+
+    def reads_png(self) -> bool:
+        """Whether PNGs are read by torchvision.io: when every decode step gives the same pixels
+        on the decoded tensor as on the PIL image (a Resize or Grayscale wants PIL's image)."""
+        return all(name in ON_UINT8 for name, _ in decode_steps(self.transforms)[0])
 
     def _why_loader(self) -> str:
         return self.plan.why_not or ""
@@ -355,16 +366,20 @@ class ImageFolderData(ImageSource):
         before, after = decode_steps(self.transforms)
         c, h, w = self.plan.shape
         once = ", ".join(["decoded", *(name for name, _ in before)])
+        drawn = " (random draws seeded by seed, epoch and batch)" if augments(after) else ""
         return (
             f"in memory: each image {once} once into one uint8 tensor ({self.plan.count:,} x "
             f"{c}x{h}x{w}, {_show(self.plan.bytes)}), {', '.join(n for n, _ in after)} on "
-            "whole batches (no DataLoader)"
+            f"whole batches{drawn} (no DataLoader)"
         )
 
     def helpers(self) -> list[str]:
         if not self.in_memory:
             return []
-        return [_DECODED, _transform_batch(decode_steps(self.transforms)[1])]
+        after = decode_steps(self.transforms)[1]
+        reader = _READ_PNG if self.reads_png() else _READ_PIL
+        drawn = [_RANDOM_CROP, _RANDOM_FLIP] if augments(after) else []
+        return [_DECODED, reader, *drawn, _transform_batch(after)]
 
     def class_names(self) -> list[str] | None:
         """On the decode path, the class folders' names as ImageFolder finds them (sorted)."""
@@ -410,18 +425,20 @@ class ImageFolderData(ImageSource):
 
     def _make_decoded(self) -> list[str]:
         before, _ = decode_steps(self.transforms)
+        if not self.reads_png():  # read_image gives PIL images: the steps end in a tensor
+            before = [*before, ("PILToTensor", {})]
         test = (
-            f"    testset = decoded(torchvision.datasets.ImageFolder({literal(self.test_root)}, "
-            "transform=decode))"
+            f"    testset = decoded(torchvision.datasets.ImageFolder({literal(self.test_root)}), "
+            "decode)"
             if self.test_root
             else "    testset = None"
         )
         return [
             "    # each image decoded once, as ImageFolder reads it, through the transforms before",
             "    # ToTensor; batches() does the rest a whole batch at a time",
-            compose_line("decode", [*before, ("PILToTensor", {})]),
-            f"    trainset = decoded(torchvision.datasets.ImageFolder({literal(self.root)}, "
-            "transform=decode))",
+            compose_line("decode", before),
+            f"    trainset = decoded(torchvision.datasets.ImageFolder({literal(self.root)}), "
+            "decode)",
             test,
             "    return trainset, testset",
         ]
@@ -519,12 +536,24 @@ def _plan(files: tuple, steps: tuple, limit: tuple[int, str]) -> DecodePlan:
 
 
 def _header_size(path: str) -> tuple[int, int]:
-    """An image's (height, width) from its header: PIL reads no pixels for it."""
+    """An image's (height, width) from its header: a PNG's from its IHDR chunk (the first 24
+    bytes: several times faster than opening it with PIL), any other image's by PIL, which
+    reads no pixels for it."""
+    import struct
+
     from PIL import Image  # torchvision's own reader; `run` only
 
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", head[16:24])
+        return height, width
     with Image.open(path) as image:
         width, height = image.size
     return height, width
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _show(n: float) -> str:
@@ -598,27 +627,77 @@ def images_of(dataset):
 
 
 _DECODED = """\
-def decoded(folder):
-    \"\"\"An ImageFolder's images, each decoded once by its loader and transform, as one uint8
-    tensor (N, C, H, W), and its labels. Threads decode in turn (PIL lets go of the GIL while
-    it decodes); the images keep the folder's order.\"\"\"
-    paths = [path for path, _ in folder.samples]
-    first = folder.transform(folder.loader(paths[0]))
-    images = torch.empty((len(paths), *first.shape), dtype=torch.uint8)
-    with ThreadPoolExecutor(max(1, min(8, torch.get_num_threads()))) as pool:
-        made = pool.map(lambda path: folder.transform(folder.loader(path)), paths, chunksize=64)
-        for i, (path, image) in enumerate(zip(paths, made)):
-            if image.shape != first.shape:  # the folder changed since the program was made
-                raise ValueError(f"{path} decodes to {tuple(image.shape)}, the first image to "
-                                 f"{tuple(first.shape)}: the images must decode to one size")
-            images[i] = image
-    return (images,), torch.tensor(folder.targets)"""
+def decoded(folder, decode, report=None):
+    \"\"\"An ImageFolder's images, each read once (read_image) and brought through `decode` (the
+    transforms before ToTensor), as one uint8 tensor (N, C, H, W), and its labels. `report` is
+    told how many are done after each image (graphspec run's progress bar).\"\"\"
+    images = []
+    for path, _ in folder.samples:
+        image = decode(read_image(path, folder.loader))
+        if images and image.shape != images[0].shape:  # the folder changed since it was planned
+            raise ValueError(
+                f"{path} decodes to {tuple(image.shape)}, the first image to "
+                f"{tuple(images[0].shape)}: the images must decode to one size"
+            )
+        images.append(image)
+        if report is not None:
+            report(len(images))
+    return (torch.stack(images),), torch.tensor(folder.targets)"""
+
+_READ_PNG = """\
+PNG_SIGNATURE = b"\\x89PNG\\r\\n\\x1a\\n"
+
+
+def read_image(path, loader):
+    \"\"\"An image as ImageFolder's loader gives it (RGB), as a uint8 tensor (C, H, W). A PNG of 8
+    bits a channel is decoded by torchvision.io (libpng: the very pixels PIL gives, several times
+    faster for small images); any other file by the loader (PIL), JPEGs included: another libjpeg
+    need not give PIL's pixels.\"\"\"
+    data = Path(path).read_bytes()
+    if data.startswith(PNG_SIGNATURE):
+        png = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        try:
+            image = torchvision.io.decode_png(png, mode=torchvision.io.ImageReadMode.RGB)
+        except RuntimeError:  # libpng refuses it: PIL says why (or reads it after all)
+            image = None
+        if image is not None and image.dtype == torch.uint8:  # 16 bits: PIL's own reduction
+            return image
+    return transforms.functional.pil_to_tensor(loader(path))"""
+
+_READ_PIL = """\
+def read_image(path, loader):
+    \"\"\"An image as ImageFolder's loader gives it (a PIL image, RGB): the transforms before
+    ToTensor resample it as torchvision does a PIL image.\"\"\"
+    return loader(path)"""
+
+_RANDOM_CROP = """\
+def random_crop(images, size, padding, draws):
+    \"\"\"transforms.RandomCrop(size, padding) on a batch (N, C, H, W): padded by v2's pad, then
+    each image cut at its own offsets drawn from `draws` (a slice: v2's crop of a tensor).\"\"\"
+    if padding:
+        images = v2.functional.pad(images, [padding])
+    height, width = size
+    rows, cols = images.shape[-2] - height + 1, images.shape[-1] - width + 1
+    if rows < 1 or cols < 1:
+        raise ValueError(f"RandomCrop of {size} from images of {tuple(images.shape[-2:])}")
+    tops = torch.randint(rows, (len(images),), generator=draws).tolist()
+    lefts = torch.randint(cols, (len(images),), generator=draws).tolist()
+    cut = [x[:, t : t + height, u : u + width] for x, t, u in zip(images, tops, lefts, strict=True)]
+    return torch.stack(cut)"""
+
+_RANDOM_FLIP = """\
+def random_flip(images, p, draws, flip):
+    \"\"\"transforms.RandomHorizontalFlip(p) or RandomVerticalFlip(p) (`flip`: v2's horizontal_flip
+    or vertical_flip) on a batch, each image flipped or not by its own draw from `draws`.\"\"\"
+    chosen = (torch.rand(len(images), generator=draws) < p).view(-1, 1, 1, 1)
+    return torch.where(chosen, flip(images), images)"""
 
 
 def _transform_batch(steps: list[tuple[str, dict]]) -> str:
     """transform_batch(images): the spec's transforms as tensor ops on a uint8 batch."""
+    drawn = augments(steps)
     lines = [
-        "def transform_batch(images):",
+        f"def transform_batch(images{', draws' if drawn else ''}):",
         '    """The transforms on a whole uint8 batch (N, C, H, W): the very numbers of',
         "    torchvision's per-image path, without a PIL image per sample (see graphspec's",
         '    data/transforms.py for which transforms have such a form)."""',
@@ -640,6 +719,18 @@ def _transform_batch(steps: list[tuple[str, dict]]) -> str:
                     "dtype=torch.get_default_dtype()).view(-1, 1, 1)"
                 )
             lines.append(f"    {name} = {name}.sub(MEAN_{n}).div(STD_{n})  # {call}")
+        elif op == "RandomCrop":
+            size = literal(args["size"] if isinstance(args["size"], tuple) else (args["size"],) * 2)
+            padding = literal(args["padding"] or 0)
+            crop = f"random_crop({name}, {size}, {padding}, draws)"
+            lines += [f"    # {call}", f"    {name} = {crop}"]
+        elif op in ("RandomHorizontalFlip", "RandomVerticalFlip"):
+            flip = "horizontal_flip" if op == "RandomHorizontalFlip" else "vertical_flip"
+            p = literal(args["p"])
+            lines += [
+                f"    # {call}",
+                f"    {name} = random_flip({name}, {p}, draws, v2.functional.{flip})",
+            ]
         else:
             lines.append(f"    {name} = {call}({name})")
     head = ["# Normalize's mean and std as torchvision makes them, over (C, 1, 1)", *constants]

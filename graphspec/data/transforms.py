@@ -157,23 +157,34 @@ def why_not_batched(transforms: list[Any]) -> str:
 # A folder of image files (ImageFolder) has no uint8 array to start from: each image is decoded
 # once, by torchvision's own loader and the PIL transforms before ToTensor, which are all
 # deterministic (so doing them once gives what doing them every epoch would), then held as
-# uint8. The transforms from ToTensor on run per batch as above.
+# uint8. The transforms from ToTensor on run per batch as above. Random flips and crops may
+# follow the decode steps: they run per batch too, on the uint8 (or float) batch, each image
+# drawing its own flip and offsets from a generator seeded by (seed, epoch, batch): the run, a
+# resumed run and the emitted script draw alike. (Their draws are not the DataLoader path's,
+# which draws per sample from the global generator.)
 AT_DECODE = {"Resize", "CenterCrop", "Pad", "Grayscale"}
+RANDOM_BATCHED = {"RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop"}
 
 
 def decode_steps(transforms: list[Any]) -> tuple[list, list] | None:
-    """(the steps done once per image at decode, the steps per batch from ToTensor on), or None
-    when a transform keeps the images on the DataLoader path (why_not_decoded says which)."""
-    steps = _split(transforms, AT_DECODE)
+    """(the steps done once per image at decode, the steps per batch: random flips and crops,
+    then those from ToTensor on), or None when a transform keeps the images on the DataLoader
+    path (why_not_decoded says which)."""
+    steps = _split(transforms, AT_DECODE | RANDOM_BATCHED, RANDOM_BATCHED)
     if isinstance(steps, str):
         return None
-    first = next(i for i, (n, _) in enumerate(steps) if n in TO_TENSOR)
+    first = next(i for i, (n, _) in enumerate(steps) if n in TO_TENSOR or n in RANDOM_BATCHED)
     return steps[:first], steps[first:]
 
 
 def why_not_decoded(transforms: list[Any]) -> str:
-    steps = _split(transforms, AT_DECODE)
+    steps = _split(transforms, AT_DECODE | RANDOM_BATCHED, RANDOM_BATCHED)
     return steps if isinstance(steps, str) else "every transform is batched"
+
+
+def augments(steps: list[tuple[str, dict]]) -> bool:
+    """Whether per-batch steps draw random numbers (a generator per batch is then made)."""
+    return any(name in RANDOM_BATCHED for name, _ in steps)
 
 
 def decoded_shape(steps: list[tuple[str, dict]], raw: tuple[int, int] | None):
@@ -201,9 +212,12 @@ def _pair(size: Any) -> tuple[int, int]:
     return (size, size) if isinstance(size, int) else (size[0], size[1])
 
 
-def _split(transforms: list[Any], before_ok: set[str]) -> list[tuple[str, dict]] | str:
+def _split(
+    transforms: list[Any], before_ok: set[str], random_ok: frozenset[str] | set[str] = frozenset()
+) -> list[tuple[str, dict]] | str:
     """The steps when those before the first ToTensor/PILToTensor are in `before_ok` and those
-    after it have tensor forms; else why not, in words."""
+    after it have tensor forms (or are in `random_ok`), and no deterministic step before ToTensor
+    follows a random one (it could not be done once at decode); else why not, in words."""
     if preset_name(transforms):
         return f"{preset_name(transforms)}.transforms() resizes each image"
     steps = transform_steps(transforms)
@@ -211,9 +225,14 @@ def _split(transforms: list[Any], before_ok: set[str]) -> list[tuple[str, dict]]
     if not any(n in TO_TENSOR for n in names):
         return "no ToTensor"
     first = next(i for i, n in enumerate(names) if n in TO_TENSOR)
+    drawn = None  # the first random step before ToTensor
     for i, name in enumerate(names):
-        allowed = before_ok if i < first else ON_TENSOR if i > first else TO_TENSOR
+        allowed = before_ok if i < first else ON_TENSOR | random_ok if i > first else TO_TENSOR
         if name not in allowed:
             where = "before" if i < first else "after"
             return f"{name} {where} {names[first]} has no exact batched form"
+        if i < first and name in random_ok:
+            drawn = drawn or name
+        elif i < first and drawn is not None:
+            return f"{name} after {drawn} cannot be done once at decode"
     return steps

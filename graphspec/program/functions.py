@@ -121,7 +121,7 @@ def sections(spec: Any) -> list[str]:
     parts = [
         "\n".join(["def make_data():", *(w for line in data.make_data() for w in wrap_call(line))]),
         *data.helpers(),
-        _batches(data),
+        _batches(data, spec.seed or 0),
         _epoch_order(),
         *_prepare(spec),
         _train_step(spec),
@@ -310,17 +310,25 @@ def _improved(spec: Any) -> str:
 _COUNT = "len(target) // batch_size if drop_last else -(-len(target) // batch_size)"
 
 
-def _batches(data: Any) -> str:
+def _batches(data: Any, seed: int) -> str:
     if data.in_memory:
+        drawn = data.augments_batches()
+        one = "inputs[0], draws(epoch, 0)" if drawn else "inputs[0]"
+        picked = "take(inputs[0], pick), draws(epoch, i)" if drawn else "take(inputs[0], pick)"
+        doc = '    """One epoch\'s batches from number `start` on: slices, or picks of `order`'
         body = [
-            "def batches(dataset, order, batch_size, drop_last, start=0):",
-            '    """One epoch\'s batches from number `start` on: slices, or picks of `order`."""',
+            f"def batches(dataset, order, batch_size, drop_last, start=0{', epoch=0' * drawn}):",
+            *(
+                [doc + ";", '    `epoch` seeds their random transforms (draws)."""']
+                if drawn
+                else [doc + '."""']
+            ),
             "    inputs, target = dataset",
             f"    count = {_COUNT}",
             "    if order is None and start == 0 and count == 1 and batch_size >= len(target):",
             "        # one batch of everything, in order: the tensors themselves, no views",
             *(
-                ["        yield (transform_batch(inputs[0]),), target"]
+                [f"        yield (transform_batch({one}),), target"]
                 if data.transforms_batches()
                 else ["        yield tuple(inputs), target"]
             ),
@@ -331,7 +339,7 @@ def _batches(data: Any) -> str:
             "        else:",
             "            pick = order[i * batch_size : (i + 1) * batch_size]",
             *(
-                ["        yield (transform_batch(take(inputs[0], pick)),), take(target, pick)"]
+                [f"        yield (transform_batch({picked}),), take(target, pick)"]
                 if data.transforms_batches()
                 else ["        yield tuple(take(x, pick) for x in inputs), take(target, pick)"]
             ),
@@ -345,6 +353,7 @@ def _batches(data: Any) -> str:
             "",
             "def size(dataset):",
             "    return len(dataset[1])",
+            *(_draws(seed) if drawn else []),
         ]
     else:
         body = [
@@ -367,6 +376,23 @@ def _batches(data: Any) -> str:
             "    return len(dataset)",
         ]
     return "\n".join(body)
+
+
+def _draws(seed: int) -> list[str]:
+    """draws(epoch, batch): the generator a batch's random transforms draw from. Seeded by the
+    run's seed, the epoch and the batch's number alone, so a resumed run (which starts mid-epoch)
+    and the emitted script draw what the run drew, whatever came before."""
+    return [
+        "",
+        "",
+        f"AUGMENT_SEED = {int(seed)}",
+        "",
+        "",
+        "def draws(epoch, batch):",
+        '    """The generator batch `batch` of epoch `epoch` draws its random transforms from."""',
+        "    mixed = (AUGMENT_SEED * 1_000_003 + epoch) * 1_000_003 + batch",
+        "    return torch.Generator().manual_seed(mixed % 2**63)",
+    ]
 
 
 def _epoch_order() -> str:

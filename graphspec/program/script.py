@@ -383,8 +383,9 @@ def _steps_loop(compiled: Compiled) -> list[str]:
 
 
 def _train_batches(spec: Any) -> str:
-    """This epoch's batches; a DataLoader's workers are seeded by the epoch."""
-    seed = "" if spec.data.in_memory else ", epoch=epoch"
+    """This epoch's batches; a DataLoader's workers, or the random transforms of an image folder
+    decoded once, are seeded by the epoch."""
+    seed = "" if spec.data.in_memory and not spec.data.augments_batches() else ", epoch=epoch"
     return f"batches(trainset, order, BATCH_SIZE, DROP_LAST{seed})"
 
 

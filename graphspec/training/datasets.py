@@ -75,8 +75,10 @@ class Split:
         """This epoch's batches from number `start` on; draws the order from `generator`."""
         raw = self.raw
         order = self.program.epoch_order(raw, generator) if generator is not None else None
-        # a DataLoader's workers are seeded by the epoch; tensors in memory need no seed
-        seed = {} if isinstance(self.items, TensorSet) else {"epoch": epoch}
+        # a DataLoader's workers are seeded by the epoch, and so are the random transforms of
+        # an image folder decoded once (the program's draws()); other tensors need no seed
+        seeded = not isinstance(self.items, TensorSet) or "draws" in self.program.namespace
+        seed = {"epoch": epoch} if seeded else {}
         batches = self.program.batches(raw, order, self.batch_size, self.drop_last, start, **seed)
         return batches if self.shard is None else self._cut(batches)
 
@@ -110,17 +112,31 @@ class Data:
         return self.train.program
 
 
-def from_spec(spec: Any, *, fake_data: int | None = None, origin: str = "spec") -> Data:
+def from_spec(
+    spec: Any,
+    *,
+    fake_data: int | None = None,
+    origin: str = "spec",
+    decode_cache: str | None = None,
+    progress: bool = False,
+) -> Data:
     """The spec's data for a run: its training functions generated and executed, then built.
 
-    With `fake_data`, a dataset that allows it is replaced by FakeData of its shape."""
+    With `fake_data`, a dataset that allows it is replaced by FakeData of its shape. An image
+    folder decoded once shows a progress bar (`progress`) and, with `decode_cache` (a folder, ""
+    for the default one), keeps its decoded images there (training/decode_cache.py)."""
+    from graphspec.training import decode_cache as cache
     from graphspec.training import program
 
     stand_in = spec.data.stand_in(fake_data) if fake_data else None
     run_spec = spec if stand_in is None else spec.model_copy(update={"data": stand_in})
     functions = program.load(run_spec, origin)
+    helper = cache.install(functions, decode_cache, progress)
     stands_for = spec.data if stand_in is not None else None
-    return build(run_spec.data, functions, stands_for, spec.train.validation, spec.seed or 0)
+    data = build(run_spec.data, functions, stands_for, spec.train.validation, spec.seed or 0)
+    if helper is not None and helper.said:
+        data.path += f"; {'; '.join(helper.said)}"
+    return data
 
 
 def build(

@@ -45,6 +45,9 @@ class Options:
     budget_mem: str | None = None
     """--budget-mem SIZE: the memory budget (default: a share of RAM; training/budget.py)."""
     no_budget: bool = False
+    decode_cache: str | None = None
+    """--decode-cache [DIR]: keep an image folder's decoded tensors there ("": the default
+    folder, training/decode_cache.py); None: decode every run."""
     pictures: str = "now"
     """"now", "background" (the command line's default: training/plots.py) or "off" (--no-plots)."""
     on_validation: Callable[[int, dict[str, float]], bool] | None = None

@@ -93,7 +93,13 @@ class Session:
         start_weights.check_preset(plan.compiled)  # data.transforms: torchvision:NAME
         torch.manual_seed(plan.seed)  # data first, then weights: the regression seed's order
         try:
-            data = datasets.from_spec(spec, fake_data=self.opts.fake_data, origin=plan.source)
+            data = datasets.from_spec(
+                spec,
+                fake_data=self.opts.fake_data,
+                origin=plan.source,
+                decode_cache=self.opts.decode_cache,
+                progress=self.screen.tty and not self.opts.quiet,
+            )
         except datasets.DataError as err:
             raise data_error(str(err), plan.doc.pos(("data", "source"))) from None
         data.program.use_device(device)

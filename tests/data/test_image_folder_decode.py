@@ -149,8 +149,12 @@ def test_a_different_normalize_or_pixel_is_detected(same_size, tmp_path):
 @pytest.mark.parametrize(
     ("transforms", "why"),
     [
-        ("[{RandomCrop: {size: 32, padding: 4}}, ToTensor]", "RandomCrop before ToTensor"),
-        ("[ToTensor, {RandomHorizontalFlip: {p: 0.5}}]", "RandomHorizontalFlip after ToTensor"),
+        ("[{RandomRotation: {degrees: 10}}, ToTensor]", "RandomRotation before ToTensor"),
+        ("[ToTensor, {RandomErasing: {p: 0.5}}]", "RandomErasing after ToTensor"),
+        (
+            "[{RandomCrop: {size: 24}}, {CenterCrop: 20}, ToTensor]",
+            "CenterCrop after RandomCrop cannot be done once at decode",
+        ),
         ("[{Resize: 24}, ToTensor]", "the images have more than one size"),
     ],
 )
@@ -224,3 +228,75 @@ def test_a_program_made_before_the_folder_changed_refuses_an_image_of_another_si
     (tmp_path / "more" / "c0" / "0000.png").rename(tmp_path / "imgs" / "c1" / "9.png")
     with pytest.raises(ValueError, match=r"9\.png decodes to \(3, 20, 20\), the first image to"):
         prog.make_data()
+
+
+def _odd_images(root) -> None:
+    """PNGs of every colour type and depth PIL writes, and files that are no 8-bit PNG (a JPEG,
+    a BMP, a JPEG named .png, 16-bit PNGs): the first read by torchvision.io, the rest by PIL."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(11)
+    px = rng.integers(0, 256, (30, 26, 4), dtype=np.uint8)
+    palette = Image.fromarray(px[..., :3]).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    images = {
+        "rgb.png": (Image.fromarray(px[..., :3]), {}),
+        "rgba.png": (Image.fromarray(px), {}),
+        "l.png": (Image.fromarray(px[..., 0]), {}),
+        "la.png": (Image.fromarray(px[..., :2], "LA"), {}),
+        "bits.png": (Image.fromarray(px[..., 0]).convert("1"), {}),
+        "p.png": (palette, {}),
+        "p_trns.png": (palette, {"transparency": 3}),
+        "l_trns.png": (Image.fromarray(px[..., 0]), {"transparency": 7}),
+        "i16.png": (Image.fromarray(rng.integers(0, 65536, (30, 26), dtype=np.uint16)), {}),
+        "photo.jpg": (Image.fromarray(px[..., :3]), {"quality": 80}),
+        "bitmap.bmp": (Image.fromarray(px[..., :3]), {}),
+    }
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for name, (image, options) in images.items():
+            image.save(root / c / name, **options)
+        jpeg = io.BytesIO()
+        Image.fromarray(px[..., :3]).save(jpeg, "JPEG")
+        (root / c / "jpeg_named.png").write_bytes(jpeg.getvalue())
+        rgb16 = rng.integers(0, 65536, (30, 26, 3), dtype=np.uint16).astype(">u2")
+        _write_png16(root / c / "rgb16.png", rgb16)
+
+
+def _write_png16(path, pixels) -> None:
+    """A 16-bit RGB PNG, which PIL cannot write: by hand (IHDR, one IDAT, IEND)."""
+    import struct
+    import zlib
+
+    height, width, _ = pixels.shape
+    rows = b"".join(b"\0" + pixels[y].tobytes() for y in range(height))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))  # fmt: skip
+
+
+def test_every_kind_of_png_and_other_files_decode_as_pils(tmp_path):
+    """PNGs read by torchvision.io (libpng) give the very pixels ImageFolder's PIL loader gives,
+    for every colour type; what libpng does not read to 8 bits (16-bit PNGs) and what is no PNG
+    (JPEG, BMP, a JPEG named .png) goes through PIL. With a Resize the PIL image is needed, so
+    every file goes through PIL. (13 files a class.)"""
+    _odd_images(tmp_path / "odd")
+    for transforms, reference, reads_png in (
+        (f"[{{Pad: 1}}, {{CenterCrop: 24}}, ToTensor, {NORMALIZE}]",
+         [T.Pad(1), T.CenterCrop(24), T.ToTensor(), T.Normalize(MEAN, STD)], True),
+        ("[{Resize: [24, 24]}, PILToTensor]", [T.Resize((24, 24)), T.PILToTensor()], False),
+    ):  # fmt: skip
+        order = torch.randperm(26, generator=torch.Generator().manual_seed(5))
+        text = _spec(tmp_path / "odd", transforms, 24).replace("batch_size: 8", "batch_size: 7")
+        source, ours = _ours(text, order, 4)
+        assert source.in_memory and source.reads_png() is reads_png
+        assert ("decode_png" in program.load(compile_text(text).spec, "<t>").source) is reads_png
+        theirs = _torchvision(tmp_path / "odd", reference, order, 4, batch=7)
+        assert _same(ours, theirs)
