@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from math import prod
+from typing import cast
 
 from graphspec.compiler.infer import TypedGraph, TypedNode
 from graphspec.core.errors import Pos
+from graphspec.language.spec import Buffer
 from graphspec.language.weights import matches
 
 
@@ -47,8 +49,8 @@ def state_table(graph: TypedGraph, dtype: str = "float32") -> dict[str, Entry]:
             shape = tuple(t.node.spec.shape or ())  # a param's sizes, as its spec states them
             if not t.node.is_buffer:
                 table[path] = Entry(shape, dtype, True, path, t.node.pos)  # type: ignore[arg-type]
-            elif t.node.spec.persistent:  # a non-persistent buffer is not in state_dict
-                own = t.node.spec.dtype
+            elif cast(Buffer, t.node.spec).persistent:  # a non-persistent one is not saved
+                own = cast(Buffer, t.node.spec).dtype
                 own = dtype if own == "float32" else own
                 table[path] = Entry(shape, own, False, path, t.node.pos)  # type: ignore[arg-type]
         elif kind in ("op", "group") and t.op is not None and t.op.kind == "module":

@@ -227,7 +227,8 @@ def wrap_call(line: str) -> list[str]:
     if not isinstance(value, ast.Call) or value.end_col_offset != len(body.encode()):
         return [line]
     head = body[: value.func.end_col_offset] + "("  # ASCII: generated heads are identifiers
-    args = [_segment(body, a) for a in [*value.args, *value.keywords]]
+    parts: list[ast.expr | ast.keyword] = [*value.args, *value.keywords]
+    args = [_segment(body, a) for a in parts]
     inner = pad + "    " + ", ".join(args)
     if len(inner) <= LINE_LENGTH:
         return [pad + head, inner, pad + ")"]
@@ -246,7 +247,7 @@ def wrap_list(head: str, value: str) -> list[str]:
     return [head + "[", *parts, pad[:-4] + "]"]
 
 
-def _segment(line: str, node: ast.AST) -> str:
+def _segment(line: str, node: ast.expr | ast.keyword) -> str:
     """The text of `node` in the one-line `line`. `ast.get_source_segment` splits the whole text
     into lines on every call, which made a long list quadratic: a spec with thousands of class
     names took minutes to emit (found by tests/security/test_fuzz.py)."""

@@ -277,7 +277,7 @@ class Buffer(Param):
     def value_code(self) -> str:
         """The `value:` expression as code over local index tensors named i, j, k, l."""
         mapping: dict[str, str | int | float] = {n: n for n in INDEX_NAMES}
-        return self._parsed.render(mapping | self._constants)
+        return str(self._parsed.render(mapping | self._constants))
 
 
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)?$")]

@@ -11,7 +11,7 @@ The initial states are zeros (torch's default); the layer takes no h_0 input.
 """
 
 from math import prod
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from graphspec.core.fields import Bool, NonNeg, Probability, Size
 from graphspec.core.shapes import Dim, TensorType
@@ -90,6 +90,7 @@ class _Recurrent(Op):
     def _layer_shapes(self) -> list[tuple[str, int, int, int]]:
         """(name suffix, input features, hidden features read, hidden size) per layer and
         direction, as torch names them: `_l0`, `_l0_reverse`, `_l1`, ..."""
+        assert self.input_size is not None  # resolve() has set it
         shapes = []
         for layer in range(self.num_layers):
             features = self.input_size if layer == 0 else self.directions * self.out_size
@@ -141,7 +142,7 @@ class _Recurrent(Op):
         for _, features, hidden_in, hidden in self._layer_shapes():
             macs += rows * g * hidden * (features + hidden_in)
             macs += rows * hidden * self.out_size if self._projects else 0
-        kept: list = []
+        kept: list[Any] = []
         if n == 1 or steps == 1:
             kept.append("in0")  # time-major already: a view of the input
         else:

@@ -9,7 +9,7 @@ to every other one; for causal attention compose `MultiheadAttention` or
 """
 
 from math import prod
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from graphspec.core.fields import Bool, PosFloat, Probability, Size
 from graphspec.core.shapes import TensorType
@@ -51,6 +51,12 @@ class _Layer(Op):
     attentions: ClassVar[tuple[str, ...]] = ("self_attn",)
     """The attention submodules, as torch names them."""
 
+    @property
+    def _d(self) -> int:
+        """d_model, which resolve() has set before any later pass reads it."""
+        assert self.d_model is not None
+        return self.d_model
+
     def resolve(self, inputs: list[TensorType]) -> "_Layer":
         x = inputs[0]
         if not x.rank or not x.shape[-1].is_static:
@@ -63,12 +69,12 @@ class _Layer(Op):
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         x = inputs[0]
-        if self.d_model % self.nhead:
+        if self._d % self.nhead:
             raise ShapeError(
-                f"nhead {self.nhead} does not divide d_model {self.d_model}",
+                f"nhead {self.nhead} does not divide d_model {self._d}",
                 code="E-CONSTRAINT",
                 field="nhead",
-                hint=f"each head takes d_model / nhead: pick a divisor of {self.d_model}",
+                hint=f"each head takes d_model / nhead: pick a divisor of {self._d}",
             )
         if x.rank not in (2, 3):
             raise ShapeError(
@@ -80,7 +86,7 @@ class _Layer(Op):
         return layout.fresh(x)
 
     def state(self) -> dict[str, State]:
-        e, f = self.d_model, self.dim_feedforward
+        e, f = self._d, self.dim_feedforward
         b = self.bias
         out: dict[str, State] = {}
         for attn in self.attentions:
@@ -117,7 +123,7 @@ class _Layer(Op):
         is not matrix products to the flop counter; see that op's cost) and the math path
         otherwise; then the feed-forward block and the LayerNorms."""
         x = inputs[0]
-        e = self.d_model
+        e = self._d
         length = x.shape[-2].value
         n = numel(x) // (length * e)
         rows = n * length
@@ -135,7 +141,7 @@ class _Layer(Op):
             more, cross = self._attention((rows * e, dt), memory, n, length, s, dt, unbatched)
             macs, kept = macs + more, kept + cross
         ff_macs, ff = self._feed_forward(rows, dt)
-        norms = [(rows * e, dt)] * (len(self.attentions) + 1)  # the LayerNorms' inputs
+        norms: list[Any] = [(rows * e, dt)] * (len(self.attentions) + 1)  # the LayerNorms' inputs
         if self.norm_first:
             norms[0] = "in0"
         kept += ff + norms + [(2 * rows, dt)] * len(norms)  # and their mean and 1/std
@@ -144,19 +150,19 @@ class _Layer(Op):
 
     def _attention(
         self,
-        query: str | tuple,
-        memory: str | tuple | None,
+        query: str | tuple[int, str],
+        memory: str | tuple[int, str] | None,
         n: int,
         q_len: int,
         k_len: int,
         dt: str,
         unbatched: bool,
-    ) -> tuple[int, list]:
+    ) -> tuple[int, list[Any]]:
         """One attention block and the dropout after it: (MACs, kept). `memory` is what the
         key and value projection reads (None: self-attention, one packed projection). The math
         path keeps v: the packed copy it is a view of, or for an unbatched input a copy of
         its own."""
-        e, h = self.d_model, self.nhead
+        e, h = self._d, self.nhead
         rows, keys = n * q_len, n * k_len
         kept = [query] if memory is None else [query, memory]
         macs = 2 * rows * e * e + 2 * keys * e * e  # q, k, v projections and out_proj
@@ -176,9 +182,9 @@ class _Layer(Op):
         kept += [(rows * e, dt), (rows * e, dt)]  # out_proj's input; dropout's mask after it
         return macs, kept
 
-    def _feed_forward(self, rows: int, dt: str) -> tuple[int, list]:
+    def _feed_forward(self, rows: int, dt: str) -> tuple[int, list[Any]]:
         """linear1, the activation, dropout, linear2, dropout: (MACs, kept)."""
-        e, f = self.d_model, self.dim_feedforward
+        e, f = self._d, self.dim_feedforward
         wide = (rows * f, dt)
         kept = [(rows * e, dt)]  # linear1's input
         if self.dropout:  # the activation's kept tensor, dropout's mask and result
