@@ -54,6 +54,8 @@ class Dim:
     """An integer size: a canonical polynomial over symbols and floor divisions."""
 
     __slots__ = ("terms", "_hash")
+    terms: Terms
+    """The polynomial's (monomial, coefficient) pairs, canonical: nonzero, in `_mono_key` order."""
 
     def __init__(self, coeff: int = 0, syms: tuple[str, ...] = ()) -> None:
         """`Dim(5)` is 5, `Dim(2, ("L", "N"))` is 2*L*N (the old monomial constructor)."""

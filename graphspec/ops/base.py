@@ -10,7 +10,7 @@ Ops come in two kinds:
 - "function" ops are torch functions or tensor methods called in `forward`.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -435,6 +435,23 @@ def size_source(symbol: str, x: TensorType, what: str, field: str = "size") -> S
         hint="use -1 for the one size to infer, or a symbol that the input or the inputs of "
         "the model (or block) have",
     )
+
+
+def dim_code(d: Dim, symbol_code: Callable[[str], str]) -> str:
+    """Python for a size expression (`2 * x.size(1)`, `(x.size(2) + 1) // 2`), each symbol
+    written by `symbol_code`; only integers, names the builder chose and + * // appear."""
+    if d.symbol is not None:
+        return symbol_code(d.symbol)
+    terms = []
+    for mono, coeff in d.terms:
+        factors = [
+            symbol_code(atom)
+            if isinstance(atom, str)
+            else f"({dim_code(atom.num, symbol_code)}) // {atom.den}"
+            for atom in mono
+        ]
+        terms.append(" * ".join(([str(coeff)] if coeff != 1 or not factors else []) + factors))
+    return "(" + " + ".join(terms) + ")"
 
 
 def size_code(src: SizeSource, arg: str) -> str:

@@ -12,9 +12,22 @@ from pydantic import BeforeValidator, Field, PrivateAttr, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from graphspec.core import exprs
-from graphspec.core.fields import Bool, PosFloat, Size
+from graphspec.core.fields import Bool, PosFloat, Size, SymbolicSize
 from graphspec.core.shapes import Dim, TensorType
-from graphspec.ops.base import Cost, Functional, Op, ShapeError, View, expect_float, numel
+from graphspec.ops.base import (
+    Cost,
+    Functional,
+    Op,
+    ShapeError,
+    SizeSource,
+    View,
+    dim_code,
+    expect_float,
+    literal,
+    numel,
+    size_code,
+    size_source,
+)
 
 Mode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"]
 _SPATIAL = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
@@ -22,9 +35,9 @@ _SPATIAL = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)
 
 
 _LIKE_HINT = (
-    "size takes numbers; to resize to a size the model has only as a symbol (its input's H, W), "
-    "give the tensor of that size as interpolate's second input: "
-    "{op: interpolate, in: [node, x]} is F.interpolate(node, size=x.shape[2:])"
+    "nn.Upsample's size is fixed when it is built; to resize to a size the model has only as a "
+    "symbol (its input's H, W), use {op: interpolate, size: [H, W]} (read at run time), or "
+    "{op: interpolate, in: [node, x]}: F.interpolate(node, size=x.shape[2:])"
 )
 
 
@@ -85,7 +98,7 @@ class Upsample(Op):
                 field=field,
             )
         if self.size is not None:
-            out = [Dim(v) for v in values]
+            out = [Dim.of(v) if isinstance(v, str) else Dim(v) for v in values]
         else:
             out = [self._scaled(x.shape[2 + i], v) for i, v in enumerate(values)]
         return x.with_shape((*x.shape[:2], *out))
@@ -143,10 +156,38 @@ class interpolate(Functional, Upsample):  # noqa: N801 - op names are torch's ow
     `F.interpolate(logits, size=x.shape[-2:])`, a segmentation head back at its image's size)."""
 
     op: Literal["interpolate"]
+    size: (
+        Size
+        | SymbolicSize
+        | Annotated[list[Size | SymbolicSize], Field(min_length=1, max_length=3)]
+        | None
+    ) = None
+    """The output's spatial size: numbers, or sizes of the model's (or block's) inputs and
+    arithmetic over them (`[H, W]`, `[2*H, 2*W]`), read at run time; give this or scale_factor."""
     torch_name = "F.interpolate"
     arity = (1, 2)
     _like_from: int = PrivateAttr(default=2)
     """Where the second input's spatial dims start (its rank less the first's spatial dims)."""
+    _axes: dict[str, SizeSource] = PrivateAttr(default_factory=dict)
+    """Where each symbol of `size` is read at run time: the input, or one of the body's."""
+
+    def resolve(self, inputs: list[TensorType]) -> "interpolate":
+        axes = {}
+        for entry in self._entries():
+            if isinstance(entry, str):
+                for symbol in Dim.of(entry).syms:
+                    axes[symbol] = size_source(symbol, inputs[0], self.op)
+        resolved = self.model_copy()
+        resolved._axes = axes
+        return resolved
+
+    def _entries(self) -> list[int | str]:
+        return (
+            [] if self.size is None else self.size if isinstance(self.size, list) else [self.size]
+        )
+
+    def _symbolic(self) -> bool:
+        return any(isinstance(entry, str) for entry in self._entries())
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
         if len(inputs) == 1:
@@ -171,6 +212,8 @@ class interpolate(Functional, Upsample):  # noqa: N801 - op names are torch's ow
         return x.with_shape((*x.shape[:2], *like.shape[self._like_from :]))
 
     def emit_call(self, node: str, args: list[str]) -> str:
+        if len(args) == 1 and self._symbolic():
+            return self._sized_call(args[0])
         if len(args) == 1:
             return super().emit_call(node, args)
         x, like = args
@@ -178,6 +221,23 @@ class interpolate(Functional, Upsample):  # noqa: N801 - op names are torch's ow
         given = self.size is not None or self.scale_factor is not None  # refused: torch too
         leading = (x, spatial) if given else (x, f"size={spatial}")
         return self.torch_call(self.torch_name, self.positional, leading=leading)
+
+    def _sized_call(self, x: str) -> str:
+        """`F.interpolate(x, size=(x.size(2), 2 * x.size(3)), ...)`: each symbol read where
+        resolve() found it, each number as written."""
+        entries = self._entries()
+        sizes = [
+            dim_code(Dim.of(e), lambda symbol: size_code(self._axes[symbol], x))
+            if isinstance(e, str)
+            else literal(e)
+            for e in entries
+        ]
+        if not isinstance(self.size, list):
+            size = sizes[0]
+        else:
+            size = f"({sizes[0]},)" if len(sizes) == 1 else f"({', '.join(sizes)})"
+        rest = self.model_copy(update={"size": None})
+        return rest.torch_call(self.torch_name, self.positional, leading=(x, f"size={size}"))
 
 
 class PixelShuffle(View, Op):

@@ -1,6 +1,5 @@
 """Shape-only ops: `nn.Flatten`, `torch.flatten`, `Tensor.view`, `Tensor.reshape`, `nn.Identity`."""
 
-from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field, PrivateAttr
@@ -8,7 +7,16 @@ from pydantic import Field, PrivateAttr
 from graphspec.core.fields import Int, Symbol, SymbolicSize
 from graphspec.core.shapes import Dim, TensorType, dims_product, normalize_dim
 from graphspec.ops import layout
-from graphspec.ops.base import Op, ShapeError, SizeSource, View, literal, size_code, size_source
+from graphspec.ops.base import (
+    Op,
+    ShapeError,
+    SizeSource,
+    View,
+    dim_code,
+    literal,
+    size_code,
+    size_source,
+)
 
 
 def flatten_shape(x: TensorType, start_dim: int, end_dim: int, what: str) -> TensorType:
@@ -143,23 +151,6 @@ class view(View, Op):  # noqa: N801
         if isinstance(entry, str):
             return dim_code(Dim.of(entry), lambda symbol: size_code(self._axes[symbol], arg))
         return literal(entry)
-
-
-def dim_code(d: Dim, symbol_code: Callable[[str], str]) -> str:
-    """Python for a size expression (`2 * x.size(1)`, `(x.size(2) + 1) // 2`), each symbol
-    written by `symbol_code`; only integers, names the builder chose and + * // appear."""
-    if d.symbol is not None:
-        return symbol_code(d.symbol)
-    terms = []
-    for mono, coeff in d.terms:
-        factors = [
-            symbol_code(atom)
-            if isinstance(atom, str)
-            else f"({dim_code(atom.num, symbol_code)}) // {atom.den}"
-            for atom in mono
-        ]
-        terms.append(" * ".join(([str(coeff)] if coeff != 1 or not factors else []) + factors))
-    return "(" + " + ".join(terms) + ")"
 
 
 class reshape(view):  # noqa: N801

@@ -18,13 +18,13 @@ from graphspec.ops.base import (
     Op,
     ShapeError,
     SizeSource,
+    dim_code,
     literal,
     numel,
     size_code,
     size_source,
 )
 from graphspec.ops.combine import broadcast
-from graphspec.ops.reshape import dim_code
 
 
 def check_dim(dim: int, rank: int, x: TensorType, what: str, field: str = "dim") -> int:

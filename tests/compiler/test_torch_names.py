@@ -255,7 +255,9 @@ def test_a_named_copy_pattern_without_i_is_refused():
 # -- resize to a symbolic size ------------------------------------------------------------------
 
 
-def test_a_symbolic_interpolate_size_says_how_to_take_another_tensors_size():
+def test_a_symbolic_upsample_size_says_how_to_resize_at_run_time():
+    """nn.Upsample's size is fixed when it is built, so `size: [H, W]` is refused there, with
+    the two forms that say it: interpolate's own symbolic size, or a second input."""
     from graphspec.core.errors import SpecError
 
     spec = """\
@@ -264,14 +266,59 @@ model:
   inputs: {x: [N, 3, H, W]}
   layers:
     conv: {op: Conv2d, out_channels: 4, kernel_size: 3, stride: 4}
-    up: {op: interpolate, size: [H, W], mode: bilinear}
+    up: {op: Upsample, size: [H, W], mode: bilinear}
 """
     try:
         _compiled(spec)
     except SpecError as err:
         [problem] = [p for p in err.problems if "'H'" in p.message]
         assert "in: [node, x]" in (problem.hint or "")
+        assert "{op: interpolate, size: [H, W]}" in (problem.hint or "")
     else:
-        raise AssertionError("H is not a number here")
+        raise AssertionError("H is not a number an nn.Upsample can be built with")
     fixed = spec.replace("size: [H, W], mode: bilinear", "mode: bilinear, in: [conv, x]")
+    fixed = fixed.replace("op: Upsample", "op: interpolate")
     assert [str(d) for d in _compiled(fixed).graph.outputs[0].out.shape] == ["N", "4", "H", "W"]
+
+
+SYMBOLIC_SIZES = """\
+name: up
+model:
+  inputs: {x: [N, 3, H, W]}
+  layers:
+    conv: {op: Conv2d, out_channels: 4, kernel_size: 3, stride: 2, padding: 1}
+    back: {op: interpolate, size: [H, W], mode: bilinear, align_corners: false}
+    twice: {op: interpolate, size: [2*H, W], in: conv}
+    square: {op: interpolate, size: H, in: conv}
+  outputs: [back, twice, square]
+"""
+
+
+def test_interpolate_takes_the_models_own_sizes():
+    """`size: [H, W]` (and arithmetic over the sizes, and one size for every dim) where H, W
+    are the model input's: the static shapes say them, and the module resizes to them at every
+    resolution, 1x1 included, exactly as F.interpolate with the numbers does."""
+    compiled = _compiled(SYMBOLIC_SIZES)
+    shapes = [[str(d) for d in o.out.shape] for o in compiled.graph.outputs]
+    assert shapes == [["N", "4", "H", "W"], ["N", "4", "2*H", "W"], ["N", "4", "H", "H"]]
+    model = compiled.build().eval()
+    for h, w in [(1, 1), (7, 5), (16, 12)]:
+        x = torch.randn(2, 3, h, w)
+        back, twice, square = model(x)
+        y = model.conv(x)
+        want = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
+        assert torch.equal(back, want)
+        assert torch.equal(twice, F.interpolate(y, size=(2 * h, w)))
+        assert torch.equal(square, F.interpolate(y, size=h))
+
+
+def test_an_interpolate_size_naming_no_input_size_is_refused():
+    from graphspec.core.errors import SpecError
+
+    spec = SYMBOLIC_SIZES.replace("size: [2*H, W]", "size: [2*H, Q]")
+    try:
+        _compiled(spec)
+    except SpecError as err:
+        assert any("'Q'" in p.message for p in err.problems), err
+    else:
+        raise AssertionError("Q is no size of the model's inputs")
