@@ -133,7 +133,8 @@ class TableData(Source):
     def make_data(self) -> list[str]:
         label = "torch.int64" if self.num_classes else "torch.float32"
         lines = [
-            f'    """The table {in_docstring(self.path)}: features and target by column name."""',
+            '    """The table\'s features and target, by column name, from',
+            f'    {in_docstring(self.path)}"""',  # a line of its own: a path is one word to ruff
             "",
             "    def load(path):",
             '        lines = Path(path).read_text(encoding="utf-8").splitlines()',

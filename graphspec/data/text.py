@@ -106,9 +106,9 @@ class TextData(Source):
     def make_data(self) -> list[str]:
         stride = self.stride or self.block_size
         lines = [
-            f'    """{self.encoding_noun().capitalize()} of {in_docstring(self.path)} in blocks of '
-            f"{self.block_size};",
-            '    the target is the next id at every position."""',
+            f'    """{self.encoding_noun().capitalize()} in blocks of {self.block_size}, '
+            "the target the next id at every position, from",
+            f'    {in_docstring(self.path)}"""',  # a line of its own: a path is one word to ruff
             *wrap_list("    paths = ", literal([p for p in (self.path, self.test) if p])),
             '    texts = [Path(p).read_text(encoding="utf-8") for p in paths]',
             *self._encode(),

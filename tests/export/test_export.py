@@ -16,7 +16,7 @@ from graphspec.cli import main
 from graphspec.compiler.pipeline import compile_file
 from graphspec.core.errors import SpecError
 from graphspec.export import exporter, formats, samples
-from graphspec.export.check import compare
+from graphspec.export.check import ATOL, compare
 from graphspec.export.exporter import Request, export
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -96,8 +96,18 @@ def _flat(out) -> list[torch.Tensor]:
     return [out] if isinstance(out, torch.Tensor) else list(out)
 
 
-BIG = {"zoo/deeplabv3_resnet50", "zoo/densenet121"}
+BIG = {
+    "zoo/deeplabv3_resnet50",
+    "zoo/densenet121",
+    "zoo/gpt2",
+    "zoo/gpt2_hf",
+    "zoo/vit_b_16",
+}
 """Zoo models that take a minute or more to export in each format: a soak."""
+DEEP_ATOL = {"zoo/gpt2": 1e-3, "zoo/gpt2_hf": 1e-3}
+"""Twelve 768-wide blocks and a 50,257-way head: ONNX Runtime's kernels sum in another order
+than torch's, and gpt2's logits differed by up to 3.7e-4 at N=3, T=96 (the default 1e-5 + 1e-4
+relative refused it); the export check is given this absolute tolerance, as `--atol` would."""
 NO_SCRIPT = {"zoo/deeplabv3_resnet50"}
 """Zoo models with modules named by numbers (ASPP's convs.0 ...), which TorchScript can't call."""
 
@@ -116,7 +126,8 @@ def test_round_trip(name, fmt, tmp_path):
         with pytest.raises(SpecError, match="TorchScript cannot call the module"):
             export(Request(str(spec), fmt, str(target)))
         return
-    report = export(Request(str(spec), fmt, str(target), **_sizes(name, spec)))
+    atol = DEEP_ATOL.get(name, ATOL)
+    report = export(Request(str(spec), fmt, str(target), **_sizes(name, spec), atol=atol))
     assert report.path == target and target.is_file()
     assert report.agreement.ok and report.dynamic  # at least the batch stays symbolic
     if name in SMALL_IMAGES:  # the sizes asked for are the ones used
@@ -127,7 +138,7 @@ def test_round_trip(name, fmt, tmp_path):
     with torch.no_grad():
         want = _flat(_eager(spec)(*inputs))
         got = _flat(_read_back(fmt, target)(*inputs))
-    assert compare(got, want, [f"out{i}" for i in range(len(want))], 1e-5, 1e-4).ok
+    assert compare(got, want, [f"out{i}" for i in range(len(want))], atol, 1e-4).ok
     assert got[0].shape[0] == THIRD_BATCH
 
 

@@ -36,11 +36,18 @@ SHORT = ["--set", "train.steps=2", "--set", "train.log_every=1"]
 
 NOT_EMITTED = {
     "bert_attention": "emit --train needs a spec with data:",
+    "zoo/convnext_tiny": "emit --train needs a spec with data:",
+    "zoo/deeplabv3_resnet50": "emit --train needs a spec with data:",
+    "zoo/densenet121": "emit --train needs a spec with data:",
+    "zoo/efficientnet_b0": "emit --train needs a spec with data:",
     "zoo/gpt": "emit --train needs a spec with data:",
+    "zoo/gpt2": "emit --train needs a spec with data:",
+    "zoo/gpt2_hf": "emit --train needs a spec with data:",
     "zoo/mobilenet_v2": "emit --train needs a spec with data:",
     "zoo/resnet18": "emit --train needs a spec with data:",
     "zoo/unet": "emit --train needs a spec with data:",
     "zoo/vgg11": "emit --train needs a spec with data:",
+    "zoo/vit_b_16": "emit --train needs a spec with data:",
 }
 """Model-only specs: no data, so nothing to train; `emit --train` says so (E-DATA)."""
 NOT_OFFLINE = {
