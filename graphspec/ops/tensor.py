@@ -236,6 +236,24 @@ class transpose(Op):  # noqa: N801
         return f"{args[0]}.transpose({self.dim0}, {self.dim1})"
 
 
+def permuted(x: TensorType, dims: list[int], what: str) -> TensorType:
+    """`x.permute(dims)`: each dim of x once, in a new order (a view: the strides move along)."""
+    if len(dims) != x.rank:
+        raise ShapeError(
+            f"{what}: {len(dims)} dims for a rank-{x.rank} input {x}",
+            field="dims",
+            hint=f"list each of the {x.rank} dims once",
+        )
+    axes = [check_dim(d, x.rank, x, what, "dims") for d in dims]
+    if len(set(axes)) != len(axes):
+        raise ShapeError(
+            f"{what}: dims {dims} repeat a dim",
+            field="dims",
+            hint=f"list each of the {x.rank} dims once",
+        )
+    return layout.transposed(x, x.with_shape(tuple(x.shape[a] for a in axes)), axes)
+
+
 class permute(Op):  # noqa: N801
     """Tensor.permute: reorders all dims (`x.permute(0, 2, 1, 3)`)."""
 
@@ -250,21 +268,7 @@ class permute(Op):  # noqa: N801
         return Cost()
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
-        (x,) = inputs
-        if len(self.dims) != x.rank:
-            raise ShapeError(
-                f"permute: {len(self.dims)} dims for a rank-{x.rank} input {x}",
-                field="dims",
-                hint=f"list each of the {x.rank} dims once",
-            )
-        axes = [check_dim(d, x.rank, x, "permute", "dims") for d in self.dims]
-        if len(set(axes)) != len(axes):
-            raise ShapeError(
-                f"permute: dims {self.dims} repeat a dim",
-                field="dims",
-                hint=f"list each of the {x.rank} dims once",
-            )
-        return layout.transposed(x, x.with_shape(tuple(x.shape[a] for a in axes)), axes)
+        return permuted(inputs[0], self.dims, self.op)
 
     def emit_call(self, node: str, args: list[str]) -> str:
         return f"{args[0]}.permute({_sizes(list(map(str, self.dims)))})"

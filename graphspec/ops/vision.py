@@ -12,9 +12,10 @@ from pydantic import Field
 
 from graphspec.core.codetext import literal as code_literal
 from graphspec.core.fields import Int, Probability
-from graphspec.core.shapes import FLOAT_DTYPES, TensorType, normalize_dim
+from graphspec.core.shapes import FLOAT_DTYPES, TensorType
 from graphspec.ops import layout
 from graphspec.ops.base import Cost, Op, ShapeError, literal, numel
+from graphspec.ops.tensor import permuted
 
 
 class StochasticDepth(Op):
@@ -73,22 +74,7 @@ class Permute(Op):
         return Cost()
 
     def infer(self, inputs: list[TensorType]) -> TensorType:
-        (x,) = inputs
-        if len(self.dims) != x.rank:
-            raise ShapeError(
-                f"Permute: {len(self.dims)} dims for the rank-{x.rank} input {x}",
-                field="dims",
-                hint="list every dim of the input once",
-            )
-        order = [normalize_dim(d, x.rank) for d in self.dims]
-        if None in order or len(set(order)) != len(order):
-            raise ShapeError(
-                f"Permute: dims {self.dims} are not a reordering of the {x.rank} dims of {x}",
-                field="dims",
-            )
-        axes = [a for a in order if a is not None]
-        out = x.with_shape(tuple(x.shape[a] for a in axes))
-        return layout.transposed(x, out, axes)
+        return permuted(inputs[0], self.dims, self.op)  # the functional form's rule
 
     def emit_init(self) -> str:
         return f"torchvision.ops.Permute({code_literal([int(d) for d in self.dims])})"
