@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+from helpers.runhelp import compile_with_constants
 from torch.nn import functional as F
 
-from graphspec.compiler.pipeline import compile_document
 from graphspec.compiler.state import state_table
-from graphspec.language.load import load_file
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "zoo" / "gpt2.yaml"
 
@@ -141,11 +140,7 @@ SMALL = {"vocab_size": 97, "block_size": 16, "n_layer": 2, "n_head": 4, "n_embd"
 
 
 def _compiled(constants: dict | None = None):
-    doc = load_file(SPEC)
-    data = dict(doc.data)
-    if constants:
-        data["constants"] = {**data["constants"], **constants}
-    return compile_document(doc, data)
+    return compile_with_constants(SPEC, constants)
 
 
 def _randomised_biases(model: nn.Module) -> None:

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.runhelp import compile_with_constants
 
-from graphspec.compiler.pipeline import compile_document
 from graphspec.compiler.state import state_table
-from graphspec.language.load import load_file
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "zoo" / "gpt2_hf.yaml"
 SMALL = {"vocab_size": 97, "n_positions": 16, "n_layer": 2, "n_head": 4, "n_embd": 32}
@@ -36,11 +35,7 @@ def _config(small: bool):
 
 
 def _compiled(constants: dict | None = None):
-    doc = load_file(SPEC)
-    data = dict(doc.data)
-    if constants:
-        data["constants"] = {**data["constants"], **constants}
-    return compile_document(doc, data)
+    return compile_with_constants(SPEC, constants)
 
 
 def _agree(small: bool, seq: int) -> float:

@@ -14,21 +14,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.runhelp import compile_with_constants
 
-from graphspec.compiler.pipeline import compile_document
 from graphspec.compiler.state import state_table
-from graphspec.language.load import load_file
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "zoo" / "vit_b_16.yaml"
 SMALL = {"hidden": 32, "heads": 4, "mlp_dim": 64, "image": 32, "classes": 10}
 
 
 def _compiled(constants: dict | None = None):
-    doc = load_file(SPEC)
-    data = dict(doc.data)
-    if constants:
-        data["constants"] = {**data["constants"], **constants}
-    return compile_document(doc, data)
+    return compile_with_constants(SPEC, constants)
 
 
 def _reference(small: bool):

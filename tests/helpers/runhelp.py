@@ -104,3 +104,16 @@ def _feed(h: hashlib._Hash, value: object) -> None:
 
 def meta(run_dir: Path) -> dict:
     return json.loads((run_dir / "meta.json").read_text())
+
+
+def compile_with_constants(spec: Path, constants: dict | None = None):
+    """`spec` compiled with some of its `constants:` replaced (a zoo model at a small size, the
+    same layers and names), as `--set constants.X=...` would."""
+    from graphspec.compiler.pipeline import compile_document
+    from graphspec.language.load import load_file
+
+    doc = load_file(spec)
+    data = dict(doc.data)
+    if constants:
+        data["constants"] = {**data["constants"], **constants}
+    return compile_document(doc, data)
