@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (pyproject's addopts: one worker per core), each worker and the
+    processes it starts run torch on one thread: two workers with a thread per core each would
+    fight for the cores (torch's threads spin while they wait)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from graphspec.core.errors import fail
@@ -134,8 +135,8 @@ def _compare(args: argparse.Namespace, names: list[str]) -> int:
     table = Table(title="runs compared", title_justify="left")
     table.add_column("")
     for label in labels:
-        table.add_column(label)
-    table.add_row("run", *[n.rstrip("/") for n in names])
+        table.add_column(label, overflow="fold")  # a long value wraps; its end is not cut off
+    table.add_row("run", *_short_names(names))
     table.add_row("spec", *[r.spec for r in runs])
     table.add_row("status", *[_status(r) for r in runs])
     table.add_row("steps", *["-" if r.steps is None else f"{r.steps:,}" for r in runs])
@@ -157,6 +158,16 @@ def _compare(args: argparse.Namespace, names: list[str]) -> int:
     if plot is not None:
         console.print(f"loss plot: {plot}")
     return 0
+
+
+def _short_names(names: list[str]) -> list[str]:
+    """The run folders below the folder they share (`cifar/20261206-053643`), so that a long
+    runs path does not push the part that tells them apart out of the column."""
+    paths = [os.path.abspath(n) for n in names]
+    common = os.path.commonpath(paths)
+    if common in paths:  # one run inside another's folder: keep what was typed
+        return [n.rstrip("/") for n in names]
+    return [os.path.relpath(p, os.path.dirname(common)) if common != os.sep else p for p in paths]
 
 
 def _run_dir(name: str, root: Path) -> Path:

@@ -19,10 +19,15 @@ from graphspec.ops.base import Op, ShapeError
 
 FAMILIES = (
     "conv",
+    "conv_transpose",
     "linear",
     "pooling",
+    "avg_pooling",
+    "adaptive_pooling",
     "norm",
     "activations",
+    "relu_variants",
+    "softmax",
     "resample",
     "reshape",
     "combine",
