@@ -16,9 +16,12 @@ run` (which decodes each image once and transforms whole batches), and the compu
 - **floor**: the same net's forward + backward + SGD step (+ `loss.item()`) on batches decoded
   and normalised before the clock starts, a fresh permutation per epoch.
 
-Rounds rotate the three (A B C, B C A, ...); ratios are per round, by the median.
+Rounds rotate the three (A B C, B C A, ...); ratios are per round, by the median. The 30-epoch
+target compares graphspec with the floor alone: `--no-hand` leaves the hand loop out (it takes
+2.5x as long as the others), so that more rounds fit and the median settles.
 
     .venv/bin/python bench/image_folder.py [--images 3000] [--epochs 3] [--rounds 3] [--batch 32]
+        [--no-hand]
 """
 
 from __future__ import annotations
@@ -147,9 +150,11 @@ def measure(spec: Path, root: Path, args, runs: Path) -> dict[str, list[float]]:
         "graphspec": run_graphspec,
         "floor": lambda: times["floor"].append(floor(root, args.batch, args.epochs)),
     }
+    if args.no_hand:
+        del sides["hand"]
     names = list(sides)
     for r in range(args.rounds):
-        for name in names[r % 3 :] + names[: r % 3]:  # rotate who goes first
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate who goes first
             sides[name]()
     return times
 
@@ -160,6 +165,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--no-hand", action="store_true", help="graphspec and the floor only")
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--note", default="", help="a line added to the record (e.g. the load)")
     args = ap.parse_args()
@@ -171,7 +177,7 @@ def main() -> int:
         graphspec(spec, Path(tmp) / "runs")  # warm-up: imports, the program's first compile
         t = measure(spec, root, args, Path(tmp) / "runs")
     total = [a + b for a, b in zip(t["graphspec"], t["decode"], strict=True)]
-    speedup = [a / b for a, b in zip(t["hand"], total, strict=True)]
+    speedup = [a / b for a, b in zip(t["hand"], total, strict=bool(t["hand"]))]
     over = [a / b for a, b in zip(total, t["floor"], strict=True)]
     over_trained = [a / b for a, b in zip(t["graphspec"], t["floor"], strict=True)]
     checked = [a + b for a, b in zip(total, t["checks"], strict=True)]
@@ -180,17 +186,21 @@ def main() -> int:
     header = ["hand loop s", "graphspec run s", "decode s", "graphspec + decode s", "floor s",
               "hand / (graphspec + decode)", "(graphspec + decode) / floor",
               "graphspec / floor", "checks s", "(graphspec + decode + checks) / floor"]  # fmt: skip
-    row = [cell(t["hand"]), cell(t["graphspec"]), cell(t["decode"], 3), cell(total),
-           cell(t["floor"]), cell(speedup), cell(over, 3), cell(over_trained, 3),
-           cell(t["checks"], 3), cell(over_checked, 3)]  # fmt: skip
+    ran = bool(t["hand"])  # no hand loop (--no-hand): no figure for it
+    row = [cell(t["hand"]) if ran else "-", cell(t["graphspec"]), cell(t["decode"], 3),
+           cell(total), cell(t["floor"]), cell(speedup) if ran else "-", cell(over, 3),
+           cell(over_trained, 3), cell(t["checks"], 3), cell(over_checked, 3)]  # fmt: skip
     want_speed, want_floor = TARGETS
     if args.epochs >= LONG_EPOCHS:
         want_floor = LONG_FLOOR
-    ok = median(speedup) >= want_speed and median(over) <= want_floor
+    ok = median(over) <= want_floor and (args.no_hand or median(speedup) >= want_speed)
+    versus_hand = (
+        "" if args.no_hand else
+        f"{median(speedup):.2f}x faster than the hand loop (target >= {want_speed}), "
+    )  # fmt: skip
     verdict = (
-        f"**graphspec (decode included) {median(speedup):.2f}x faster than the hand loop "
-        f"(target >= {want_speed}), {median(over):.3f}x the compute floor (target <= "
-        f"{want_floor}): {'meets' if ok else 'misses'}**"
+        f"**graphspec (decode included) {versus_hand}{median(over):.3f}x the compute floor "
+        f"(target <= {want_floor}): {'meets' if ok else 'misses'}**"
     )
     body = machine_lines(
         before,
@@ -198,7 +208,8 @@ def main() -> int:
             f"{args.images // 10 * 10:,} random 32x32 PNGs (RGB, L and RGBA in turn) in 10 class "
             f"folders; batch {args.batch}, {args.epochs} epochs, the CIFAR tutorial net, SGD "
             "lr 0.001 momentum 0.9, ToTensor + Normalize",
-            f"{args.rounds} rounds, the three sides rotating; torch threads "
+            f"{args.rounds} rounds, the sides rotating{' (no hand loop)' * args.no_hand}; "
+            "torch threads "
             f"{torch.get_num_threads()}; medians (min-max)",
             "hand loop: torchvision ImageFolder + DataLoader(shuffle, 0 workers); graphspec: "
             "`graphspec run` (decode-once path), its trained-in time + its make_data() timed "
