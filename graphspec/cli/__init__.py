@@ -33,14 +33,14 @@ COMMANDS = {
 
 
 def parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The command line; with `only`, the arguments of that command alone (the others keep their
-    line in `--help`), so `graphspec validate` imports no other command's module (start-up)."""
+    """The command line; with `only`, that command alone, so `graphspec validate` neither
+    imports nor builds any other command's parser (start-up). `graphspec --help` lists all."""
     top = argparse.ArgumentParser(prog="graphspec", description=__doc__.splitlines()[0])
     top.add_argument("--version", action="version", version=_version())
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        command = sub.add_parser(name, help=help_text, description=help_text)
         if only in (None, name):
+            command = sub.add_parser(name, help=help_text, description=help_text)
             _command(name).add_arguments(command)
     return top
 

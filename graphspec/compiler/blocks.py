@@ -388,7 +388,7 @@ class Blocks:
         if node is not None and not node.startswith(f"{block}."):
             node = f"{block}.{node}"
         if "; in block '" in problem.message:
-            return dataclasses.replace(problem, node=node)
+            return problem._replace(node=node)
         bodies = [(("model",), "", self.model_raw)]
         bodies += [(("blocks", n), f"{n}.", b) for n, b in self.raw.items()]
         callers = [
@@ -399,7 +399,7 @@ class Blocks:
         ]
         callers = list(dict.fromkeys(callers))
         note = f"; in block '{block}', called by {', '.join(callers)}" if callers else ""
-        return dataclasses.replace(problem, message=problem.message + note, node=node)
+        return problem._replace(message=problem.message + note, node=node)
 
 
 def _short(value: Any) -> str:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 Number = int | float
 
@@ -462,8 +462,7 @@ class _Constants:
 # ---- elementwise expressions -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Elementwise:
+class Elementwise(NamedTuple):
     """A checked elementwise expression over tensors, e.g. `a*x + b*x**3`."""
 
     text: str

@@ -24,7 +24,7 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.parser import Parser
@@ -218,21 +218,18 @@ def _text_pos(text: str, index: int, file: str) -> Pos:
 # --- phase 1: events to nodes ------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Scalar:
+class _Scalar(NamedTuple):
     value: str
     plain: bool  # unquoted and untagged: the only kind typed by the resolver
     pos: Pos
 
 
-@dataclass(slots=True)
-class _Seq:
+class _Seq(NamedTuple):
     items: list
     pos: Pos
 
 
-@dataclass(slots=True)
-class _Map:
+class _Map(NamedTuple):
     pairs: list  # of (key node, value node), in source order
     pos: Pos
 

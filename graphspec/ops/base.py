@@ -13,9 +13,8 @@ Ops come in two kinds:
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from math import prod
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BeforeValidator, Field
 
@@ -91,8 +90,7 @@ def params_state(**shapes: tuple[int, ...] | None) -> dict[str, State]:
     return {k: (shape, "float32", True) for k, shape in shapes.items() if shape is not None}
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(NamedTuple):
     """What one call of an op costs in the forward pass of a training step (concrete shapes).
 
     `macs` are the multiply-accumulates of matrix products and convolutions (torch's
