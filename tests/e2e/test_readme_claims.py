@@ -45,6 +45,11 @@ STAND_INS = {
         "grep -qF \"pip install -e '.[test]' && pytest\" {ci}",
         "CI runs it (.ci/run); here it would run this suite again",
     ),
+    "pytest -m soak": (
+        "pytest -m soak --collect-only -q -n 0 | tail -1 | grep -E '^[1-9][0-9]*/[0-9]+ tests "
+        "collected'",
+        "the soak runs take an hour: the marker is checked to select some, none are run",
+    ),
     "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[train]' && graphspec run "
     "specs/digits.yaml": (
         "grep -q '^train = ' {pyproject} && graphspec run specs/digits.yaml",
@@ -167,7 +172,8 @@ def _run(command: str, tmp: Path) -> subprocess.CompletedProcess:
         "PYTHONPATH": str(ROOT),
         "OMP_NUM_THREADS": "1",
     }
-    cwd = ROOT if command.startswith(("ruff ", "mypy")) else tmp  # their settings live there
+    # their settings live in this checkout
+    cwd = ROOT if command.startswith(("ruff ", "mypy", "pytest")) else tmp
     return subprocess.run(
         ["bash", "-c", command.replace("python ", f"{sys.executable} ", 1)],
         cwd=cwd,
