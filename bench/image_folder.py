@@ -177,7 +177,8 @@ def main() -> int:
         graphspec(spec, Path(tmp) / "runs")  # warm-up: imports, the program's first compile
         t = measure(spec, root, args, Path(tmp) / "runs")
     total = [a + b for a, b in zip(t["graphspec"], t["decode"], strict=True)]
-    speedup = [a / b for a, b in zip(t["hand"], total, strict=bool(t["hand"]))]
+    hand = not args.no_hand  # without the hand loop: no figures for it
+    speedup = [a / b for a, b in zip(t["hand"], total, strict=True)] if hand else []
     over = [a / b for a, b in zip(total, t["floor"], strict=True)]
     over_trained = [a / b for a, b in zip(t["graphspec"], t["floor"], strict=True)]
     checked = [a + b for a, b in zip(total, t["checks"], strict=True)]
@@ -186,17 +187,16 @@ def main() -> int:
     header = ["hand loop s", "graphspec run s", "decode s", "graphspec + decode s", "floor s",
               "hand / (graphspec + decode)", "(graphspec + decode) / floor",
               "graphspec / floor", "checks s", "(graphspec + decode + checks) / floor"]  # fmt: skip
-    ran = bool(t["hand"])  # no hand loop (--no-hand): no figure for it
-    row = [cell(t["hand"]) if ran else "-", cell(t["graphspec"]), cell(t["decode"], 3),
-           cell(total), cell(t["floor"]), cell(speedup) if ran else "-", cell(over, 3),
+    row = [cell(t["hand"]) if hand else "-", cell(t["graphspec"]), cell(t["decode"], 3),
+           cell(total), cell(t["floor"]), cell(speedup) if hand else "-", cell(over, 3),
            cell(over_trained, 3), cell(t["checks"], 3), cell(over_checked, 3)]  # fmt: skip
     want_speed, want_floor = TARGETS
     if args.epochs >= LONG_EPOCHS:
         want_floor = LONG_FLOOR
-    ok = median(over) <= want_floor and (args.no_hand or median(speedup) >= want_speed)
+    ok = median(over) <= want_floor and (not hand or median(speedup) >= want_speed)
     versus_hand = (
-        "" if args.no_hand else
         f"{median(speedup):.2f}x faster than the hand loop (target >= {want_speed}), "
+        if hand else ""
     )  # fmt: skip
     verdict = (
         f"**graphspec (decode included) {versus_hand}{median(over):.3f}x the compute floor "

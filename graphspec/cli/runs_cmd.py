@@ -165,9 +165,9 @@ def _short_names(names: list[str]) -> list[str]:
     runs path does not push the part that tells them apart out of the column."""
     paths = [os.path.abspath(n) for n in names]
     common = os.path.commonpath(paths)
-    if common in paths:  # one run inside another's folder: keep what was typed
+    if common in paths or common == os.sep:  # nested runs, or nothing shared: as typed
         return [n.rstrip("/") for n in names]
-    return [os.path.relpath(p, os.path.dirname(common)) if common != os.sep else p for p in paths]
+    return [os.path.relpath(p, os.path.dirname(common)) for p in paths]
 
 
 def _run_dir(name: str, root: Path) -> Path:
